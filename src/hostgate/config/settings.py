@@ -1,0 +1,282 @@
+"""Typed, frozen configuration of one hostgate server, loaded from ``DATA_DIR/hostgate.toml``.
+
+Environment variables ``HOSTGATE_<SECTION>_<KEY>`` override the file (``HOSTGATE_SERVER_PORT=9441``).
+Every field is checked when loading; a bad value raises ``ConfigError`` naming ``section.key`` and the file,
+and nothing is started.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from hostgate.errors import ConfigError
+
+__all__ = [
+    "CONFIG_FILE",
+    "DEFAULT_PORT",
+    "EtcdSettings",
+    "NamingSettings",
+    "ServerSettings",
+    "Settings",
+    "StoreBackend",
+    "TlsSettings",
+    "load_settings",
+    "write_settings",
+]
+
+CONFIG_FILE = "hostgate.toml"
+DEFAULT_PORT = 9440
+_NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
+
+
+class StoreBackend(StrEnum):
+    SQLITE = "sqlite"
+    ETCD = "etcd"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    member_name: str
+    address: str
+    port: int = DEFAULT_PORT
+    cluster_id: str = ""
+    roles: tuple[str, ...] = ("management",)
+
+
+@dataclass(frozen=True, slots=True)
+class EtcdSettings:
+    """This host's etcd member, started and supervised by ``hostgate server``."""
+
+    client_port: int = 2379
+    peer_port: int = 2380
+    # Used only when the member's data directory is still empty (first start).
+    initial_cluster: str = ""
+    initial_cluster_state: str = "new"
+    # External etcd endpoints (``https://host:port``): when set, hostgate starts no member of its own.
+    endpoints: tuple[str, ...] = ()
+    binary: str = "etcd"
+    write_timeout: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    ca_file: str = "ca.pem"
+    cert_file: str = "member.pem"
+    key_file: str = "member-key.pem"
+
+
+@dataclass(frozen=True, slots=True)
+class NamingSettings:
+    hosts_file: str = ""
+    dns_servers: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ("hosts_file", "system_hosts", "dns", "system")
+    connect_delay: float = 0.25
+    deadline: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path
+    server: ServerSettings
+    store: StoreBackend = StoreBackend.SQLITE
+    etcd: EtcdSettings = field(default_factory=EtcdSettings)
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    naming: NamingSettings = field(default_factory=NamingSettings)
+
+    def path(self, name: str) -> Path:
+        """A file named in the config, relative to the data directory unless absolute."""
+        p = Path(name)
+        return p if p.is_absolute() else self.data_dir / p
+
+    @property
+    def etcd_data_dir(self) -> Path:
+        return self.data_dir / "etcd"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "store.sqlite3"
+
+    @property
+    def url(self) -> str:
+        return f"https://{_host_for_url(self.server.address)}:{self.server.port}"
+
+    @property
+    def etcd_client_url(self) -> str:
+        return f"https://{_host_for_url(self.server.address)}:{self.etcd.client_port}"
+
+    @property
+    def etcd_peer_url(self) -> str:
+        return f"https://{_host_for_url(self.server.address)}:{self.etcd.peer_port}"
+
+
+def _host_for_url(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+# --- loading -------------------------------------------------------------------------------------------
+
+_SECTIONS: dict[str, type[Any]] = {
+    "server": ServerSettings,
+    "etcd": EtcdSettings,
+    "tls": TlsSettings,
+    "naming": NamingSettings,
+}
+
+
+def _coerce(section: str, name: str, value: object, annotation: str, source: str) -> object:
+    where = f"{section}.{name} in {source}"
+    if annotation == "int":
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a whole number, got {value!r}")
+        return value
+    if annotation == "float":
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if annotation == "str":
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if annotation.startswith("tuple[str"):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return tuple(value)
+    raise AssertionError(f"unhandled annotation {annotation}")  # pragma: no cover
+
+
+def _section(
+    section: str, cls: type[Any], raw: Mapping[str, object], env: Mapping[str, str], source: str
+) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"{section}.{unknown[0]} in {source}: unknown setting (known: {', '.join(known)})")
+    values: dict[str, object] = {}
+    for name, f in known.items():
+        env_key = f"HOSTGATE_{section.upper()}_{name.upper()}"
+        if env_key in env:
+            values[name] = _coerce(section, name, env[env_key], str(f.type), f"environment {env_key}")
+        elif name in raw:
+            values[name] = _coerce(section, name, raw[name], str(f.type), source)
+    try:
+        return cls(**values)
+    except TypeError:
+        missing = [n for n, f in known.items() if n not in values and f.default is f.default_factory]
+        raise ConfigError(f"{section}.{missing[0] if missing else '?'} in {source}: required") from None
+
+
+def _check_port(section: str, name: str, port: int, source: str) -> None:
+    if not 0 < port < 65536:
+        raise ConfigError(f"{section}.{name} in {source}: port {port} is outside 1-65535")
+
+
+def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
+    """Read and check ``data_dir/hostgate.toml``; raise ``ConfigError``/``DataDirError`` naming the field."""
+    from hostgate.errors import DataDirError
+
+    env = os.environ if env is None else env
+    data_dir = data_dir.resolve()
+    path = data_dir / CONFIG_FILE
+    source = str(path)
+    if not path.is_file():
+        raise DataDirError(
+            f"{data_dir} is not a hostgate data directory (no {CONFIG_FILE})",
+            hint="Create one with `hostgate install --data-dir DIR --address IP`.",
+        )
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    except OSError as exc:
+        raise DataDirError(f"cannot read {source}: {exc.strerror}") from exc
+    return settings_from_mapping(raw, data_dir, env, source)
+
+
+def settings_from_mapping(
+    raw: Mapping[str, object], data_dir: Path, env: Mapping[str, str], source: str
+) -> Settings:
+    allowed = {*_SECTIONS, "store"}
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(f"{key} in {source}: unknown section (known: {', '.join(sorted(allowed))})")
+    parts: dict[str, Any] = {}
+    for section, cls in _SECTIONS.items():
+        sub = raw.get(section, {})
+        if not isinstance(sub, dict):
+            raise ConfigError(f"{section} in {source}: expected a table [{section}]")
+        parts[section] = _section(section, cls, sub, env, source)
+    store_raw = env.get("HOSTGATE_STORE", raw.get("store", {}))
+    backend_raw = store_raw.get("backend", "sqlite") if isinstance(store_raw, dict) else store_raw
+    try:
+        backend = StoreBackend(str(backend_raw))
+    except ValueError:
+        raise ConfigError(f"store.backend in {source}: {backend_raw!r} is not one of sqlite, etcd") from None
+
+    server: ServerSettings = parts["server"]
+    if not _NAME_RE.match(server.member_name):
+        raise ConfigError(
+            f"server.member_name in {source}: {server.member_name!r} must be letters, digits and hyphens"
+        )
+    try:
+        ipaddress.ip_address(server.address)
+    except ValueError:
+        raise ConfigError(f"server.address in {source}: {server.address!r} is not an IP address") from None
+    _check_port("server", "port", server.port, source)
+    etcd: EtcdSettings = parts["etcd"]
+    _check_port("etcd", "client_port", etcd.client_port, source)
+    _check_port("etcd", "peer_port", etcd.peer_port, source)
+    if etcd.initial_cluster_state not in ("new", "existing"):
+        raise ConfigError(f"etcd.initial_cluster_state in {source}: must be 'new' or 'existing'")
+    naming: NamingSettings = parts["naming"]
+    if naming.connect_delay <= 0 or naming.deadline <= 0:
+        raise ConfigError(f"naming.connect_delay/deadline in {source}: must be positive")
+    return Settings(
+        data_dir=data_dir,
+        server=server,
+        store=backend,
+        etcd=etcd,
+        tls=parts["tls"],
+        naming=naming,
+    )
+
+
+def write_settings(settings: Settings) -> Path:
+    """Write ``hostgate.toml`` atomically (temp file + rename) and return its path."""
+    doc: dict[str, Any] = {"store": {"backend": str(settings.store)}}
+    for section in _SECTIONS:
+        obj = getattr(settings, section)
+        doc[section] = {f.name: _plain(getattr(obj, f.name)) for f in fields(obj)}
+    path = settings.data_dir / CONFIG_FILE
+    tmp = path.with_suffix(".toml.tmp")
+    tmp.write_text(
+        "# hostgate server configuration; see docs/configuration.md\n" + tomli_w.dumps(doc), encoding="utf-8"
+    )
+    tmp.replace(path)
+    return path
+
+
+def _plain(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def with_server(settings: Settings, **changes: object) -> Settings:
+    return replace(settings, server=replace(settings.server, **changes))

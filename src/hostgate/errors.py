@@ -1,0 +1,277 @@
+"""hostgate's one error tree.
+
+Every error a user can meet is a :class:`HostgateError` with a stable code (``HG-NNNN``), a message that says
+what happened and a hint that says what to do. Third-party errors are translated at the seam
+(``raise StoreUnavailable(...) from exc``); nothing else should reach a user.
+
+::
+
+    HostgateError
+    ├── ConfigError                HG-1001  bad hostgate.toml / environment value (names the field)
+    ├── DataDirError               HG-1002  data directory missing, unreadable or already used
+    ├── UsageError                 HG-1003  a command's arguments do not fit together
+    ├── StoreError
+    │   ├── StoreUnavailable       HG-2001  the store cannot be reached
+    │   ├── QuorumLost             HG-2002  writes need a majority of members and there is none
+    │   ├── CompareFailed          HG-2003  a compare-and-set saw another revision (someone else wrote)
+    │   ├── NotSupported           HG-2004  the backend cannot do this (member add on SQLite, ...)
+    │   └── StoreCorrupt           HG-2005  a record in the store cannot be decoded
+    ├── SecurityError
+    │   ├── AuthenticationFailed   HG-3001  wrong user or password, or no credentials
+    │   ├── NotAuthorized          HG-3002  authenticated but not allowed
+    │   └── ManagementSessionError HG-3852  VHI's "Cannot establish management session" / "Token binding is invalid"
+    ├── ClusterError
+    │   ├── AlreadyInCluster       HG-4001  a server belongs to one cluster only
+    │   ├── JoinFailed             HG-4002  the cluster refused or could not complete a join
+    │   ├── MemberNotFound         HG-4003  no such member
+    │   ├── LastMember             HG-4004  refusing to remove the last member
+    │   └── CertificateError       HG-4005  the cluster CA or a member certificate is missing or invalid
+    ├── NamingError
+    │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
+    │   └── ResolutionFailed       HG-5002  an alias resolved to no address
+    ├── ConnectError
+    │   ├── NoMemberAnswered       HG-5101  every address of the alias failed (lists each address's fault)
+    │   └── WrongCluster           HG-5102  the server that answered belongs to another cluster
+    └── RemoteError                HG-9xxx  a server answered with a coded error (code kept as the server sent it)
+
+The catalogue with hints is ``docs/errors.md``; ``tests/unit/test_errors.py`` keeps the two in step.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AlreadyInCluster",
+    "AuthenticationFailed",
+    "CertificateError",
+    "ClusterError",
+    "CompareFailed",
+    "ConfigError",
+    "ConnectError",
+    "DataDirError",
+    "HostgateError",
+    "HostsFileError",
+    "JoinFailed",
+    "LastMember",
+    "ManagementSessionError",
+    "MemberNotFound",
+    "NamingError",
+    "NoMemberAnswered",
+    "NotAuthorized",
+    "NotSupported",
+    "QuorumLost",
+    "RemoteError",
+    "ResolutionFailed",
+    "SecurityError",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreUnavailable",
+    "UsageError",
+    "WrongCluster",
+    "error_from_payload",
+]
+
+
+class HostgateError(Exception):
+    """Root of every error hostgate raises on purpose."""
+
+    code: ClassVar[str] = "HG-1000"
+    hint: ClassVar[str] = "This is a bug in hostgate; please report it with the command you ran."
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if hint is not None:
+            self.hint = hint  # type: ignore[misc]  # per-instance hint overrides the class default
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+    def to_payload(self) -> dict[str, str]:
+        """The JSON body an HTTP face sends for this error."""
+        return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+class ConfigError(HostgateError):
+    code = "HG-1001"
+    hint = "Correct the named field in hostgate.toml (or the HOSTGATE_* variable) and start again."
+    http_status = 400
+
+
+class DataDirError(HostgateError):
+    code = "HG-1002"
+    hint = "Check the --data-dir path; `hostgate install` creates a new one."
+    http_status = 400
+
+
+class UsageError(HostgateError):
+    code = "HG-1003"
+    hint = "See the command's --help."
+    http_status = 400
+
+
+class StoreError(HostgateError):
+    code = "HG-2000"
+
+
+class StoreUnavailable(StoreError):
+    code = "HG-2001"
+    hint = "Check that this member's store (etcd member or SQLite file) is running; `hostgate cluster status`."
+    http_status = 503
+
+
+class QuorumLost(StoreError):
+    code = "HG-2002"
+    hint = (
+        "Changes need a majority of management members. Start the stopped members, or remove dead ones with "
+        "`hostgate cluster remove` once a majority is back. Reads and logins keep working meanwhile."
+    )
+    http_status = 503
+
+
+class CompareFailed(StoreError):
+    code = "HG-2003"
+    hint = "Someone else changed the same item; read it again and retry."
+    http_status = 409
+
+
+class NotSupported(StoreError):
+    code = "HG-2004"
+    hint = "This needs a replicated (etcd) cluster; a single SQLite server has one member only."
+    http_status = 400
+
+
+class StoreCorrupt(StoreError):
+    code = "HG-2005"
+    hint = "A stored record cannot be read by this version of hostgate; check that all members run one version."
+
+
+class SecurityError(HostgateError):
+    code = "HG-3000"
+    http_status = 403
+
+
+class AuthenticationFailed(SecurityError):
+    code = "HG-3001"
+    hint = "Check --user and --password-file (or HOSTGATE_USER / HOSTGATE_PASSWORD_FILE)."
+    http_status = 401
+
+
+class NotAuthorized(SecurityError):
+    code = "HG-3002"
+    hint = "Ask an Administrator of the cluster to grant this user the needed role."
+    http_status = 403
+
+
+class ManagementSessionError(SecurityError):
+    code = "HG-3852"
+    hint = (
+        "The server and the management cluster disagree about which cluster they belong to; run "
+        "`hostgate doctor ALIAS` and check that the alias names only this cluster's members."
+    )
+    http_status = 403
+
+
+class ClusterError(HostgateError):
+    code = "HG-4000"
+    http_status = 409
+
+
+class AlreadyInCluster(ClusterError):
+    code = "HG-4001"
+    hint = (
+        "Each management server belongs to exactly one cluster. Use a new --data-dir, or remove this member "
+        "from its cluster first."
+    )
+
+
+class JoinFailed(ClusterError):
+    code = "HG-4002"
+    hint = "Check that the named server is up (`hostgate cluster status --server ...`) and retry."
+
+
+class MemberNotFound(ClusterError):
+    code = "HG-4003"
+    hint = "`hostgate cluster status` lists the members by name."
+    http_status = 404
+
+
+class LastMember(ClusterError):
+    code = "HG-4004"
+    hint = "A cluster needs at least one member; uninstall the server instead."
+
+
+class CertificateError(ClusterError):
+    code = "HG-4005"
+    hint = "Pass the cluster CA that `hostgate install` wrote as DATA_DIR/ca.pem with --ca-file."
+    http_status = 400
+
+
+class NamingError(HostgateError):
+    code = "HG-5000"
+    http_status = 400
+
+
+class HostsFileError(NamingError):
+    code = "HG-5001"
+    hint = "Each line is `IP unique-name [alias ...]`; names use letters, digits and hyphens only."
+
+
+class ResolutionFailed(NamingError):
+    code = "HG-5002"
+    hint = "Check the alias in DNS or in the hosts file (`hostgate resolve ALIAS` shows every source)."
+
+
+class ConnectError(HostgateError):
+    code = "HG-5100"
+    http_status = 503
+
+
+class NoMemberAnswered(ConnectError):
+    code = "HG-5101"
+    hint = "Start at least one management server, or check the alias with `hostgate doctor ALIAS`."
+
+
+class WrongCluster(ConnectError):
+    code = "HG-5102"
+    hint = "The alias names a server of another cluster; fix the alias (`hostgate doctor ALIAS`)."
+
+
+class RemoteError(HostgateError):
+    """A server answered with a coded error: its code and hint are kept as sent."""
+
+    def __init__(self, code: str, message: str, hint: str | None = None, status: int = 500) -> None:
+        super().__init__(message, hint=hint)
+        self.remote_code = code
+        self.status = status
+
+    def __str__(self) -> str:
+        return f"[{self.remote_code}] {self.message}"
+
+    def to_payload(self) -> dict[str, str]:
+        return {"code": self.remote_code, "message": self.message, "hint": self.hint}
+
+
+def _all_coded() -> dict[str, type[HostgateError]]:
+    found: dict[str, type[HostgateError]] = {}
+    pending: list[type[HostgateError]] = [HostgateError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.code, cls)
+        pending.extend(cls.__subclasses__())
+    return found
+
+
+def error_from_payload(payload: object, status: int) -> HostgateError:
+    """Turn a server's JSON error body back into the matching local error class."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("code"), str):
+        return RemoteError("HG-1000", f"server answered HTTP {status} without a hostgate error body", status=status)
+    code = str(payload["code"])
+    message = str(payload.get("message", ""))
+    hint = payload.get("hint")
+    cls = _all_coded().get(code)
+    if cls is None or cls is RemoteError:
+        return RemoteError(code, message, hint if isinstance(hint, str) else None, status)
+    return cls(message, hint=hint if isinstance(hint, str) else None)

@@ -1,0 +1,167 @@
+"""The cluster's small certificate authority.
+
+One CA per cluster (created by ``hostgate install``) signs every member certificate. A member certificate is
+both a TLS server and a TLS client certificate: it serves the management API and the etcd client/peer ports,
+and it is the client certificate members present to each other's etcd peers (``--peer-client-cert-auth``).
+Each carries the member's IP addresses and the shared DNS name :data:`CLUSTER_DNS_NAME`, which clients that
+dial several members at once use as the name to verify.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from hostgate.errors import CertificateError
+
+__all__ = [
+    "CLUSTER_DNS_NAME",
+    "CertPair",
+    "create_ca",
+    "fingerprint",
+    "issue_member_cert",
+    "make_csr",
+    "sign_csr",
+]
+
+CLUSTER_DNS_NAME = "hostgate-cluster"
+_VALIDITY = dt.timedelta(days=3650)
+
+
+@dataclass(frozen=True, slots=True)
+class CertPair:
+    cert_pem: bytes
+    key_pem: bytes
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def create_ca(cluster_id: str) -> CertPair:
+    """A new self-signed CA for the cluster ``cluster_id``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hostgate"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"hostgate cluster CA {cluster_id}"),
+        ]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - dt.timedelta(minutes=5))
+        .not_valid_after(_now() + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return CertPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+
+
+def make_csr(member_name: str) -> tuple[bytes, bytes]:
+    """A private key and a certificate signing request for a joining member: ``(csr_pem, key_pem)``.
+
+    The key never leaves the joining host; the cluster signs the request.
+    """
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, member_name)]))
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM), _key_pem(key)
+
+
+def _load_ca(ca: CertPair) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    try:
+        cert = x509.load_pem_x509_certificate(ca.cert_pem)
+        key = serialization.load_pem_private_key(ca.key_pem, password=None)
+    except ValueError as exc:
+        raise CertificateError(f"the cluster CA cannot be read: {exc}") from exc
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise CertificateError("the cluster CA key is not an EC key")
+    return cert, key
+
+
+def sign_csr(ca: CertPair, csr_pem: bytes, member_name: str, addresses: Sequence[str]) -> bytes:
+    """Sign a member's request: the certificate names ``member_name``, its IP ``addresses`` and the cluster."""
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+    except ValueError as exc:
+        raise CertificateError(f"the certificate request is not valid PEM: {exc}") from exc
+    if not csr.is_signature_valid:
+        raise CertificateError("the certificate request's signature is invalid")
+    ca_cert, ca_key = _load_ca(ca)
+    sans: list[x509.GeneralName] = [x509.DNSName(CLUSTER_DNS_NAME), x509.DNSName(member_name)]
+    for addr in addresses:
+        try:
+            sans.append(x509.IPAddress(ipaddress.ip_address(addr)))
+        except ValueError as exc:
+            raise CertificateError(f"{addr!r} is not an IP address") from exc
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, member_name)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(csr.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(_now() - dt.timedelta(minutes=5))
+        .not_valid_after(_now() + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def issue_member_cert(ca: CertPair, member_name: str, addresses: Sequence[str]) -> CertPair:
+    """Key + certificate for a member, in one step (used by install on the first server)."""
+    csr_pem, key_pem = make_csr(member_name)
+    return CertPair(sign_csr(ca, csr_pem, member_name, addresses), key_pem)
+
+
+def fingerprint(cert_pem: bytes) -> str:
+    """SHA-256 of the certificate's DER form, as ``sha256:hex`` (what install prints for joiners to check)."""
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except ValueError as exc:
+        raise CertificateError(f"not a PEM certificate: {exc}") from exc
+    return "sha256:" + hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
