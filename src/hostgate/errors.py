@@ -118,7 +118,9 @@ class StoreError(HostgateError):
 
 class StoreUnavailable(StoreError):
     code = "HG-2001"
-    hint = "Check that this member's store (etcd member or SQLite file) is running; `hostgate cluster status`."
+    hint = (
+        "Check that this member's store (etcd member or SQLite file) is running; `hostgate cluster status`."
+    )
     http_status = 503
 
 
@@ -145,7 +147,9 @@ class NotSupported(StoreError):
 
 class StoreCorrupt(StoreError):
     code = "HG-2005"
-    hint = "A stored record cannot be read by this version of hostgate; check that all members run one version."
+    hint = (
+        "A stored record cannot be read by this version of hostgate; check that all members run one version."
+    )
 
 
 class SecurityError(HostgateError):
@@ -267,7 +271,9 @@ def _all_coded() -> dict[str, type[HostgateError]]:
 def error_from_payload(payload: object, status: int) -> HostgateError:
     """Turn a server's JSON error body back into the matching local error class."""
     if not isinstance(payload, dict) or not isinstance(payload.get("code"), str):
-        return RemoteError("HG-1000", f"server answered HTTP {status} without a hostgate error body", status=status)
+        return RemoteError(
+            "HG-1000", f"server answered HTTP {status} without a hostgate error body", status=status
+        )
     code = str(payload["code"])
     message = str(payload.get("message", ""))
     hint = payload.get("hint")

@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -276,7 +276,3 @@ def write_settings(settings: Settings) -> Path:
 
 def _plain(value: object) -> object:
     return list(value) if isinstance(value, tuple) else value
-
-
-def with_server(settings: Settings, **changes: object) -> Settings:
-    return replace(settings, server=replace(settings.server, **changes))

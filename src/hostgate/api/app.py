@@ -1,0 +1,159 @@
+"""The management server's JSON API (Starlette).
+
+Every answer carries ``X-Hostgate-Cluster-Id`` and ``X-Hostgate-Member`` so a client can tell which cluster and
+member answered. Only ``/api/v1/health`` and ``/api/v1/ca`` (the public CA certificate) answer without
+credentials; everything else needs HTTP Basic credentials of a cluster account, and changes need an
+Administrator. Errors are ``{"code", "message", "hint"}`` with the error's HTTP status; no traceback leaves.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hostgate.errors import AuthenticationFailed, HostgateError, UsageError
+from hostgate.management.records import CA_KEY, CaRecord
+from hostgate.management.security import Principal
+from hostgate.management.service import JoinRequest, ManagementService
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("hostgate.api")
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _credentials(request: Request) -> tuple[str, str]:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic" or not value:
+        raise AuthenticationFailed("this request needs credentials (HTTP Basic)")
+    try:
+        user, sep, password = base64.b64decode(value, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationFailed("the Authorization header is malformed") from None
+    if not sep:
+        raise AuthenticationFailed("the Authorization header is malformed")
+    return user, password
+
+
+async def _json_body(request: Request, fields: dict[str, type]) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise UsageError("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise UsageError("the request body must be a JSON object")
+    out: dict[str, Any] = {}
+    for name, typ in fields.items():
+        value = body.get(name)
+        if not isinstance(value, typ) or isinstance(value, bool):
+            raise UsageError(f"field {name!r}: expected {typ.__name__}, got {value!r}")
+        out[name] = value
+    return out
+
+
+def create_app(service: ManagementService) -> Starlette:
+    def principal(request: Request) -> Principal:
+        return service.authenticate(*_credentials(request))
+
+    def stamp(response: Response) -> Response:
+        response.headers["X-Hostgate-Cluster-Id"] = service.settings.server.cluster_id
+        response.headers["X-Hostgate-Member"] = service.member_name
+        return response
+
+    def guarded(handler: Handler) -> Handler:
+        async def wrapped(request: Request) -> Response:
+            try:
+                return stamp(await handler(request))
+            except HostgateError as exc:
+                if exc.http_status >= 500:
+                    log.warning("%s %s failed: %s", request.method, request.url.path, exc)
+                return stamp(JSONResponse(exc.to_payload(), status_code=exc.http_status))
+
+        return wrapped
+
+    async def health(request: Request) -> Response:
+        return JSONResponse(
+            {"status": "ok", "member": service.member_name, "cluster_id": service.settings.server.cluster_id}
+        )
+
+    async def ca(request: Request) -> Response:
+        raw = service.cache.get(CA_KEY)
+        if raw is None:
+            return Response(status_code=503)
+        return Response(CaRecord.decode(CA_KEY, raw).cert_pem, media_type="application/x-pem-file")
+
+    async def cluster_status(request: Request) -> Response:
+        principal(request)
+        status = await service.cluster_status()
+        return JSONResponse(asdict(status))
+
+    async def cluster_rename(request: Request) -> Response:
+        who = principal(request)
+        body = await _json_body(request, {"name": str})
+        info = await service.rename_cluster(who, body["name"])
+        return JSONResponse(asdict(info))
+
+    async def members_join(request: Request) -> Response:
+        who = principal(request)
+        body = await _json_body(
+            request,
+            {
+                "name": str,
+                "address": str,
+                "port": int,
+                "etcd_client_port": int,
+                "etcd_peer_port": int,
+                "csr_pem": str,
+            },
+        )
+        grant = await service.join(who, JoinRequest(**body))
+        return JSONResponse(asdict(grant), status_code=201)
+
+    async def members_remove(request: Request) -> Response:
+        who = principal(request)
+        record = await service.remove_member(who, request.path_params["name"])
+        return JSONResponse({"removed": record.name, "address": record.address})
+
+    async def users_list(request: Request) -> Response:
+        principal(request).require_admin()
+        return JSONResponse([{"name": u.name, "roles": list(u.roles)} for u in service.users()])
+
+    async def users_add(request: Request) -> Response:
+        who = principal(request)
+        body = await _json_body(request, {"name": str, "password": str})
+        admin = (await request.json()).get("admin") is True
+        user = await service.add_user(who, body["name"], body["password"], admin)
+        return JSONResponse({"name": user.name, "roles": list(user.roles)}, status_code=201)
+
+    async def users_remove(request: Request) -> Response:
+        who = principal(request)
+        await service.remove_user(who, request.path_params["name"])
+        return JSONResponse({"removed": request.path_params["name"]})
+
+    async def whoami(request: Request) -> Response:
+        who = principal(request)
+        return JSONResponse({"name": who.name, "roles": list(who.roles)})
+
+    routes = [
+        Route("/api/v1/health", guarded(health), methods=["GET"]),
+        Route("/api/v1/ca", guarded(ca), methods=["GET"]),
+        Route("/api/v1/whoami", guarded(whoami), methods=["GET"]),
+        Route("/api/v1/cluster", guarded(cluster_status), methods=["GET"]),
+        Route("/api/v1/cluster/name", guarded(cluster_rename), methods=["PUT"]),
+        Route("/api/v1/cluster/members", guarded(members_join), methods=["POST"]),
+        Route("/api/v1/cluster/members/{name}", guarded(members_remove), methods=["DELETE"]),
+        Route("/api/v1/users", guarded(users_list), methods=["GET"]),
+        Route("/api/v1/users", guarded(users_add), methods=["POST"]),
+        Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),
+    ]
+    return Starlette(routes=routes)

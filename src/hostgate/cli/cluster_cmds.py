@@ -1,0 +1,116 @@
+"""``hostgate cluster ...``: see and change the management cluster from anywhere."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from hostgate.cli.common import cluster_options, make_client
+from hostgate.cli.output import console, emit_json, handle_errors
+
+__all__ = ["cluster"]
+
+
+@click.group()
+def cluster() -> None:
+    """See and change the management cluster."""
+
+
+def _status_json(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": payload["name"],
+        "id": payload["id"],
+        "answered_by": payload["answered_by"],
+        "store": payload["store"],
+        "quorum": payload["quorum"],
+        "members": [
+            {
+                "name": m["name"],
+                "address": m["address"],
+                "port": m["port"],
+                "healthy": m["healthy"],
+                "leader": m["leader"],
+                "detail": m["detail"],
+            }
+            for m in payload["members"]
+        ],
+    }
+
+
+@cluster.command()
+@cluster_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@handle_errors
+def status(
+    server: str,
+    hosts_file: Path | None,
+    dns_servers: tuple[str, ...],
+    ca_file: Path,
+    user: str,
+    password_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Cluster name and id, every member with its health and the store leader, and who answered."""
+    client = make_client(server, hosts_file, dns_servers, ca_file, user, password_file)
+    data = _status_json(client.request_sync("GET", "/api/v1/cluster").payload)
+    if as_json:
+        emit_json(data)
+        return
+    console.print(f"Cluster [bold]{data['name']}[/]  id {data['id']}  store {data['store']}")
+    console.print(f"answered by member [bold]{data['answered_by']}[/]")
+    table = Table("member", "address", "health", "store leader", "detail")
+    for m in data["members"]:
+        table.add_row(
+            m["name"],
+            f"{m['address']}:{m['port']}",
+            "[green]healthy[/]" if m["healthy"] else "[red]down[/]",
+            "leader" if m["leader"] else "",
+            m["detail"],
+        )
+    console.print(table)
+    if not data["quorum"]:
+        console.print(
+            "[yellow]No store leader: reads and logins work, changes are refused until a majority "
+            "of members is back.[/]"
+        )
+
+
+@cluster.command()
+@click.argument("name")
+@cluster_options
+@handle_errors
+def rename(
+    name: str,
+    server: str,
+    hosts_file: Path | None,
+    dns_servers: tuple[str, ...],
+    ca_file: Path,
+    user: str,
+    password_file: Path | None,
+) -> None:
+    """Rename the cluster (KB 7021563 suggests its DNS alias); every member shows it at once."""
+    client = make_client(server, hosts_file, dns_servers, ca_file, user, password_file)
+    answer = client.request_sync("PUT", "/api/v1/cluster/name", {"name": name})
+    console.print(f"Cluster {answer.payload['id']} is now named [bold]{answer.payload['name']}[/].")
+
+
+@cluster.command()
+@click.argument("member")
+@cluster_options
+@handle_errors
+def remove(
+    member: str,
+    server: str,
+    hosts_file: Path | None,
+    dns_servers: tuple[str, ...],
+    ca_file: Path,
+    user: str,
+    password_file: Path | None,
+) -> None:
+    """Take a (dead) member out of the cluster's membership. Nothing else is reset."""
+    client = make_client(server, hosts_file, dns_servers, ca_file, user, password_file)
+    answer = client.request_sync("DELETE", f"/api/v1/cluster/members/{member}")
+    console.print(f"Member [bold]{answer.payload['removed']}[/] ({answer.payload['address']}) removed.")

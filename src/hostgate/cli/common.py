@@ -1,0 +1,87 @@
+"""Options shared by every CLI command that talks to a cluster, each also read from the environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from hostgate.errors import UsageError
+
+__all__ = ["cluster_options", "make_client", "read_secret_file"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} file {path}: {exc.strerror}") from exc
+    value = text.rstrip("\r\n")
+    if not value:
+        raise UsageError(f"{what} file {path} is empty")
+    return value
+
+
+def cluster_options(func: F) -> F:
+    options = [
+        click.option(
+            "--server",
+            envvar="HOSTGATE_SERVER",
+            required=True,
+            metavar="ALIAS_OR_HOST[:PORT]",
+            help="The cluster alias (or one member). Env: HOSTGATE_SERVER.",
+        ),
+        click.option(
+            "--hosts-file",
+            envvar="HOSTGATE_HOSTS_FILE",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="hostgate's own hosts file, read before the system's. Env: HOSTGATE_HOSTS_FILE.",
+        ),
+        click.option(
+            "--dns-server",
+            "dns_servers",
+            envvar="HOSTGATE_DNS_SERVER",
+            multiple=True,
+            metavar="IP[:PORT]",
+            help="DNS server to ask for the alias (repeatable). Env: HOSTGATE_DNS_SERVER.",
+        ),
+        click.option(
+            "--ca-file",
+            envvar="HOSTGATE_CA_FILE",
+            type=click.Path(dir_okay=False, path_type=Path),
+            required=True,
+            help="The cluster CA (DATA_DIR/ca.pem of any member). Env: HOSTGATE_CA_FILE.",
+        ),
+        click.option(
+            "--user", envvar="HOSTGATE_USER", default="admin", show_default=True, help="Env: HOSTGATE_USER."
+        ),
+        click.option(
+            "--password-file",
+            envvar="HOSTGATE_PASSWORD_FILE",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="File holding the password (first line). Env: HOSTGATE_PASSWORD_FILE.",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_client(
+    server: str,
+    hosts_file: Path | None,
+    dns_servers: tuple[str, ...],
+    ca_file: Path,
+    user: str,
+    password_file: Path | None,
+) -> Any:
+    from hostgate.connector.cluster import ClusterClient
+
+    password = read_secret_file(password_file, "password") if password_file else None
+    return ClusterClient(
+        server, ca_file=ca_file, user=user, password=password, hosts_file=hosts_file, dns_servers=dns_servers
+    )

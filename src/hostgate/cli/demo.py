@@ -1,0 +1,207 @@
+"""``hostgate demo``: the whole failover story of KB 7021563, on this machine's loopback addresses.
+
+Three management servers (workhorse01..03 on 127.0.0.1..3) are installed the way a user installs them, named
+by one alias in a hosts file of the KB's format, then hurt for real: the store leader is killed with kill -9
+while a client keeps reading and writing through the alias, then a member is frozen (SIGSTOP) and the client
+skips it. Everything is cleaned up at the end, even after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from hostgate.cli.lab import Installation, installation, poll, start_cluster
+from hostgate.cli.output import console, handle_errors
+from hostgate.errors import HostgateError, UsageError
+
+__all__ = ["demo"]
+
+ALIAS = "vhi-prod-sea"
+
+
+@dataclass
+class _Traffic:
+    """A client reading (cluster status) and writing (new users) through the alias, timing every call."""
+
+    inst: Installation
+    hosts: Path
+    reads: list[tuple[float, float, bool]] = field(default_factory=list)  # (start, duration, ok)
+    writes: list[tuple[float, float, bool]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    def _client(self) -> object:
+        from hostgate.connector.cluster import ClusterClient
+
+        return ClusterClient(
+            f"{ALIAS}:{self.inst.api_port}",
+            ca_file=self.inst.ca_file,
+            user="admin",
+            password=self.inst.password,
+            hosts_file=self.hosts,
+            deadline=15.0,
+        )
+
+    def _loop(self, kind: str) -> None:
+        client = self._client()
+        log = self.reads if kind == "read" else self.writes
+
+        async def run() -> None:
+            for i in range(100_000):
+                if self._stop.is_set():
+                    return
+                started = time.monotonic()
+                ok = True
+                try:
+                    if kind == "read":
+                        await client.request("GET", "/api/v1/cluster")  # type: ignore[attr-defined]
+                    else:
+                        body = {"name": f"demo{i:05d}", "password": "demo-password"}
+                        await client.request("POST", "/api/v1/users", body)  # type: ignore[attr-defined]
+                except HostgateError:
+                    ok = False
+                log.append((started, time.monotonic() - started, ok))
+                await asyncio.sleep(0.05)  # pacing: a steady client, not a load test
+
+        asyncio.run(run())
+
+    def start(self) -> None:
+        for kind in ("read", "write"):
+            t = threading.Thread(target=self._loop, args=(kind,), daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(30)
+
+
+def _say(text: str) -> None:
+    console.print(f"\n[bold cyan]==>[/] {text}")
+
+
+def _run_cli(inst: Installation, *args: str) -> str:
+    out = inst.hostgate(*args).stdout
+    console.print(out.rstrip(), markup=False, highlight=False)
+    return out
+
+
+def _story(inst: Installation) -> None:
+    _say(
+        "Installing three management servers on 127.0.0.1, 127.0.0.2, 127.0.0.3 (etcd store, TLS everywhere)."
+    )
+    console.print("   hostgate install --data-dir … --address 127.0.0.1 --store etcd --name vhi-prod-sea")
+    console.print(
+        "   hostgate install --data-dir … --address 127.0.0.2 --join 127.0.0.1 (then 127.0.0.3 likewise)"
+    )
+    start_cluster(inst, 3)
+    hosts = inst.write_hosts_file(ALIAS)
+    _say(f"One alias names every member (KB 7021563, hosts-file method): {hosts}")
+    console.print(hosts.read_text().rstrip(), markup=False)
+    alias_args = [
+        "--server",
+        f"{ALIAS}:{inst.api_port}",
+        "--hosts-file",
+        str(hosts),
+        "--ca-file",
+        str(inst.ca_file),
+        "--password-file",
+        str(inst.password_file),
+    ]
+    _say(f"hostgate cluster status --server {ALIAS} --hosts-file hosts")
+    _run_cli(inst, "cluster", "status", *alias_args)
+
+    status = inst.status()
+    leader_name = next(m["name"] for m in status["members"] if m["leader"])
+    leader = next(m for m in inst.members if m.name == leader_name)
+    traffic = _Traffic(inst, hosts)
+    traffic.start()
+    poll("the client's first writes", lambda: sum(ok for _, _, ok in traffic.writes) >= 3, 30)
+    _say(
+        f"A client reads and writes through the alias. Killing the store leader {leader.name} with kill -9 …"
+    )
+    killed_at = time.monotonic()
+    leader.kill9()
+    poll(
+        "writes to be acknowledged again",
+        lambda: any(ok and s > killed_at for s, _, ok in traffic.writes),
+        60,
+    )
+    first_write = min(s + d for s, d, ok in traffic.writes if ok and s > killed_at)
+    time.sleep(1.0)  # let the client run a little longer on two members, for the figures below
+    after = [r for r in traffic.reads if r[0] > killed_at]
+    failed_reads = [r for r in after if not r[2]]
+    console.print(
+        f"   writes acknowledged again {first_write - killed_at:.2f} s after the kill "
+        "(the store elected a new leader)"
+    )
+    console.print(
+        f"   reads since the kill: {len(after)} answered, {len(failed_reads)} failed, "
+        f"slowest {max((d for _, d, _ in after), default=0):.3f} s"
+    )
+    _say("hostgate cluster status (the killed member shows as down; a new leader leads)")
+    _run_cli(inst, "cluster", "status", *alias_args)
+
+    _say(f"Restarting {leader.name}: it rejoins and catches up with what was written while it was dead.")
+    leader.start()
+    leader.wait_healthy()
+    traffic.stop()
+    acked = {f"demo{i:05d}" for i, (_, _, ok) in enumerate(traffic.writes) if ok}
+    listed = {
+        u["name"]
+        for u in json.loads(inst.hostgate("user", "list", "--json", *inst.client_args(leader.target)).stdout)
+    }
+    console.print(
+        f"   {len(acked)} writes were acknowledged; {len(acked & listed)} of them are on {leader.name}; "
+        f"{len(acked - listed)} lost"
+    )
+
+    first = inst.members[0]
+    _say(f"Freezing {first.name} with SIGSTOP: it accepts connections but never answers.")
+    first.stop()
+    try:
+        started = time.monotonic()
+        out = inst.hostgate("cluster", "status", "--json", *alias_args).stdout
+        took = time.monotonic() - started
+        answered = json.loads(out)["answered_by"]
+        console.print(
+            f"   the CLI asked {first.name} first, moved on after 0.25 s and got its answer from {answered} "
+            f"(whole command, Python start-up included: {took:.2f} s)"
+        )
+    finally:
+        first.cont()
+    _say("Done. Stopping every server this demo started.")
+
+
+@click.command()
+@click.option(
+    "--workdir", type=click.Path(file_okay=False, path_type=Path), help="Keep the data directories here."
+)
+@handle_errors
+def demo(workdir: Path | None) -> None:
+    """Run the failover story of KB 7021563 on loopback: install, alias, kill -9 the leader, freeze a member."""
+    if shutil.which("etcd") is None:
+        raise UsageError(
+            "the demo runs real etcd members and needs Debian's etcd-server",
+            hint="Run `make demo`, which installs it, or `apt-get install etcd-server`.",
+        )
+    root = workdir or Path(tempfile.mkdtemp(prefix="hostgate-demo-"))
+    if workdir is not None and workdir.exists() and any(workdir.iterdir()):
+        raise UsageError(f"{workdir} is not empty")
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        with installation(root) as inst:
+            _story(inst)
+    finally:
+        if workdir is None:
+            shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,287 @@
+"""A lab installation: real hostgate servers as processes on 127.0.0.x, driven through the CLI as a user would.
+
+``hostgate demo``, the integration tests and the benchmarks all use it. Every server gets free ports on its own
+loopback address; readiness is polled with a deadline; faults are real (kill -9, SIGSTOP). Only processes
+this module started are signalled, by PID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+PYTHON = sys.executable
+_LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def free_port(address: str) -> int:
+    """A TCP port free on ``address`` right now (bind to 0, read it back)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((address, 0))
+        return int(s.getsockname()[1])
+
+
+def common_free_port(addresses: list[str]) -> int:
+    """A port free on every one of ``addresses`` (members behind one alias share the API port)."""
+    for _ in range(200):
+        port = free_port(addresses[0])
+        try:
+            for address in addresses[1:]:
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                    s.bind((address, port))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no port free on all of " + ", ".join(addresses))
+
+
+def poll(what: str, check: Callable[[], Any], deadline: float = 30.0, interval: float = 0.05) -> Any:
+    """Call ``check`` until it returns a truthy value or ``deadline`` passes (then fail, saying ``what``)."""
+    stop_at = time.monotonic() + deadline
+    last: Any = None
+    while True:
+        try:
+            last = check()
+            if last:
+                return last
+        except Exception as exc:  # a check that raises is "not yet"
+            last = exc
+        if time.monotonic() > stop_at:
+            raise AssertionError(f"timed out after {deadline:.0f} s waiting for {what}; last: {last!r}")
+        time.sleep(interval)  # polling interval, not synchronisation
+
+
+@dataclass
+class Member:
+    name: str
+    address: str
+    data_dir: Path
+    port: int
+    etcd_client_port: int
+    etcd_peer_port: int
+    proc: subprocess.Popen[bytes] | None = None
+    stopped: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.address}:{self.port}"
+
+    @property
+    def target(self) -> str:
+        return f"{self.address}:{self.port}"
+
+    def start(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None, f"{self.name} is already running"
+        log = (self.data_dir.parent / f"{self.name}.server.log").open("ab")
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "hostgate.cli.main", "server", "--data-dir", str(self.data_dir)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        self.stopped = False
+
+    def health(self, timeout: float = 1.0) -> dict[str, Any] | None:
+        ctx = ssl.create_default_context(cafile=str(self.data_dir / "ca.pem"))
+        try:
+            resp = httpx.get(f"{self.url}/api/v1/health", verify=ctx, timeout=timeout)
+        except httpx.HTTPError:
+            return None
+        return resp.json() if resp.status_code == 200 else None
+
+    def wait_healthy(self, deadline: float = 60.0) -> None:
+        def check() -> bool:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
+            return self.health() is not None
+
+        poll(f"member {self.name} to answer /health", check, deadline)
+
+    def log_tail(self, lines: int = 30) -> str:
+        path = self.data_dir.parent / f"{self.name}.server.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def kill9(self) -> None:
+        assert self.proc is not None
+        if self.stopped:
+            self.cont()
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        os.kill(self.pid, signal.SIGSTOP)
+        self.stopped = True
+
+    def cont(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+        self.stopped = False
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def terminate(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        if self.stopped:
+            self.cont()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+@dataclass
+class Installation:
+    """A set of hostgate members installed under ``root``, plus the CLI a user would run against them."""
+
+    root: Path
+    members: list[Member] = field(default_factory=list)
+    password: str = "correct-horse-battery"
+    api_port: int = field(default_factory=lambda: common_free_port([f"127.0.0.{i}" for i in range(1, 10)]))
+
+    @property
+    def ca_file(self) -> Path:
+        return self.members[0].data_dir / "ca.pem"
+
+    @property
+    def password_file(self) -> Path:
+        path = self.root / "admin.pw"
+        if not path.exists():
+            path.write_text(self.password + "\n")
+        return path
+
+    def hostgate(
+        self, *args: str, check: bool = True, timeout: float = 60.0
+    ) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HOSTGATE_")}
+        env["COLUMNS"] = "200"
+        proc = subprocess.run(
+            [PYTHON, "-m", "hostgate.cli.main", *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"hostgate {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def client_args(self, server: str | None = None) -> list[str]:
+        return [
+            "--server",
+            server or self.members[0].target,
+            "--ca-file",
+            str(self.ca_file),
+            "--password-file",
+            str(self.password_file),
+        ]
+
+    def _new_member(self, index: int, address: str | None) -> Member:
+        address = address or f"127.0.0.{index + 1}"
+        name = f"workhorse{index + 1:02d}"
+        return Member(
+            name=name,
+            address=address,
+            data_dir=self.root / name,
+            port=self.api_port,
+            etcd_client_port=free_port(address),
+            etcd_peer_port=free_port(address),
+        )
+
+    def install_first(self, store: str = "etcd", cluster_name: str = "vhi-prod-sea") -> Member:
+        m = self._new_member(len(self.members), None)
+        self.hostgate(
+            "install",
+            "--data-dir", str(m.data_dir),
+            "--address", m.address,
+            "--port", str(m.port),
+            "--member-name", m.name,
+            "--name", cluster_name,
+            "--store", store,
+            "--etcd-client-port", str(m.etcd_client_port),
+            "--etcd-peer-port", str(m.etcd_peer_port),
+            "--admin-password-file", str(self.password_file),
+        )  # fmt: skip
+        self.members.append(m)
+        return m
+
+    def join(self, via: Member, address: str | None = None) -> Member:
+        m = self._new_member(len(self.members), address)
+        self.hostgate(
+            "install",
+            "--data-dir", str(m.data_dir),
+            "--address", m.address,
+            "--port", str(m.port),
+            "--member-name", m.name,
+            "--etcd-client-port", str(m.etcd_client_port),
+            "--etcd-peer-port", str(m.etcd_peer_port),
+            "--join", via.target,
+            "--ca-file", str(self.ca_file),
+            "--admin-password-file", str(self.password_file),
+        )  # fmt: skip
+        self.members.append(m)
+        return m
+
+    def write_hosts_file(self, alias: str = "vhi-prod-sea", order: list[Member] | None = None) -> Path:
+        """A hosts file in the KB's format naming every member under ``alias``."""
+        lines = ["# hostgate test installation", f'# "{alias}" is the common name for the management cluster']
+        lines += [f"{m.address} {m.name} {alias}" for m in (order or self.members)]
+        path = self.root / "hosts"
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def status(self, server: Member | str | None = None) -> dict[str, Any]:
+        target = server.target if isinstance(server, Member) else server
+        out = self.hostgate("cluster", "status", "--json", *self.client_args(target)).stdout
+        return dict(json.loads(out))
+
+    def stop_all(self) -> None:
+        for m in self.members:
+            with contextlib.suppress(Exception):
+                m.terminate()
+
+
+@contextlib.contextmanager
+def installation(root: Path) -> Iterator[Installation]:
+    inst = Installation(root)
+    try:
+        yield inst
+    finally:
+        inst.stop_all()
+
+
+def start_cluster(inst: Installation, size: int = 3, store: str = "etcd") -> list[Member]:
+    """Install and start ``size`` members the way the README says: first, then join one at a time."""
+    first = inst.install_first(store=store)
+    first.start()
+    first.wait_healthy()
+    for _ in range(size - 1):
+        m = inst.join(first)
+        m.start()
+        m.wait_healthy()
+    return inst.members

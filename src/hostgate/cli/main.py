@@ -1,0 +1,34 @@
+"""The ``hostgate`` command."""
+
+from __future__ import annotations
+
+import click
+
+from hostgate import __version__
+from hostgate.cli.cluster_cmds import cluster
+from hostgate.cli.demo import demo
+from hostgate.cli.server_cmds import install, server
+from hostgate.cli.user_cmds import user
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+@click.version_option(__version__, prog_name="hostgate")
+def cli() -> None:
+    """hostgate: terminal host applications as APIs, behind a failover management cluster."""
+
+
+cli.add_command(install)
+cli.add_command(server)
+cli.add_command(cluster)
+cli.add_command(user)
+cli.add_command(demo)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

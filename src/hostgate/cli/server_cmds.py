@@ -1,0 +1,176 @@
+"""``hostgate install`` and ``hostgate server``: the only commands that load server code (lazily)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hostgate.cli.common import read_secret_file
+from hostgate.cli.output import console, handle_errors
+from hostgate.errors import UsageError
+
+__all__ = ["install", "server"]
+
+
+@click.command()
+@click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="New, empty directory.",
+)
+@click.option(
+    "--address", required=True, help="This server's IP address (the API, etcd and the certificate use it)."
+)
+@click.option(
+    "--port", default=9440, show_default=True, type=click.IntRange(1, 65535), help="Management API port."
+)
+@click.option("--name", "cluster_name", help="Cluster name (default: this host's name). First server only.")
+@click.option("--member-name", help="This member's unique name (default: this host's name).")
+@click.option(
+    "--store",
+    type=click.Choice(["sqlite", "etcd"]),
+    default="sqlite",
+    show_default=True,
+    help="sqlite: a lone server, no other daemon. etcd: a cluster that others can join.",
+)
+@click.option("--etcd-client-port", default=2379, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--etcd-peer-port", default=2380, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--admin-password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="First server: the new admin password (default: generated into DATA_DIR/admin-password). "
+    "Join: the password of an Administrator of the cluster.",
+)
+@click.option("--join", "join_target", metavar="HOST[:PORT]", help="Join the cluster this server belongs to.")
+@click.option(
+    "--admin-user", default="admin", show_default=True, help="With --join: the Administrator to log in as."
+)
+@click.option(
+    "--ca-file",
+    envvar="HOSTGATE_CA_FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --join: the cluster CA (ca.pem from any member's data directory).",
+)
+@handle_errors
+def install(
+    data_dir: Path,
+    address: str,
+    port: int,
+    cluster_name: str | None,
+    member_name: str | None,
+    store: str,
+    etcd_client_port: int,
+    etcd_peer_port: int,
+    admin_password_file: Path | None,
+    join_target: str | None,
+    admin_user: str,
+    ca_file: Path | None,
+) -> None:
+    """Install a management server: the first of a new cluster, or (--join) a new member of an existing one."""
+    from hostgate.config.settings import StoreBackend
+    from hostgate.management import install as inst
+
+    password = read_secret_file(admin_password_file, "admin password") if admin_password_file else None
+    if join_target is None:
+        result = inst.install_first(
+            data_dir,
+            address=address,
+            port=port,
+            member_name=member_name,
+            cluster_name=cluster_name,
+            store=StoreBackend(store),
+            admin_password=password,
+            etcd_client_port=etcd_client_port,
+            etcd_peer_port=etcd_peer_port,
+        )
+        console.print(
+            f"Installed member [bold]{result.settings.server.member_name}[/] of new cluster "
+            f"[bold]{result.cluster_name}[/] ({result.cluster_id}), store {store}."
+        )
+        console.print(f"  data directory : {result.settings.data_dir}")
+        console.print(f"  API            : {result.settings.url}")
+        console.print(f"  cluster CA     : {result.settings.data_dir / 'ca.pem'}  ({result.ca_fingerprint})")
+        if result.generated_password_file:
+            console.print(f"  admin password : generated into {result.generated_password_file}")
+        console.print(f"Start it with: hostgate server --data-dir {result.settings.data_dir}")
+        return
+    if cluster_name:
+        raise UsageError("--name sets the name of a new cluster; a joining member takes its cluster's name")
+    if password is None or ca_file is None:
+        raise UsageError("--join needs --admin-password-file (an Administrator's password) and --ca-file")
+    _join(
+        data_dir,
+        address,
+        port,
+        member_name,
+        etcd_client_port,
+        etcd_peer_port,
+        join_target,
+        admin_user,
+        password,
+        ca_file,
+    )
+
+
+def _join(
+    data_dir: Path,
+    address: str,
+    port: int,
+    member_name: str | None,
+    etcd_client_port: int,
+    etcd_peer_port: int,
+    target: str,
+    user: str,
+    password: str,
+    ca_file: Path,
+) -> None:
+    from hostgate import pki
+    from hostgate.connector.cluster import ClusterClient
+    from hostgate.management import install as inst
+
+    inst.prepare_join(data_dir)
+    name = member_name or inst.default_member_name()
+    csr_pem, key_pem = pki.make_csr(name)
+    client = ClusterClient(target, ca_file=ca_file, user=user, password=password, deadline=30.0)
+    answer = client.request_sync(
+        "POST",
+        "/api/v1/cluster/members",
+        {
+            "name": name,
+            "address": address,
+            "port": port,
+            "etcd_client_port": etcd_client_port,
+            "etcd_peer_port": etcd_peer_port,
+            "csr_pem": csr_pem.decode(),
+        },
+    )
+    grant = inst.JoinGrant(**answer.payload)
+    settings = inst.install_joined(
+        data_dir,
+        grant=grant,
+        key_pem=key_pem,
+        address=address,
+        port=port,
+        member_name=name,
+        etcd_client_port=etcd_client_port,
+        etcd_peer_port=etcd_peer_port,
+    )
+    console.print(
+        f"Member [bold]{name}[/] joined cluster [bold]{grant.cluster_name}[/] ({grant.cluster_id}) "
+        f"through {answer.member}."
+    )
+    console.print(
+        f"Start it now (the cluster counts it already): hostgate server --data-dir {settings.data_dir}"
+    )
+
+
+@click.command()
+@click.option("--data-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
+@handle_errors
+def server(data_dir: Path) -> None:
+    """Run the servers DATA_DIR configures (management API, and this host's etcd member) until stopped."""
+    from hostgate.runtime.server import run_server
+
+    run_server(data_dir)

@@ -1,0 +1,140 @@
+"""Talking to the management cluster through its alias: resolve, dial staggered, check the answer.
+
+Every call resolves the alias again (no caching, KB 7021563), tries the addresses with the staggered dialer
+(last member that answered first), verifies TLS against the cluster CA and accepts only answers stamped with
+the expected cluster id. A hostgate error answer (wrong password, quorum lost, ...) is an answer and is raised
+as the matching local error; a member whose own store is unreachable (HG-2001) counts as not answering.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from hostgate.errors import (
+    CertificateError,
+    StoreUnavailable,
+    WrongCluster,
+    error_from_payload,
+)
+from hostgate.naming.dialer import LastGood, first_answer
+from hostgate.naming.resolver import AliasResolver, parse_target
+
+__all__ = ["Answer", "ClusterClient", "cluster_id_of_ca"]
+
+DEFAULT_PORT = 9440
+_LAST_GOOD = LastGood()
+_CA_PREFIX = "hostgate cluster CA "
+
+
+def cluster_id_of_ca(ca_pem: bytes) -> str:
+    """The cluster id a hostgate CA certificate was made for (its common name names it)."""
+    try:
+        cert = x509.load_pem_x509_certificate(ca_pem)
+    except ValueError as exc:
+        raise CertificateError(f"the CA file is not a PEM certificate: {exc}") from exc
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cn = str(names[0].value) if names else ""
+    if not cn.startswith(_CA_PREFIX):
+        raise CertificateError("the CA file is not a hostgate cluster CA")
+    return cn[len(_CA_PREFIX) :]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    member: str
+    address: str
+    status: int
+    payload: Any
+
+
+@dataclass(slots=True)
+class ClusterClient:
+    """A client of the management API for one cluster (used by the CLI and the connector).
+
+    >>> client = ClusterClient("vhi-prod-sea", ca_file=Path("ca.pem"), user="admin", password="...")
+    >>> asyncio.run(client.request("GET", "/api/v1/cluster")).payload["name"]
+    'vhi-prod-sea'
+    """
+
+    target: str
+    ca_file: Path
+    user: str | None = None
+    password: str | None = None
+    hosts_file: Path | None = None
+    dns_servers: Sequence[str] = ()
+    delay: float = 0.25
+    deadline: float = 10.0
+    system_hosts: Path | None = None
+    _ssl: ssl.SSLContext = field(init=False, repr=False)
+    cluster_id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        try:
+            ca_pem = self.ca_file.read_bytes()
+        except OSError as exc:
+            raise CertificateError(f"cannot read the cluster CA {self.ca_file}: {exc.strerror}") from exc
+        self.cluster_id = cluster_id_of_ca(ca_pem)
+        self._ssl = ssl.create_default_context(cadata=ca_pem.decode())
+
+    async def addresses(self) -> tuple[str, int, list[str]]:
+        host, port = parse_target(self.target, DEFAULT_PORT)
+        resolver = AliasResolver(
+            hosts_file=self.hosts_file, dns_servers=tuple(self.dns_servers), system_hosts=self.system_hosts
+        )
+        resolution = await resolver.resolve(host)
+        return host, port, _LAST_GOOD.order(host, list(resolution.addresses))
+
+    async def request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Answer:
+        host, port, addresses = await self.addresses()
+        basic = (self.user or "", self.password or "") if auth else None
+
+        async def attempt(address: str) -> Answer:
+            url_host = f"[{address}]" if ":" in address else address
+            async with httpx.AsyncClient(verify=self._ssl, timeout=self.deadline) as client:
+                try:
+                    resp = await client.request(
+                        method, f"https://{url_host}:{port}{path}", json=body, auth=basic
+                    )
+                except ssl.SSLCertVerificationError as exc:
+                    raise WrongCluster(
+                        f"{address} presented a certificate not signed by this cluster's CA ({exc.verify_message})"
+                    ) from exc
+                except httpx.ConnectError as exc:
+                    cause = exc.__cause__ or exc.__context__
+                    if isinstance(cause, ssl.SSLCertVerificationError):
+                        raise WrongCluster(
+                            f"{address} presented a certificate not signed by this cluster's CA"
+                        ) from exc
+                    raise
+            answered_for = resp.headers.get("x-hostgate-cluster-id")
+            if answered_for != self.cluster_id:
+                raise WrongCluster(f"{address} answered for cluster {answered_for or '(none)'}")
+            try:
+                payload = resp.json() if resp.content else None
+            except ValueError:
+                payload = resp.text
+            if (
+                resp.status_code == 503
+                and isinstance(payload, dict)
+                and payload.get("code") == StoreUnavailable.code
+            ):
+                raise StoreUnavailable(str(payload.get("message")))
+            return Answer(resp.headers.get("x-hostgate-member", address), address, resp.status_code, payload)
+
+        address, answer = await first_answer(addresses, attempt, delay=self.delay, deadline=self.deadline)
+        _LAST_GOOD.remember(host, address)
+        if answer.status >= 400:
+            raise error_from_payload(answer.payload, answer.status)
+        return answer
+
+    def request_sync(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Answer:
+        return asyncio.run(self.request(method, path, body, auth=auth))

@@ -1,0 +1,108 @@
+"""The management server's in-memory copy of the replicated configuration, fed by a store watch.
+
+ARCHITECTURE.md: "reads survive, writes need a majority". Authentication, cluster status and routing read this
+copy, never the store, so they keep working while any one member is up. The copy is loaded with a
+serializable read of the local store member (works without a quorum) and then follows a prefix watch; when the
+watch breaks it reloads and watches again, logging one line each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+from hostgate.errors import HostgateError, StoreError
+from hostgate.store.base import EventKind, Store
+
+__all__ = ["ConfigCache"]
+
+log = logging.getLogger("hostgate.management.cache")
+R = TypeVar("R")
+
+
+class ConfigCache:
+    def __init__(self, store: Store, prefix: str, *, retry_delay: float = 0.5) -> None:
+        self._store = store
+        self._prefix = prefix
+        self._data: dict[str, bytes] = {}
+        self._revision = 0
+        self._changed = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._retry_delay = retry_delay
+        self.loaded = asyncio.Event()
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    def get(self, key: str) -> bytes | None:
+        return self._data.get(key)
+
+    def items(self, prefix: str) -> list[tuple[str, bytes]]:
+        return sorted((k, v) for k, v in self._data.items() if k.startswith(prefix))
+
+    def decode(self, key: str, decoder: Callable[[str, bytes], R]) -> R | None:
+        raw = self._data.get(key)
+        return None if raw is None else decoder(key, raw)
+
+    async def start(self) -> None:
+        await self._load()
+        self._task = asyncio.create_task(self._follow(), name="config-cache-watch")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def wait_for_revision(self, revision: int, timeout: float = 5.0) -> bool:
+        """Wait until the copy has seen ``revision`` (read-your-writes after a put); ``False`` on timeout."""
+        return await self.wait_until(lambda: self._revision >= revision, timeout)
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Wait until ``predicate()`` holds for the copy; ``False`` on timeout."""
+        async with self._changed:
+            try:
+                await asyncio.wait_for(self._changed.wait_for(predicate), timeout)
+            except TimeoutError:
+                return False
+        return True
+
+    async def _load(self) -> None:
+        kvs, revision = await self._store.get_prefix(self._prefix, serializable=True)
+        async with self._changed:
+            self._data = {kv.key: kv.value for kv in kvs}
+            self._revision = revision
+            self._changed.notify_all()
+        self.loaded.set()
+
+    async def _follow(self) -> None:
+        while True:
+            try:
+                async for event in self._store.watch_prefix(self._prefix, self._revision + 1):
+                    async with self._changed:
+                        if event.kind is EventKind.PUT:
+                            self._data[event.key] = event.value
+                        else:
+                            self._data.pop(event.key, None)
+                        self._revision = max(self._revision, event.mod_revision)
+                        self._changed.notify_all()
+                log.info("config watch ended; reloading")
+            except asyncio.CancelledError:
+                raise
+            except (StoreError, HostgateError) as exc:
+                log.warning(
+                    "config watch broke (%s); serving the last copy, reloading in %.1f s",
+                    exc,
+                    self._retry_delay,
+                )
+            await asyncio.sleep(self._retry_delay)  # back-off between reload attempts, not synchronisation
+            try:
+                await self._load()
+            except HostgateError as exc:
+                log.warning(
+                    "config reload failed (%s); serving the last copy (revision %d)", exc, self._revision
+                )

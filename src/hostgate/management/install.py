@@ -1,0 +1,280 @@
+"""Creating a server's data directory: the first server of a new cluster, or a member joining one.
+
+What install writes (DATA_DIR):
+
+- ``hostgate.toml``: this server's configuration;
+- ``ca.pem``: the cluster CA certificate (public; clients pass it with ``--ca-file``);
+- ``member.pem`` / ``member-key.pem`` (0600): this member's certificate and key, signed by the cluster CA;
+- ``bootstrap.json`` (0600, first server only): the new cluster's records (id, name, CA key, signing key,
+  ``admin`` account, this member), written into the store by the first ``hostgate server`` start and then
+  deleted. Seeding is idempotent, so a crash half-way is repaired by the next start.
+
+Nothing is written when a check fails: every check runs before the first file is created, and files are
+written to a temporary directory that is renamed into place last.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from hostgate import pki
+from hostgate.config.settings import (
+    CONFIG_FILE,
+    EtcdSettings,
+    Settings,
+    StoreBackend,
+    load_settings,
+    write_settings,
+)
+from hostgate.errors import AlreadyInCluster, ConfigError, DataDirError
+from hostgate.management.records import (
+    CA_KEY,
+    CLUSTER_KEY,
+    SIGNING_KEY,
+    CaRecord,
+    ClusterInfo,
+    MemberRecord,
+    SigningKey,
+    UserRecord,
+    member_key,
+    user_key,
+)
+from hostgate.management.security import ADMIN_ROLE, hash_password, validate_new_password
+
+__all__ = [
+    "BOOTSTRAP_FILE",
+    "InstallResult",
+    "JoinGrant",
+    "default_member_name",
+    "install_first",
+    "install_joined",
+    "prepare_join",
+]
+
+BOOTSTRAP_FILE = "bootstrap.json"
+
+
+@dataclass(frozen=True, slots=True)
+class InstallResult:
+    settings: Settings
+    cluster_id: str
+    cluster_name: str
+    ca_fingerprint: str
+    generated_password_file: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class JoinGrant:
+    """What a cluster member answers to a join request (see ``ManagementService.join``)."""
+
+    cluster_id: str
+    cluster_name: str
+    cert_pem: str
+    ca_pem: str
+    initial_cluster: str
+    store: str
+
+
+def default_member_name() -> str:
+    """This host's short name, as the KB's "unique server name"."""
+    name = socket.gethostname().split(".")[0]
+    return "".join(c if c.isalnum() or c == "-" else "-" for c in name).strip("-") or "hostgate"
+
+
+def _check_fresh(data_dir: Path) -> None:
+    if (data_dir / CONFIG_FILE).exists():
+        try:
+            existing = load_settings(data_dir, env={})
+            cluster = existing.server.cluster_id or "unknown"
+        except (ConfigError, DataDirError):
+            cluster = "unknown (its hostgate.toml is unreadable)"
+        raise AlreadyInCluster(f"{data_dir} already holds a hostgate server of cluster {cluster}")
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise DataDirError(
+            f"{data_dir} is not empty", hint="Give install a new or empty directory (--data-dir)."
+        )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def _commit_dir(staging: Path, data_dir: Path) -> None:
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    if data_dir.exists():
+        data_dir.rmdir()  # checked empty above
+    os.replace(staging, data_dir)
+
+
+def _settings(
+    data_dir: Path,
+    member_name: str,
+    address: str,
+    port: int,
+    store: StoreBackend,
+    cluster_id: str,
+    etcd: EtcdSettings,
+) -> Settings:
+    from hostgate.config.settings import settings_from_mapping
+
+    # Build through the same checks a loaded file goes through, so install refuses what load would refuse.
+    raw = {
+        "store": {"backend": str(store)},
+        "server": {"member_name": member_name, "address": address, "port": port, "cluster_id": cluster_id},
+        "etcd": {
+            "client_port": etcd.client_port,
+            "peer_port": etcd.peer_port,
+            "initial_cluster": etcd.initial_cluster,
+            "initial_cluster_state": etcd.initial_cluster_state,
+        },
+    }
+    return settings_from_mapping(raw, data_dir, {}, "the install options")
+
+
+def install_first(
+    data_dir: Path,
+    *,
+    address: str,
+    port: int,
+    member_name: str | None,
+    cluster_name: str | None,
+    store: StoreBackend,
+    admin_password: str | None,
+    etcd_client_port: int = 2379,
+    etcd_peer_port: int = 2380,
+) -> InstallResult:
+    """Create a new cluster whose first member lives in ``data_dir``."""
+    data_dir = data_dir.resolve()
+    _check_fresh(data_dir)
+    member_name = member_name or default_member_name()
+    cluster_name = cluster_name or default_member_name()
+    if admin_password is not None:
+        validate_new_password(admin_password)
+    cluster_id = str(uuid.uuid4())
+    probe = _settings(
+        data_dir,
+        member_name,
+        address,
+        port,
+        store,
+        cluster_id,
+        EtcdSettings(etcd_client_port, etcd_peer_port),
+    )
+    initial_cluster = f"{member_name}={probe.etcd_peer_url}"
+    settings = _settings(
+        data_dir,
+        member_name,
+        address,
+        port,
+        store,
+        cluster_id,
+        EtcdSettings(etcd_client_port, etcd_peer_port, initial_cluster, "new"),
+    )
+    generated = admin_password is None
+    password = admin_password or secrets.token_urlsafe(18)
+
+    ca = pki.create_ca(cluster_id)
+    member = pki.issue_member_cert(ca, member_name, [address])
+    now = time.time()
+    records: dict[str, str] = {
+        CA_KEY: CaRecord(ca.cert_pem.decode(), ca.key_pem.decode()).encode().decode(),
+        SIGNING_KEY: SigningKey(base64.b64encode(secrets.token_bytes(32)).decode()).encode().decode(),
+        user_key("admin"): UserRecord("admin", hash_password(password), (ADMIN_ROLE,)).encode().decode(),
+        member_key(member_name): MemberRecord(
+            member_name, address, port, settings.etcd_peer_url, settings.etcd_client_url, now
+        )
+        .encode()
+        .decode(),
+        # Last: the cluster record marks a completely seeded store.
+        CLUSTER_KEY: ClusterInfo(cluster_id, cluster_name, now).encode().decode(),
+    }
+
+    staging = Path(tempfile.mkdtemp(prefix=".hostgate-install-", dir=data_dir.parent))
+    try:
+        staged = Settings(
+            data_dir=staging,
+            server=settings.server,
+            store=settings.store,
+            etcd=settings.etcd,
+            tls=settings.tls,
+            naming=settings.naming,
+        )
+        write_settings(staged)
+        (staging / settings.tls.ca_file).write_bytes(ca.cert_pem)
+        (staging / settings.tls.cert_file).write_bytes(member.cert_pem)
+        _write_private(staging / settings.tls.key_file, member.key_pem)
+        _write_private(staging / BOOTSTRAP_FILE, json.dumps(records, indent=1).encode())
+        password_file: Path | None = None
+        if generated:
+            _write_private(staging / "admin-password", (password + "\n").encode())
+            password_file = data_dir / "admin-password"
+        (staging / "logs").mkdir()
+        _commit_dir(staging, data_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return InstallResult(settings, cluster_id, cluster_name, pki.fingerprint(ca.cert_pem), password_file)
+
+
+def prepare_join(data_dir: Path) -> None:
+    """Checks a join does before contacting the cluster: the directory must not belong to any cluster."""
+    _check_fresh(data_dir.resolve())
+
+
+def install_joined(
+    data_dir: Path,
+    *,
+    grant: JoinGrant,
+    key_pem: bytes,
+    address: str,
+    port: int,
+    member_name: str,
+    etcd_client_port: int,
+    etcd_peer_port: int,
+) -> Settings:
+    """Write the data directory of a member the cluster has just accepted."""
+    data_dir = data_dir.resolve()
+    _check_fresh(data_dir)
+    store = StoreBackend(grant.store)
+    settings = _settings(
+        data_dir,
+        member_name,
+        address,
+        port,
+        store,
+        grant.cluster_id,
+        EtcdSettings(etcd_client_port, etcd_peer_port, grant.initial_cluster, "existing"),
+    )
+    staging = Path(tempfile.mkdtemp(prefix=".hostgate-install-", dir=data_dir.parent))
+    try:
+        write_settings(
+            Settings(
+                data_dir=staging,
+                server=settings.server,
+                store=settings.store,
+                etcd=settings.etcd,
+                tls=settings.tls,
+                naming=settings.naming,
+            )
+        )
+        (staging / settings.tls.ca_file).write_text(grant.ca_pem)
+        (staging / settings.tls.cert_file).write_text(grant.cert_pem)
+        _write_private(staging / settings.tls.key_file, key_pem)
+        (staging / "logs").mkdir()
+        _commit_dir(staging, data_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return settings

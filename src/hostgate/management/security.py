@@ -1,0 +1,85 @@
+"""Local accounts: argon2 password hashes kept in the replicated store, checked against the in-memory copy.
+
+LDAP providers, profiles, grants and bound tokens arrive with the security issue; their place is here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import re
+from dataclasses import dataclass
+
+import argon2
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from hostgate.errors import AuthenticationFailed, NotAuthorized, UsageError
+from hostgate.management.cache import ConfigCache
+from hostgate.management.records import UserRecord, user_key
+
+__all__ = ["ADMIN_ROLE", "Authenticator", "Principal", "hash_password", "validate_new_password"]
+
+ADMIN_ROLE = "admin"
+_HASHER = argon2.PasswordHasher()
+# A real hash, verified against when the user does not exist, so a wrong user name costs the same time as a
+# wrong password (no user enumeration by timing).
+_DUMMY_HASH = _HASHER.hash("hostgate-no-such-user")
+_USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+def validate_new_password(password: str) -> None:
+    if len(password) < 8:
+        raise UsageError("the password must have at least 8 characters")
+    if password != password.strip():
+        raise UsageError("the password must not start or end with white space")
+
+
+def validate_user_name(name: str) -> None:
+    if not _USER_RE.match(name):
+        raise UsageError(f"{name!r} is not a valid user name (letters, digits, '.', '_', '-'; at most 64)")
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    name: str
+    roles: tuple[str, ...]
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN_ROLE in self.roles
+
+    def require_admin(self) -> None:
+        if not self.is_admin:
+            raise NotAuthorized(f"user {self.name!r} is not an Administrator of this cluster")
+
+
+class Authenticator:
+    """Checks user name + password against the replicated accounts (from memory: works without a quorum)."""
+
+    def __init__(self, cache: ConfigCache) -> None:
+        self._cache = cache
+        # Successful verifications are remembered by (name, hash) -> password digest, so a busy client does
+        # not pay argon2 on every request; a changed hash (new password) invalidates the entry by itself.
+        self._verified: dict[tuple[str, str], bytes] = {}
+
+    def authenticate(self, name: str, password: str) -> Principal:
+        record = self._cache.decode(user_key(name), UserRecord.decode) if name else None
+        if record is None:
+            with contextlib.suppress(VerificationError):
+                _HASHER.verify(_DUMMY_HASH, password)
+            raise AuthenticationFailed("wrong user name or password")
+        digest = hmac.digest(record.password_hash.encode(), password.encode(), "sha256")
+        cached = self._verified.get((record.name, record.password_hash))
+        if cached is None or not hmac.compare_digest(cached, digest):
+            try:
+                _HASHER.verify(record.password_hash, password)
+            except (VerifyMismatchError, VerificationError, InvalidHashError):
+                raise AuthenticationFailed("wrong user name or password") from None
+            if len(self._verified) > 10_000:
+                self._verified.clear()
+            self._verified[(record.name, record.password_hash)] = digest
+        return Principal(record.name, record.roles)

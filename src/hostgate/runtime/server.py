@@ -1,0 +1,140 @@
+"""``hostgate server``: run everything a data directory configures, until SIGTERM or Ctrl-C.
+
+Start order: this host's etcd member (for etcd clusters, supervised: restarted on crash, stopped last), the
+store client, seeding from ``bootstrap.json`` on the very first start, the in-memory configuration copy, then
+the HTTPS API. Stop order is the reverse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import ssl
+from collections.abc import Generator
+from pathlib import Path
+
+import uvicorn
+
+from hostgate.config.settings import Settings, StoreBackend, load_settings
+from hostgate.errors import HostgateError, StoreUnavailable
+from hostgate.management.cache import ConfigCache
+from hostgate.management.records import PREFIX
+from hostgate.management.service import ManagementService, seed_store
+from hostgate.store import open_store
+from hostgate.store.base import Store
+
+__all__ = ["run_server", "serve"]
+
+log = logging.getLogger("hostgate.server")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, minus its own signal handling: hostgate stops the etcd member after the API."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+    def request_exit(self, sig: int) -> None:
+        log.info("received %s; stopping", signal.Signals(sig).name)
+        if self.should_exit:
+            self.force_exit = True
+        self.should_exit = True
+
+
+def _configure_logging(settings: Settings) -> None:
+    logs = settings.data_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    fmt = logging.Formatter(f"%(asctime)s {settings.server.member_name} %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    for handler in (logging.StreamHandler(), logging.FileHandler(logs / "hostgate.log")):
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+async def _wait_loaded(cache: ConfigCache, store: Store, deadline: float) -> None:
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + deadline
+    while True:
+        try:
+            await cache.start()
+            return
+        except HostgateError as exc:
+            if loop.time() >= stop_at:
+                raise StoreUnavailable(f"the store did not answer within {deadline:.0f} s: {exc}") from exc
+            log.info("waiting for the store: %s", exc)
+            await asyncio.sleep(0.2)  # retry back-off
+
+
+async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    member = None
+    supervisor: asyncio.Task[None] | None = None
+    if settings.store is StoreBackend.ETCD and not settings.etcd.endpoints:
+        from hostgate.store.etcd_member import EtcdMember
+
+        member = EtcdMember(settings)
+        await member.start()
+        supervisor = asyncio.create_task(member.run(), name="etcd-supervisor")
+        await member.wait_ready(60.0)
+    store = open_store(settings)
+    cache = ConfigCache(store, PREFIX)
+    try:
+        if await seed_store(store, settings.data_dir):
+            log.info("new cluster %s seeded into the store", settings.server.cluster_id)
+        await _wait_loaded(cache, store, 60.0)
+        service = ManagementService(settings, store, cache)
+        info = service.cluster_info()
+        if info.id != settings.server.cluster_id:
+            raise StoreUnavailable(
+                f"the store holds cluster {info.id} but this server belongs to {settings.server.cluster_id}"
+            )
+        from hostgate.api.app import create_app
+
+        config = uvicorn.Config(
+            create_app(service),
+            host=settings.server.address,
+            port=settings.server.port,
+            ssl_certfile=str(settings.path(settings.tls.cert_file)),
+            ssl_keyfile=str(settings.path(settings.tls.key_file)),
+            ssl_ca_certs=str(settings.path(settings.tls.ca_file)),
+            ssl_cert_reqs=ssl.CERT_OPTIONAL,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
+        server = _Server(config)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, server.request_exit, sig)
+        log.info(
+            "member %s of cluster %r (%s) serving on %s, store %s",
+            settings.server.member_name,
+            info.name,
+            info.id,
+            settings.url,
+            settings.store,
+        )
+        if ready is not None:
+            asyncio.get_running_loop().call_soon(ready.set)
+        await server.serve()
+    finally:
+        await cache.close()
+        await store.close()
+        if supervisor is not None:
+            supervisor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await supervisor
+        if member is not None:
+            await member.stop()
+        log.info("member %s stopped", settings.server.member_name)
+
+
+def run_server(data_dir: Path) -> None:
+    settings = load_settings(data_dir)
+    _configure_logging(settings)
+    asyncio.run(serve(settings))
