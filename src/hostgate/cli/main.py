@@ -7,6 +7,7 @@ import click
 from hostgate import __version__
 from hostgate.cli.cluster_cmds import cluster
 from hostgate.cli.demo import demo
+from hostgate.cli.resolve_cmd import resolve_cmd
 from hostgate.cli.server_cmds import install, server
 from hostgate.cli.user_cmds import user
 
@@ -23,6 +24,7 @@ cli.add_command(install)
 cli.add_command(server)
 cli.add_command(cluster)
 cli.add_command(user)
+cli.add_command(resolve_cmd)
 cli.add_command(demo)
 
 

@@ -10,6 +10,7 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from hostgate.errors import HostgateError, UsageError
 
@@ -24,7 +25,9 @@ _err = Console(stderr=True, highlight=False)
 def fail(err: HostgateError) -> NoReturn:
     """Print ``error HG-NNNN: message`` and its hint to stderr, then exit 1 (2 for usage errors)."""
     payload = err.to_payload()
-    _err.print(f"[bold red]error {payload['code']}[/]: {payload['message']}", markup=True, soft_wrap=True)
+    _err.print(
+        f"[bold red]error {payload['code']}[/]: {escape(payload['message'])}", markup=True, soft_wrap=True
+    )
     if payload.get("hint"):
         _err.print(f"hint: {payload['hint']}", markup=False, soft_wrap=True)
     sys.exit(2 if isinstance(err, UsageError) else 1)

@@ -25,8 +25,9 @@ from hostgate.errors import (
     WrongCluster,
     error_from_payload,
 )
-from hostgate.naming.dialer import LastGood, first_answer
-from hostgate.naming.resolver import AliasResolver, parse_target
+from hostgate.naming.dialer import LastGood, dial
+from hostgate.naming.resolver import SYSTEM_HOSTS, AliasResolver
+from hostgate.naming.target import parse_target
 
 __all__ = ["Answer", "ClusterClient", "cluster_id_of_ca"]
 
@@ -88,10 +89,12 @@ class ClusterClient:
     async def addresses(self) -> tuple[str, int, list[str]]:
         host, port = parse_target(self.target, DEFAULT_PORT)
         resolver = AliasResolver(
-            hosts_file=self.hosts_file, dns_servers=tuple(self.dns_servers), system_hosts=self.system_hosts
+            hosts_file=self.hosts_file,
+            dns_servers=tuple(self.dns_servers),
+            system_hosts=self.system_hosts or SYSTEM_HOSTS,
         )
         resolution = await resolver.resolve(host)
-        return host, port, _LAST_GOOD.order(host, list(resolution.addresses))
+        return host, port, list(resolution.addresses)
 
     async def request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Answer:
         host, port, addresses = await self.addresses()
@@ -130,8 +133,9 @@ class ClusterClient:
                 raise StoreUnavailable(str(payload.get("message")))
             return Answer(resp.headers.get("x-hostgate-member", address), address, resp.status_code, payload)
 
-        address, answer = await first_answer(addresses, attempt, delay=self.delay, deadline=self.deadline)
-        _LAST_GOOD.remember(host, address)
+        _, answer = await dial(
+            host, addresses, attempt, last_good=_LAST_GOOD, delay=self.delay, deadline=self.deadline
+        )
         if answer.status >= 400:
             raise error_from_payload(answer.payload, answer.status)
         return answer
