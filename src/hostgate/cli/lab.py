@@ -91,13 +91,13 @@ class Member:
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, f"{self.name} is already running"
-        log = (self.data_dir.parent / f"{self.name}.server.log").open("ab")
-        self.proc = subprocess.Popen(
-            [PYTHON, "-m", "hostgate.cli.main", "server", "--data-dir", str(self.data_dir)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
+        with (self.data_dir.parent / f"{self.name}.server.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                [PYTHON, "-m", "hostgate.cli.main", "server", "--data-dir", str(self.data_dir)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
         self.stopped = False
 
     def health(self, timeout: float = 1.0) -> dict[str, Any] | None:
@@ -268,6 +268,7 @@ class Installation:
 
 @contextlib.contextmanager
 def installation(root: Path) -> Iterator[Installation]:
+    root.mkdir(parents=True, exist_ok=True)
     inst = Installation(root)
     try:
         yield inst

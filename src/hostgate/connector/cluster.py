@@ -49,6 +49,17 @@ def cluster_id_of_ca(ca_pem: bytes) -> str:
     return cn[len(_CA_PREFIX) :]
 
 
+def _caused_by_verification(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     member: str
@@ -107,13 +118,8 @@ class ClusterClient:
                     resp = await client.request(
                         method, f"https://{url_host}:{port}{path}", json=body, auth=basic
                     )
-                except ssl.SSLCertVerificationError as exc:
-                    raise WrongCluster(
-                        f"{address} presented a certificate not signed by this cluster's CA ({exc.verify_message})"
-                    ) from exc
                 except httpx.ConnectError as exc:
-                    cause = exc.__cause__ or exc.__context__
-                    if isinstance(cause, ssl.SSLCertVerificationError):
+                    if _caused_by_verification(exc):
                         raise WrongCluster(
                             f"{address} presented a certificate not signed by this cluster's CA"
                         ) from exc
