@@ -34,7 +34,7 @@ class _Writer:
     """Writes in a loop on its own thread; records the wall time of every acknowledged write."""
 
     def __init__(self) -> None:
-        self.acks: list[float] = []
+        self.acks: list[tuple[float, float]] = []  # (write started, write acknowledged)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
 
@@ -45,15 +45,17 @@ class _Writer:
         i = 0
         while not self.stop.is_set() and i < 1_000_000:
             i += 1
+            started = time.monotonic()
             try:
                 await self.write(i)
             except (HostgateError, grpc.RpcError, OSError):
                 await asyncio.sleep(0.005)  # a failed write is retried at once, as a real client would
                 continue
-            self.acks.append(time.monotonic())
+            self.acks.append((started, time.monotonic()))
 
     def first_after(self, t: float) -> float | None:
-        return next((a for a in self.acks if a > t), None)
+        """Acknowledgement of the first write *started* after ``t`` (one in flight at ``t`` proves nothing)."""
+        return next((ack for started, ack in self.acks if started > t), None)
 
 
 class HostgateWriter(_Writer):
@@ -118,7 +120,7 @@ def run(trials: int) -> int:
             for trial in range(1, trials + 1):
                 poll("a healed cluster", lambda: _healed(inst), 60)
                 leader = _leader(inst)
-                poll("both writers acknowledging", lambda: hg.acks and raw.acks and time.monotonic() - min(hg.acks[-1], raw.acks[-1]) < 0.5, 30)
+                poll("both writers acknowledging", lambda: hg.acks and raw.acks and time.monotonic() - min(hg.acks[-1][1], raw.acks[-1][1]) < 0.5, 30)
                 killed_at = time.monotonic()
                 leader.kill9()
                 poll("both writers to write again", lambda: hg.first_after(killed_at) and raw.first_after(killed_at), 60)

@@ -97,6 +97,7 @@ class Member:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,
+                start_new_session=True,  # its own process group: kill -9 takes its etcd member too
             )
         self.stopped = False
 
@@ -124,7 +125,8 @@ class Member:
         assert self.proc is not None
         if self.stopped:
             self.cont()
-        self.proc.send_signal(signal.SIGKILL)
+        # The whole member at once, as a host crash would: hostgate and its etcd child, same instant.
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
     def stop(self) -> None:

@@ -25,7 +25,6 @@ from hostgate.errors import (
     LastMember,
     MemberNotFound,
     NotSupported,
-    QuorumLost,
     StoreCorrupt,
     StoreUnavailable,
     UsageError,
@@ -306,7 +305,8 @@ class ManagementService:
         # The record goes in first: once the store counts the new member, writes need it to be running.
         await self._write(member_key(record.name), record.encode(), 0)
         try:
-            store_members = await self._add_store_member(record.peer_url)
+            # The store waits out etcd's refusal to reconfigure within 5 s of a member (re)connecting.
+            _, store_members = await self.store.add_member([record.peer_url])
         except HostgateError:
             await self.store.delete(member_key(record.name))
             raise
@@ -319,26 +319,6 @@ class ManagementService:
         return JoinGrant(
             info.id, info.name, cert_pem.decode(), ca.cert_pem, initial, str(self.settings.store)
         )
-
-    async def _add_store_member(self, peer_url: str, patience: float = 20.0) -> list[MemberInfo]:
-        """``member add``, waiting out etcd's strict reconfiguration check.
-
-        etcd refuses to add a member until every started member has been connected for its health interval
-        (5 s), so a member that joined a moment ago makes the next join fail with "unhealthy cluster" although
-        nothing is wrong. That refusal is retried for ``patience`` seconds; a real loss of quorum is not.
-        """
-        loop = asyncio.get_running_loop()
-        give_up = loop.time() + patience
-        while True:
-            try:
-                _, members = await self.store.add_member([peer_url])
-                return members
-            except QuorumLost as exc:
-                status = await self.store.status()
-                if status.leader_id == 0 or loop.time() >= give_up:
-                    raise
-                log.info("etcd is not ready to add %s yet (%s); retrying", peer_url, exc.message)
-                await asyncio.sleep(0.5)  # back-off while etcd's health interval runs out
 
     async def remove_member(self, principal: Principal, name: str) -> MemberRecord:
         principal.require_admin()

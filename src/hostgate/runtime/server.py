@@ -53,7 +53,8 @@ def _configure_logging(settings: Settings) -> None:
     for handler in (logging.StreamHandler(), logging.FileHandler(logs / "hostgate.log")):
         handler.setFormatter(fmt)
         root.addHandler(handler)
-    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    for noisy in ("uvicorn.access", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 async def _wait_loaded(cache: ConfigCache, store: Store, deadline: float) -> None:

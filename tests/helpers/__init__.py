@@ -1,0 +1,1 @@
+"""Shared test helpers: free ports, real etcd clusters on loopback."""
