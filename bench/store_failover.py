@@ -4,7 +4,8 @@ Three hostgate members (each with its etcd member) run on 127.0.0.1-3. In each t
 
 - **hostgate**: a client changing the cluster name through the alias (hosts file), i.e. HTTPS to a management
   member, which compare-and-sets the record in etcd;
-- **etcd direct**: a raw gRPC client putting a key straight into a surviving etcd member (TLS, member cert).
+- **etcd direct**: a raw gRPC client putting a key into the etcd members (TLS, member cert), each put with
+  a 0.25 s deadline and retried at once, as a tuned etcd client would.
 
 The member whose etcd leads is killed with kill -9 (its etcd dies with it); each writer's time from the kill
 to its first acknowledged write after it is recorded. The member is restarted and the cluster healed before
@@ -15,12 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shutil
 import statistics
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+# Before grpc is imported: this process forks members (lab.Member.start) while its own gRPC writer runs, and
+# grpc's fork handlers would run in the child between fork and exec and abort it ("Check failed ... KICKED").
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "0")
 
 import grpc
 from aetcd import rpc
@@ -92,7 +99,7 @@ class EtcdWriter(_Writer):
                 self.target, self.creds, options=[("grpc.ssl_target_name_override", "hostgate-cluster")]
             )
             self.stub = rpc.KVStub(channel)
-        await self.stub.Put(rpc.PutRequest(key=b"/bench/direct", value=str(i).encode()), timeout=2.0)  # type: ignore[attr-defined]
+        await self.stub.Put(rpc.PutRequest(key=b"/bench/direct", value=str(i).encode()), timeout=0.25)  # type: ignore[attr-defined]
 
 
 def _leader(inst: Installation) -> Member:
@@ -106,8 +113,19 @@ def _healed(inst: Installation) -> bool:
     return len(status["members"]) == 3 and all(m["healthy"] for m in status["members"]) and status["quorum"]
 
 
-def run(trials: int) -> int:
-    with tempfile.TemporaryDirectory(prefix="hostgate-bench-") as tmp, installation(Path(tmp)) as inst:
+def run(trials: int, keep: bool) -> int:
+    tmp = tempfile.mkdtemp(prefix="hostgate-bench-")
+    try:
+        return _run(trials, Path(tmp))
+    finally:
+        if keep:
+            print(f"data directories and logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(trials: int, tmp: Path) -> int:
+    with installation(tmp) as inst:
         print(f"starting 3 members on 127.0.0.1-3 ({trials} trials) ...", flush=True)
         start_cluster(inst, 3)
         hosts = inst.write_hosts_file()
@@ -120,16 +138,29 @@ def run(trials: int) -> int:
             for trial in range(1, trials + 1):
                 poll("a healed cluster", lambda: _healed(inst), 60)
                 leader = _leader(inst)
-                poll("both writers acknowledging", lambda: hg.acks and raw.acks and time.monotonic() - min(hg.acks[-1][1], raw.acks[-1][1]) < 0.5, 30)
+                poll(
+                    "both writers acknowledging",
+                    lambda: (
+                        hg.acks and raw.acks and time.monotonic() - min(hg.acks[-1][1], raw.acks[-1][1]) < 0.5
+                    ),
+                    30,
+                )
                 killed_at = time.monotonic()
                 leader.kill9()
-                poll("both writers to write again", lambda: hg.first_after(killed_at) and raw.first_after(killed_at), 60)
+                poll(
+                    "both writers to write again",
+                    lambda t=killed_at: hg.first_after(t) and raw.first_after(t),
+                    60,
+                )
                 h = hg.first_after(killed_at)
                 r = raw.first_after(killed_at)
                 assert h is not None and r is not None
                 hg_times.append(h - killed_at)
                 raw_times.append(r - killed_at)
-                print(f"  trial {trial:2d}: killed {leader.name}; hostgate {h - killed_at:.3f} s, etcd direct {r - killed_at:.3f} s", flush=True)
+                print(
+                    f"  trial {trial:2d}: killed {leader.name}; hostgate {h - killed_at:.3f} s, etcd direct {r - killed_at:.3f} s",
+                    flush=True,
+                )
                 leader.start()
                 leader.wait_healthy()
         finally:
@@ -150,8 +181,9 @@ def run(trials: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
+    parser.add_argument("--keep", action="store_true", help="keep the data directories and logs")
     args = parser.parse_args()
-    return run(args.trials)
+    return run(args.trials, args.keep)
 
 
 if __name__ == "__main__":

@@ -98,6 +98,7 @@ class Member:
                 stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent,
                 start_new_session=True,  # its own process group: kill -9 takes its etcd member too
+                env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a crash leaves its Python stacks in the log
             )
         self.stopped = False
 
