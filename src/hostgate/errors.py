@@ -26,12 +26,31 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── MemberNotFound         HG-4003  no such member
     │   ├── LastMember             HG-4004  refusing to remove the last member
     │   └── CertificateError       HG-4005  the cluster CA or a member certificate is missing or invalid
+    ├── RoutingError
+    │   ├── NoServerAvailable      HG-4101  no live session server in the domain
+    │   ├── DomainNotFound         HG-4102  no such load-distribution domain
+    │   └── SessionServerNotFound  HG-4103  no such registered session server
+    ├── SessionError
+    │   ├── SessionLost            HG-4201  the session's server went away
+    │   └── SessionNotFound        HG-4202  no such session (closed or never claimed)
     ├── NamingError
     │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
     ├── ConnectError
     │   ├── NoMemberAnswered       HG-5101  every address of the alias failed (lists each address's fault)
     │   └── WrongCluster           HG-5102  the server that answered belongs to another cluster
+    ├── ModelError                 HG-6001  a model is invalid (carries every issue with its path)
+    │   └── ModelSyntaxError       HG-6002  a model file is not well-formed YAML (names line and column)
+    ├── QueryError                 HG-6003  an SQL statement outside hostgate's subset (names the position)
+    │   └── NoProcedureForQuery    HG-6004  no procedure of the table can answer the query
+    ├── HostError
+    │   ├── HostUnreachable        HG-7001  the terminal host refused, did not answer, or failed TLS
+    │   ├── HostDisconnected       HG-7002  the terminal host closed the connection
+    │   ├── HostTimeout            HG-7003  the screen did not reach the awaited state in time
+    │   ├── KeyboardLocked         HG-7004  the host kept the keyboard locked past the timeout
+    │   ├── FieldNotWritable       HG-7005  input aimed at a protected position or outside the screen
+    │   ├── KeyNotSupported        HG-7006  the key has no meaning for this kind of host
+    │   └── HostProtocolError      HG-7007  the host's data stream or negotiation could not be understood
     └── RemoteError                HG-9xxx  a server answered with a coded error (code kept as the server sent it)
 
 The catalogue with hints is ``docs/errors.md``; ``tests/unit/test_errors.py`` keeps the two in step.
@@ -39,6 +58,8 @@ The catalogue with hints is ``docs/errors.md``; ``tests/unit/test_errors.py`` ke
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 __all__ = [
@@ -50,20 +71,40 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "DataDirError",
+    "DomainNotFound",
+    "FieldNotWritable",
+    "HostDisconnected",
+    "HostError",
+    "HostProtocolError",
+    "HostTimeout",
+    "HostUnreachable",
     "HostgateError",
     "HostsFileError",
     "JoinFailed",
+    "KeyNotSupported",
+    "KeyboardLocked",
     "LastMember",
     "ManagementSessionError",
     "MemberNotFound",
+    "ModelError",
+    "ModelIssue",
+    "ModelSyntaxError",
     "NamingError",
     "NoMemberAnswered",
+    "NoProcedureForQuery",
+    "NoServerAvailable",
     "NotAuthorized",
     "NotSupported",
+    "QueryError",
     "QuorumLost",
     "RemoteError",
     "ResolutionFailed",
+    "RoutingError",
     "SecurityError",
+    "SessionError",
+    "SessionLost",
+    "SessionNotFound",
+    "SessionServerNotFound",
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
@@ -213,6 +254,48 @@ class CertificateError(ClusterError):
     http_status = 400
 
 
+class RoutingError(HostgateError):
+    code = "HG-4100"
+    http_status = 409
+
+
+class NoServerAvailable(RoutingError):
+    code = "HG-4101"
+    hint = "Start a session server of the domain, or add live servers to it (`hostgate servers` shows which are live)."
+    http_status = 503
+
+
+class DomainNotFound(RoutingError):
+    code = "HG-4102"
+    hint = "`hostgate domain list` shows the domains; `hostgate domain create NAME` makes one."
+    http_status = 404
+
+
+class SessionServerNotFound(RoutingError):
+    code = "HG-4103"
+    hint = "`hostgate servers` lists the registered session servers."
+    http_status = 404
+
+
+class SessionError(HostgateError):
+    code = "HG-4200"
+    http_status = 409
+
+
+class SessionLost(SessionError):
+    code = "HG-4201"
+    hint = (
+        "The session server holding the session stopped; connect via the domain again to get a new session."
+    )
+    http_status = 410
+
+
+class SessionNotFound(SessionError):
+    code = "HG-4202"
+    hint = "The session was closed or never claimed in time; open a new one."
+    http_status = 404
+
+
 class NamingError(HostgateError):
     code = "HG-5000"
     http_status = 400
@@ -241,6 +324,102 @@ class NoMemberAnswered(ConnectError):
 class WrongCluster(ConnectError):
     code = "HG-5102"
     hint = "The alias names a server of another cluster; fix the alias (`hostgate doctor ALIAS`)."
+
+
+@dataclass(frozen=True, slots=True)
+class ModelIssue:
+    """One thing wrong with a model: where (a dotted path, and the YAML line when known) and what."""
+
+    path: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f" (line {self.line})" if self.line is not None else ""
+        return f"{self.path}: {self.message}{where}"
+
+
+class ModelError(HostgateError):
+    """A model is invalid. ``issues`` lists every problem found, each with its path; nothing was loaded."""
+
+    code = "HG-6001"
+    hint = "Correct each listed item of the model (`hostgate model check FILE` lists them all) and load it again."
+    http_status = 400
+
+    def __init__(self, message: str, *, hint: str | None = None, issues: Sequence[ModelIssue] = ()) -> None:
+        super().__init__(message, hint=hint)
+        self.issues: tuple[ModelIssue, ...] = tuple(issues)
+
+
+class ModelSyntaxError(ModelError):
+    code = "HG-6002"
+    hint = "The model file is not well-formed YAML; fix the text at the named line and column."
+
+
+class QueryError(HostgateError):
+    code = "HG-6003"
+    hint = (
+        "hostgate understands `SELECT cols FROM table [WHERE col = value [AND ...]]` with "
+        "'quoted' strings and plain numbers; see docs/models.md."
+    )
+    http_status = 400
+
+
+class NoProcedureForQuery(QueryError):
+    code = "HG-6004"
+    hint = (
+        "Every required input of some procedure of the table must appear in the WHERE clause as "
+        "`column = value`, and the selected columns must be among its outputs."
+    )
+    http_status = 400
+
+
+class HostError(HostgateError):
+    code = "HG-7000"
+    http_status = 502
+
+
+class HostUnreachable(HostError):
+    code = "HG-7001"
+    hint = "Check the model's host address, port and TLS settings, and that the host is up."
+    http_status = 503
+
+
+class HostDisconnected(HostError):
+    code = "HG-7002"
+    hint = "The host ended the session; connect again (the host log tells why it disconnected)."
+
+
+class HostTimeout(HostError):
+    code = "HG-7003"
+    hint = (
+        "The host did not show the expected screen in time: check the model's recognition rules and "
+        "destinations, or raise the operation's timeout."
+    )
+    http_status = 504
+
+
+class KeyboardLocked(HostError):
+    code = "HG-7004"
+    hint = "The host is still busy with the previous input (keyboard locked); wait longer or reconnect."
+    http_status = 409
+
+
+class FieldNotWritable(HostError):
+    code = "HG-7005"
+    hint = "Write only into unprotected fields; check the attribute's row and column in the model."
+    http_status = 400
+
+
+class KeyNotSupported(HostError):
+    code = "HG-7006"
+    hint = "Use a key this kind of host knows (docs/models.md lists the keys per host type)."
+    http_status = 400
+
+
+class HostProtocolError(HostError):
+    code = "HG-7007"
+    hint = "Check that the model's host type and terminal type match the host (3270, 5250 or VT)."
 
 
 class RemoteError(HostgateError):

@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from hostgate.errors import AuthenticationFailed, HostgateError, UsageError
 from hostgate.management.records import CA_KEY, CaRecord
+from hostgate.management.routing import Heartbeat
 from hostgate.management.security import Principal
 from hostgate.management.service import JoinRequest, ManagementService
 
@@ -45,7 +46,18 @@ def _credentials(request: Request) -> tuple[str, str]:
     return user, password
 
 
-async def _json_body(request: Request, fields: dict[str, type]) -> dict[str, Any]:
+def _bearer(request: Request) -> str:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not value:
+        raise AuthenticationFailed("this request needs a bearer token")
+    return value
+
+
+def _str_list(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+async def _json_body(request: Request, fields: dict[str, Any]) -> dict[str, Any]:
     try:
         body = await request.json()
     except ValueError:
@@ -56,7 +68,7 @@ async def _json_body(request: Request, fields: dict[str, type]) -> dict[str, Any
     for name, typ in fields.items():
         value = body.get(name)
         if not isinstance(value, typ) or isinstance(value, bool):
-            raise UsageError(f"field {name!r}: expected {typ.__name__}, got {value!r}")
+            raise UsageError(f"field {name!r}: expected {getattr(typ, '__name__', typ)}, got {value!r}")
         out[name] = value
     return out
 
@@ -144,6 +156,100 @@ def create_app(service: ManagementService) -> Starlette:
         who = principal(request)
         return JSONResponse({"name": who.name, "roles": list(who.roles)})
 
+    async def servers_list(request: Request) -> Response:
+        principal(request)
+        return JSONResponse([asdict(v) for v in service.domains.server_views()])
+
+    async def servers_register(request: Request) -> Response:
+        who = principal(request)
+        body = await _json_body(
+            request,
+            {
+                "name": str,
+                "address": str,
+                "port": int,
+                "advertised_address": str,
+                "advertised_port": int,
+                "csr_pem": str,
+            },
+        )
+        grant = await service.domains.register_server(who, **body)
+        return JSONResponse(asdict(grant), status_code=201)
+
+    async def servers_remove(request: Request) -> Response:
+        who = principal(request)
+        await service.domains.remove_server(who, request.path_params["name"])
+        return JSONResponse({"removed": request.path_params["name"]})
+
+    async def servers_heartbeat(request: Request) -> Response:
+        body = await _json_body(request, {"active_sessions": int, "capacity": int, "interval": float | int})
+        service.domains.heartbeat(
+            _bearer(request),
+            request.path_params["name"],
+            Heartbeat(
+                request.path_params["name"],
+                body["active_sessions"],
+                body["capacity"],
+                float(body["interval"]),
+            ),
+        )
+        return Response(status_code=204)
+
+    async def domains_list(request: Request) -> Response:
+        principal(request)
+        return JSONResponse([asdict(d) for d in service.domains.domains()])
+
+    async def domains_create(request: Request) -> Response:
+        who = principal(request)
+        body = await _json_body(request, {"name": str})
+        return JSONResponse(asdict(await service.domains.create_domain(who, body["name"])), status_code=201)
+
+    async def domains_show(request: Request) -> Response:
+        principal(request)
+        return JSONResponse(asdict(service.domains.domain(request.path_params["name"])))
+
+    async def domains_delete(request: Request) -> Response:
+        who = principal(request)
+        await service.domains.delete_domain(who, request.path_params["name"])
+        return JSONResponse({"removed": request.path_params["name"]})
+
+    async def domains_add_server(request: Request) -> Response:
+        who = principal(request)
+        body = await _json_body(request, {"weight": int, "priority": int})
+        rec = await service.domains.add_server(
+            who, request.path_params["name"], request.path_params["server"], body["weight"], body["priority"]
+        )
+        return JSONResponse(asdict(rec))
+
+    async def domains_remove_server(request: Request) -> Response:
+        who = principal(request)
+        rec = await service.domains.remove_server_from_domain(
+            who, request.path_params["name"], request.path_params["server"]
+        )
+        return JSONResponse(asdict(rec))
+
+    async def route(request: Request) -> Response:
+        who = principal(request)
+        body = await _json_body(request, {"domain": str})
+        raw = await request.json()
+        model = raw.get("model", "")
+        exclude = raw.get("exclude", [])
+        unreachable = raw.get("unreachable", [])
+        if not isinstance(model, str) or not _str_list(exclude) or not _str_list(unreachable):
+            raise UsageError(
+                "fields 'model' (string), 'exclude' and 'unreachable' (lists of names) are malformed"
+            )
+        answer = service.domains.route(who, body["domain"], model, exclude, unreachable)
+        return JSONResponse(asdict(answer))
+
+    async def grant_direct(request: Request) -> Response:
+        who = principal(request)
+        body = await _json_body(request, {"server": str})
+        model = (await request.json()).get("model", "")
+        if not isinstance(model, str):
+            raise UsageError("field 'model': expected str")
+        return JSONResponse(asdict(service.domains.grant_direct(who, body["server"], model)))
+
     routes = [
         Route("/api/v1/health", guarded(health), methods=["GET"]),
         Route("/api/v1/ca", guarded(ca), methods=["GET"]),
@@ -152,6 +258,18 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/cluster/name", guarded(cluster_rename), methods=["PUT"]),
         Route("/api/v1/cluster/members", guarded(members_join), methods=["POST"]),
         Route("/api/v1/cluster/members/{name}", guarded(members_remove), methods=["DELETE"]),
+        Route("/api/v1/session-servers", guarded(servers_list), methods=["GET"]),
+        Route("/api/v1/session-servers", guarded(servers_register), methods=["POST"]),
+        Route("/api/v1/session-servers/{name}", guarded(servers_remove), methods=["DELETE"]),
+        Route("/api/v1/session-servers/{name}/heartbeat", guarded(servers_heartbeat), methods=["POST"]),
+        Route("/api/v1/domains", guarded(domains_list), methods=["GET"]),
+        Route("/api/v1/domains", guarded(domains_create), methods=["POST"]),
+        Route("/api/v1/domains/{name}", guarded(domains_show), methods=["GET"]),
+        Route("/api/v1/domains/{name}", guarded(domains_delete), methods=["DELETE"]),
+        Route("/api/v1/domains/{name}/servers/{server}", guarded(domains_add_server), methods=["PUT"]),
+        Route("/api/v1/domains/{name}/servers/{server}", guarded(domains_remove_server), methods=["DELETE"]),
+        Route("/api/v1/route", guarded(route), methods=["POST"]),
+        Route("/api/v1/tokens", guarded(grant_direct), methods=["POST"]),
         Route("/api/v1/users", guarded(users_list), methods=["GET"]),
         Route("/api/v1/users", guarded(users_add), methods=["POST"]),
         Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),

@@ -162,6 +162,7 @@ class Installation:
 
     root: Path
     members: list[Member] = field(default_factory=list)
+    session_servers: list[Member] = field(default_factory=list)
     password: str = "correct-horse-battery"
     api_port: int = field(default_factory=lambda: common_free_port([f"127.0.0.{i}" for i in range(1, 10)]))
 
@@ -258,13 +259,44 @@ class Installation:
         path.write_text("\n".join(lines) + "\n")
         return path
 
+    def add_session_server(self, index: int, alias: str = "vhi-prod-sea", interval: float = 1.0) -> Member:
+        """Install and start session server ``sessionNN`` on 127.0.0.(10+index), registered through the alias."""
+        address = f"127.0.0.{10 + index}"
+        m = Member(
+            name=f"session{index:02d}",
+            address=address,
+            data_dir=self.root / f"session{index:02d}",
+            port=free_port(address),
+            etcd_client_port=0,
+            etcd_peer_port=0,
+        )
+        hosts = self.root / "hosts"
+        if not hosts.exists():
+            self.write_hosts_file(alias)
+        self.hostgate(
+            "install", "--role", "session",
+            "--data-dir", str(m.data_dir),
+            "--address", m.address,
+            "--port", str(m.port),
+            "--member-name", m.name,
+            "--management", f"{alias}:{self.api_port}",
+            "--hosts-file", str(hosts),
+            "--heartbeat-interval", str(interval),
+            "--ca-file", str(self.ca_file),
+            "--admin-password-file", str(self.password_file),
+        )  # fmt: skip
+        self.session_servers.append(m)
+        m.start()
+        m.wait_healthy()
+        return m
+
     def status(self, server: Member | str | None = None) -> dict[str, Any]:
         target = server.target if isinstance(server, Member) else server
         out = self.hostgate("cluster", "status", "--json", *self.client_args(target)).stdout
         return dict(json.loads(out))
 
     def stop_all(self) -> None:
-        for m in self.members:
+        for m in [*self.session_servers, *self.members]:
             with contextlib.suppress(Exception):
                 m.terminate()
 

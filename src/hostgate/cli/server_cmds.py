@@ -53,6 +53,28 @@ __all__ = ["install", "server"]
     type=click.Path(dir_okay=False, path_type=Path),
     help="With --join: the cluster CA (ca.pem from any member's data directory).",
 )
+@click.option(
+    "--role",
+    type=click.Choice(["management", "session"]),
+    default="management",
+    show_default=True,
+    help="management: a management server. session: a session server registered with --management.",
+)
+@click.option("--management", metavar="ALIAS[:PORT]", help="Session role: the management cluster's alias.")
+@click.option("--advertised-address", help="Session role: the address clients must dial (behind NAT).")
+@click.option(
+    "--advertised-port", type=click.IntRange(0, 65535), default=0, help="Session role (default: --port)."
+)
+@click.option(
+    "--hosts-file",
+    envvar="HOSTGATE_HOSTS_FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Session role: hostgate's own hosts file naming the alias (kept in hostgate.toml).",
+)
+@click.option(
+    "--dns-server", "dns_servers", multiple=True, metavar="IP[:PORT]", help="Session role: DNS for the alias."
+)
+@click.option("--heartbeat-interval", type=click.FloatRange(0.1, 60), default=2.0, show_default=True)
 @handle_errors
 def install(
     data_dir: Path,
@@ -67,12 +89,42 @@ def install(
     join_target: str | None,
     admin_user: str,
     ca_file: Path | None,
+    role: str,
+    management: str | None,
+    advertised_address: str | None,
+    advertised_port: int,
+    hosts_file: Path | None,
+    dns_servers: tuple[str, ...],
+    heartbeat_interval: float,
 ) -> None:
     """Install a management server: the first of a new cluster, or (--join) a new member of an existing one."""
     from hostgate.config.settings import StoreBackend
     from hostgate.management import install as inst
 
     password = read_secret_file(admin_password_file, "admin password") if admin_password_file else None
+    if role == "session":
+        if management is None or password is None or ca_file is None:
+            raise UsageError(
+                "--role session needs --management ALIAS, --ca-file and --admin-password-file (an Administrator's)"
+            )
+        if join_target or cluster_name:
+            raise UsageError("--join and --name are for management servers, not --role session")
+        _install_session(
+            data_dir,
+            address=address,
+            port=port,
+            member_name=member_name,
+            management=management,
+            user=admin_user,
+            password=password,
+            ca_file=ca_file,
+            advertised_address=advertised_address or "",
+            advertised_port=advertised_port,
+            hosts_file=hosts_file,
+            dns_servers=dns_servers,
+            heartbeat_interval=heartbeat_interval,
+        )
+        return
     if join_target is None:
         result = inst.install_first(
             data_dir,
@@ -164,6 +216,72 @@ def _join(
     console.print(
         f"Start it now (the cluster counts it already): hostgate server --data-dir {settings.data_dir}"
     )
+
+
+def _install_session(
+    data_dir: Path,
+    *,
+    address: str,
+    port: int,
+    member_name: str | None,
+    management: str,
+    user: str,
+    password: str,
+    ca_file: Path,
+    advertised_address: str,
+    advertised_port: int,
+    hosts_file: Path | None,
+    dns_servers: tuple[str, ...],
+    heartbeat_interval: float,
+) -> None:
+    from hostgate import pki
+    from hostgate.connector.cluster import ClusterClient
+    from hostgate.management import install as inst
+
+    inst.prepare_join(data_dir)
+    name = member_name or inst.default_member_name()
+    csr_pem, key_pem = pki.make_csr(name)
+    client = ClusterClient(
+        management,
+        ca_file=ca_file,
+        user=user,
+        password=password,
+        hosts_file=hosts_file,
+        dns_servers=dns_servers,
+        deadline=30.0,
+    )
+    answer = client.request_sync(
+        "POST",
+        "/api/v1/session-servers",
+        {
+            "name": name,
+            "address": address,
+            "port": port,
+            "advertised_address": advertised_address,
+            "advertised_port": advertised_port,
+            "csr_pem": csr_pem.decode(),
+        },
+    )
+    grant = inst.SessionGrant(**answer.payload)
+    settings = inst.install_session(
+        data_dir,
+        grant=grant,
+        key_pem=key_pem,
+        member_name=name,
+        address=address,
+        port=port,
+        management=management,
+        advertised_address=advertised_address,
+        advertised_port=advertised_port,
+        hosts_file=hosts_file,
+        dns_servers=dns_servers,
+        heartbeat_interval=heartbeat_interval,
+    )
+    console.print(
+        f"Session server [bold]{name}[/] registered with cluster [bold]{grant.cluster_name}[/] "
+        f"({grant.cluster_id}) through {answer.member}."
+    )
+    console.print(f"Start it with: hostgate server --data-dir {settings.data_dir}")
 
 
 @click.command()

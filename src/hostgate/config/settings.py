@@ -27,6 +27,7 @@ __all__ = [
     "EtcdSettings",
     "NamingSettings",
     "ServerSettings",
+    "SessionSettings",
     "Settings",
     "StoreBackend",
     "TlsSettings",
@@ -85,6 +86,19 @@ class NamingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionSettings:
+    """The session-server role: where it listens, what it advertises, and which cluster it reports to."""
+
+    management: str = ""  # the management cluster's alias[:port] (never one member)
+    port: int = 9450
+    advertised_address: str = ""  # what clients dial; default: server.address (set it behind NAT)
+    advertised_port: int = 0  # default: port
+    heartbeat_interval: float = 2.0
+    capacity: int = 100
+    secrets_file: str = "session-secrets.json"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
     server: ServerSettings
@@ -92,6 +106,15 @@ class Settings:
     etcd: EtcdSettings = field(default_factory=EtcdSettings)
     tls: TlsSettings = field(default_factory=TlsSettings)
     naming: NamingSettings = field(default_factory=NamingSettings)
+    session: SessionSettings = field(default_factory=SessionSettings)
+
+    @property
+    def is_management(self) -> bool:
+        return "management" in self.server.roles
+
+    @property
+    def is_session(self) -> bool:
+        return "session" in self.server.roles
 
     def path(self, name: str) -> Path:
         """A file named in the config, relative to the data directory unless absolute."""
@@ -130,6 +153,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "etcd": EtcdSettings,
     "tls": TlsSettings,
     "naming": NamingSettings,
+    "session": SessionSettings,
 }
 
 
@@ -249,6 +273,18 @@ def settings_from_mapping(
     naming: NamingSettings = parts["naming"]
     if naming.connect_delay <= 0 or naming.deadline <= 0:
         raise ConfigError(f"naming.connect_delay/deadline in {source}: must be positive")
+    session: SessionSettings = parts["session"]
+    for role in server.roles:
+        if role not in ("management", "session"):
+            raise ConfigError(f"server.roles in {source}: {role!r} is not one of management, session")
+    if not server.roles:
+        raise ConfigError(f"server.roles in {source}: at least one role is needed")
+    if "session" in server.roles:
+        if not session.management:
+            raise ConfigError(f"session.management in {source}: the management cluster's alias is required")
+        _check_port("session", "port", session.port, source)
+        if session.heartbeat_interval <= 0 or session.capacity < 0:
+            raise ConfigError(f"session.heartbeat_interval/capacity in {source}: must be positive")
     return Settings(
         data_dir=data_dir,
         server=server,
@@ -256,6 +292,7 @@ def settings_from_mapping(
         etcd=etcd,
         tls=parts["tls"],
         naming=naming,
+        session=session,
     )
 
 

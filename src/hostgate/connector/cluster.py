@@ -9,6 +9,7 @@ as the matching local error; a member whose own store is unreachable (HG-2001) c
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from cryptography.x509.oid import NameOID
 
 from hostgate.errors import (
     CertificateError,
+    HostgateError,
+    NoMemberAnswered,
     StoreUnavailable,
     WrongCluster,
     error_from_payload,
@@ -86,6 +89,7 @@ class ClusterClient:
     delay: float = 0.25
     deadline: float = 10.0
     system_hosts: Path | None = None
+    bearer: str | None = None
     _ssl: ssl.SSLContext = field(init=False, repr=False)
     cluster_id: str = field(init=False)
 
@@ -107,37 +111,52 @@ class ClusterClient:
         resolution = await resolver.resolve(host)
         return host, port, list(resolution.addresses)
 
+    def _auth_headers(self, auth: bool) -> dict[str, str]:
+        if not auth:
+            return {}
+        if self.bearer:
+            return {"Authorization": f"Bearer {self.bearer}"}
+        raw = f"{self.user or ''}:{self.password or ''}".encode()
+        return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+    async def _send(
+        self, address: str, port: int, method: str, path: str, body: Any, headers: dict[str, str]
+    ) -> Answer:
+        """One request to one member; raises unless it is a valid answer of this cluster."""
+        url_host = f"[{address}]" if ":" in address else address
+        async with httpx.AsyncClient(verify=self._ssl, timeout=self.deadline) as client:
+            try:
+                resp = await client.request(
+                    method, f"https://{url_host}:{port}{path}", json=body, headers=headers
+                )
+            except httpx.ConnectError as exc:
+                if _caused_by_verification(exc):
+                    raise WrongCluster(
+                        f"{address} presented a certificate not signed by this cluster's CA"
+                    ) from exc
+                raise
+        answered_for = resp.headers.get("x-hostgate-cluster-id")
+        if answered_for != self.cluster_id:
+            raise WrongCluster(f"{address} answered for cluster {answered_for or '(none)'}")
+        try:
+            payload = resp.json() if resp.content else None
+        except ValueError:
+            payload = resp.text
+        if (
+            resp.status_code == 503
+            and isinstance(payload, dict)
+            and payload.get("code") == StoreUnavailable.code
+        ):
+            raise StoreUnavailable(str(payload.get("message")))
+        return Answer(resp.headers.get("x-hostgate-member", address), address, resp.status_code, payload)
+
     async def request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Answer:
+        """Send to the first member that answers (staggered over the alias's addresses)."""
         host, port, addresses = await self.addresses()
-        basic = (self.user or "", self.password or "") if auth else None
+        headers = self._auth_headers(auth)
 
         async def attempt(address: str) -> Answer:
-            url_host = f"[{address}]" if ":" in address else address
-            async with httpx.AsyncClient(verify=self._ssl, timeout=self.deadline) as client:
-                try:
-                    resp = await client.request(
-                        method, f"https://{url_host}:{port}{path}", json=body, auth=basic
-                    )
-                except httpx.ConnectError as exc:
-                    if _caused_by_verification(exc):
-                        raise WrongCluster(
-                            f"{address} presented a certificate not signed by this cluster's CA"
-                        ) from exc
-                    raise
-            answered_for = resp.headers.get("x-hostgate-cluster-id")
-            if answered_for != self.cluster_id:
-                raise WrongCluster(f"{address} answered for cluster {answered_for or '(none)'}")
-            try:
-                payload = resp.json() if resp.content else None
-            except ValueError:
-                payload = resp.text
-            if (
-                resp.status_code == 503
-                and isinstance(payload, dict)
-                and payload.get("code") == StoreUnavailable.code
-            ):
-                raise StoreUnavailable(str(payload.get("message")))
-            return Answer(resp.headers.get("x-hostgate-member", address), address, resp.status_code, payload)
+            return await self._send(address, port, method, path, body, headers)
 
         _, answer = await dial(
             host, addresses, attempt, last_good=_LAST_GOOD, delay=self.delay, deadline=self.deadline
@@ -145,6 +164,27 @@ class ClusterClient:
         if answer.status >= 400:
             raise error_from_payload(answer.payload, answer.status)
         return answer
+
+    async def broadcast(self, method: str, path: str, body: Any = None) -> dict[str, Answer | HostgateError]:
+        """Send to every address of the alias at once (heartbeats go to every member); per-address outcome."""
+        _, port, addresses = await self.addresses()
+        headers = self._auth_headers(True)
+
+        async def one(address: str) -> Answer | HostgateError:
+            try:
+                answer = await asyncio.wait_for(
+                    self._send(address, port, method, path, body, headers), self.deadline
+                )
+            except HostgateError as exc:
+                return exc
+            except (httpx.HTTPError, OSError, TimeoutError) as exc:
+                return NoMemberAnswered(f"{address}: {type(exc).__name__}: {exc}")
+            if answer.status >= 400:
+                return error_from_payload(answer.payload, answer.status)
+            return answer
+
+        results = await asyncio.gather(*(one(a) for a in addresses))
+        return dict(zip(addresses, results, strict=True))
 
     def request_sync(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Answer:
         return asyncio.run(self.request(method, path, body, auth=auth))

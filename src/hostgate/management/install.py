@@ -278,3 +278,85 @@ def install_joined(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return settings
+
+
+@dataclass(frozen=True, slots=True)
+class SessionGrant:
+    """What the management cluster answers when a session server registers."""
+
+    cluster_id: str
+    cluster_name: str
+    cert_pem: str
+    ca_pem: str
+    server_token: str
+    signing_key_b64: str
+
+
+def install_session(
+    data_dir: Path,
+    *,
+    grant: SessionGrant,
+    key_pem: bytes,
+    member_name: str,
+    address: str,
+    port: int,
+    management: str,
+    advertised_address: str,
+    advertised_port: int,
+    hosts_file: Path | None,
+    dns_servers: tuple[str, ...],
+    heartbeat_interval: float,
+) -> Settings:
+    """Write the data directory of a session server the cluster has just registered."""
+    from hostgate.config.secrets import SessionSecrets, write_secrets
+    from hostgate.config.settings import settings_from_mapping
+
+    data_dir = data_dir.resolve()
+    _check_fresh(data_dir)
+    raw = {
+        "server": {
+            "member_name": member_name,
+            "address": address,
+            "port": port,
+            "cluster_id": grant.cluster_id,
+            "roles": ["session"],
+        },
+        "naming": {
+            "hosts_file": str(hosts_file.resolve()) if hosts_file else "",
+            "dns_servers": list(dns_servers),
+        },
+        "session": {
+            "management": management,
+            "port": port,
+            "advertised_address": advertised_address,
+            "advertised_port": advertised_port,
+            "heartbeat_interval": heartbeat_interval,
+        },
+    }
+    settings = settings_from_mapping(raw, data_dir, {}, "the install options")
+    staging = Path(tempfile.mkdtemp(prefix=".hostgate-install-", dir=data_dir.parent))
+    try:
+        write_settings(
+            Settings(
+                data_dir=staging,
+                server=settings.server,
+                store=settings.store,
+                etcd=settings.etcd,
+                tls=settings.tls,
+                naming=settings.naming,
+                session=settings.session,
+            )
+        )
+        (staging / settings.tls.ca_file).write_text(grant.ca_pem)
+        (staging / settings.tls.cert_file).write_text(grant.cert_pem)
+        _write_private(staging / settings.tls.key_file, key_pem)
+        write_secrets(
+            staging / settings.session.secrets_file,
+            SessionSecrets(grant.cluster_id, grant.server_token, grant.signing_key_b64),
+        )
+        (staging / "logs").mkdir()
+        _commit_dir(staging, data_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return settings

@@ -15,16 +15,23 @@ from hostgate.errors import StoreCorrupt
 __all__ = [
     "CA_KEY",
     "CLUSTER_KEY",
+    "DOMAINS_PREFIX",
     "MEMBERS_PREFIX",
     "PREFIX",
+    "SESSION_SERVERS_PREFIX",
     "SIGNING_KEY",
     "USERS_PREFIX",
     "CaRecord",
     "ClusterInfo",
+    "DomainMember",
+    "DomainRecord",
     "MemberRecord",
+    "SessionServerRecord",
     "SigningKey",
     "UserRecord",
+    "domain_key",
     "member_key",
+    "session_server_key",
     "user_key",
 ]
 
@@ -106,3 +113,52 @@ class UserRecord(_Record):
     @property
     def is_admin(self) -> bool:
         return "admin" in self.roles
+
+
+SESSION_SERVERS_PREFIX = "/hostgate/session-servers/"
+DOMAINS_PREFIX = "/hostgate/domains/"
+
+
+def session_server_key(name: str) -> str:
+    return SESSION_SERVERS_PREFIX + name
+
+
+def domain_key(name: str) -> str:
+    return DOMAINS_PREFIX + name
+
+
+@dataclass(frozen=True, slots=True)
+class SessionServerRecord(_Record):
+    """A session server's durable registration (soft state, its load and liveness, stays in memory)."""
+
+    name: str
+    address: str  # the address it listens on
+    port: int
+    advertised_address: str  # what clients must dial (differs behind NAT)
+    advertised_port: int
+    cert_fingerprint: str
+    registered_at: float
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.advertised_address}]" if ":" in self.advertised_address else self.advertised_address
+        return f"https://{host}:{self.advertised_port}"
+
+
+@dataclass(frozen=True, slots=True)
+class DomainMember(_Record):
+    server: str
+    weight: int = 1
+    priority: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class DomainRecord(_Record):
+    name: str
+    members: tuple[DomainMember, ...] = ()
+
+    @classmethod
+    def decode(cls, key: str, raw: bytes) -> DomainRecord:
+        base = super(DomainRecord, cls).decode(key, raw)
+        members = tuple(m if isinstance(m, DomainMember) else DomainMember(**m) for m in base.members)
+        return DomainRecord(base.name, members)

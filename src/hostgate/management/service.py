@@ -30,6 +30,7 @@ from hostgate.errors import (
     UsageError,
 )
 from hostgate.management.cache import ConfigCache
+from hostgate.management.domains import DomainService
 from hostgate.management.install import BOOTSTRAP_FILE, JoinGrant
 from hostgate.management.records import (
     CA_KEY,
@@ -43,6 +44,7 @@ from hostgate.management.records import (
     member_key,
     user_key,
 )
+from hostgate.management.routing import Router
 from hostgate.management.security import (
     ADMIN_ROLE,
     Authenticator,
@@ -128,6 +130,8 @@ class ManagementService:
         self.store = store
         self.cache = cache
         self.auth = Authenticator(cache)
+        self.router = Router()
+        self.domains = DomainService(store, cache, self.router)
         self._probe_timeout = probe_timeout
         self._peer_ssl = _peer_context(settings)
 

@@ -38,7 +38,8 @@ class _Server(uvicorn.Server):
         yield
 
     def request_exit(self, sig: int) -> None:
-        log.info("received %s; stopping", signal.Signals(sig).name)
+        if not self.should_exit:
+            log.info("received %s; stopping", signal.Signals(sig).name)
         if self.should_exit:
             self.force_exit = True
         self.should_exit = True
@@ -71,68 +72,111 @@ async def _wait_loaded(cache: ConfigCache, store: Store, deadline: float) -> Non
             await asyncio.sleep(0.2)  # retry back-off
 
 
-async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
-    member = None
-    supervisor: asyncio.Task[None] | None = None
+def _uvicorn(settings: Settings, app: object, port: int) -> _Server:
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host=settings.server.address,
+        port=port,
+        ssl_certfile=str(settings.path(settings.tls.cert_file)),
+        ssl_keyfile=str(settings.path(settings.tls.key_file)),
+        ssl_ca_certs=str(settings.path(settings.tls.ca_file)),
+        ssl_cert_reqs=ssl.CERT_OPTIONAL,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
+    return _Server(config)
+
+
+async def _management(settings: Settings, stack: contextlib.AsyncExitStack) -> _Server:
+    """Start this host's etcd member (supervised), the store, the config copy; return the API server."""
     if settings.store is StoreBackend.ETCD and not settings.etcd.endpoints:
         from hostgate.store.etcd_member import EtcdMember
 
         member = EtcdMember(settings)
         await member.start()
+        stack.push_async_callback(member.stop)
         supervisor = asyncio.create_task(member.run(), name="etcd-supervisor")
+        stack.push_async_callback(_cancel, supervisor)
         await member.wait_ready(60.0)
     store = open_store(settings)
+    stack.push_async_callback(store.close)
     cache = ConfigCache(store, PREFIX)
-    try:
-        if await seed_store(store, settings.data_dir):
-            log.info("new cluster %s seeded into the store", settings.server.cluster_id)
-        await _wait_loaded(cache, store, 60.0)
-        service = ManagementService(settings, store, cache)
-        info = service.cluster_info()
-        if info.id != settings.server.cluster_id:
-            raise StoreUnavailable(
-                f"the store holds cluster {info.id} but this server belongs to {settings.server.cluster_id}"
-            )
-        from hostgate.api.app import create_app
+    if await seed_store(store, settings.data_dir):
+        log.info("new cluster %s seeded into the store", settings.server.cluster_id)
+    await _wait_loaded(cache, store, 60.0)
+    stack.push_async_callback(cache.close)
+    service = ManagementService(settings, store, cache)
+    info = service.cluster_info()
+    if info.id != settings.server.cluster_id:
+        raise StoreUnavailable(
+            f"the store holds cluster {info.id} but this server belongs to {settings.server.cluster_id}"
+        )
+    from hostgate.api.app import create_app
 
-        config = uvicorn.Config(
-            create_app(service),
-            host=settings.server.address,
-            port=settings.server.port,
-            ssl_certfile=str(settings.path(settings.tls.cert_file)),
-            ssl_keyfile=str(settings.path(settings.tls.key_file)),
-            ssl_ca_certs=str(settings.path(settings.tls.ca_file)),
-            ssl_cert_reqs=ssl.CERT_OPTIONAL,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=5,
-        )
-        server = _Server(config)
+    routing = asyncio.create_task(_routing_loop(service), name="routing-loop")
+    stack.push_async_callback(_cancel, routing)
+    log.info(
+        "management member %s of cluster %r (%s) serving on %s, store %s",
+        settings.server.member_name,
+        info.name,
+        info.id,
+        settings.url,
+        settings.store,
+    )
+    return _uvicorn(settings, create_app(service), settings.server.port)
+
+
+async def _routing_loop(service: ManagementService) -> None:
+    while True:
+        with contextlib.suppress(HostgateError):
+            service.router.run_cycle(service.domains.domains(), service.domains.servers())
+        await asyncio.sleep(1.0)  # the decision log's period
+
+
+async def _session(settings: Settings, stack: contextlib.AsyncExitStack) -> _Server:
+    """The session-server role: local token checks, sessions, heartbeats to every management member."""
+    from hostgate.session.runtime import start_session_role
+
+    app, heartbeat = start_session_role(settings)
+    task = asyncio.create_task(heartbeat.run(), name="heartbeats")
+    stack.push_async_callback(_cancel, task)
+    return _uvicorn(settings, app, settings.session.port)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    async with contextlib.AsyncExitStack() as stack:
+        servers: list[_Server] = []
+        if settings.is_management:
+            servers.append(await _management(settings, stack))
+        if settings.is_session:
+            servers.append(await _session(settings, stack))
         loop = asyncio.get_running_loop()
+
+        def stop(sig: int) -> None:
+            for server in servers:
+                server.request_exit(sig)
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, server.request_exit, sig)
-        log.info(
-            "member %s of cluster %r (%s) serving on %s, store %s",
-            settings.server.member_name,
-            info.name,
-            info.id,
-            settings.url,
-            settings.store,
-        )
+            loop.add_signal_handler(sig, stop, sig)
         if ready is not None:
-            asyncio.get_running_loop().call_soon(ready.set)
-        await server.serve()
-    finally:
-        await cache.close()
-        await store.close()
-        if supervisor is not None:
-            supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await supervisor
-        if member is not None:
-            await member.stop()
-        log.info("member %s stopped", settings.server.member_name)
+            loop.call_soon(ready.set)
+        tasks = [asyncio.create_task(server.serve()) for server in servers]
+        try:
+            # One face stopping (its port taken, say) stops the process: a half-running server helps no one.
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for server in servers:
+                server.should_exit = True
+            await asyncio.gather(*tasks, return_exceptions=True)
+    log.info("server %s stopped", settings.server.member_name)
 
 
 def run_server(data_dir: Path) -> None:

@@ -1,0 +1,149 @@
+"""``hostgate domain ...`` and ``hostgate servers``: load-distribution domains and session servers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.table import Table
+
+from hostgate.cli.common import cluster_options, make_client
+from hostgate.cli.output import console, emit_json, handle_errors
+
+__all__ = ["domain", "servers"]
+
+
+def _client(kw: dict[str, Any]) -> Any:
+    return make_client(
+        kw.pop("server"),
+        kw.pop("hosts_file"),
+        kw.pop("dns_servers"),
+        kw.pop("ca_file"),
+        kw.pop("user"),
+        kw.pop("password_file"),
+    )
+
+
+def _print_domain(d: dict[str, Any]) -> None:
+    table = Table("server", "weight", "priority", title=f"domain {d['name']}")
+    for m in d["members"]:
+        table.add_row(m["server"], str(m["weight"]), str(m["priority"]))
+    console.print(table)
+
+
+@click.group()
+def domain() -> None:
+    """Load-distribution domains: which session servers serve "connect via domain"."""
+
+
+@domain.command("create")
+@click.argument("name")
+@cluster_options
+@handle_errors
+def create(name: str, **kw: Any) -> None:
+    """Create an empty domain."""
+    _client(kw).request_sync("POST", "/api/v1/domains", {"name": name})
+    console.print(f"Domain [bold]{name}[/] created.")
+
+
+@domain.command("delete")
+@click.argument("name")
+@cluster_options
+@handle_errors
+def delete(name: str, **kw: Any) -> None:
+    """Delete a domain (its session servers stay registered)."""
+    _client(kw).request_sync("DELETE", f"/api/v1/domains/{name}")
+    console.print(f"Domain [bold]{name}[/] deleted.")
+
+
+@domain.command("add-server")
+@click.argument("domain_name", metavar="DOMAIN")
+@click.argument("server_name", metavar="SERVER")
+@click.option(
+    "--weight", type=click.IntRange(0, 1000), default=1, show_default=True, help="Share within its tier."
+)
+@click.option(
+    "--priority",
+    type=click.IntRange(1, 100),
+    default=1,
+    show_default=True,
+    help="Lower tiers are used first.",
+)
+@cluster_options
+@handle_errors
+def add_server(domain_name: str, server_name: str, weight: int, priority: int, **kw: Any) -> None:
+    """Add a session server to a domain (or change its weight and priority)."""
+    answer = _client(kw).request_sync(
+        "PUT",
+        f"/api/v1/domains/{domain_name}/servers/{server_name}",
+        {"weight": weight, "priority": priority},
+    )
+    _print_domain(answer.payload)
+
+
+@domain.command("remove-server")
+@click.argument("domain_name", metavar="DOMAIN")
+@click.argument("server_name", metavar="SERVER")
+@cluster_options
+@handle_errors
+def remove_server(domain_name: str, server_name: str, **kw: Any) -> None:
+    """Take a session server out of a domain."""
+    answer = _client(kw).request_sync("DELETE", f"/api/v1/domains/{domain_name}/servers/{server_name}")
+    _print_domain(answer.payload)
+
+
+@domain.command("list")
+@cluster_options
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def list_domains(as_json: bool, **kw: Any) -> None:
+    """Every domain with its servers."""
+    domains = _client(kw).request_sync("GET", "/api/v1/domains").payload
+    if as_json:
+        emit_json(domains)
+        return
+    table = Table("domain", "servers (weight/priority)")
+    for d in domains:
+        table.add_row(
+            d["name"], ", ".join(f"{m['server']} ({m['weight']}/{m['priority']})" for m in d["members"])
+        )
+    console.print(table)
+
+
+@domain.command("show")
+@click.argument("name")
+@cluster_options
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def show(name: str, as_json: bool, **kw: Any) -> None:
+    """One domain's servers, weights and priorities."""
+    d = _client(kw).request_sync("GET", f"/api/v1/domains/{name}").payload
+    if as_json:
+        emit_json(d)
+    else:
+        _print_domain(d)
+
+
+@click.command()
+@cluster_options
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def servers(as_json: bool, **kw: Any) -> None:
+    """Session servers with their state, load and domains (as the answering member sees them)."""
+    answer = _client(kw).request_sync("GET", "/api/v1/session-servers")
+    if as_json:
+        emit_json({"answered_by": answer.member, "servers": answer.payload})
+        return
+    table = Table("server", "advertised", "state", "sessions", "last heartbeat", "domains")
+    for v in answer.payload:
+        seen = v["seconds_since_heartbeat"]
+        table.add_row(
+            v["name"],
+            v["advertised"],
+            "[green]live[/]" if v["live"] else "[red]down[/]",
+            f"{v['active_sessions']}/{v['capacity']}",
+            "never" if seen is None else f"{seen:.1f} s ago",
+            ", ".join(v["domains"]),
+        )
+    console.print(table)
+    console.print(f"answered by member {answer.member}")

@@ -1,0 +1,316 @@
+"""Session servers, load-distribution domains and "connect via domain" routing, as service functions.
+
+Durable facts (a session server's registration, domains and their members) are store records; liveness and
+load are the router's soft state, fed by heartbeats to every management member. Routing reads only memory, so
+it keeps working while any one management member is up.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from hostgate import pki, tokens
+from hostgate.errors import (
+    CompareFailed,
+    DomainNotFound,
+    NotAuthorized,
+    SessionServerNotFound,
+    StoreUnavailable,
+    UsageError,
+)
+from hostgate.management.cache import ConfigCache
+from hostgate.management.install import SessionGrant
+from hostgate.management.records import (
+    CA_KEY,
+    CLUSTER_KEY,
+    DOMAINS_PREFIX,
+    SESSION_SERVERS_PREFIX,
+    SIGNING_KEY,
+    CaRecord,
+    ClusterInfo,
+    DomainMember,
+    DomainRecord,
+    SessionServerRecord,
+    SigningKey,
+    domain_key,
+    session_server_key,
+)
+from hostgate.management.routing import Heartbeat, Router
+from hostgate.management.security import Principal
+from hostgate.store.base import Store
+
+__all__ = ["DomainService", "RouteAnswer", "ServerView"]
+
+log = logging.getLogger("hostgate.management.domains")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SESSION_TOKEN_TTL = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class RouteAnswer:
+    server: str
+    url: str
+    address: str
+    port: int
+    token: str
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ServerView:
+    name: str
+    address: str
+    port: int
+    advertised: str
+    live: bool
+    active_sessions: int
+    capacity: int
+    seconds_since_heartbeat: float | None
+    domains: tuple[str, ...]
+
+
+def _check_name(what: str, name: str) -> None:
+    if not _NAME_RE.match(name):
+        raise UsageError(f"{what} name {name!r} must be letters, digits, '.', '_' or '-' (at most 64)")
+
+
+class DomainService:
+    def __init__(self, store: Store, cache: ConfigCache, router: Router) -> None:
+        self.store = store
+        self.cache = cache
+        self.router = router
+
+    # --- reads ---------------------------------------------------------------------------------------------
+
+    def _cluster(self) -> ClusterInfo:
+        info = self.cache.decode(CLUSTER_KEY, ClusterInfo.decode)
+        if info is None:
+            raise StoreUnavailable("this member has not loaded the cluster's configuration yet")
+        return info
+
+    def signing_key(self) -> bytes:
+        rec = self.cache.decode(SIGNING_KEY, SigningKey.decode)
+        if rec is None:
+            raise StoreUnavailable("the cluster signing key is not loaded yet")
+        return base64.b64decode(rec.key_b64)
+
+    def servers(self) -> dict[str, SessionServerRecord]:
+        return {
+            r.name: r
+            for r in (SessionServerRecord.decode(k, v) for k, v in self.cache.items(SESSION_SERVERS_PREFIX))
+        }
+
+    def domains(self) -> list[DomainRecord]:
+        return [DomainRecord.decode(k, v) for k, v in self.cache.items(DOMAINS_PREFIX)]
+
+    def domain(self, name: str) -> DomainRecord:
+        rec = self.cache.decode(domain_key(name), DomainRecord.decode)
+        if rec is None:
+            raise DomainNotFound(f"no domain named {name!r}")
+        return rec
+
+    def server_views(self) -> list[ServerView]:
+        now = self.router.clock.monotonic()
+        member_of: dict[str, list[str]] = {}
+        for d in self.domains():
+            for m in d.members:
+                member_of.setdefault(m.server, []).append(d.name)
+        views = []
+        for name, rec in sorted(self.servers().items()):
+            state = self.router.state(name)
+            views.append(
+                ServerView(
+                    name=name,
+                    address=rec.address,
+                    port=rec.port,
+                    advertised=f"{rec.advertised_address}:{rec.advertised_port}",
+                    live=self.router.is_live(name),
+                    active_sessions=state.active_sessions if state else 0,
+                    capacity=state.capacity if state else 0,
+                    seconds_since_heartbeat=round(now - state.last_seen, 3) if state else None,
+                    domains=tuple(sorted(member_of.get(name, []))),
+                )
+            )
+        return views
+
+    # --- session servers -------------------------------------------------------------------------------------
+
+    async def register_server(
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        address: str,
+        port: int,
+        advertised_address: str,
+        advertised_port: int,
+        csr_pem: str,
+    ) -> SessionGrant:
+        principal.require_admin()
+        _check_name("session server", name)
+        info = self._cluster()
+        if name in self.servers():
+            raise UsageError(
+                f"a session server named {name!r} is already registered in cluster {info.name}",
+                hint="Choose another --member-name, or `hostgate servers remove NAME` first.",
+            )
+        ca_raw = self.cache.get(CA_KEY)
+        if ca_raw is None:
+            raise StoreUnavailable("the cluster CA is not loaded yet")
+        ca = CaRecord.decode(CA_KEY, ca_raw)
+        cert_pem = pki.sign_csr(
+            pki.CertPair(ca.cert_pem.encode(), ca.key_pem.encode()), csr_pem.encode(), name, [address]
+        )
+        record = SessionServerRecord(
+            name,
+            address,
+            port,
+            advertised_address or address,
+            advertised_port or port,
+            pki.fingerprint(cert_pem),
+            time.time(),
+        )
+        try:
+            revision = await self.store.compare_and_set(session_server_key(name), record.encode(), 0)
+        except CompareFailed:
+            raise UsageError(f"a session server named {name!r} was registered meanwhile") from None
+        await self.cache.wait_for_revision(revision)
+        key = self.signing_key()
+        server_token = tokens.mint(key, tokens.TokenClaims(kind="server", cluster_id=info.id, server=name))
+        log.info("session server %s (%s) registered by %s", name, record.url, principal.name)
+        return SessionGrant(
+            info.id, info.name, cert_pem.decode(), ca.cert_pem, server_token, base64.b64encode(key).decode()
+        )
+
+    async def remove_server(self, principal: Principal, name: str) -> None:
+        principal.require_admin()
+        kv = await self.store.get(session_server_key(name))
+        if kv is None:
+            raise SessionServerNotFound(f"no session server named {name!r}")
+        for d in self.domains():
+            if any(m.server == name for m in d.members):
+                await self._update_domain(d.name, lambda rec, n=name: _without(rec, n))
+        await self.store.compare_and_delete(session_server_key(name), kv.mod_revision)
+        await self.cache.wait_until(lambda: self.cache.get(session_server_key(name)) is None)
+        self.router.forget(name)
+
+    def heartbeat(self, token: str, server: str, beat: Heartbeat) -> None:
+        claims = tokens.verify(
+            self.signing_key(), token, kind="server", cluster_id=self._cluster().id, server=server
+        )
+        if claims.server not in self.servers():
+            raise SessionServerNotFound(f"session server {server!r} is not registered (was it removed?)")
+        self.router.heartbeat(beat)
+
+    # --- domains ---------------------------------------------------------------------------------------------
+
+    async def create_domain(self, principal: Principal, name: str) -> DomainRecord:
+        principal.require_admin()
+        _check_name("domain", name)
+        record = DomainRecord(name, ())
+        try:
+            revision = await self.store.compare_and_set(domain_key(name), record.encode(), 0)
+        except CompareFailed:
+            raise UsageError(f"domain {name!r} already exists") from None
+        await self.cache.wait_for_revision(revision)
+        return record
+
+    async def delete_domain(self, principal: Principal, name: str) -> None:
+        principal.require_admin()
+        kv = await self.store.get(domain_key(name))
+        if kv is None:
+            raise DomainNotFound(f"no domain named {name!r}")
+        await self.store.compare_and_delete(domain_key(name), kv.mod_revision)
+        await self.cache.wait_until(lambda: self.cache.get(domain_key(name)) is None)
+
+    async def add_server(
+        self, principal: Principal, domain: str, server: str, weight: int, priority: int
+    ) -> DomainRecord:
+        principal.require_admin()
+        if server not in self.servers():
+            raise SessionServerNotFound(f"no session server named {server!r} is registered in this cluster")
+        if not 0 <= weight <= 1000:
+            raise UsageError(f"weight {weight} is outside 0-1000")
+        if not 1 <= priority <= 100:
+            raise UsageError(f"priority {priority} is outside 1-100")
+        member = DomainMember(server, weight, priority)
+        return await self._update_domain(domain, lambda rec: _with(rec, member))
+
+    async def remove_server_from_domain(self, principal: Principal, domain: str, server: str) -> DomainRecord:
+        principal.require_admin()
+        rec = self.domain(domain)
+        if not any(m.server == server for m in rec.members):
+            raise SessionServerNotFound(f"{server!r} is not a member of domain {domain!r}")
+        return await self._update_domain(domain, lambda r: _without(r, server))
+
+    async def _update_domain(self, name: str, change: object) -> DomainRecord:
+        for _ in range(5):
+            kv = await self.store.get(domain_key(name))
+            if kv is None:
+                raise DomainNotFound(f"no domain named {name!r}")
+            updated: DomainRecord = change(DomainRecord.decode(kv.key, kv.value))  # type: ignore[operator]
+            try:
+                revision = await self.store.compare_and_set(
+                    domain_key(name), updated.encode(), kv.mod_revision
+                )
+            except CompareFailed:
+                continue
+            await self.cache.wait_for_revision(revision)
+            return updated
+        raise CompareFailed(f"domain {name!r} kept changing; try again")
+
+    # --- routing ---------------------------------------------------------------------------------------------
+
+    def route(
+        self,
+        principal: Principal,
+        domain: str,
+        model: str,
+        exclude: list[str],
+        unreachable: list[str],
+    ) -> RouteAnswer:
+        for name in unreachable:
+            self.router.report_unreachable(name)
+        chosen = self.router.pick(self.domain(domain), self.servers(), exclude=[*exclude, *unreachable])
+        return self.grant(principal, chosen, model, domain)
+
+    def grant_direct(self, principal: Principal, server: str, model: str) -> RouteAnswer:
+        rec = self.servers().get(server)
+        if rec is None:
+            raise SessionServerNotFound(f"no session server named {server!r}")
+        return self.grant(principal, rec, model, "")
+
+    def grant(
+        self, principal: Principal, server: SessionServerRecord, model: str, domain: str
+    ) -> RouteAnswer:
+        if not principal.roles:
+            raise NotAuthorized(f"user {principal.name!r} has no role")
+        expires = time.time() + SESSION_TOKEN_TTL
+        token = tokens.mint(
+            self.signing_key(),
+            tokens.TokenClaims(
+                kind="session",
+                cluster_id=self._cluster().id,
+                server=server.name,
+                user=principal.name,
+                model=model,
+                domain=domain,
+                expires_at=expires,
+            ),
+        )
+        return RouteAnswer(
+            server.name, server.url, server.advertised_address, server.advertised_port, token, expires
+        )
+
+
+def _with(rec: DomainRecord, member: DomainMember) -> DomainRecord:
+    others = tuple(m for m in rec.members if m.server != member.server)
+    return DomainRecord(rec.name, tuple(sorted((*others, member), key=lambda m: m.server)))
+
+
+def _without(rec: DomainRecord, server: str) -> DomainRecord:
+    return DomainRecord(rec.name, tuple(m for m in rec.members if m.server != server))

@@ -1,0 +1,128 @@
+"""Session-server liveness (soft state) and "connect via domain" routing.
+
+Heartbeats stay out of the store (ARCHITECTURE.md "Soft state stays out of Raft"): every session server sends
+one to every management member, which keeps it in this object's memory only. A server is *live* on this member
+while its last heartbeat is younger than ``miss_factor`` heartbeat intervals and no client has reported it as
+refusing since then.
+
+Routing (VHI 7.x): among the live servers of the domain, take the lowest priority number that has any live
+server, then choose at random weighted by weight. A client that could not reach the chosen server asks again
+with it excluded, and the report marks it suspect here until its next heartbeat.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from hostgate._clock import SYSTEM_CLOCK, Clock
+from hostgate.errors import NoServerAvailable
+from hostgate.management.records import DomainRecord, SessionServerRecord
+
+__all__ = ["Heartbeat", "Router", "ServerState"]
+
+log = logging.getLogger("hostgate.management.routing")
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    server: str
+    active_sessions: int
+    capacity: int
+    interval: float
+
+
+@dataclass(slots=True)
+class ServerState:
+    last_seen: float = 0.0
+    interval: float = 5.0
+    active_sessions: int = 0
+    capacity: int = 0
+    suspect_since: float | None = None
+    routed_since_heartbeat: int = 0
+
+
+@dataclass(slots=True)
+class Router:
+    clock: Clock = SYSTEM_CLOCK
+    miss_factor: float = 1.5
+    rng: random.Random = field(default_factory=random.Random)
+    _states: dict[str, ServerState] = field(default_factory=dict)
+    _last_decision: str = ""
+
+    def heartbeat(self, beat: Heartbeat) -> None:
+        state = self._states.setdefault(beat.server, ServerState())
+        state.last_seen = self.clock.monotonic()
+        state.interval = beat.interval
+        state.active_sessions = beat.active_sessions
+        state.capacity = beat.capacity
+        state.suspect_since = None
+        state.routed_since_heartbeat = 0
+
+    def forget(self, server: str) -> None:
+        self._states.pop(server, None)
+
+    def report_unreachable(self, server: str) -> None:
+        state = self._states.get(server)
+        if state is not None and state.suspect_since is None:
+            state.suspect_since = self.clock.monotonic()
+            log.info(
+                "a client could not reach session server %s; skipping it until its next heartbeat", server
+            )
+
+    def state(self, server: str) -> ServerState | None:
+        return self._states.get(server)
+
+    def is_live(self, server: str) -> bool:
+        state = self._states.get(server)
+        if state is None or state.suspect_since is not None:
+            return False
+        return self.clock.monotonic() - state.last_seen <= state.interval * self.miss_factor
+
+    def pick(
+        self,
+        domain: DomainRecord,
+        servers: dict[str, SessionServerRecord],
+        exclude: Iterable[str] = (),
+    ) -> SessionServerRecord:
+        excluded = set(exclude)
+        candidates = [
+            m
+            for m in domain.members
+            if m.server in servers and m.server not in excluded and self.is_live(m.server)
+        ]
+        if not candidates:
+            known = ", ".join(sorted(m.server for m in domain.members)) or "none"
+            raise NoServerAvailable(
+                f"domain {domain.name!r} has no live session server (members: {known}"
+                + (f"; excluded: {', '.join(sorted(excluded))}" if excluded else "")
+                + ")"
+            )
+        tier = min(m.priority for m in candidates)
+        in_tier = [m for m in candidates if m.priority == tier]
+        chosen = self.rng.choices(in_tier, weights=[max(m.weight, 0) or 0.0 for m in in_tier])[0]
+        state = self._states[chosen.server]
+        state.routed_since_heartbeat += 1
+        return servers[chosen.server]
+
+    def run_cycle(self, domains: Sequence[DomainRecord], servers: dict[str, SessionServerRecord]) -> str:
+        """One line on what routing would do now; logged when it changes (STYLE: loops explain themselves)."""
+        parts: list[str] = []
+        dead = sorted(name for name in servers if not self.is_live(name))
+        if dead:
+            parts.append(f"session servers not live: {', '.join(dead)}")
+        for domain in domains:
+            live = [m for m in domain.members if m.server in servers and self.is_live(m.server)]
+            if not live:
+                parts.append(f"domain {domain.name} has no live server")
+                continue
+            tier = min(m.priority for m in live)
+            names = ", ".join(sorted(m.server for m in live if m.priority == tier))
+            parts.append(f"routing domain {domain.name} to {names}")
+        decision = "; ".join(parts) or "no domains"
+        if decision != self._last_decision:
+            log.info(decision)
+            self._last_decision = decision
+        return decision
