@@ -63,10 +63,10 @@ class _Traffic:
                 ok = True
                 try:
                     if kind == "read":
-                        await client.request("GET", "/api/v1/cluster")  # type: ignore[attr-defined]
+                        await client.request("GET", "/api/v1/cluster")
                     else:
                         body = {"name": f"demo{i:05d}", "password": "demo-password"}
-                        await client.request("POST", "/api/v1/users", body)  # type: ignore[attr-defined]
+                        await client.request("POST", "/api/v1/users", body)
                 except HostgateError:
                     ok = False
                 log.append((started, time.monotonic() - started, ok))
@@ -180,7 +180,70 @@ def _story(inst: Installation) -> None:
         )
     finally:
         first.cont()
+    _sessions(inst, alias_args)
     _say("Done. Stopping every server this demo started.")
+
+
+def _sessions(inst: Installation, alias_args: list[str]) -> None:
+    from hostgate.connector import Session, SessionLost, connect_to_model_via_domain
+
+    _say("Adding three session servers (127.0.0.11-13), registered through the alias, in domain 'prod'.")
+    for i in (1, 2, 3):
+        inst.add_session_server(i)
+    inst.hostgate("domain", "create", "prod", *alias_args)
+    for i, (weight, priority) in zip((1, 2, 3), ((1, 1), (1, 1), (1, 2)), strict=True):
+        inst.hostgate(
+            "domain", "add-server", "prod", f"session{i:02d}", "--weight", str(weight), "--priority",
+            str(priority), *alias_args,
+        )  # fmt: skip
+    poll(
+        "every session server live",
+        lambda: all(
+            s["live"] for s in json.loads(inst.hostgate("servers", "--json", *alias_args).stdout)["servers"]
+        ),
+        30,
+    )
+    _run_cli(inst, "servers", *alias_args)
+
+    def connect() -> Session:
+        return connect_to_model_via_domain(
+            f"{ALIAS}:{inst.api_port}", "prod", "demo", user="admin", password=inst.password,
+            ca_file=inst.ca_file, hosts_file=inst.root / "hosts",
+        )  # fmt: skip
+
+    session = connect()
+    server = session.server
+    console.print(
+        f"   connect via domain 'prod' -> a session on {server} (priority 1 tier: session01, session02)"
+    )
+    victim = next(m for m in inst.session_servers if m.name == server)
+    _say(f"Killing session server {server} with kill -9 while the client holds a session there.")
+    victim.kill9()
+    try:
+        session.ping()
+    except SessionLost as exc:
+        console.print(f"   the open session reports: {exc}")
+    session.close()
+    started = time.monotonic()
+    again = connect()
+    console.print(
+        f"   the application connects via the domain again: {again.server} "
+        f"in {time.monotonic() - started:.2f} s, skipping the dead server"
+    )
+    again.close()
+    _say("hostgate servers (the dead one shows down once its heartbeats are missed)")
+    poll(
+        f"{server} to show down",
+        lambda: (
+            not next(
+                s
+                for s in json.loads(inst.hostgate("servers", "--json", *alias_args).stdout)["servers"]
+                if s["name"] == server
+            )["live"]
+        ),
+        15,
+    )
+    _run_cli(inst, "servers", *alias_args)
 
 
 @click.command()

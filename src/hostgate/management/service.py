@@ -202,16 +202,21 @@ class ManagementService:
                     and resp.json().get("cluster_id") == self.settings.server.cluster_id
                 )
                 if not api_ok:
-                    faults.append(f"management API answered HTTP {resp.status_code}")
+                    faults.append(f"API answered HTTP {resp.status_code}")
+            except httpx.TimeoutException:
+                faults.append("API: no answer in time")
+            except httpx.ConnectError:
+                faults.append("API: unreachable")
             except (httpx.HTTPError, ValueError, ssl.SSLError) as exc:
-                faults.append(f"management API: {type(exc).__name__}")
+                faults.append(f"API: {type(exc).__name__}")
         store_ok = True
         if self.settings.store is StoreBackend.ETCD:
             try:
                 await asyncio.wait_for(self.store.status(record.client_url), self._probe_timeout)
             except (HostgateError, TimeoutError) as exc:
                 store_ok = False
-                faults.append(f"store member: {getattr(exc, 'message', None) or type(exc).__name__}")
+                faults.append("store member unreachable")
+                log.debug("store member %s: %s", record.client_url, exc)
         return api_ok, store_ok, "; ".join(faults) or "ok"
 
     def users(self) -> list[UserRecord]:
