@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hostgate.cli.lab import Installation, Member, installation, poll, start_cluster
+from hostgate.cli.lab import Installation, Member, free_port, installation, poll, start_cluster
 from hostgate.connector import SessionLost, connect_to_model_via_domain
 
 pytestmark = [
@@ -252,4 +252,37 @@ def test_sessions_outlive_the_management_cluster_and_registrations_resume(tmp_pa
         assert active == 6
         for s in sessions:
             s.close()
+        api.close()
+
+
+def test_one_host_runs_both_roles_from_one_data_directory(tmp_path: Path) -> None:
+    with installation(tmp_path) as inst:
+        member = inst.install_first(store="sqlite", cluster_name="lone")
+        member.start()
+        member.wait_healthy()
+        session_port = free_port(member.address)
+        inst.hostgate(
+            "install", "--role", "session", "--data-dir", str(member.data_dir), "--address", member.address,
+            "--port", str(session_port), "--management", member.target, "--heartbeat-interval", "1",
+            "--ca-file", str(inst.ca_file), "--admin-password-file", str(inst.password_file),
+        )  # fmt: skip
+        member.terminate()
+        member.start()
+        member.wait_healthy()
+        api = Api(inst, member)
+        poll("the member's own session role to heartbeat", lambda: _all_live(api, {member.name}), 20)
+        inst.hostgate("domain", "create", "here", *inst.client_args())
+        inst.hostgate("domain", "add-server", "here", member.name, *inst.client_args())
+        route = api.route("here")
+        assert route["server"] == member.name
+        assert route["port"] == session_port
+        # Installing the role twice is refused, and the data directory is left as it was.
+        before = (member.data_dir / "hostgate.toml").read_text()
+        proc = inst.hostgate(
+            "install", "--role", "session", "--data-dir", str(member.data_dir), "--address", member.address,
+            "--port", str(session_port), "--management", member.target,
+            "--ca-file", str(inst.ca_file), "--admin-password-file", str(inst.password_file), check=False,
+        )  # fmt: skip
+        assert proc.returncode == 1 and "HG-4001" in proc.stderr
+        assert (member.data_dir / "hostgate.toml").read_text() == before
         api.close()

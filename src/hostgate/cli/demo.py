@@ -21,6 +21,7 @@ import click
 
 from hostgate.cli.lab import Installation, installation, poll, start_cluster
 from hostgate.cli.output import console, handle_errors
+from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import HostgateError, UsageError
 
 __all__ = ["demo"]
@@ -39,9 +40,7 @@ class _Traffic:
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
-    def _client(self) -> object:
-        from hostgate.connector.cluster import ClusterClient
-
+    def _client(self) -> ClusterClient:
         return ClusterClient(
             f"{ALIAS}:{self.inst.api_port}",
             ca_file=self.inst.ca_file,

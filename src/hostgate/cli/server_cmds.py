@@ -238,8 +238,9 @@ def _install_session(
     from hostgate.connector.cluster import ClusterClient
     from hostgate.management import install as inst
 
-    inst.prepare_join(data_dir)
-    name = member_name or inst.default_member_name()
+    inst.prepare_session(data_dir)
+    existing = inst.existing_management_member(data_dir.resolve())
+    name = existing.server.member_name if existing else (member_name or inst.default_member_name())
     csr_pem, key_pem = pki.make_csr(name)
     client = ClusterClient(
         management,

@@ -228,6 +228,68 @@ def install_first(
     return InstallResult(settings, cluster_id, cluster_name, pki.fingerprint(ca.cert_pem), password_file)
 
 
+def existing_management_member(data_dir: Path) -> Settings | None:
+    """The settings of a management member in ``data_dir`` that could take the session role too, else None."""
+    if not (data_dir / CONFIG_FILE).exists():
+        return None
+    settings = load_settings(data_dir, env={})
+    if settings.is_session:
+        raise AlreadyInCluster(
+            f"{data_dir} already runs a session server of cluster {settings.server.cluster_id}"
+        )
+    return settings
+
+
+def _add_session_role(
+    settings: Settings,
+    *,
+    grant: SessionGrant,
+    management: str,
+    port: int,
+    advertised_address: str,
+    advertised_port: int,
+    heartbeat_interval: float,
+) -> Settings:
+    """One host, both roles, one data directory: the member's certificate serves the session port too."""
+    from dataclasses import replace
+
+    from hostgate.config.secrets import SessionSecrets, write_secrets
+
+    if grant.cluster_id != settings.server.cluster_id:
+        raise AlreadyInCluster(
+            f"{settings.data_dir} is a member of cluster {settings.server.cluster_id}; its session server cannot "
+            f"join cluster {grant.cluster_id}"
+        )
+    if port == settings.server.port:
+        raise DataDirError(
+            f"port {port} is this member's management API port; give the session role another --port"
+        )
+    updated = replace(
+        settings,
+        server=replace(settings.server, roles=(*settings.server.roles, "session")),
+        session=replace(
+            settings.session,
+            management=management,
+            port=port,
+            advertised_address=advertised_address,
+            advertised_port=advertised_port,
+            heartbeat_interval=heartbeat_interval,
+        ),
+    )
+    write_secrets(
+        settings.path(updated.session.secrets_file),
+        SessionSecrets(grant.cluster_id, grant.server_token, grant.signing_key_b64),
+    )
+    write_settings(updated)
+    return updated
+
+
+def prepare_session(data_dir: Path) -> None:
+    """A session server installs into a new directory, or beside a management member of the same cluster."""
+    if existing_management_member(data_dir.resolve()) is None:
+        _check_fresh(data_dir.resolve())
+
+
 def prepare_join(data_dir: Path) -> None:
     """Checks a join does before contacting the cluster: the directory must not belong to any cluster."""
     _check_fresh(data_dir.resolve())
@@ -312,6 +374,17 @@ def install_session(
     from hostgate.config.settings import settings_from_mapping
 
     data_dir = data_dir.resolve()
+    existing = existing_management_member(data_dir)
+    if existing is not None:
+        return _add_session_role(
+            existing,
+            grant=grant,
+            management=management,
+            port=port,
+            advertised_address=advertised_address,
+            advertised_port=advertised_port,
+            heartbeat_interval=heartbeat_interval,
+        )
     _check_fresh(data_dir)
     raw = {
         "server": {
