@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
-from hostgate.cli.common import cluster_options, make_client
+from hostgate.cli.common import client_from, cluster_options
 from hostgate.cli.output import console, emit_json, handle_errors
 
 __all__ = ["cluster"]
@@ -45,16 +44,11 @@ def _status_json(payload: dict[str, Any]) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 def status(
-    server: str,
-    hosts_file: Path | None,
-    dns_servers: tuple[str, ...],
-    ca_file: Path,
-    user: str,
-    password_file: Path | None,
     as_json: bool,
+    **kw: Any,
 ) -> None:
     """Cluster name and id, every member with its health and the store leader, and who answered."""
-    client = make_client(server, hosts_file, dns_servers, ca_file, user, password_file)
+    client = client_from(kw)
     data = _status_json(client.request_sync("GET", "/api/v1/cluster").payload)
     if as_json:
         emit_json(data)
@@ -84,15 +78,10 @@ def status(
 @handle_errors
 def rename(
     name: str,
-    server: str,
-    hosts_file: Path | None,
-    dns_servers: tuple[str, ...],
-    ca_file: Path,
-    user: str,
-    password_file: Path | None,
+    **kw: Any,
 ) -> None:
     """Rename the cluster (KB 7021563 suggests its DNS alias); every member shows it at once."""
-    client = make_client(server, hosts_file, dns_servers, ca_file, user, password_file)
+    client = client_from(kw)
     answer = client.request_sync("PUT", "/api/v1/cluster/name", {"name": name})
     console.print(f"Cluster {answer.payload['id']} is now named [bold]{answer.payload['name']}[/].")
 
@@ -103,14 +92,9 @@ def rename(
 @handle_errors
 def remove(
     member: str,
-    server: str,
-    hosts_file: Path | None,
-    dns_servers: tuple[str, ...],
-    ca_file: Path,
-    user: str,
-    password_file: Path | None,
+    **kw: Any,
 ) -> None:
     """Take a (dead) member out of the cluster's membership. Nothing else is reset."""
-    client = make_client(server, hosts_file, dns_servers, ca_file, user, password_file)
+    client = client_from(kw)
     answer = client.request_sync("DELETE", f"/api/v1/cluster/members/{member}")
     console.print(f"Member [bold]{answer.payload['removed']}[/] ({answer.payload['address']}) removed.")

@@ -10,7 +10,7 @@ import click
 
 from hostgate.errors import UsageError
 
-__all__ = ["cluster_options", "make_client", "read_secret_file"]
+__all__ = ["client_from", "cluster_options", "make_client", "read_secret_file"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -84,4 +84,16 @@ def make_client(
     password = read_secret_file(password_file, "password") if password_file else None
     return ClusterClient(
         server, ca_file=ca_file, user=user, password=password, hosts_file=hosts_file, dns_servers=dns_servers
+    )
+
+
+def client_from(options: dict[str, Any]) -> Any:
+    """The cluster client for a command's ``**options`` (consumes the shared cluster options from the dict)."""
+    return make_client(
+        options.pop("server"),
+        options.pop("hosts_file"),
+        options.pop("dns_servers"),
+        options.pop("ca_file"),
+        options.pop("user"),
+        options.pop("password_file"),
     )

@@ -7,21 +7,10 @@ from typing import Any
 import click
 from rich.table import Table
 
-from hostgate.cli.common import cluster_options, make_client
+from hostgate.cli.common import client_from, cluster_options
 from hostgate.cli.output import console, emit_json, handle_errors
 
 __all__ = ["domain", "servers"]
-
-
-def _client(kw: dict[str, Any]) -> Any:
-    return make_client(
-        kw.pop("server"),
-        kw.pop("hosts_file"),
-        kw.pop("dns_servers"),
-        kw.pop("ca_file"),
-        kw.pop("user"),
-        kw.pop("password_file"),
-    )
 
 
 def _print_domain(d: dict[str, Any]) -> None:
@@ -42,7 +31,7 @@ def domain() -> None:
 @handle_errors
 def create(name: str, **kw: Any) -> None:
     """Create an empty domain."""
-    _client(kw).request_sync("POST", "/api/v1/domains", {"name": name})
+    client_from(kw).request_sync("POST", "/api/v1/domains", {"name": name})
     console.print(f"Domain [bold]{name}[/] created.")
 
 
@@ -52,7 +41,7 @@ def create(name: str, **kw: Any) -> None:
 @handle_errors
 def delete(name: str, **kw: Any) -> None:
     """Delete a domain (its session servers stay registered)."""
-    _client(kw).request_sync("DELETE", f"/api/v1/domains/{name}")
+    client_from(kw).request_sync("DELETE", f"/api/v1/domains/{name}")
     console.print(f"Domain [bold]{name}[/] deleted.")
 
 
@@ -73,7 +62,7 @@ def delete(name: str, **kw: Any) -> None:
 @handle_errors
 def add_server(domain_name: str, server_name: str, weight: int, priority: int, **kw: Any) -> None:
     """Add a session server to a domain (or change its weight and priority)."""
-    answer = _client(kw).request_sync(
+    answer = client_from(kw).request_sync(
         "PUT",
         f"/api/v1/domains/{domain_name}/servers/{server_name}",
         {"weight": weight, "priority": priority},
@@ -88,7 +77,7 @@ def add_server(domain_name: str, server_name: str, weight: int, priority: int, *
 @handle_errors
 def remove_server(domain_name: str, server_name: str, **kw: Any) -> None:
     """Take a session server out of a domain."""
-    answer = _client(kw).request_sync("DELETE", f"/api/v1/domains/{domain_name}/servers/{server_name}")
+    answer = client_from(kw).request_sync("DELETE", f"/api/v1/domains/{domain_name}/servers/{server_name}")
     _print_domain(answer.payload)
 
 
@@ -98,7 +87,7 @@ def remove_server(domain_name: str, server_name: str, **kw: Any) -> None:
 @handle_errors
 def list_domains(as_json: bool, **kw: Any) -> None:
     """Every domain with its servers."""
-    domains = _client(kw).request_sync("GET", "/api/v1/domains").payload
+    domains = client_from(kw).request_sync("GET", "/api/v1/domains").payload
     if as_json:
         emit_json(domains)
         return
@@ -117,7 +106,7 @@ def list_domains(as_json: bool, **kw: Any) -> None:
 @handle_errors
 def show(name: str, as_json: bool, **kw: Any) -> None:
     """One domain's servers, weights and priorities."""
-    d = _client(kw).request_sync("GET", f"/api/v1/domains/{name}").payload
+    d = client_from(kw).request_sync("GET", f"/api/v1/domains/{name}").payload
     if as_json:
         emit_json(d)
     else:
@@ -130,7 +119,7 @@ def show(name: str, as_json: bool, **kw: Any) -> None:
 @handle_errors
 def servers(as_json: bool, **kw: Any) -> None:
     """Session servers with their state, load and domains (as the answering member sees them)."""
-    answer = _client(kw).request_sync("GET", "/api/v1/session-servers")
+    answer = client_from(kw).request_sync("GET", "/api/v1/session-servers")
     if as_json:
         emit_json({"answered_by": answer.member, "servers": answer.payload})
         return

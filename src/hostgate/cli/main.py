@@ -7,6 +7,8 @@ import click
 from hostgate import __version__
 from hostgate.cli.cluster_cmds import cluster
 from hostgate.cli.demo import demo
+from hostgate.cli.doctor_cmd import doctor
+from hostgate.cli.domain_cmds import domain, servers
 from hostgate.cli.resolve_cmd import resolve_cmd
 from hostgate.cli.server_cmds import install, server
 from hostgate.cli.user_cmds import user
@@ -24,8 +26,11 @@ cli.add_command(install)
 cli.add_command(server)
 cli.add_command(cluster)
 cli.add_command(user)
+cli.add_command(domain)
+cli.add_command(servers)
 cli.add_command(resolve_cmd)
 cli.add_command(demo)
+cli.add_command(doctor)
 
 
 def main() -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
 
-from hostgate.cli.common import cluster_options, make_client, read_secret_file
+from hostgate.cli.common import client_from, cluster_options, read_secret_file
 from hostgate.cli.output import console, emit_json, handle_errors
 
 __all__ = ["user"]
@@ -23,16 +24,11 @@ def user() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @handle_errors
 def list_users(
-    server: str,
-    hosts_file: Path | None,
-    dns_servers: tuple[str, ...],
-    ca_file: Path,
-    user: str,
-    password_file: Path | None,
     as_json: bool,
+    **kw: Any,
 ) -> None:
     """List the accounts and their roles."""
-    client = make_client(server, hosts_file, dns_servers, ca_file, user, password_file)
+    client = client_from(kw)
     users = client.request_sync("GET", "/api/v1/users").payload
     if as_json:
         emit_json(users)
@@ -58,15 +54,10 @@ def add_user(
     name: str,
     new_password_file: Path,
     admin: bool,
-    server: str,
-    hosts_file: Path | None,
-    dns_servers: tuple[str, ...],
-    ca_file: Path,
-    user: str,
-    password_file: Path | None,
+    **kw: Any,
 ) -> None:
     """Add an account (needs an Administrator)."""
-    client = make_client(server, hosts_file, dns_servers, ca_file, user, password_file)
+    client = client_from(kw)
     body = {"name": name, "password": read_secret_file(new_password_file, "new password"), "admin": admin}
     answer = client.request_sync("POST", "/api/v1/users", body)
     console.print(f"User [bold]{answer.payload['name']}[/] added ({', '.join(answer.payload['roles'])}).")
@@ -78,14 +69,9 @@ def add_user(
 @handle_errors
 def remove_user(
     name: str,
-    server: str,
-    hosts_file: Path | None,
-    dns_servers: tuple[str, ...],
-    ca_file: Path,
-    user: str,
-    password_file: Path | None,
+    **kw: Any,
 ) -> None:
     """Remove an account (needs an Administrator)."""
-    client = make_client(server, hosts_file, dns_servers, ca_file, user, password_file)
+    client = client_from(kw)
     client.request_sync("DELETE", f"/api/v1/users/{name}")
     console.print(f"User [bold]{name}[/] removed.")

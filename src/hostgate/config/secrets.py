@@ -18,18 +18,20 @@ class SessionSecrets:
     server_token: str  # this server's identity towards the management cluster (heartbeats)
     signing_key_b64: str  # checks the session tokens clients bring
 
+    def to_json(self) -> bytes:
+        return json.dumps(
+            {
+                "cluster_id": self.cluster_id,
+                "server_token": self.server_token,
+                "signing_key_b64": self.signing_key_b64,
+            }
+        ).encode()
+
 
 def write_secrets(path: Path, secrets: SessionSecrets) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(
-            {
-                "cluster_id": secrets.cluster_id,
-                "server_token": secrets.server_token,
-                "signing_key_b64": secrets.signing_key_b64,
-            },
-            fh,
-        )
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.to_json())
 
 
 def read_secrets(path: Path) -> SessionSecrets:

@@ -24,7 +24,7 @@ import socket
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hostgate import pki
@@ -118,6 +118,31 @@ def _commit_dir(staging: Path, data_dir: Path) -> None:
     os.replace(staging, data_dir)
 
 
+def _write_data_dir(
+    settings: Settings,
+    *,
+    ca_pem: bytes,
+    cert_pem: bytes,
+    key_pem: bytes,
+    private: dict[str, bytes] | None = None,
+) -> None:
+    """Write a new data directory all at once: staged beside it, renamed into place last."""
+    data_dir = settings.data_dir
+    staging = Path(tempfile.mkdtemp(prefix=".hostgate-install-", dir=data_dir.parent))
+    try:
+        write_settings(replace(settings, data_dir=staging))
+        (staging / settings.tls.ca_file).write_bytes(ca_pem)
+        (staging / settings.tls.cert_file).write_bytes(cert_pem)
+        _write_private(staging / settings.tls.key_file, key_pem)
+        for name, data in (private or {}).items():
+            _write_private(staging / name, data)
+        (staging / "logs").mkdir()
+        _commit_dir(staging, data_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
 def _settings(
     data_dir: Path,
     member_name: str,
@@ -201,30 +226,14 @@ def install_first(
         CLUSTER_KEY: ClusterInfo(cluster_id, cluster_name, now).encode().decode(),
     }
 
-    staging = Path(tempfile.mkdtemp(prefix=".hostgate-install-", dir=data_dir.parent))
-    try:
-        staged = Settings(
-            data_dir=staging,
-            server=settings.server,
-            store=settings.store,
-            etcd=settings.etcd,
-            tls=settings.tls,
-            naming=settings.naming,
-        )
-        write_settings(staged)
-        (staging / settings.tls.ca_file).write_bytes(ca.cert_pem)
-        (staging / settings.tls.cert_file).write_bytes(member.cert_pem)
-        _write_private(staging / settings.tls.key_file, member.key_pem)
-        _write_private(staging / BOOTSTRAP_FILE, json.dumps(records, indent=1).encode())
-        password_file: Path | None = None
-        if generated:
-            _write_private(staging / "admin-password", (password + "\n").encode())
-            password_file = data_dir / "admin-password"
-        (staging / "logs").mkdir()
-        _commit_dir(staging, data_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    private = {BOOTSTRAP_FILE: json.dumps(records, indent=1).encode()}
+    password_file: Path | None = None
+    if generated:
+        private["admin-password"] = (password + "\n").encode()
+        password_file = data_dir / "admin-password"
+    _write_data_dir(
+        settings, ca_pem=ca.cert_pem, cert_pem=member.cert_pem, key_pem=member.key_pem, private=private
+    )
     return InstallResult(settings, cluster_id, cluster_name, pki.fingerprint(ca.cert_pem), password_file)
 
 
@@ -251,8 +260,6 @@ def _add_session_role(
     heartbeat_interval: float,
 ) -> Settings:
     """One host, both roles, one data directory: the member's certificate serves the session port too."""
-    from dataclasses import replace
-
     from hostgate.config.secrets import SessionSecrets, write_secrets
 
     if grant.cluster_id != settings.server.cluster_id:
@@ -319,26 +326,7 @@ def install_joined(
         grant.cluster_id,
         EtcdSettings(etcd_client_port, etcd_peer_port, grant.initial_cluster, "existing"),
     )
-    staging = Path(tempfile.mkdtemp(prefix=".hostgate-install-", dir=data_dir.parent))
-    try:
-        write_settings(
-            Settings(
-                data_dir=staging,
-                server=settings.server,
-                store=settings.store,
-                etcd=settings.etcd,
-                tls=settings.tls,
-                naming=settings.naming,
-            )
-        )
-        (staging / settings.tls.ca_file).write_text(grant.ca_pem)
-        (staging / settings.tls.cert_file).write_text(grant.cert_pem)
-        _write_private(staging / settings.tls.key_file, key_pem)
-        (staging / "logs").mkdir()
-        _commit_dir(staging, data_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    _write_data_dir(settings, ca_pem=grant.ca_pem.encode(), cert_pem=grant.cert_pem.encode(), key_pem=key_pem)
     return settings
 
 
@@ -370,7 +358,7 @@ def install_session(
     heartbeat_interval: float,
 ) -> Settings:
     """Write the data directory of a session server the cluster has just registered."""
-    from hostgate.config.secrets import SessionSecrets, write_secrets
+    from hostgate.config.secrets import SessionSecrets
     from hostgate.config.settings import settings_from_mapping
 
     data_dir = data_dir.resolve()
@@ -407,29 +395,12 @@ def install_session(
         },
     }
     settings = settings_from_mapping(raw, data_dir, {}, "the install options")
-    staging = Path(tempfile.mkdtemp(prefix=".hostgate-install-", dir=data_dir.parent))
-    try:
-        write_settings(
-            Settings(
-                data_dir=staging,
-                server=settings.server,
-                store=settings.store,
-                etcd=settings.etcd,
-                tls=settings.tls,
-                naming=settings.naming,
-                session=settings.session,
-            )
-        )
-        (staging / settings.tls.ca_file).write_text(grant.ca_pem)
-        (staging / settings.tls.cert_file).write_text(grant.cert_pem)
-        _write_private(staging / settings.tls.key_file, key_pem)
-        write_secrets(
-            staging / settings.session.secrets_file,
-            SessionSecrets(grant.cluster_id, grant.server_token, grant.signing_key_b64),
-        )
-        (staging / "logs").mkdir()
-        _commit_dir(staging, data_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    secrets = SessionSecrets(grant.cluster_id, grant.server_token, grant.signing_key_b64)
+    _write_data_dir(
+        settings,
+        ca_pem=grant.ca_pem.encode(),
+        cert_pem=grant.cert_pem.encode(),
+        key_pem=key_pem,
+        private={settings.session.secrets_file: secrets.to_json()},
+    )
     return settings
