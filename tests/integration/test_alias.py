@@ -46,10 +46,6 @@ pytestmark = [
 # What a VHI-style sequential client waits on a silent address before it tries the next one.
 SEQUENTIAL_TIMEOUT = 5.0
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
-# The httpcore anyio backend closes a connection whose TLS handshake fails, but not one whose handshake is
-# *cancelled*; the dialer cancels the attempt on the hung member once another member has answered, so that
-# socket is closed by the garbage collector. That is the connector's leak to fix, not what these tests are about.
-LEAKED_ON_CANCEL = pytest.mark.filterwarnings("ignore:unclosed:ResourceWarning")
 
 _LAUNCHER = """
 import ipaddress, os, socket, sys
@@ -210,7 +206,6 @@ def codes(report: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
 # --- failover through the alias ------------------------------------------------------------------------------
 
 
-@LEAKED_ON_CANCEL
 def test_a_hung_first_member_is_passed_over_through_a_dns_alias(
     lab: Installation, dns: Dnsmasq, hostgate: Cli
 ) -> None:
@@ -281,7 +276,6 @@ def test_changed_dns_records_are_followed_at_the_next_connection(
     assert status["answered_by"] == two.name
 
 
-@LEAKED_ON_CANCEL
 def test_a_hosts_file_in_the_kb_format_works_the_same(lab: Installation, hostgate: Cli) -> None:
     hosts = lab.write_hosts_file("vhi-prod-sea")
     assert hosts.read_text().startswith("#")  # comments, then `IP unique-name alias` lines, as in the KB

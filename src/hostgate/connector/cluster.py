@@ -20,6 +20,7 @@ import httpx
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from hostgate.connector._transport import closing_transport
 from hostgate.errors import (
     CertificateError,
     HostgateError,
@@ -124,7 +125,7 @@ class ClusterClient:
     ) -> Answer:
         """One request to one member; raises unless it is a valid answer of this cluster."""
         url_host = f"[{address}]" if ":" in address else address
-        async with httpx.AsyncClient(verify=self._ssl, timeout=self.deadline) as client:
+        async with httpx.AsyncClient(transport=closing_transport(self._ssl), timeout=self.deadline) as client:
             try:
                 resp = await client.request(
                     method, f"https://{url_host}:{port}{path}", json=body, headers=headers
