@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv sysdeps test test-fast lint typecheck demo bench clean
+.PHONY: help venv sysdeps testhosts test test-fast lint typecheck demo bench clean
 
 help:
 	@echo "make demo   - the whole failover story on loopback (installs what it needs)"
@@ -22,6 +22,10 @@ venv: $(STAMP)
 sysdeps:
 	@bash scripts/install-system-deps.sh
 
+# The mock 3270/5250 hosts (mainframe-mocker) need Python >= 3.12: they get a venv of their own.
+testhosts:
+	@bash scripts/install-test-hosts.sh
+
 lint: venv
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
@@ -29,7 +33,7 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
-test: venv sysdeps lint typecheck
+test: venv sysdeps testhosts lint typecheck
 	$(PY) -m pytest -q -p no:cacheprovider
 
 test-fast: venv

@@ -9,6 +9,7 @@ from hostgate.cli.cluster_cmds import cluster
 from hostgate.cli.demo import demo
 from hostgate.cli.doctor_cmd import doctor
 from hostgate.cli.domain_cmds import domain, servers
+from hostgate.cli.model_cmd import model
 from hostgate.cli.resolve_cmd import resolve_cmd
 from hostgate.cli.server_cmds import install, server
 from hostgate.cli.user_cmds import user
@@ -30,6 +31,7 @@ cli.add_command(domain)
 cli.add_command(servers)
 cli.add_command(resolve_cmd)
 cli.add_command(demo)
+cli.add_command(model)
 cli.add_command(doctor)
 
 

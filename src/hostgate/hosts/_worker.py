@@ -1,0 +1,125 @@
+"""One thread per session for drivers built on blocking libraries (tnz, ibm5250).
+
+Every call of a session runs on its own thread, in submission order, so the library never sees two
+threads and the event loop awaiting the session never blocks. tnz additionally needs an asyncio loop of its
+own on that thread (it drives a private loop synchronously and must never run on a thread that is already
+running one): ``with_loop=True`` creates it there and closes it when the session ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from abc import abstractmethod
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from hostgate.errors import HostDisconnected, HostUnreachable
+from hostgate.hosts.base import HostSession, Screen
+from hostgate.models import HostSpec
+
+__all__ = ["SessionThread", "ThreadedSession"]
+
+T = TypeVar("T")
+_numbers = itertools.count(1)
+
+
+class SessionThread:
+    def __init__(self, kind: str, *, with_loop: bool) -> None:
+        self._with_loop = with_loop
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"hostgate-{kind}-{next(_numbers)}", initializer=self._start
+        )
+        self.closed = False
+
+    def _start(self) -> None:
+        if self._with_loop:
+            self.loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self.loop)
+
+    async def run(self, func: Callable[[], T]) -> T:
+        """Run ``func`` on the session's thread and return (or raise) its result."""
+        return await asyncio.wrap_future(self._executor.submit(func))
+
+    async def close(self, final: Callable[[], None]) -> None:
+        """Run ``final`` on the thread, then close its loop and end the thread (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            await self.run(lambda: self._finish(final))
+        finally:
+            self._executor.shutdown(wait=True)
+
+    def _finish(self, final: Callable[[], None]) -> None:
+        try:
+            final()
+        finally:
+            loop = self.loop
+            if loop is not None:
+                # Let aborted transports run their connection_lost callbacks before the loop goes away
+                # (otherwise -X dev reports unclosed transports).
+                loop.run_until_complete(asyncio.sleep(0))
+                loop.run_until_complete(asyncio.sleep(0))
+                asyncio.set_event_loop(None)
+                loop.close()
+                self.loop = None
+
+
+class ThreadedSession(HostSession):
+    """The plumbing shared by thread-backed drivers: one :class:`SessionThread`, serialised calls, a
+    session that can connect once, and HostDisconnected for calls on a closed session."""
+
+    kind = "host"
+    with_loop = False
+
+    def __init__(self, spec: HostSpec, *, keyboard_timeout: float = 5.0) -> None:
+        super().__init__(spec, keyboard_timeout=keyboard_timeout)
+        self._thread: SessionThread | None = None
+        self._used = False
+        self._lost = False
+
+    @property
+    def where(self) -> str:
+        return f"{self.kind} host {self.spec.address}:{self.spec.port}"
+
+    @property
+    def connected(self) -> bool:
+        return self._thread is not None and not self._lost
+
+    async def connect(self) -> Screen:
+        if self._used:
+            raise HostUnreachable(f"{self.where}: a session connects once; open a new one")
+        self._used = True
+        self._thread = SessionThread(self.kind, with_loop=self.with_loop)
+        try:
+            return await self._thread.run(self._connect_sync)
+        except BaseException:
+            await self.disconnect()
+            raise
+
+    async def disconnect(self) -> None:
+        thread, self._thread = self._thread, None
+        self._lost = True
+        if thread is not None:
+            await thread.close(self._shutdown_sync)
+
+    async def _call(self, func: Callable[[], T]) -> T:
+        thread = self._thread
+        if thread is None or thread.closed:
+            raise HostDisconnected(f"{self.where}: the session is not connected")
+        try:
+            return await thread.run(func)
+        except HostDisconnected:
+            self._lost = True
+            raise
+
+    @abstractmethod
+    def _connect_sync(self) -> Screen:
+        """On the session thread: connect and return the first screen."""
+
+    @abstractmethod
+    def _shutdown_sync(self) -> None:
+        """On the session thread: close the connection (must not raise)."""

@@ -1,0 +1,252 @@
+"""3270 hosts through tnz (TN3270/TN3270E, TLS), one thread and one private asyncio loop per session.
+
+What tnz needs, learnt the hard way (shared/reference/field-notes.md):
+
+- It drives a private asyncio loop synchronously: never on a thread that runs a loop. Each session gets a
+  thread with ``asyncio.new_event_loop()``, closed when the session ends.
+- ``TNZ_LOGGING`` unset makes it write ``./tnz.log``; we default it to empty (a user who sets it keeps it).
+- ``terminal_type`` defaults to IBM-DYNAMIC sized from the tty; we pin the model's type and size.
+- ``capable_color`` must be True or hosts that ask for colour get a monochrome reply.
+- ``scrstr()`` shows text typed into hidden (non-display) fields: snapshots blank them by field attribute.
+- AID keys raise "PWAIT Input Inhibit" while the keyboard is locked: we wait for the unlock first.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from hostgate.errors import (
+    FieldNotWritable,
+    HostDisconnected,
+    HostTimeout,
+    HostUnreachable,
+    KeyboardLocked,
+    KeyNotSupported,
+)
+from hostgate.hosts._worker import ThreadedSession
+from hostgate.hosts.base import Condition, Field, Screen, as_predicate
+from hostgate.models import HOST_KEYS, HostSpec, HostType, Key
+
+os.environ.setdefault("TNZ_LOGGING", "")
+from tnz import tnz as _tnz
+
+__all__ = ["Tn3270Session"]
+
+_AID_METHODS: dict[Key, str] = {Key.ENTER: "enter", Key.CLEAR: "clear", Key.ATTN: "attn"}
+_AID_METHODS |= {Key(f"PF{i}"): f"pf{i}" for i in range(1, 25)}
+_AID_METHODS |= {Key(f"PA{i}"): f"pa{i}" for i in range(1, 4)}
+_LOCAL_METHODS: dict[Key, str] = {
+    Key.TAB: "key_tab",
+    Key.BACKTAB: "key_backtab",
+    Key.HOME: "key_home",
+    Key.UP: "key_curup",
+    Key.DOWN: "key_curdown",
+    Key.LEFT: "key_curleft",
+    Key.RIGHT: "key_curright",
+    Key.BACKSPACE: "key_backspace",
+    Key.DELETE: "key_delete",
+    Key.ERASE_EOF: "key_eraseeof",
+}
+
+
+def _hidden(attr: int) -> bool:
+    return attr & 0x0C == 0x0C
+
+
+class Tn3270Session(ThreadedSession):
+    """A 3270 session (see :class:`HostSession` for the contract)."""
+
+    kind = "3270"
+    with_loop = True
+
+    def __init__(self, spec: HostSpec, *, keyboard_timeout: float = 5.0) -> None:
+        if spec.type is not HostType.TN3270:
+            raise ValueError(f"Tn3270Session needs a 3270 host, not {spec.type.value}")
+        super().__init__(spec, keyboard_timeout=keyboard_timeout)
+        self._tnz: _tnz.Tnz | None = None
+
+    async def snapshot(self) -> Screen:
+        return await self._call(self._snapshot)
+
+    async def type_text(self, text: str) -> None:
+        await self._call(lambda: self._type(text))
+
+    async def fill_field(self, row: int, col: int, text: str) -> None:
+        await self._call(lambda: self._fill(row, col, text))
+
+    async def send_key(self, key: Key) -> None:
+        if key not in HOST_KEYS[HostType.TN3270]:
+            raise KeyNotSupported(f"key {key.value} does not exist on a 3270 terminal")
+        await self._call(lambda: self._key(key))
+
+    async def wait_until(self, condition: Condition, timeout: float) -> Screen:
+        predicate = as_predicate(condition)
+        return await self._call(lambda: self._wait(predicate, timeout, condition))
+
+    # -- on the session thread -----------------------------------------------------------------------
+    def _connect_sync(self) -> Screen:
+        spec = self.spec
+        term = _tnz.Tnz(name=f"hostgate-{spec.address}-{spec.port}")
+        term.terminal_type = spec.terminal.type
+        term.capable_color = True
+        term.amaxrow, term.amaxcol = spec.terminal.rows, spec.terminal.cols
+        term.encoding = spec.encoding
+        self._tnz = term
+        term.connect(spec.address, spec.port, secure=spec.tls, verifycert=spec.tls_verify)
+        deadline = time.monotonic() + spec.connect_timeout
+        while True:
+            if term.seslost:
+                raise HostUnreachable(f"cannot connect to {self.where}: {self._lost_reason(term)}")
+            if term.updated and not self._locked(term):
+                return self._snapshot()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise HostUnreachable(f"{self.where} sent no screen within {spec.connect_timeout:g} s")
+            term.wait(remaining)
+
+    @staticmethod
+    def _lost_reason(term: _tnz.Tnz) -> str:
+        lost = term.seslost
+        if isinstance(lost, tuple) and len(lost) > 1 and lost[1] is not None:
+            return str(lost[1]) or type(lost[1]).__name__
+        return "the connection was closed"
+
+    @staticmethod
+    def _locked(term: _tnz.Tnz) -> bool:
+        return bool(term.pwait or term.system_lock_wait)
+
+    def _term(self) -> _tnz.Tnz:
+        term = self._tnz
+        if term is None:
+            raise HostDisconnected(f"{self.where}: not connected")
+        if term.seslost:
+            self._lost = True
+            raise HostDisconnected(f"{self.where} closed the connection ({self._lost_reason(term)})")
+        return term
+
+    def _snapshot(self) -> Screen:
+        term = self._term()
+        rows, cols, size = term.maxrow, term.maxcol, term.buffer_size
+        chars = list(term.scrstr(0, 0, rstrip=False).replace("\x00", " "))
+        fields = list(term.fields())
+        built: list[Field] = []
+        for i, (faddr, fattr) in enumerate(fields):
+            chars[faddr] = " "
+            start = (faddr + 1) % size
+            following = fields[(i + 1) % len(fields)][0]
+            length = (following - faddr - 1) % size if len(fields) > 1 else size - 1
+            positions = [(start + k) % size for k in range(length)]
+            if _hidden(fattr):
+                for pos in positions:
+                    chars[pos] = " "
+            built.append(
+                Field(
+                    row=start // cols + 1,
+                    col=start % cols + 1,
+                    length=length,
+                    protected=bool(fattr & 0x20),
+                    hidden=_hidden(fattr),
+                    numeric=bool(fattr & 0x10),
+                    intensified=fattr & 0x0C == 0x08,
+                    modified=bool(fattr & 0x01),
+                    text="".join(chars[pos] for pos in positions),
+                )
+            )
+        text = "".join(chars)
+        lines = tuple(text[r * cols : (r + 1) * cols] for r in range(rows))
+        cursor = (term.curadd // cols + 1, term.curadd % cols + 1)
+        return Screen(rows, cols, lines, cursor, tuple(built), self._locked(term))
+
+    def _await_unlock(self, term: _tnz.Tnz, what: str) -> None:
+        deadline = time.monotonic() + self.keyboard_timeout
+        while self._locked(term):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise KeyboardLocked(
+                    f"{self.where} kept the keyboard locked for {self.keyboard_timeout:g} s ({what})"
+                )
+            term.wait(remaining)
+            term = self._term()
+
+    def _type(self, text: str) -> None:
+        term = self._term()
+        self._await_unlock(term, "typing")
+        self._key_data(term, text)
+
+    def _key_data(self, term: _tnz.Tnz, text: str) -> None:
+        try:
+            typed = term.key_data(text)
+        except _tnz.TnzError as exc:
+            raise KeyboardLocked(f"{self.where} refused input: {exc}") from exc
+        if typed != len(text):
+            row, col = divmod(term.curadd, term.maxcol)
+            raise FieldNotWritable(
+                f"{self.where}: only {typed} of {len(text)} characters could be typed (stopped at row {row + 1}, column {col + 1})"
+            )
+
+    def _fill(self, row: int, col: int, text: str) -> None:
+        term = self._term()
+        rows, cols = term.maxrow, term.maxcol
+        if not (1 <= row <= rows and 1 <= col <= cols):
+            raise FieldNotWritable(f"row {row}, column {col} is outside the {rows}x{cols} screen")
+        addr = (row - 1) * cols + col - 1
+        faddr, fattr = term.field(addr)
+        if faddr == addr or (faddr >= 0 and fattr & 0x20):
+            raise FieldNotWritable(f"row {row}, column {col} of {self.where} is not in an input field")
+        if faddr >= 0:
+            end = next((a for a, _ in term.fields(addr)), faddr)
+            room = (end - addr) % term.buffer_size or term.buffer_size
+            if len(text) > room:
+                raise FieldNotWritable(
+                    f"{len(text)} characters do not fit the {room} left in the field at row {row}, column {col}"
+                )
+        self._await_unlock(term, "filling a field")
+        term.curadd = addr
+        term.key_eraseeof()
+        self._key_data(term, text)
+
+    def _key(self, key: Key) -> None:
+        term = self._term()
+        local = _LOCAL_METHODS.get(key)
+        if local is not None:
+            self._await_unlock(term, key.value)
+            getattr(term, local)()
+            return
+        self._await_unlock(term, key.value)
+        try:
+            getattr(term, _AID_METHODS[key])()
+        except _tnz.TnzError as exc:
+            raise KeyboardLocked(f"{self.where} refused {key.value}: {exc}") from exc
+
+    def _wait(self, predicate: Callable[[Screen], bool], timeout: float, condition: Condition) -> Screen:
+        term = self._term()
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self._locked(term):
+                screen = self._snapshot()
+                if predicate(screen):
+                    return screen
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                state = "the keyboard stayed locked" if self._locked(term) else "the condition never held"
+                raise HostTimeout(
+                    f"{self.where}: waited {timeout:g} s for {describe_condition(condition)}; {state}"
+                )
+            term.wait(remaining)
+            term = self._term()
+
+    def _shutdown_sync(self) -> None:
+        term, self._tnz = self._tnz, None
+        if term is not None:
+            term.shutdown()
+
+
+def describe_condition(condition: Condition) -> str:
+    if isinstance(condition, str):
+        return repr(condition)
+    pattern = getattr(condition, "pattern", None)
+    if isinstance(pattern, str):
+        return f"/{pattern}/"
+    return getattr(condition, "__name__", "a condition")
