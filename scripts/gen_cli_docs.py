@@ -29,7 +29,15 @@ def render() -> str:
         "",
     ]
     for path, cmd in _walk(cli, ["hostgate"]):
-        ctx = click.Context(cmd, info_name=" ".join(path), terminal_width=110, max_content_width=110)
+        # The names the real CLI gives every command (inherited from the group): click caches the help option
+        # on a command once built, so rendering with other names would depend on what ran before.
+        ctx = click.Context(
+            cmd,
+            info_name=" ".join(path),
+            terminal_width=110,
+            max_content_width=110,
+            help_option_names=["-h", "--help"],
+        )
         parts += [f"## {' '.join(path)}", "", "```text", cmd.get_help(ctx).rstrip(), "```", ""]
     return "\n".join(parts)
 
