@@ -31,6 +31,8 @@ def render() -> str:
     for path, cmd in _walk(cli, ["hostgate"]):
         # The names the real CLI gives every command (inherited from the group): click caches the help option
         # on a command once built, so rendering with other names would depend on what ran before.
+        if hasattr(cmd, "_help_option"):
+            cmd._help_option = None  # drop a help option cached by an earlier in-process run (click >= 8.2)
         ctx = click.Context(
             cmd,
             info_name=" ".join(path),
