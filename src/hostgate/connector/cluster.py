@@ -91,6 +91,10 @@ class ClusterClient:
     deadline: float = 10.0
     system_hosts: Path | None = None
     bearer: str | None = None
+    # Keep one connection per member open between calls (heartbeats): a TLS handshake per call costs the
+    # member more CPU than the heartbeat itself.
+    keep_alive: bool = False
+    _kept: dict[str, httpx.AsyncClient] = field(init=False, repr=False, default_factory=dict)
     _ssl: ssl.SSLContext = field(init=False, repr=False)
     cluster_id: str = field(init=False)
 
@@ -120,22 +124,42 @@ class ClusterClient:
         raw = f"{self.user or ''}:{self.password or ''}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
+    async def _drop(self, address: str, client: httpx.AsyncClient) -> None:
+        if self._kept.get(address) is client:
+            del self._kept[address]
+        await client.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections kept open with ``keep_alive``."""
+        kept, self._kept = self._kept, {}
+        for client in kept.values():
+            await client.aclose()
+
     async def _send(
         self, address: str, port: int, method: str, path: str, body: Any, headers: dict[str, str]
     ) -> Answer:
         """One request to one member; raises unless it is a valid answer of this cluster."""
         url_host = f"[{address}]" if ":" in address else address
-        async with httpx.AsyncClient(transport=closing_transport(self._ssl), timeout=self.deadline) as client:
-            try:
-                resp = await client.request(
-                    method, f"https://{url_host}:{port}{path}", json=body, headers=headers
-                )
-            except httpx.ConnectError as exc:
-                if _caused_by_verification(exc):
-                    raise WrongCluster(
-                        f"{address} presented a certificate not signed by this cluster's CA"
-                    ) from exc
-                raise
+        kept = self._kept.get(address) if self.keep_alive else None
+        client = kept or httpx.AsyncClient(transport=closing_transport(self._ssl), timeout=self.deadline)
+        try:
+            resp = await client.request(
+                method, f"https://{url_host}:{port}{path}", json=body, headers=headers
+            )
+        except httpx.ConnectError as exc:
+            await self._drop(address, client)
+            if _caused_by_verification(exc):
+                raise WrongCluster(
+                    f"{address} presented a certificate not signed by this cluster's CA"
+                ) from exc
+            raise
+        except BaseException:
+            await self._drop(address, client)
+            raise
+        if self.keep_alive:
+            self._kept[address] = client
+        else:
+            await client.aclose()
         answered_for = resp.headers.get("x-hostgate-cluster-id")
         if answered_for != self.cluster_id:
             raise WrongCluster(f"{address} answered for cluster {answered_for or '(none)'}")

@@ -28,6 +28,8 @@ class ConfigCache:
         self._store = store
         self._prefix = prefix
         self._data: dict[str, bytes] = {}
+        # (key, decoder) -> (the raw bytes decoded, the record): valid while the same bytes object is stored.
+        self._decoded: dict[tuple[str, object], tuple[bytes, object]] = {}
         self._revision = 0
         self._changed = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
@@ -45,8 +47,16 @@ class ConfigCache:
         return sorted((k, v) for k, v in self._data.items() if k.startswith(prefix))
 
     def decode(self, key: str, decoder: Callable[[str, bytes], R]) -> R | None:
+        """The record at ``key``, decoded once per stored value (records are frozen, so sharing is safe)."""
         raw = self._data.get(key)
-        return None if raw is None else decoder(key, raw)
+        if raw is None:
+            return None
+        memo = self._decoded.get((key, decoder))
+        if memo is not None and memo[0] is raw:
+            return memo[1]  # type: ignore[return-value]  # stored by this decoder, so of its type
+        value = decoder(key, raw)
+        self._decoded[(key, decoder)] = (raw, value)
+        return value
 
     async def start(self) -> None:
         await self._load()
@@ -75,6 +85,7 @@ class ConfigCache:
         kvs, revision = await self._store.get_prefix(self._prefix, serializable=True)
         async with self._changed:
             self._data = {kv.key: kv.value for kv in kvs}
+            self._decoded.clear()
             self._revision = revision
             self._changed.notify_all()
         self.loaded.set()
@@ -88,6 +99,7 @@ class ConfigCache:
                             self._data[event.key] = event.value
                         else:
                             self._data.pop(event.key, None)
+                            self._decoded = {k: v for k, v in self._decoded.items() if k[0] != event.key}
                         self._revision = max(self._revision, event.mod_revision)
                         self._changed.notify_all()
                 log.info("config watch ended; reloading")

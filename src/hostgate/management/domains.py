@@ -202,7 +202,7 @@ class DomainService:
         claims = tokens.verify(
             self.signing_key(), token, kind="server", cluster_id=self._cluster().id, server=server
         )
-        if claims.server not in self.servers():
+        if self.cache.get(session_server_key(claims.server)) is None:
             raise SessionServerNotFound(f"session server {server!r} is not registered (was it removed?)")
         self.router.heartbeat(beat)
 
@@ -275,11 +275,19 @@ class DomainService:
     ) -> RouteAnswer:
         for name in unreachable:
             self.router.report_unreachable(name)
-        chosen = self.router.pick(self.domain(domain), self.servers(), exclude=[*exclude, *unreachable])
+        record = self.domain(domain)
+        # Only the domain's own servers are decoded: the routing path must not grow with the installation.
+        servers = {
+            m.server: rec
+            for m in record.members
+            if (rec := self.cache.decode(session_server_key(m.server), SessionServerRecord.decode))
+            is not None
+        }
+        chosen = self.router.pick(record, servers, exclude=[*exclude, *unreachable])
         return self.grant(principal, chosen, model, domain)
 
     def grant_direct(self, principal: Principal, server: str, model: str) -> RouteAnswer:
-        rec = self.servers().get(server)
+        rec = self.cache.decode(session_server_key(server), SessionServerRecord.decode)
         if rec is None:
             raise SessionServerNotFound(f"no session server named {server!r}")
         return self.grant(principal, rec, model, "")

@@ -58,10 +58,13 @@ class Heartbeater:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
-        while True:
-            started = loop.time()
-            decision = await self.run_cycle()
-            if decision != self._last_decision:
-                log.info(decision)
-                self._last_decision = decision
-            await asyncio.sleep(max(0.0, self._interval - (loop.time() - started)))  # the heartbeat period
+        try:
+            while True:
+                started = loop.time()
+                decision = await self.run_cycle()
+                if decision != self._last_decision:
+                    log.info(decision)
+                    self._last_decision = decision
+                await asyncio.sleep(max(0.0, self._interval - (loop.time() - started)))  # the heartbeat period
+        finally:
+            await self._client.aclose()

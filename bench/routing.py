@@ -1,0 +1,496 @@
+"""Routing throughput and heartbeat CPU of one management member, next to a bare app under the same uvicorn.
+
+One management member (``--store sqlite``) runs on 127.0.0.1. The baseline is ``bench/_bare_asgi.py``: a bare
+Starlette app (and, for information, a raw ASGI callable) started from the member's own data directory with
+hostgate's ``_uvicorn()`` settings (same certificate, CA, ``CERT_OPTIONAL``, no access log), answering the same
+paths from memory with one real answer of the member. Only the application differs.
+
+CPU split: the server under test (hostgate or a bare app) is pinned to the first CPU this process may use; the
+load (wrk, the heartbeat load process, this driver) to the others (``sched_setaffinity`` on every thread).
+
+1. **Routing.** A domain of 3 session servers, registered through the API (``POST /api/v1/session-servers``
+   with CSRs from ``hostgate.pki.make_csr``) and kept live by heartbeats this driver sends every second. wrk
+   (TLS, keep-alive connections, ``bench/route.lua``) sends ``POST /api/v1/route`` with HTTP Basic credentials
+   of a plain user over C connections for a fixed time. Rounds alternate the three servers, so that other load
+   on the machine hits all of them alike; printed are the medians over rounds and hostgate's share of the bare
+   Starlette app (median of the per-round ratios; goal >= 50 %).
+2. **Heartbeat CPU.** 1,000 more session servers are registered through the API (16 at a time), then
+   ``bench/_heartbeat_load.py`` sends each one's heartbeat every 5 s, evenly spread: first with a new TLS
+   connection per heartbeat (what hostgate's ``Heartbeater`` does), then with one kept connection per server.
+   The server's CPU (utime + stime from /proc/PID/stat) over the window is printed as % of one core (goal
+   <= 20 %), hostgate next to the bare app under the same load.
+3. Routing once more at the highest concurrency, now with 1,003 servers registered (3 of them in the domain).
+
+    python bench/routing.py [--rounds 3] [--seconds 4] [--servers 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import shutil
+import signal
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from hostgate import pki
+from hostgate.cli.lab import Member, free_port, installation, poll
+
+HERE = Path(__file__).resolve().parent
+USER, USER_PASSWORD = "bench", "bench-password-1"
+DOMAIN = "prod"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+# --- processes and CPUs ------------------------------------------------------------------------------------------
+
+
+def split_cpus() -> tuple[set[int], set[int]]:
+    """(server CPUs, load CPUs): the first usable CPU for the server, the rest for the load."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return ({cpus[0]}, set(cpus[1:])) if len(cpus) > 1 else (set(cpus), set(cpus))
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Pin every thread of ``pid`` (sched_setaffinity acts on one thread; threads started later inherit)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError):
+            os.sched_setaffinity(int(tid), cpus)
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` (all its threads), from /proc/PID/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM a process this bench started (by PID); SIGKILL if it lingers."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@dataclass(frozen=True)
+class Target:
+    """A server under test: its process and where it listens."""
+
+    label: str
+    pid: int
+    address: str
+    port: int
+
+    def url(self, path: str) -> str:
+        return f"https://{self.address}:{self.port}{path}"
+
+
+@contextlib.contextmanager
+def bare_app(member: Member, kind: str, answer: Path, cpus: set[int], logs: Path) -> Iterator[Target]:
+    port = free_port(member.address)
+    script = [sys.executable, str(HERE / "_bare_asgi.py"), "--data-dir", str(member.data_dir)]
+    with (logs / f"bare-{kind}.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [*script, "--port", str(port), "--kind", kind, "--answer", str(answer)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+        )
+    try:
+        target = Target(f"bare {kind}", proc.pid, member.address, port)
+        ctx = ssl.create_default_context(cafile=str(member.data_dir / "ca.pem"))
+        poll(
+            f"the bare {kind} app",
+            lambda: proc.poll() is None and httpx.post(target.url("/"), verify=ctx),
+            30,
+        )
+        yield target
+    finally:
+        stop(proc)
+
+
+class Keeper:
+    """Keeps the domain's servers live: a heartbeat each per second, on a thread, until stopped (at most 15 min)."""
+
+    def __init__(self, member: Member, ctx: ssl.SSLContext, tokens: dict[str, str]) -> None:
+        self.member, self.ctx, self.tokens = member, ctx, tokens
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        beat = {"active_sessions": 0, "capacity": 100, "interval": 1.0}
+        with httpx.Client(base_url=self.member.url, verify=self.ctx, timeout=5) as client:
+            for _ in range(900):
+                for name, token in self.tokens.items():
+                    with contextlib.suppress(httpx.HTTPError):
+                        client.post(
+                            f"/api/v1/session-servers/{name}/heartbeat",
+                            json=beat,
+                            headers={"Authorization": f"Bearer {token}"},
+                        )
+                if self.done.wait(1.0):  # the heartbeat period
+                    return
+
+    def __enter__(self) -> Keeper:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        self.thread.join(10)
+
+
+# --- load generators ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    calls_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def wrk(target: Target, conns: int, seconds: float, cpus: set[int], body: str, auth: str) -> WrkResult:
+    cmd = ["wrk", f"-t{min(len(cpus), conns)}", f"-c{conns}", f"-d{seconds:g}s", "--timeout", "5s"]
+    cmd += ["-s", str(HERE / "route.lua"), target.url("/api/v1/route")]
+    out = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        env={**os.environ, "BENCH_BODY": body, "BENCH_AUTH": auth},
+        preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+        check=True,
+    ).stdout
+    line = next((x for x in out.splitlines() if x.startswith("BENCH ")), None)
+    if line is None:
+        raise AssertionError(f"wrk printed no figures:\n{out}")
+    r = json.loads(line.removeprefix("BENCH "))
+    errors = sum(r[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return WrkResult(r["requests"] / (r["duration_us"] / 1e6), r["p50_us"] / 1e3, r["p99_us"] / 1e3, errors)
+
+
+def median_of(runs: list[WrkResult]) -> WrkResult:
+    return WrkResult(
+        statistics.median(r.calls_per_s for r in runs),
+        statistics.median(r.p50_ms for r in runs),
+        statistics.median(r.p99_ms for r in runs),
+        sum(r.errors for r in runs),
+    )
+
+
+@dataclass(frozen=True)
+class HeartbeatResult:
+    cpu_percent: float
+    beats_per_s: float
+    ok: int
+    failed: int
+    skipped: int
+    handshakes: int
+    p50_ms: float
+    p99_ms: float
+
+
+# --- the bench ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    member: Member
+    ctx: ssl.SSLContext
+    admin: str
+    tmp: Path
+    server_cpus: set[int]
+    load_cpus: set[int]
+    answer: Path = Path()
+    body: str = json.dumps({"domain": DOMAIN, "model": "bench"})
+    auth: str = basic(USER, USER_PASSWORD)
+
+    @property
+    def hostgate(self) -> Target:
+        return Target("hostgate", self.member.pid, self.member.address, self.member.port)
+
+    def bare(self, kind: str) -> contextlib.AbstractContextManager[Target]:
+        return bare_app(self.member, kind, self.answer, self.server_cpus, self.tmp)
+
+    def call(self, method: str, path: str, body: Any = None, expect: int = 200) -> Any:
+        resp = httpx.request(
+            method, self.member.url + path, json=body, headers={"Authorization": self.admin}, verify=self.ctx
+        )
+        if resp.status_code != expect:
+            raise AssertionError(f"{method} {path}: {resp.status_code} {resp.text}")
+        return resp.json() if resp.content else None
+
+    async def register(self, names: list[str], parallel: int) -> dict[str, str]:
+        """Register ``names`` (each with its own key and CSR), ``parallel`` at a time; name -> server token."""
+        sem = asyncio.Semaphore(parallel)
+        async with httpx.AsyncClient(
+            base_url=self.member.url,
+            verify=self.ctx,
+            headers={"Authorization": self.admin},
+            timeout=60,
+            limits=httpx.Limits(max_connections=parallel),
+        ) as client:
+
+            async def one(i: int, name: str) -> tuple[str, str]:
+                csr, _key = pki.make_csr(name)
+                address = f"127.0.{20 + i // 250}.{1 + i % 250}"
+                body = {"name": name, "address": address, "port": 40000 + i, "csr_pem": csr.decode()}
+                async with sem:
+                    resp = await client.post(
+                        "/api/v1/session-servers",
+                        json={**body, "advertised_address": "", "advertised_port": 0},
+                    )
+                if resp.status_code != 201:
+                    raise AssertionError(f"registering {name}: {resp.status_code} {resp.text}")
+                return name, str(resp.json()["server_token"])
+
+            return dict(await asyncio.gather(*(one(i, n) for i, n in enumerate(names))))
+
+    def wrk(self, target: Target, conns: int, seconds: float) -> WrkResult:
+        if target.label == "hostgate":
+            pin(target.pid, self.server_cpus)  # threads started since (the store's executor) included
+        return wrk(target, conns, seconds, self.load_cpus, self.body, self.auth)
+
+    def heartbeats(self, target: Target, servers: Path, keep_alive: bool) -> HeartbeatResult:
+        a = self.args
+        pin(target.pid, self.server_cpus)
+        cmd = [sys.executable, str(HERE / "_heartbeat_load.py"), "--servers", str(servers)]
+        cmd += [
+            "--address",
+            target.address,
+            "--port",
+            str(target.port),
+            "--ca-file",
+            str(self.member.data_dir / "ca.pem"),
+        ]
+        cmd += ["--period", str(a.period), "--seconds", str(a.hb_warmup + a.hb_seconds + 0.5)]
+        cmd += ["--keep-alive"] if keep_alive else []
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, text=True, preexec_fn=lambda: os.sched_setaffinity(0, self.load_cpus)
+        )
+        try:
+            assert proc.stdout is not None
+            if proc.stdout.readline().strip() != "GO":
+                raise AssertionError("the heartbeat load did not start")
+            time.sleep(
+                a.hb_warmup
+            )  # the window starts once the schedule runs (and kept connections are open)
+            cpu0, t0 = cpu_seconds(target.pid), time.monotonic()
+            time.sleep(a.hb_seconds)  # the measurement window
+            cpu1, t1 = cpu_seconds(target.pid), time.monotonic()
+            out, _ = proc.communicate(timeout=a.hb_warmup + a.hb_seconds + 30)
+        finally:
+            stop(proc)
+        r = json.loads(next(x for x in out.splitlines() if x.startswith("BENCH ")).removeprefix("BENCH "))
+        ok = r["statuses"].get("204", 0)
+        return HeartbeatResult(
+            100 * (cpu1 - cpu0) / (t1 - t0),
+            r["scheduled"] / r["sent_seconds"],
+            ok,
+            sum(r["statuses"].values()) - ok,
+            r["skipped"],
+            r["handshakes"],
+            r["p50_ms"] or 0.0,
+            r["p99_ms"] or 0.0,
+        )
+
+
+def routing_table(rows: list[tuple[str, int, WrkResult, float | None]]) -> None:
+    print(f"{'server':<36}{'conns':>6}{'calls/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}  of Starlette")
+    for label, conns, r, share in rows:
+        of = "" if share is None else f"{100 * share:.0f} %"
+        print(
+            f"{label:<36}{conns:>6}{r.calls_per_s:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{r.errors:>8}  {of}"
+        )
+
+
+def part1(b: Bench) -> dict[int, WrkResult]:
+    a = b.args
+    conns = sorted(set(a.connections))
+    rows: list[tuple[str, int, WrkResult, float | None]] = []
+    ours: dict[int, WrkResult] = {}
+    with b.bare("raw") as raw, b.bare("starlette") as star:
+        targets = [raw, star, b.hostgate]
+        for t in targets:
+            b.wrk(t, max(conns), 1)  # warm-up, not measured
+        for c in conns:
+            runs: dict[str, list[WrkResult]] = {t.label: [] for t in targets}
+            for _ in range(a.rounds):
+                for t in targets:
+                    runs[t.label].append(b.wrk(t, c, a.seconds))
+            ratios = [
+                h.calls_per_s / s.calls_per_s for h, s in zip(runs["hostgate"], runs[star.label], strict=True)
+            ]
+            ours[c] = median_of(runs["hostgate"])
+            rows += [
+                ("bare raw ASGI (uvicorn's ceiling)", c, median_of(runs[raw.label]), None),
+                ("bare Starlette (the ceiling)", c, median_of(runs[star.label]), None),
+                ("hostgate POST /api/v1/route", c, ours[c], statistics.median(ratios)),
+            ]
+    print(
+        f"\n1. routing: POST /api/v1/route, domain of 3 live servers; medians of {a.rounds} rounds x {a.seconds:g} s"
+    )
+    routing_table(rows)
+    worst = min(r[3] for r in rows if r[3] is not None)
+    print(f"hostgate: {100 * worst:.0f} % of the bare Starlette app at worst (goal >= 50 %)")
+    return ours
+
+
+def part2(b: Bench, servers: Path) -> None:
+    rows: list[tuple[str, HeartbeatResult]] = []
+    for keep_alive in (False, True):
+        how = "kept connection" if keep_alive else "new connection"
+        with b.bare("starlette") as star:
+            rows.append((f"bare Starlette, {how}", b.heartbeats(star, servers, keep_alive)))
+        rows.append((f"hostgate, {how}", b.heartbeats(b.hostgate, servers, keep_alive)))
+    print(f"{'server, connection per heartbeat':<36}{'CPU %':>7}{'beats/s':>9}{'ok':>7}{'failed':>8}", end="")
+    print(f"{'skipped':>9}{'TLS hs':>8}{'p50 ms':>8}{'p99 ms':>8}")
+    for label, h in rows:
+        print(
+            f"{label:<36}{h.cpu_percent:>6.1f}%{h.beats_per_s:>9.0f}{h.ok:>7}{h.failed:>8}{h.skipped:>9}",
+            end="",
+        )
+        print(f"{h.handshakes:>8}{h.p50_ms:>8.1f}{h.p99_ms:>8.1f}")
+    ours = next(h.cpu_percent for label, h in rows if label == "hostgate, new connection")
+    print(
+        f"hostgate with hostgate's own heartbeats (new connection each): {ours:.1f} % of one core (goal <= 20 %)"
+    )
+
+
+def run(a: argparse.Namespace) -> int:
+    if shutil.which("wrk") is None:
+        print("bench/routing.py needs wrk (Debian package wrk): run `make sysdeps`", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="hostgate-bench-routing-"))
+    try:
+        return _run(a, tmp)
+    finally:
+        if a.keep:
+            print(f"data directory and logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(a: argparse.Namespace, tmp: Path) -> int:
+    began = time.monotonic()
+    server_cpus, load_cpus = split_cpus()
+    os.sched_setaffinity(0, load_cpus)  # this driver, and the threads it starts, stay off the server's CPU
+    with installation(tmp / "lab") as inst:
+        member = inst.install_first(store="sqlite")
+        member.start()
+        pin(member.pid, server_cpus)
+        member.wait_healthy()
+        ctx = ssl.create_default_context(cafile=str(inst.ca_file))
+        b = Bench(a, member, ctx, basic("admin", inst.password), tmp, server_cpus, load_cpus)
+        b.call("POST", "/api/v1/users", {"name": USER, "password": USER_PASSWORD}, expect=201)
+        b.call("POST", "/api/v1/domains", {"name": DOMAIN}, expect=201)
+        domain_tokens = asyncio.run(b.register([f"session{i:02d}" for i in (1, 2, 3)], 3))
+        for name in domain_tokens:
+            b.call("PUT", f"/api/v1/domains/{DOMAIN}/servers/{name}", {"weight": 1, "priority": 1})
+        with Keeper(member, ctx, domain_tokens):
+            # Routable once the keeper's first heartbeats are in. The first call pays argon2, the HMAC cache
+            # answers every later one; its answer is what the bare apps return.
+            first = poll(
+                "the domain's servers to be live",
+                lambda: _ok(
+                    httpx.post(
+                        b.hostgate.url("/api/v1/route"),
+                        content=b.body,
+                        headers={"Authorization": b.auth},
+                        verify=ctx,
+                    )
+                ),
+                15,
+            )
+            b.answer = tmp / "route-answer.json"
+            b.answer.write_text(first.text)
+            loop = "uvloop" if _importable("uvloop") else "asyncio"
+            http = "httptools" if _importable("httptools") else "h11"
+            print(
+                f"settings: 1 member (--store sqlite) on {member.address}, uvicorn {uvicorn.__version__} ({loop}, "
+                f"{http}), TLS; server pinned to CPU {sorted(server_cpus)}, load to CPU {sorted(load_cpus)}; "
+                f"load average at start {Path('/proc/loadavg').read_text().split()[0]}"
+            )
+            ours = part1(b)
+
+            t0 = time.monotonic()
+            sim = asyncio.run(b.register([f"sim{i:04d}" for i in range(a.servers)], a.register_parallel))
+            took = time.monotonic() - t0
+            servers = tmp / "servers.json"
+            servers.write_text(json.dumps([{"name": n, "token": t} for n, t in sim.items()]))
+            print(
+                f"\n2. heartbeats: {a.servers} session servers registered through the API in {took:.1f} s "
+                f"({a.servers / took:.0f}/s, {a.register_parallel} at a time); each heartbeats every {a.period:g} s, "
+                f"evenly spread; server CPU over {a.hb_seconds:g} s after {a.hb_warmup:g} s (TLS hs: handshakes "
+                "over the whole run, warm-up included; uvicorn closes a connection idle for 5 s)"
+            )
+            part2(b, servers)
+
+            c = max(ours)
+            big = b.wrk(b.hostgate, c, a.seconds)
+            print(
+                f"\n3. routing with {a.servers + 3} session servers registered (3 in the domain), {c} connections"
+            )
+            routing_table(
+                [
+                    ("hostgate, 3 registered (part 1)", c, ours[c], None),
+                    (f"hostgate, {a.servers + 3} registered", c, big, None),
+                ]
+            )
+    print(f"\ntotal run time {time.monotonic() - began:.0f} s")
+    return 0
+
+
+def _ok(resp: httpx.Response) -> httpx.Response | None:
+    return resp if resp.status_code == 200 else None
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
+    parser.add_argument("--rounds", type=int, default=3, help="wrk runs per server and concurrency")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per wrk run")
+    parser.add_argument("--servers", type=int, default=1000, help="simulated session servers (part 2)")
+    parser.add_argument("--register-parallel", type=int, default=16)
+    parser.add_argument("--period", type=float, default=5.0, help="heartbeat interval of each server (s)")
+    parser.add_argument("--hb-seconds", type=float, default=15.0, help="CPU measurement window (s)")
+    parser.add_argument("--hb-warmup", type=float, default=6.0, help="heartbeats before the window (s)")
+    parser.add_argument("--keep", action="store_true", help="keep the data directory and logs")
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
