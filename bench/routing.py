@@ -378,9 +378,11 @@ def part2(b: Bench, servers: Path) -> None:
             end="",
         )
         print(f"{h.handshakes:>8}{h.p50_ms:>8.1f}{h.p99_ms:>8.1f}")
-    ours = next(h.cpu_percent for label, h in rows if label == "hostgate, new connection")
+    # hostgate's Heartbeater keeps one connection per member (ClusterClient(keep_alive=True)) and the member's
+    # keep-alive timeout (15 s) outlasts the interval, so "kept connection" is what a real installation costs.
+    ours = next(h.cpu_percent for label, h in rows if label == "hostgate, kept connection")
     print(
-        f"hostgate with hostgate's own heartbeats (new connection each): {ours:.1f} % of one core (goal <= 20 %)"
+        f"hostgate as its session servers heartbeat (kept connections): {ours:.1f} % of one core (goal <= 20 %)"
     )
 
 
