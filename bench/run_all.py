@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["store_failover.py", "failover.py"]
+BENCHES = ["store_failover.py", "failover.py", "routing.py", "sessions.py"]
 
 
 def main() -> int:

@@ -10,6 +10,7 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── ConfigError                HG-1001  bad hostgate.toml / environment value (names the field)
     ├── DataDirError               HG-1002  data directory missing, unreadable or already used
     ├── UsageError                 HG-1003  a command's arguments do not fit together
+    ├── FeatureNotAvailable        HG-1004  asked for something a later version brings (sessions from pools)
     ├── StoreError
     │   ├── StoreUnavailable       HG-2001  the store cannot be reached
     │   ├── QuorumLost             HG-2002  writes need a majority of members and there is none
@@ -43,6 +44,16 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   └── ModelSyntaxError       HG-6002  a model file is not well-formed YAML (names line and column)
     ├── QueryError                 HG-6003  an SQL statement outside hostgate's subset (names the position)
     │   └── NoProcedureForQuery    HG-6004  no procedure of the table can answer the query
+    ├── ModelRuntimeError          HG-6100  (family) driving a host through a model
+    │   ├── EntityNotRecognized    HG-6101  the host shows a screen no entity of the model recognises
+    │   ├── UnexpectedEntity       HG-6102  the host shows an entity other than the expected one(s)
+    │   ├── NoPathToEntity         HG-6103  no chain of operations leads from the current entity to the asked one
+    │   ├── AttributeNotWritable   HG-6104  a write to a read-only attribute
+    │   ├── AttributeNotReadable   HG-6105  a read of a write-only attribute
+    │   ├── ModelItemNotFound      HG-6106  no such entity, attribute, operation, recordset, table, procedure, variable
+    │   ├── InvalidValue           HG-6107  a value does not fit (type, length, missing or unknown parameter)
+    │   ├── ModelNotFound          HG-6108  the session server has no model of that name
+    │   └── SignOnFailed           HG-6109  the sign-on navigation did not reach the home entity
     ├── HostError
     │   ├── HostUnreachable        HG-7001  the terminal host refused, did not answer, or failed TLS
     │   ├── HostDisconnected       HG-7002  the terminal host closed the connection
@@ -64,6 +75,8 @@ from typing import ClassVar
 
 __all__ = [
     "AlreadyInCluster",
+    "AttributeNotReadable",
+    "AttributeNotWritable",
     "AuthenticationFailed",
     "CertificateError",
     "ClusterError",
@@ -72,6 +85,8 @@ __all__ = [
     "ConnectError",
     "DataDirError",
     "DomainNotFound",
+    "EntityNotRecognized",
+    "FeatureNotAvailable",
     "FieldNotWritable",
     "HostDisconnected",
     "HostError",
@@ -80,6 +95,7 @@ __all__ = [
     "HostUnreachable",
     "HostgateError",
     "HostsFileError",
+    "InvalidValue",
     "JoinFailed",
     "KeyNotSupported",
     "KeyboardLocked",
@@ -88,9 +104,13 @@ __all__ = [
     "MemberNotFound",
     "ModelError",
     "ModelIssue",
+    "ModelItemNotFound",
+    "ModelNotFound",
+    "ModelRuntimeError",
     "ModelSyntaxError",
     "NamingError",
     "NoMemberAnswered",
+    "NoPathToEntity",
     "NoProcedureForQuery",
     "NoServerAvailable",
     "NotAuthorized",
@@ -105,9 +125,11 @@ __all__ = [
     "SessionLost",
     "SessionNotFound",
     "SessionServerNotFound",
+    "SignOnFailed",
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
+    "UnexpectedEntity",
     "UsageError",
     "WrongCluster",
     "error_from_payload",
@@ -151,6 +173,12 @@ class UsageError(HostgateError):
     code = "HG-1003"
     hint = "See the command's --help."
     http_status = 400
+
+
+class FeatureNotAvailable(HostgateError):
+    code = "HG-1004"
+    hint = "This hostgate version does not offer it yet; docs/architecture.md says what is built."
+    http_status = 501
 
 
 class StoreError(HostgateError):
@@ -372,6 +400,79 @@ class NoProcedureForQuery(QueryError):
         "`column = value`, and the selected columns must be among its outputs."
     )
     http_status = 400
+
+
+class ModelRuntimeError(HostgateError):
+    """Driving a host through a model went wrong: the host and the model disagree, or a call does not fit
+    the model. Messages name the entity (or the screen) the host showed."""
+
+    code = "HG-6100"
+    http_status = 409
+
+
+class EntityNotRecognized(ModelRuntimeError):
+    code = "HG-6101"
+    hint = (
+        "The host shows a screen that no entity of the model recognises: add an entity for it, or correct "
+        "the recognition rules (the message quotes the screen)."
+    )
+    http_status = 502
+
+
+class UnexpectedEntity(ModelRuntimeError):
+    code = "HG-6102"
+    hint = (
+        "The host went to another screen than the model says: check the operation's destinations (or "
+        "the procedure's path) against what the host does, and the host's message on that screen."
+    )
+    http_status = 502
+
+
+class NoPathToEntity(ModelRuntimeError):
+    code = "HG-6103"
+    hint = (
+        "Only operations without parameters are used to navigate; add one that leads towards the entity, "
+        "or perform the operations yourself."
+    )
+
+
+class AttributeNotWritable(ModelRuntimeError):
+    code = "HG-6104"
+    hint = "Only attributes with access: write or readwrite can be set."
+    http_status = 400
+
+
+class AttributeNotReadable(ModelRuntimeError):
+    code = "HG-6105"
+    hint = "The attribute is write-only (access: write); read attributes with access: read or readwrite."
+    http_status = 400
+
+
+class ModelItemNotFound(ModelRuntimeError):
+    code = "HG-6106"
+    hint = "The message lists what the model has there; names are those of the model file."
+    http_status = 404
+
+
+class InvalidValue(ModelRuntimeError):
+    code = "HG-6107"
+    hint = "Give every required value, each of the attribute's or column's type and within its length."
+    http_status = 400
+
+
+class ModelNotFound(ModelRuntimeError):
+    code = "HG-6108"
+    hint = "Deploy the model on the session server: `hostgate model deploy FILE --data-dir DIR`."
+    http_status = 404
+
+
+class SignOnFailed(ModelRuntimeError):
+    code = "HG-6109"
+    hint = (
+        "Check the sign-on variables (user id, password) passed with variables=, and the host's message "
+        "quoted here."
+    )
+    http_status = 403
 
 
 class HostError(HostgateError):

@@ -2,7 +2,8 @@
 
 Given 3 management members and 3 session servers on 127.0.0.x (heartbeat every second), routing follows the
 domain's priority tiers and weights, skips servers that stop heartbeating or that a client reports, and
-sessions outlive the whole management cluster.
+sessions outlive the whole management cluster. Sessions are real: every session server has model "m" (the 3270
+sample, pointed at the mock 3270 host) deployed, and a session signs on to the host when it opens.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ import pytest
 
 from hostgate.cli.lab import Installation, Member, free_port, installation, poll, start_cluster
 from hostgate.connector import SessionLost, connect_to_model_via_domain
+from tests.helpers.hosts import HostProcess, host_3270
+from tests.helpers.models import write_model
+
+__all__ = ["host_3270"]
 
 pytestmark = [
     pytest.mark.slow,
@@ -67,11 +72,12 @@ class Api:
         self.client.close()
 
 
-def _setup(inst: Installation) -> None:
+def _setup(inst: Installation, host: HostProcess) -> None:
     start_cluster(inst, 3)
     inst.write_hosts_file()
+    model = write_model(inst.root, "demo3270", host.port, name="m")
     for i in (1, 2, 3):
-        inst.add_session_server(i, interval=INTERVAL)
+        inst.deploy_model(inst.add_session_server(i, interval=INTERVAL), model)
     args = inst.client_args()
     for domain, members in {
         "weighted": [("session01", 1, 1), ("session02", 3, 1), ("session03", 6, 1)],
@@ -98,9 +104,11 @@ def _all_live(api: Api, names: set[str]) -> bool:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Installation, Api]]:
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, host_3270: HostProcess
+) -> Iterator[tuple[Installation, Api]]:
     with installation(tmp_path_factory.mktemp("domains")) as inst:
-        _setup(inst)
+        _setup(inst, host_3270)
         api = Api(inst, inst.members[0])
         poll("every session server live", lambda: _all_live(api, {"session01", "session02", "session03"}), 30)
         yield inst, api
@@ -203,9 +211,11 @@ def test_a_token_is_refused_by_another_session_server(lab: tuple[Installation, A
     assert "Token binding is invalid" in resp.json()["message"]
 
 
-def test_session_server_kill9_gives_session_lost_and_a_retry_lands_elsewhere(tmp_path: Path) -> None:
+def test_session_server_kill9_gives_session_lost_and_a_retry_lands_elsewhere(
+    tmp_path: Path, host_3270: HostProcess
+) -> None:
     with installation(tmp_path) as inst:
-        _setup(inst)
+        _setup(inst, host_3270)
         api = Api(inst, inst.members[1])
         poll("live servers", lambda: _all_live(api, {"session01", "session02", "session03"}), 30)
         session = _connect(inst, "tiers")
@@ -227,9 +237,11 @@ def test_session_server_kill9_gives_session_lost_and_a_retry_lands_elsewhere(tmp
         api.close()
 
 
-def test_sessions_outlive_the_management_cluster_and_registrations_resume(tmp_path: Path) -> None:
+def test_sessions_outlive_the_management_cluster_and_registrations_resume(
+    tmp_path: Path, host_3270: HostProcess
+) -> None:
     with installation(tmp_path) as inst:
-        _setup(inst)
+        _setup(inst, host_3270)
         api = Api(inst, inst.members[0])
         poll("live servers", lambda: _all_live(api, {"session01", "session02", "session03"}), 30)
         api.close()
@@ -238,6 +250,7 @@ def test_sessions_outlive_the_management_cluster_and_registrations_resume(tmp_pa
             m.kill9()
         for s in sessions:
             assert s.ping()["session"] == s.id  # every management member is down: sessions keep working
+            assert s.current_entity() == "Menu"  # ... and keep driving their host
         for m in inst.members:
             m.start()
         for m in inst.members:

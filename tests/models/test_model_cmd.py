@@ -74,3 +74,40 @@ def test_invalid_model_as_json(tmp_path: Path) -> None:
     report = json.loads(result.stdout)
     assert report["valid"] is False and report["code"] == "HG-6002"
     assert report["errors"][0]["line"] == 2
+
+
+def _session_data_dir(tmp_path: Path, roles: str = '["session"]') -> Path:
+    data = tmp_path / "data"
+    data.mkdir(parents=True)
+    (data / "hostgate.toml").write_text(
+        f'[server]\nmember_name = "session01"\naddress = "127.0.0.11"\nroles = {roles}\n'
+        '[session]\nmanagement = "vhi-prod-sea"\n'
+    )
+    return data
+
+
+def test_deploy_puts_a_valid_model_in_place_and_list_shows_it(tmp_path: Path) -> None:
+    data = _session_data_dir(tmp_path)
+    result = hostgate("model", "deploy", str(SAMPLES / "demo5250.yaml"), "--data-dir", str(data))
+    assert result.exit_code == 0, result.output
+    assert "Deployed model demo5250" in result.output and "new model" in result.output
+    assert (data / "models" / "demo5250.yaml").read_bytes() == (SAMPLES / "demo5250.yaml").read_bytes()
+    (data / "models" / "junk.yaml").write_text("name: [\n")
+    listed = json.loads(hostgate("model", "list", "--json", "--data-dir", str(data)).stdout)
+    rows = {m["name"]: m for m in listed["models"]}
+    assert rows["demo5250"]["valid"] is True and rows["demo5250"]["host"] == "5250 127.0.0.1:5250"
+    assert rows["junk"]["valid"] is False and rows["junk"]["code"] == "HG-6002"
+
+
+def test_deploy_refuses_a_bad_model_whole(tmp_path: Path) -> None:
+    data = _session_data_dir(tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BAD)
+    result = hostgate("model", "deploy", "--json", str(bad), "--data-dir", str(data))
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["valid"] is False and len(report["errors"]) >= 2
+    assert not (data / "models").exists() or not any((data / "models").iterdir())
+    management = _session_data_dir(tmp_path / "m", '["management"]')
+    refused = hostgate("model", "deploy", str(SAMPLES / "demo5250.yaml"), "--data-dir", str(management))
+    assert refused.exit_code == 2 and "not a session server's data directory" in refused.output

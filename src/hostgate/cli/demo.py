@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from hostgate.cli.lab import Installation, installation, poll, start_cluster
+from hostgate.cli.lab import Installation, VtTestHost, installation, poll, start_cluster
 from hostgate.cli.output import console, handle_errors
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import HostgateError, UsageError
@@ -184,6 +184,17 @@ def _story(inst: Installation) -> None:
 
 
 def _sessions(inst: Installation, alias_args: list[str]) -> None:
+    if not VtTestHost.available():
+        _say("Session servers: skipped (they need the VT test host of a source checkout).")
+        return
+    host = VtTestHost(inst.root / "vt-host.log").start()
+    try:
+        _sessions_on(inst, alias_args, host)
+    finally:
+        host.stop()
+
+
+def _sessions_on(inst: Installation, alias_args: list[str], host: VtTestHost) -> None:
     from hostgate.connector import Session, SessionLost, connect_to_model_via_domain
 
     _say("Adding three session servers (127.0.0.11-13), registered through the alias, in domain 'prod'.")
@@ -195,6 +206,13 @@ def _sessions(inst: Installation, alias_args: list[str]) -> None:
             "domain", "add-server", "prod", f"session{i:02d}", "--weight", str(weight), "--priority",
             str(priority), *alias_args,
         )  # fmt: skip
+    model = host.model_file(inst.root, "demo")
+    _say(
+        f"Deploying model 'demo' (samples/models/demovt.yaml: a curses application on 127.0.0.1:{host.port})."
+    )
+    console.print("   hostgate model deploy demo.yaml --data-dir … (on each session server)")
+    for session_server in inst.session_servers:
+        inst.deploy_model(session_server, model)
     poll(
         "every session server live",
         lambda: all(
@@ -213,7 +231,8 @@ def _sessions(inst: Installation, alias_args: list[str]) -> None:
     session = connect()
     server = session.server
     console.print(
-        f"   connect via domain 'prod' -> a session on {server} (priority 1 tier: session01, session02)"
+        f"   connect via domain 'prod' -> a session on {server} (priority 1 tier: session01, session02), "
+        f"signed on to the host: entity {session.current_entity()}"
     )
     victim = next(m for m in inst.session_servers if m.name == server)
     _say(f"Killing session server {server} with kill -9 while the client holds a session there.")
@@ -229,7 +248,16 @@ def _sessions(inst: Installation, alias_args: list[str]) -> None:
         f"   the application connects via the domain again: {again.server} "
         f"in {time.monotonic() - started:.2f} s, skipping the dead server"
     )
-    again.close()
+    with again:
+        _say(f"Reading the host's customer list through the session on {again.server}.")
+        again.set_current_entity("CustomerList")
+        customers = again.fetch_records("customers")
+        console.print(f"   fetch_records('customers'): {len(customers)} records over 3 pages, the first:")
+        for row in customers.rows[:3]:
+            console.print(f"     {row['number']:>3}  {row['name']:<12}  {row['city']}", markup=False)
+        sql = "SELECT number, name FROM customers WHERE city = 'CITY1'"
+        found = again.query(sql)
+        console.print(f"   {sql}: {', '.join(str(r['number']) for r in found)}", markup=False)
     _say("hostgate servers (the dead one shows down once its heartbeats are missed)")
     poll(
         f"{server} to show down",

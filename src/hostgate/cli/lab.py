@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -290,6 +291,10 @@ class Installation:
         m.wait_healthy()
         return m
 
+    def deploy_model(self, server: Member, model_file: Path) -> None:
+        """``hostgate model deploy`` onto a session server (the running server picks it up by itself)."""
+        self.hostgate("model", "deploy", str(model_file), "--data-dir", str(server.data_dir))
+
     def status(self, server: Member | str | None = None) -> dict[str, Any]:
         target = server.target if isinstance(server, Member) else server
         out = self.hostgate("cluster", "status", "--json", *self.client_args(target)).stdout
@@ -299,6 +304,65 @@ class Installation:
         for m in [*self.session_servers, *self.members]:
             with contextlib.suppress(Exception):
                 m.terminate()
+
+
+REPO = Path(__file__).resolve().parents[3]
+VT_APP = REPO / "tests" / "hosts" / "apps" / "vthost.py"
+SAMPLE_MODELS = REPO / "samples" / "models"
+
+
+class VtTestHost:
+    """The VT test host of a source checkout (a curses program under ``telnetlib3-server --pty-exec``) on
+    127.0.0.1 and a free port, for the demo. Only this process is signalled, by PID."""
+
+    def __init__(self, log_file: Path) -> None:
+        self.log_file = log_file
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return VT_APP.is_file() and (SAMPLE_MODELS / "demovt.yaml").is_file()
+
+    def start(self) -> VtTestHost:
+        server = Path(PYTHON).parent / "telnetlib3-server"
+        self.port = free_port("127.0.0.1")
+        with self.log_file.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [str(server), "127.0.0.1", str(self.port), "--loglevel", "warning",
+                 "--pty-exec", PYTHON, "--", str(VT_APP)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+                env={**os.environ, "ESCDELAY": "25"},
+            )  # fmt: skip
+
+        def accepting() -> bool:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise AssertionError(f"the VT test host exited with {self.proc.returncode}")
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                return True
+
+        poll("the VT test host to accept connections", accepting, 20)
+        return self
+
+    def model_file(self, directory: Path, name: str) -> Path:
+        """samples/models/demovt.yaml renamed ``name`` and pointed at this host's port."""
+        text = (SAMPLE_MODELS / "demovt.yaml").read_text()
+        text = re.sub(r"(?m)^name: .*$", f"name: {name}", text)
+        text = re.sub(r"(?m)^(  port: )\d+$", rf"\g<1>{self.port}", text)
+        path = directory / f"{name}.yaml"
+        path.write_text(text)
+        return path
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
 
 
 @contextlib.contextmanager

@@ -1,14 +1,17 @@
-"""``hostgate model``: work with model files (``check`` validates one and lists every issue)."""
+"""``hostgate model``: work with model files: ``check`` validates one and lists every issue, ``deploy`` puts a
+valid one on a session server (atomically, or not at all), ``list`` shows what a session server serves."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
-from hostgate.cli.output import console, emit_json
-from hostgate.errors import ModelError
-from hostgate.models import Model, load_model
+from hostgate.cli.output import console, emit_json, handle_errors
+from hostgate.config.settings import load_settings
+from hostgate.errors import ModelError, UsageError
+from hostgate.models import Model, ModelLibrary, deploy_model, load_model
 
 __all__ = ["model"]
 
@@ -37,6 +40,38 @@ def _summary(loaded: Model) -> dict[str, object]:
     }
 
 
+def _refused(file: Path, exc: ModelError, as_json: bool, what: str = "invalid model") -> NoReturn:
+    """Report every issue of a refused model (stderr, or JSON on stdout) and exit 1."""
+    issues = exc.issues
+    if as_json:
+        emit_json(
+            {
+                "valid": False,
+                "code": exc.code,
+                "message": exc.message.splitlines()[0],
+                "errors": [{"path": i.path, "message": i.message, "line": i.line} for i in issues],
+            }
+        )
+    else:
+        click.echo(f"{file}: {what} ({exc.code}), {len(issues) or 1} error(s):", err=True)
+        for issue in issues or ():
+            click.echo(f"  {issue}", err=True)
+        if not issues:
+            click.echo(f"  {exc.message}", err=True)
+        click.echo(f"hint: {exc.hint}", err=True)
+    raise SystemExit(1) from None
+
+
+def _models_dir(data_dir: Path) -> Path:
+    settings = load_settings(data_dir)
+    if not settings.is_session:
+        raise UsageError(
+            f"{settings.data_dir} is not a session server's data directory (roles: {', '.join(settings.server.roles)})",
+            hint="Models are deployed on session servers (`hostgate install --role session`).",
+        )
+    return settings.path(settings.session.models_dir)
+
+
 @model.command("check")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (errors included).")
@@ -46,24 +81,7 @@ def check(file: Path, as_json: bool) -> None:
     try:
         loaded = load_model(file)
     except ModelError as exc:
-        issues = exc.issues
-        if as_json:
-            emit_json(
-                {
-                    "valid": False,
-                    "code": exc.code,
-                    "message": exc.message.splitlines()[0],
-                    "errors": [{"path": i.path, "message": i.message, "line": i.line} for i in issues],
-                }
-            )
-        else:
-            click.echo(f"{file}: invalid model ({exc.code}), {len(issues) or 1} error(s):", err=True)
-            for issue in issues or ():
-                click.echo(f"  {issue}", err=True)
-            if not issues:
-                click.echo(f"  {exc.message}", err=True)
-            click.echo(f"hint: {exc.hint}", err=True)
-        raise SystemExit(1) from None
+        _refused(file, exc, as_json)
     summary = _summary(loaded)
     if as_json:
         emit_json(summary)
@@ -80,3 +98,71 @@ def check(file: Path, as_json: bool) -> None:
         f"{len(loaded.tables)} tables, {len(loaded.procedures)} procedures",
         markup=False,
     )
+
+
+_DATA_DIR = click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The session server's data directory (models go to its [session] models_dir).",
+)
+
+
+@model.command("deploy")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@_DATA_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (errors included).")
+@handle_errors
+def deploy(file: Path, data_dir: Path, as_json: bool) -> None:
+    """Deploy the model FILE on the session server of DATA_DIR, as models_dir/NAME.yaml (NAME: the model's
+    name). The whole model is validated first; an invalid one is refused with every error and its path, and
+    nothing is written (the version deployed before stays). The running server uses the new version for
+    sessions opened from now on; open sessions keep theirs."""
+    directory = _models_dir(data_dir)
+    try:
+        loaded, target, replaced = deploy_model(file, directory)
+    except ModelError as exc:
+        _refused(file, exc, as_json, "model refused, nothing deployed")
+    if as_json:
+        emit_json({"deployed": loaded.name, "file": str(target), "replaced": replaced})
+        return
+    verb = "replaced the earlier version" if replaced else "new model"
+    console.print(f"Deployed model [bold]{loaded.name}[/] to {target} ({verb}).", markup=True)
+
+
+@model.command("list")
+@_DATA_DIR
+@click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
+@handle_errors
+def list_models(data_dir: Path, as_json: bool) -> None:
+    """List the models deployed on the session server of DATA_DIR, each checked as the server would load it."""
+    directory = _models_dir(data_dir)
+    rows: list[dict[str, object]] = []
+    for name, found in ModelLibrary(directory).check_all().items():
+        if isinstance(found, ModelError):
+            first = found.issues[0] if found.issues else found.message.splitlines()[0]
+            rows.append({"name": name, "valid": False, "code": found.code, "error": str(first)})
+        else:
+            host = found.model.host
+            rows.append(
+                {
+                    "name": name,
+                    "valid": True,
+                    "host": f"{host.type.value} {host.address}:{host.port}",
+                    "entities": len(found.model.entities),
+                    "digest": found.digest,
+                }
+            )
+    if as_json:
+        emit_json({"directory": str(directory), "models": rows})
+        return
+    if not rows:
+        console.print(f"No models in {directory}.", markup=False)
+        return
+    for row in rows:
+        if row["valid"]:
+            console.print(
+                f"{row['name']}: {row['host']}, {row['entities']} entities ({row['digest']})", markup=False
+            )
+        else:
+            console.print(f"{row['name']}: INVALID {row['code']}: {row['error']}", markup=False)

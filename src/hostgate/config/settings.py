@@ -96,6 +96,7 @@ class SessionSettings:
     heartbeat_interval: float = 2.0
     capacity: int = 100
     secrets_file: str = "session-secrets.json"
+    models_dir: str = "models"  # deployed models (``hostgate model deploy``), relative to the data directory
 
 
 @dataclass(frozen=True, slots=True)

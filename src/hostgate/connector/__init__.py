@@ -1,26 +1,70 @@
 """The hostgate connector: client applications reach models and sessions through the management cluster.
 
-Sync (as VHI's connectors) and async APIs share one core::
+Sync (as VHI's connectors) and async APIs share one core:
+
+==============================================  ===================================  ======================
+VHI                                             sync                                 async
+==============================================  ===================================  ======================
+``ConnectToModelViaDomain``                     ``connect_to_model_via_domain``      ``connect_via_domain``
+``ConnectToModel``                              ``connect_to_model``                 ``connect_direct``
+``ConnectToSession(ViaDomain)`` (pools)         ``connect_to_session(_via_domain)``  not yet (HG-1004)
+==============================================  ===================================  ======================
+
+::
 
     from hostgate.connector import connect_to_model_via_domain
 
     with connect_to_model_via_domain("vhi-prod-sea", "prod", "orders", user="u", password="p",
                                      ca_file=Path("ca.pem")) as session:
-        session.ping()
+        session.set_current_entity("CustomerList")
+        customers = session.fetch_records("customers", max_records=50)
+        found = session.query("SELECT name FROM customers WHERE city = 'PARIS'")
+
+Errors are ``hostgate.errors`` classes with stable codes; the ones an application usually handles are
+re-exported here.
 """
 
 from hostgate.connector.cluster import ClusterClient
-from hostgate.connector.session import AsyncSession, connect_via_domain
-from hostgate.connector.sync import Session, connect_to_model_via_domain
-from hostgate.errors import HostgateError, NoServerAvailable, SessionLost
+from hostgate.connector.session import AsyncSession, Records, connect_direct, connect_via_domain
+from hostgate.connector.sync import (
+    Session,
+    connect_to_model,
+    connect_to_model_via_domain,
+    connect_to_session,
+    connect_to_session_via_domain,
+)
+from hostgate.errors import (
+    EntityNotRecognized,
+    FeatureNotAvailable,
+    HostError,
+    HostgateError,
+    ModelNotFound,
+    ModelRuntimeError,
+    NoServerAvailable,
+    SessionLost,
+    SessionNotFound,
+    UnexpectedEntity,
+)
 
 __all__ = [
     "AsyncSession",
     "ClusterClient",
+    "EntityNotRecognized",
+    "FeatureNotAvailable",
+    "HostError",
     "HostgateError",
+    "ModelNotFound",
+    "ModelRuntimeError",
     "NoServerAvailable",
+    "Records",
     "Session",
     "SessionLost",
+    "SessionNotFound",
+    "UnexpectedEntity",
+    "connect_direct",
+    "connect_to_model",
     "connect_to_model_via_domain",
+    "connect_to_session",
+    "connect_to_session_via_domain",
     "connect_via_domain",
 ]

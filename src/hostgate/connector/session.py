@@ -1,20 +1,25 @@
-"""Sessions on session servers, reached "via domain" through the management cluster (async core).
+"""Sessions on session servers, reached through the management cluster (async core of the connector).
 
 ``connect_via_domain`` asks the cluster (through its alias, with failover between members) for a session server
 of the domain and a token bound to it, then opens a session there. When the chosen server cannot be reached,
 it asks again with that server excluded and reported, within the same overall deadline (session-server
-failover). A session whose server goes away raises ``SessionLost``; connecting via the domain again lands on
-another server.
+failover). ``connect_direct`` asks the cluster for a token for one named server (VHI ``ConnectToModel``).
+Opening a session connects the session server to the model's host and signs on; a host that cannot be reached
+or a refused sign-on is raised as its coded error (HG-7001, HG-6109, ...), not retried elsewhere.
+
+A session whose server goes away raises ``SessionLost``; connecting via the domain again lands on another
+server. The session calls mirror VHI's: entities, attributes, operations, recordsets, procedures, SQL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -23,19 +28,53 @@ from hostgate.errors import (
     HostgateError,
     NoServerAvailable,
     SessionLost,
+    WrongCluster,
     error_from_payload,
 )
 
-__all__ = ["AsyncSession", "connect_via_domain"]
+__all__ = ["AsyncSession", "Records", "connect_direct", "connect_via_domain"]
+
+DEFAULT_CALL_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """Rows a session read from the host: ``columns`` in order and one mapping per row. Iterating gives the
+    rows; decimal values arrive as strings (exact), whole numbers as ``int``, blank numbers as ``None``.
+
+    >>> found = session.query("SELECT number, name FROM customers WHERE city = 'CITY1'")
+    >>> found.columns, len(found), found[0]["name"]
+    (('number', 'name'), 8, 'CUSTOMER 01')
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[dict[str, Any], ...]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self.rows)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.rows[index]
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> Records:
+        return cls(tuple(payload["columns"]), tuple(payload["records"]))
 
 
 @dataclass(slots=True)
 class AsyncSession:
-    """An open session on a session server.
+    """An open session on a session server: a host connection driven through a model.
 
     >>> async with await connect_via_domain("vhi-prod-sea", "prod", "orders", user="u", password="p",
     ...                                     ca_file=Path("ca.pem")) as session:
-    ...     await session.ping()
+    ...     await session.set_current_entity("CustomerList")
+    ...     customers = await session.fetch_records("customers", max_records=50)
+
+    Each call waits for the host (up to ``timeout`` seconds for the HTTP answer); calls on one session are
+    carried out one at a time by the server.
     """
 
     id: str
@@ -45,13 +84,19 @@ class AsyncSession:
     model: str
     _http: httpx.AsyncClient = field(repr=False)
     closed: bool = False
+    timeout: float = DEFAULT_CALL_TIMEOUT
 
-    async def _call(self, method: str, path: str, body: Any = None) -> Any:
+    async def _call(self, method: str, path: str, body: Any = None, params: Any = None) -> Any:
         if self.closed:
             raise SessionLost(f"session {self.id} is closed")
         try:
             resp = await self._http.request(
-                method, f"{self.url}{path}", json=body, headers={"Authorization": f"Bearer {self.token}"}
+                method,
+                f"{self.url}/api/v1/sessions/{self.id}{path}",
+                json=body,
+                params=params,
+                headers={"Authorization": f"Bearer {self.token}"},
+                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0)),
             )
         except httpx.HTTPError as exc:
             raise SessionLost(
@@ -63,19 +108,76 @@ class AsyncSession:
         return payload
 
     async def ping(self) -> dict[str, Any]:
-        """A round trip to the session (proves the session and its server are alive)."""
-        result: dict[str, Any] = await self._call("POST", f"/api/v1/sessions/{self.id}/ping")
+        """A round trip to the session (proves the session and its server are alive; no host call)."""
+        result: dict[str, Any] = await self._call("POST", "/ping")
         return result
 
     async def info(self) -> dict[str, Any]:
-        result: dict[str, Any] = await self._call("GET", f"/api/v1/sessions/{self.id}")
+        """The session as the server sees it: model, user, last entity, number of calls."""
+        result: dict[str, Any] = await self._call("GET", "")
         return result
 
+    async def current_entity(self) -> str:
+        """The name of the entity (screen) the host shows now."""
+        return str((await self._call("GET", "/entity"))["entity"])
+
+    async def set_current_entity(self, entity: str) -> str:
+        """Navigate to ``entity`` through the model's operations; returns it."""
+        return str((await self._call("PUT", "/entity", {"entity": entity}))["entity"])
+
+    async def get_attributes(self, names: Sequence[str] | None = None) -> dict[str, Any]:
+        """Attributes of the current entity (all readable ones, or ``names``); hidden ones read as
+        ``"********"``."""
+        params = {"names": ",".join(names)} if names is not None else None
+        result: dict[str, Any] = (await self._call("GET", "/attributes", params=params))["attributes"]
+        return result
+
+    async def set_attributes(self, values: Mapping[str, Any]) -> str:
+        """Write attributes of the current entity; returns the entity."""
+        return str((await self._call("PUT", "/attributes", {"attributes": dict(values)}))["entity"])
+
+    async def perform_entity_operation(self, name: str, parameters: Mapping[str, Any] | None = None) -> str:
+        """Run an operation of the current entity; returns the entity it led to."""
+        body = {"parameters": dict(parameters or {})}
+        return str((await self._call("POST", f"/operations/{quote(name, safe='')}", body))["entity"])
+
+    async def fetch_records(
+        self, recordset: str, max_records: int | None = None, filters: Mapping[str, Any] | None = None
+    ) -> Records:
+        """Records of a recordset of the current entity, paging forward from the page shown."""
+        params: dict[str, str] = {f"filter.{k}": str(v) for k, v in (filters or {}).items()}
+        if max_records is not None:
+            params["max"] = str(max_records)
+        found = await self._call("GET", f"/recordsets/{quote(recordset, safe='')}", params=params)
+        return Records.from_payload(found)
+
+    async def perform_table_procedure(
+        self,
+        table: str,
+        procedure: str,
+        inputs: Mapping[str, Any] | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> Records:
+        """Run a procedure of a model table with ``inputs`` (sent to the host) and ``filters`` (applied to
+        the rows it returns)."""
+        body = {
+            "table": table,
+            "procedure": procedure,
+            "inputs": dict(inputs or {}),
+            "filters": dict(filters or {}),
+        }
+        return Records.from_payload(await self._call("POST", "/procedures", body))
+
+    async def query(self, sql: str) -> Records:
+        """``SELECT cols FROM table [WHERE col = value [AND ...]]`` over the model's tables."""
+        return Records.from_payload(await self._call("POST", "/query", {"sql": sql}))
+
     async def close(self) -> None:
+        """Sign off and disconnect (idempotent; a session whose server is gone closes quietly)."""
         if self.closed:
             return
         try:
-            await self._call("DELETE", f"/api/v1/sessions/{self.id}")
+            await self._call("DELETE", "")
         except HostgateError:
             pass  # closing a session whose server is gone is not an error for the caller
         finally:
@@ -89,6 +191,27 @@ class AsyncSession:
         await self.close()
 
 
+async def _open(
+    http: httpx.AsyncClient,
+    route: Mapping[str, Any],
+    url: str,
+    model: str,
+    variables: Mapping[str, Any] | None,
+    timeout: float,
+) -> AsyncSession:
+    """POST the session open to ``url``; raises httpx errors (the caller decides about failover) and the
+    server's coded errors. The caller closes ``http`` when this raises."""
+    resp = await http.post(
+        f"{url}/api/v1/sessions",
+        json={"model": model, "variables": dict(variables or {})},
+        headers={"Authorization": f"Bearer {route['token']}"},
+    )
+    if resp.status_code >= 400:
+        raise error_from_payload(resp.json() if resp.content else None, resp.status_code)
+    session = resp.json()
+    return AsyncSession(session["id"], route["server"], url, route["token"], model, http, timeout=timeout)
+
+
 async def connect_via_domain(
     alias: str,
     domain: str,
@@ -99,10 +222,16 @@ async def connect_via_domain(
     ca_file: Path,
     hosts_file: Path | None = None,
     dns_servers: Sequence[str] = (),
+    variables: Mapping[str, Any] | None = None,
     deadline: float = 10.0,
     server_connect_timeout: float = 2.0,
+    timeout: float = DEFAULT_CALL_TIMEOUT,
 ) -> AsyncSession:
-    """Open a session on a session server of ``domain`` (VHI ``ConnectToModelViaDomain``)."""
+    """Open a session on ``model`` on a session server of ``domain`` (VHI ``ConnectToModelViaDomain``).
+
+    ``variables`` override the model's variables for this session (user id, password of the host).
+    ``deadline`` bounds finding a server and signing on; ``timeout`` each later call.
+    """
     cluster = ClusterClient(
         alias, ca_file=ca_file, user=user, password=password, hosts_file=hosts_file, dns_servers=dns_servers,
         deadline=deadline,
@@ -124,11 +253,7 @@ async def connect_via_domain(
             verify=tls, timeout=httpx.Timeout(max(0.1, give_up - loop.time()), connect=server_connect_timeout)
         )
         try:
-            resp = await http.post(
-                f"{route['url']}/api/v1/sessions",
-                json={"model": model},
-                headers={"Authorization": f"Bearer {route['token']}"},
-            )
+            return await _open(http, route, route["url"], model, variables, timeout)
         except httpx.HTTPError as exc:
             await http.aclose()
             tried.append(route["server"])
@@ -136,13 +261,62 @@ async def connect_via_domain(
             last_error = SessionLost(
                 f"session server {route['server']} did not answer ({type(exc).__name__})"
             )
-            continue
-        if resp.status_code >= 400:
+        except BaseException:
             await http.aclose()
-            raise error_from_payload(resp.json() if resp.content else None, resp.status_code)
-        session = resp.json()
-        return AsyncSession(session["id"], route["server"], route["url"], route["token"], model, http)
+            raise
     raise NoServerAvailable(
         f"no session server of domain {domain!r} could be reached before the deadline"
         + (f" (last: {last_error.message})" if last_error else ""),
     )
+
+
+async def connect_direct(
+    server: str,
+    model: str,
+    *,
+    management: str,
+    user: str,
+    password: str,
+    ca_file: Path,
+    hosts_file: Path | None = None,
+    dns_servers: Sequence[str] = (),
+    variables: Mapping[str, Any] | None = None,
+    deadline: float = 10.0,
+    timeout: float = DEFAULT_CALL_TIMEOUT,
+) -> AsyncSession:
+    """Open a session on ``model`` on one session server (VHI ``ConnectToModel``), no domain involved.
+
+    ``server`` is the session server's registered name (``session01``) or its URL
+    (``https://10.0.1.1:9450``, for an address the cluster does not know, behind NAT say). The token still
+    comes from the management cluster at ``management`` (its alias), which checks the user.
+    """
+    cluster = ClusterClient(
+        management, ca_file=ca_file, user=user, password=password, hosts_file=hosts_file,
+        dns_servers=dns_servers, deadline=deadline,
+    )  # fmt: skip
+    tls = ssl.create_default_context(cafile=str(ca_file))
+    http = httpx.AsyncClient(verify=tls, timeout=httpx.Timeout(deadline, connect=min(deadline, 2.0)))
+    try:
+        url: str | None = None
+        name = server
+        if server.startswith(("https://", "http://")):
+            url = server.rstrip("/")
+            name = await _server_name(http, url, cluster.cluster_id)
+        answer = await cluster.request("POST", "/api/v1/tokens", {"server": name, "model": model})
+        route = answer.payload
+        return await _open(http, route, url or route["url"], model, variables, timeout)
+    except httpx.HTTPError as exc:
+        await http.aclose()
+        raise SessionLost(f"session server {server} did not answer ({type(exc).__name__})") from exc
+    except BaseException:
+        await http.aclose()
+        raise
+
+
+async def _server_name(http: httpx.AsyncClient, url: str, cluster_id: str) -> str:
+    """The name a session server at ``url`` answers with, once it proved it belongs to our cluster."""
+    resp = await http.get(f"{url}/api/v1/health")
+    answered_for = resp.headers.get("x-hostgate-cluster-id")
+    if answered_for != cluster_id:
+        raise WrongCluster(f"{url} answered for cluster {answered_for or '(none)'}")
+    return str(resp.json()["server"])

@@ -8,14 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, NoReturn, Self, TypeVar
 
-from hostgate.connector.session import AsyncSession, connect_via_domain
+from hostgate.connector.session import (
+    DEFAULT_CALL_TIMEOUT,
+    AsyncSession,
+    Records,
+    connect_direct,
+    connect_via_domain,
+)
+from hostgate.errors import FeatureNotAvailable
 
-__all__ = ["Session", "connect_to_model_via_domain"]
+__all__ = [
+    "Session",
+    "connect_to_model",
+    "connect_to_model_via_domain",
+    "connect_to_session",
+    "connect_to_session_via_domain",
+]
 
 T = TypeVar("T")
 
@@ -37,11 +50,16 @@ class _LoopThread:
 
 
 class Session:
-    """A session on a session server, for blocking code.
+    """A session on a session server, for blocking code: a host connection driven through a model.
 
     >>> with connect_to_model_via_domain("vhi-prod-sea", "prod", "orders", user="u", password="p",
     ...                                  ca_file=Path("ca.pem")) as session:
-    ...     session.ping()
+    ...     session.set_current_entity("CustomerList")
+    ...     for customer in session.fetch_records("customers", max_records=50):
+    ...         print(customer["number"], customer["name"])
+    ...     found = session.query("SELECT name FROM customers WHERE city = 'PARIS'")
+
+    Leaving the ``with`` block signs off and disconnects (:meth:`close`).
     """
 
     def __init__(self, runner: _LoopThread, inner: AsyncSession) -> None:
@@ -54,15 +72,64 @@ class Session:
 
     @property
     def server(self) -> str:
+        """The session server holding the session."""
         return self._inner.server
 
+    @property
+    def model(self) -> str:
+        """The model the session drives."""
+        return self._inner.model
+
     def ping(self) -> dict[str, Any]:
+        """A round trip to the session (no host call)."""
         return self._runner.run(self._inner.ping())
 
     def info(self) -> dict[str, Any]:
+        """The session as the server sees it: model, user, last entity, number of calls."""
         return self._runner.run(self._inner.info())
 
+    def current_entity(self) -> str:
+        """The name of the entity (screen) the host shows now."""
+        return self._runner.run(self._inner.current_entity())
+
+    def set_current_entity(self, entity: str) -> str:
+        """Navigate to ``entity`` through the model's operations; returns it."""
+        return self._runner.run(self._inner.set_current_entity(entity))
+
+    def get_attributes(self, names: Sequence[str] | None = None) -> dict[str, Any]:
+        """Attributes of the current entity; hidden ones read as ``"********"``."""
+        return self._runner.run(self._inner.get_attributes(names))
+
+    def set_attributes(self, values: Mapping[str, Any]) -> str:
+        """Write attributes of the current entity; returns the entity."""
+        return self._runner.run(self._inner.set_attributes(values))
+
+    def perform_entity_operation(self, name: str, parameters: Mapping[str, Any] | None = None) -> str:
+        """Run an operation of the current entity; returns the entity it led to."""
+        return self._runner.run(self._inner.perform_entity_operation(name, parameters))
+
+    def fetch_records(
+        self, recordset: str, max_records: int | None = None, filters: Mapping[str, Any] | None = None
+    ) -> Records:
+        """Records of a recordset of the current entity, paging forward from the page shown."""
+        return self._runner.run(self._inner.fetch_records(recordset, max_records, filters))
+
+    def perform_table_procedure(
+        self,
+        table: str,
+        procedure: str,
+        inputs: Mapping[str, Any] | None = None,
+        filters: Mapping[str, Any] | None = None,
+    ) -> Records:
+        """Run a procedure of a model table (inputs go to the host, filters apply to the rows)."""
+        return self._runner.run(self._inner.perform_table_procedure(table, procedure, inputs, filters))
+
+    def query(self, sql: str) -> Records:
+        """``SELECT cols FROM table [WHERE col = value [AND ...]]`` over the model's tables."""
+        return self._runner.run(self._inner.query(sql))
+
     def close(self) -> None:
+        """Sign off and disconnect (idempotent)."""
         if self._inner.closed:
             return
         try:
@@ -77,6 +144,16 @@ class Session:
         self.close()
 
 
+def _session(connect: Coroutine[Any, Any, AsyncSession]) -> Session:
+    runner = _LoopThread()
+    try:
+        inner = runner.run(connect)
+    except BaseException:
+        runner.stop()
+        raise
+    return Session(runner, inner)
+
+
 def connect_to_model_via_domain(
     alias: str,
     domain: str,
@@ -87,25 +164,84 @@ def connect_to_model_via_domain(
     ca_file: Path,
     hosts_file: Path | None = None,
     dns_servers: Sequence[str] = (),
+    variables: Mapping[str, Any] | None = None,
     deadline: float = 10.0,
+    timeout: float = DEFAULT_CALL_TIMEOUT,
 ) -> Session:
-    """VHI ``ConnectToModelViaDomain``: a session on a live session server of ``domain``."""
-    runner = _LoopThread()
-    try:
-        inner = runner.run(
-            connect_via_domain(
-                alias,
-                domain,
-                model,
-                user=user,
-                password=password,
-                ca_file=ca_file,
-                hosts_file=hosts_file,
-                dns_servers=dns_servers,
-                deadline=deadline,
-            )
+    """VHI ``ConnectToModelViaDomain``: a signed-on session on ``model`` on a live session server of
+    ``domain``, found through the management cluster's ``alias``.
+
+    >>> with connect_to_model_via_domain("vhi-prod-sea", "prod", "orders", user="u", password="p",
+    ...                                  ca_file=Path("ca.pem"), variables={"userid": "ADA"}) as s:
+    ...     s.current_entity()
+    'Menu'
+    """
+    return _session(
+        connect_via_domain(
+            alias,
+            domain,
+            model,
+            user=user,
+            password=password,
+            ca_file=ca_file,
+            hosts_file=hosts_file,
+            dns_servers=dns_servers,
+            variables=variables,
+            deadline=deadline,
+            timeout=timeout,
         )
-    except BaseException:
-        runner.stop()
-        raise
-    return Session(runner, inner)
+    )
+
+
+def connect_to_model(
+    server: str,
+    model: str,
+    *,
+    management: str,
+    user: str,
+    password: str,
+    ca_file: Path,
+    hosts_file: Path | None = None,
+    dns_servers: Sequence[str] = (),
+    variables: Mapping[str, Any] | None = None,
+    deadline: float = 10.0,
+    timeout: float = DEFAULT_CALL_TIMEOUT,
+) -> Session:
+    """VHI ``ConnectToModel``: a session on ``model`` on one session server, named (``session01``) or by URL;
+    the management cluster at ``management`` (its alias) checks the user and issues the token.
+
+    >>> with connect_to_model("session01", "orders", management="vhi-prod-sea", user="u", password="p",
+    ...                       ca_file=Path("ca.pem")) as s:
+    ...     s.query("SELECT name FROM customers")
+    """
+    return _session(
+        connect_direct(
+            server,
+            model,
+            management=management,
+            user=user,
+            password=password,
+            ca_file=ca_file,
+            hosts_file=hosts_file,
+            dns_servers=dns_servers,
+            variables=variables,
+            deadline=deadline,
+            timeout=timeout,
+        )
+    )
+
+
+def connect_to_session(*args: object, **kwargs: object) -> NoReturn:
+    """VHI ``ConnectToSession`` (a session from a pool): not available yet, always FeatureNotAvailable."""
+    raise FeatureNotAvailable(
+        "connecting to a session from a session pool is not available yet: pools arrive with the pool feature",
+        hint="Use connect_to_model or connect_to_model_via_domain for a session of your own.",
+    )
+
+
+def connect_to_session_via_domain(*args: object, **kwargs: object) -> NoReturn:
+    """VHI ``ConnectToSessionViaDomain``: not available yet, always FeatureNotAvailable (pools come later)."""
+    raise FeatureNotAvailable(
+        "connecting to a pooled session via a domain is not available yet: pools arrive with the pool feature",
+        hint="Use connect_to_model_via_domain for a session of your own.",
+    )

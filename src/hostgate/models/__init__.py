@@ -11,10 +11,14 @@ issue with its path in one :class:`~hostgate.errors.ModelError`.
     model = load_model(Path("samples/models/demo3270.yaml"))
     entity = model.recognize(screen)           # screen: hostgate.hosts.Screen (or any ScreenLike)
     plan = plan_query(model, "SELECT name FROM guests WHERE name = 'ADA'")
+
+A session server serves the models deployed into its models directory (:func:`deploy_model`,
+:class:`ModelLibrary`: validated whole before an atomic rename, reloaded when the file changes).
 """
 
 from hostgate.models.host import DEFAULT_TERMINALS, KNOWN_TERMINALS, HostSpec, HostType, Terminal
 from hostgate.models.keys import HOST_KEYS, Key, parse_key
+from hostgate.models.library import DeployedModel, ModelLibrary, deploy_model
 from hostgate.models.loader import FORMAT_VERSIONS, load_model
 from hostgate.models.rules import CursorRule, RegexRule, Region, Rule, ScreenLike, TextRule, all_match
 from hostgate.models.spec import (
@@ -58,6 +62,7 @@ __all__ = [
     "Column",
     "Condition",
     "CursorRule",
+    "DeployedModel",
     "Entity",
     "FillStep",
     "HostSpec",
@@ -65,6 +70,7 @@ __all__ = [
     "Key",
     "KeyStep",
     "Model",
+    "ModelLibrary",
     "Navigation",
     "Operation",
     "OperationRef",
@@ -92,6 +98,7 @@ __all__ = [
     "Variable",
     "all_match",
     "convert_value",
+    "deploy_model",
     "load_model",
     "parse_key",
     "parse_sql",

@@ -85,6 +85,8 @@ def _uvicorn(settings: Settings, app: object, port: int) -> _Server:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=5,
+        # Longer than a heartbeat interval, so session servers keep their connections (no TLS per beat).
+        timeout_keep_alive=15,
     )
     return _Server(config)
 
@@ -139,10 +141,18 @@ async def _session(settings: Settings, stack: contextlib.AsyncExitStack) -> _Ser
     """The session-server role: local token checks, sessions, heartbeats to every management member."""
     from hostgate.session.runtime import start_session_role
 
-    app, heartbeat = start_session_role(settings)
-    task = asyncio.create_task(heartbeat.run(), name="heartbeats")
+    role = start_session_role(settings)
+    # Registered first, so it runs last: sessions sign off after the HTTP face has stopped taking calls.
+    stack.push_async_callback(role.registry.close_all)
+    task = asyncio.create_task(role.heartbeat.run(), name="heartbeats")
     stack.push_async_callback(_cancel, task)
-    return _uvicorn(settings, app, settings.session.port)
+    log.info(
+        "session server %s serving on port %d, models from %s",
+        settings.server.member_name,
+        settings.session.port,
+        settings.path(settings.session.models_dir),
+    )
+    return _uvicorn(settings, role.app, settings.session.port)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

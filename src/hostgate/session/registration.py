@@ -65,6 +65,7 @@ class Heartbeater:
                 if decision != self._last_decision:
                     log.info(decision)
                     self._last_decision = decision
-                await asyncio.sleep(max(0.0, self._interval - (loop.time() - started)))  # the heartbeat period
+                # The heartbeat period, not synchronisation.
+                await asyncio.sleep(max(0.0, self._interval - (loop.time() - started)))
         finally:
             await self._client.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 
@@ -10,13 +11,25 @@ from hostgate.config.secrets import read_secrets
 from hostgate.config.settings import Settings
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import ConfigError
+from hostgate.models.library import ModelLibrary
 from hostgate.session.registration import Heartbeater
-from hostgate.session.server import SessionRegistry, create_session_app
+from hostgate.session.registry import SessionRegistry
+from hostgate.session.server import create_session_app
 
-__all__ = ["start_session_role"]
+__all__ = ["SessionRole", "start_session_role"]
 
 
-def start_session_role(settings: Settings) -> tuple[Starlette, Heartbeater]:
+@dataclass(frozen=True, slots=True)
+class SessionRole:
+    """The parts ``hostgate server`` runs: the HTTP app, the heartbeat loop, and the sessions (closed, that
+    is signed off, when the server stops)."""
+
+    app: Starlette
+    heartbeat: Heartbeater
+    registry: SessionRegistry
+
+
+def start_session_role(settings: Settings) -> SessionRole:
     secrets = read_secrets(settings.path(settings.session.secrets_file))
     if secrets.cluster_id != settings.server.cluster_id:
         raise ConfigError(
@@ -28,6 +41,7 @@ def start_session_role(settings: Settings) -> tuple[Starlette, Heartbeater]:
         cluster_id=secrets.cluster_id,
         signing_key=base64.b64decode(secrets.signing_key_b64),
         capacity=settings.session.capacity,
+        models=ModelLibrary(settings.path(settings.session.models_dir)),
     )
     interval = settings.session.heartbeat_interval
     client = ClusterClient(
@@ -36,9 +50,8 @@ def start_session_role(settings: Settings) -> tuple[Starlette, Heartbeater]:
         hosts_file=settings.path(settings.naming.hosts_file) if settings.naming.hosts_file else None,
         dns_servers=settings.naming.dns_servers,
         bearer=secrets.server_token,
+        keep_alive=True,
         deadline=max(0.5, min(interval, 2.0)),
     )
-    heartbeat = Heartbeater(
-        client, registry.server, interval, registry.capacity, lambda: len(registry.sessions)
-    )
-    return create_session_app(registry), heartbeat
+    heartbeat = Heartbeater(client, registry.server, interval, registry.capacity, lambda: registry.active)
+    return SessionRole(create_session_app(registry), heartbeat, registry)

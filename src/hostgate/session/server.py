@@ -1,21 +1,37 @@
-"""The session server's HTTP face: sessions opened with bound tokens, independent of the management cluster.
+"""The session server's HTTP face: sessions on deployed models, opened with bound tokens.
 
 A client connects here with the token the management cluster gave it (via domain, or for a direct
 connection). The token is checked locally against the cluster signing key received at registration, so this
 server keeps opening and serving sessions while every management member is down. A token of another cluster,
 or for another server, is refused with "Token binding is invalid" (HG-3852).
 
-Sessions are the unit the model runtime (models/hosts issue) will drive; here a session already has its owner,
-model name, creation time and a liveness call (``ping``).
+JSON endpoints (every one but ``health`` needs ``Authorization: Bearer TOKEN``; errors are
+``{"code", "message", "hint"}`` with the error's HTTP status):
+
+=========================================================  ======================================================
+``POST   /api/v1/sessions`` ``{"model", "variables"}``       open: connect to the model's host and sign on (201)
+``GET    /api/v1/sessions/{id}``                             the session (model, user, last entity, calls)
+``DELETE /api/v1/sessions/{id}``                             sign off and disconnect
+``POST   /api/v1/sessions/{id}/ping``                        the session and its server are alive (no host call)
+``GET    /api/v1/sessions/{id}/entity``                      ``{"entity"}``: the current entity
+``PUT    /api/v1/sessions/{id}/entity`` ``{"entity"}``       navigate there
+``GET    /api/v1/sessions/{id}/attributes?names=a,b``        ``{"entity", "attributes"}`` (hidden ones masked)
+``PUT    /api/v1/sessions/{id}/attributes`` ``{"attributes"}``  write attributes of the current entity
+``POST   /api/v1/sessions/{id}/operations/{name}`` ``{"parameters"}``  ``{"entity"}`` reached
+``GET    /api/v1/sessions/{id}/recordsets/{name}?max=N&filter.COL=V``  ``{"columns", "records"}``
+``POST   /api/v1/sessions/{id}/procedures`` ``{"table", "procedure", "inputs", "filters"}``  ``{"columns", "records"}``
+``POST   /api/v1/sessions/{id}/query`` ``{"sql"}``           ``{"columns", "records"}``
+=========================================================  ======================================================
+
+Decimal values travel as strings (JSON numbers would lose digits).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,64 +39,15 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hostgate import tokens
-from hostgate.errors import AuthenticationFailed, HostgateError, NotAuthorized, SessionNotFound, UsageError
+from hostgate.errors import AuthenticationFailed, HostError, HostgateError, UsageError
+from hostgate.models import Value
+from hostgate.session.model_runtime import ModelSession, Records
+from hostgate.session.registry import SessionRegistry
 
-__all__ = ["Session", "SessionRegistry", "create_session_app"]
+__all__ = ["create_session_app"]
 
 log = logging.getLogger("hostgate.session")
-
-
-@dataclass(slots=True)
-class Session:
-    id: str
-    user: str
-    model: str
-    domain: str
-    created_at: float
-    last_used: float
-    operations: int = 0
-
-
-@dataclass(slots=True)
-class SessionRegistry:
-    server: str
-    cluster_id: str
-    signing_key: bytes
-    capacity: int
-    sessions: dict[str, Session] = field(default_factory=dict)
-
-    def claims(self, token: str) -> tokens.TokenClaims:
-        return tokens.verify(
-            self.signing_key, token, kind="session", cluster_id=self.cluster_id, server=self.server
-        )
-
-    def open(self, claims: tokens.TokenClaims, model: str) -> Session:
-        if claims.model and model and claims.model != model:
-            raise NotAuthorized(f"the token is for model {claims.model!r}, not {model!r}")
-        if len(self.sessions) >= self.capacity:
-            raise UsageError(
-                f"session server {self.server} is at its capacity of {self.capacity} sessions",
-                hint="Connect via the domain again: routing will pick a server with room.",
-            )
-        now = time.time()
-        session = Session(uuid.uuid4().hex, claims.user, model or claims.model, claims.domain, now, now)
-        self.sessions[session.id] = session
-        log.info("session %s opened for %s (model %r)", session.id, session.user, session.model)
-        return session
-
-    def get(self, claims: tokens.TokenClaims, session_id: str) -> Session:
-        session = self.sessions.get(session_id)
-        if session is None:
-            raise SessionNotFound(f"no session {session_id} on session server {self.server}")
-        if session.user != claims.user:
-            raise NotAuthorized("the session belongs to another user")
-        session.last_used = time.time()
-        return session
-
-    def close(self, claims: tokens.TokenClaims, session_id: str) -> None:
-        self.get(claims, session_id)
-        del self.sessions[session_id]
-        log.info("session %s closed", session_id)
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _bearer(request: Request) -> str:
@@ -90,22 +57,67 @@ def _bearer(request: Request) -> str:
     return value
 
 
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise UsageError("the request body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise UsageError("the request body must be a JSON object")
+    return body
+
+
+def _text(body: dict[str, Any], name: str, default: str | None = None) -> str:
+    value = body.get(name, default)
+    if not isinstance(value, str):
+        raise UsageError(f"field {name!r}: expected a string")
+    return value
+
+
+def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
+    value = body.get(name) or {}
+    if not isinstance(value, dict):
+        raise UsageError(f"field {name!r}: expected an object of name: value")
+    return value
+
+
+def _json(value: Value) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
+
+
+def _records(found: Records) -> dict[str, Any]:
+    return {
+        "columns": list(found.columns),
+        "records": [{k: _json(v) for k, v in row.items()} for row in found.rows],
+    }
+
+
 def create_session_app(registry: SessionRegistry) -> Starlette:
     def stamp(response: Response) -> Response:
         response.headers["X-Hostgate-Cluster-Id"] = registry.cluster_id
         response.headers["X-Hostgate-Session-Server"] = registry.server
         return response
 
-    def guarded(
-        handler: Callable[[Request], Awaitable[Response]],
-    ) -> Callable[[Request], Awaitable[Response]]:
+    def guarded(handler: Handler) -> Handler:
         async def wrapped(request: Request) -> Response:
             try:
                 return stamp(await handler(request))
             except HostgateError as exc:
+                if isinstance(exc, HostError) or exc.http_status >= 500:
+                    log.warning("%s %s: %s", request.method, request.url.path, exc)
                 return stamp(JSONResponse(exc.to_payload(), status_code=exc.http_status))
+            except Exception as exc:  # no traceback leaves the server; the log keeps it
+                log.exception("%s %s failed", request.method, request.url.path)
+                error = HostgateError(f"internal error in the session server ({type(exc).__name__})")
+                return stamp(JSONResponse(error.to_payload(), status_code=500))
 
         return wrapped
+
+    def claims(request: Request) -> tokens.TokenClaims:
+        return registry.claims(_bearer(request))
 
     async def health(request: Request) -> Response:
         return JSONResponse(
@@ -113,46 +125,118 @@ def create_session_app(registry: SessionRegistry) -> Starlette:
                 "status": "ok",
                 "server": registry.server,
                 "cluster_id": registry.cluster_id,
-                "active_sessions": len(registry.sessions),
+                "active_sessions": registry.active,
                 "capacity": registry.capacity,
+                "models": registry.models.names(),
             }
         )
 
     async def open_session(request: Request) -> Response:
-        claims = registry.claims(_bearer(request))
-        try:
-            body = await request.json() if await request.body() else {}
-        except ValueError:
-            raise UsageError("the request body is not valid JSON") from None
-        model = body.get("model", "") if isinstance(body, dict) else ""
-        if not isinstance(model, str):
-            raise UsageError("field 'model': expected a string")
-        session = registry.open(claims, model)
-        return JSONResponse(asdict(session), status_code=201)
+        who = claims(request)
+        body = await _body(request)
+        session = await registry.open(who, _text(body, "model", ""), _object(body, "variables"))
+        return JSONResponse(session.info(), status_code=201)
 
     async def show(request: Request) -> Response:
-        claims = registry.claims(_bearer(request))
-        return JSONResponse(asdict(registry.get(claims, request.path_params["id"])))
+        return JSONResponse(registry.get(claims(request), request.path_params["id"]).info())
 
     async def ping(request: Request) -> Response:
-        claims = registry.claims(_bearer(request))
-        session = registry.get(claims, request.path_params["id"])
-        session.operations += 1
+        session = registry.get(claims(request), request.path_params["id"])
         return JSONResponse(
             {"session": session.id, "server": registry.server, "operations": session.operations}
         )
 
     async def close(request: Request) -> Response:
-        claims = registry.claims(_bearer(request))
-        registry.close(claims, request.path_params["id"])
+        await registry.close(claims(request), request.path_params["id"])
         return JSONResponse({"closed": request.path_params["id"]})
 
+    async def entity_get(request: Request) -> Response:
+        found = await registry.call(claims(request), request.path_params["id"], lambda s: s.current_entity())
+        return JSONResponse({"entity": found.name})
+
+    async def entity_put(request: Request) -> Response:
+        name = _text(await _body(request), "entity")
+        found = await registry.call(
+            claims(request), request.path_params["id"], lambda s: s.set_current_entity(name)
+        )
+        return JSONResponse({"entity": found.name})
+
+    async def attributes_get(request: Request) -> Response:
+        raw = request.query_params.get("names")
+        names = [n for n in raw.split(",") if n] if raw is not None else None
+
+        async def read(s: ModelSession) -> tuple[str, dict[str, Value]]:
+            values = await s.get_attributes(names)
+            return s.entity.name if s.entity else "", values
+
+        entity, values = await registry.call(claims(request), request.path_params["id"], read)
+        return JSONResponse({"entity": entity, "attributes": {k: _json(v) for k, v in values.items()}})
+
+    async def attributes_put(request: Request) -> Response:
+        values = _object(await _body(request), "attributes")
+        found = await registry.call(
+            claims(request), request.path_params["id"], lambda s: s.set_attributes(values)
+        )
+        return JSONResponse({"entity": found.name})
+
+    async def operation(request: Request) -> Response:
+        parameters = _object(await _body(request), "parameters")
+        name = request.path_params["name"]
+        found = await registry.call(
+            claims(request),
+            request.path_params["id"],
+            lambda s: s.perform_entity_operation(name, parameters),
+        )
+        return JSONResponse({"entity": found.name})
+
+    async def recordset(request: Request) -> Response:
+        params = request.query_params
+        max_records: int | None = None
+        if "max" in params:
+            try:
+                max_records = int(params["max"])
+            except ValueError:
+                raise UsageError(f"max={params['max']!r}: expected a whole number") from None
+        filters = {k[len("filter.") :]: v for k, v in params.items() if k.startswith("filter.")}
+        name = request.path_params["name"]
+        found = await registry.call(
+            claims(request),
+            request.path_params["id"],
+            lambda s: s.fetch_records(name, max_records, filters),
+        )
+        return JSONResponse(_records(found))
+
+    async def procedure(request: Request) -> Response:
+        body = await _body(request)
+        table, proc = _text(body, "table"), _text(body, "procedure")
+        inputs, filters = _object(body, "inputs"), _object(body, "filters")
+        found = await registry.call(
+            claims(request),
+            request.path_params["id"],
+            lambda s: s.perform_table_procedure(table, proc, inputs, filters),
+        )
+        return JSONResponse(_records(found))
+
+    async def query(request: Request) -> Response:
+        sql = _text(await _body(request), "sql")
+        found = await registry.call(claims(request), request.path_params["id"], lambda s: s.query(sql))
+        return JSONResponse(_records(found))
+
+    session = "/api/v1/sessions/{id}"
     return Starlette(
         routes=[
             Route("/api/v1/health", guarded(health), methods=["GET"]),
             Route("/api/v1/sessions", guarded(open_session), methods=["POST"]),
-            Route("/api/v1/sessions/{id}", guarded(show), methods=["GET"]),
-            Route("/api/v1/sessions/{id}", guarded(close), methods=["DELETE"]),
-            Route("/api/v1/sessions/{id}/ping", guarded(ping), methods=["POST"]),
+            Route(session, guarded(show), methods=["GET"]),
+            Route(session, guarded(close), methods=["DELETE"]),
+            Route(f"{session}/ping", guarded(ping), methods=["POST"]),
+            Route(f"{session}/entity", guarded(entity_get), methods=["GET"]),
+            Route(f"{session}/entity", guarded(entity_put), methods=["PUT"]),
+            Route(f"{session}/attributes", guarded(attributes_get), methods=["GET"]),
+            Route(f"{session}/attributes", guarded(attributes_put), methods=["PUT"]),
+            Route(f"{session}/operations/{{name}}", guarded(operation), methods=["POST"]),
+            Route(f"{session}/recordsets/{{name}}", guarded(recordset), methods=["GET"]),
+            Route(f"{session}/procedures", guarded(procedure), methods=["POST"]),
+            Route(f"{session}/query", guarded(query), methods=["POST"]),
         ]
     )

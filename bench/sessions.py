@@ -1,0 +1,234 @@
+"""Session throughput, latency and memory on one session server, next to the raw driver in process.
+
+One management member (``--store sqlite``) runs on 127.0.0.1, one session server on 127.0.0.11 with the 3270
+sample model deployed and pointed at the mock 3270 host (mainframe-mocker, ``tests/hosts/apps/mfhost.py``).
+For C = 1, 10 and 100 concurrent sessions:
+
+- **hostgate**: C sessions are opened via the domain through the alias (connector, async core, one event loop
+  in this process), then each loops ``perform_entity_operation`` for a fixed window: ``Menu.open_form`` then
+  ``CustomerForm.back``, each one host round trip (fill, Enter or PF3, wait for the destination entity) behind
+  HTTPS, token check, the session's lock and the model runtime. Every call is one operation.
+- **raw driver** (baseline, same run, same host, same C): the same steps driven in this process straight on
+  ``hostgate.hosts`` sessions (``fill_field``, ``send_key``, ``wait_until`` the destination's rules): no HTTP,
+  no session server, no runtime.
+
+Printed: operations/s over the window, p50/p99 latency per operation, and the session server's memory per
+session: the RSS growth of its process (``/proc/PID/status`` VmRSS) from before the C sessions were opened to
+after, divided by C. The client and the session server share the machine's cores with the mock host.
+
+    python bench/sessions.py [--seconds 4] [--levels 1,10,100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test hosts live in tests/helpers
+
+from tests.helpers.hosts import MainframeHost  # noqa: E402
+from tests.helpers.models import model_text  # noqa: E402
+
+from hostgate.cli.lab import Installation, Member, installation, poll  # noqa: E402
+from hostgate.connector import AsyncSession, connect_via_domain  # noqa: E402
+from hostgate.hosts import HostSession, Key, open_session  # noqa: E402
+from hostgate.models import Model, load_model  # noqa: E402
+
+ALIAS = "vhi-prod-sea"
+Op = Callable[[], Awaitable[object]]
+
+
+@dataclass
+class Figures:
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    rss_per_session: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def p(self, q: int) -> float:
+        if len(self.latencies) < 2:
+            return self.latencies[0] if self.latencies else float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1] * 1000
+
+
+async def _loop(ops: list[Op], until: float, out: list[float]) -> None:
+    i = 0
+    while time.monotonic() < until:
+        started = time.monotonic()
+        await ops[i % len(ops)]()
+        out.append(time.monotonic() - started)
+        i += 1
+    if i % len(ops):  # end where the next window starts (on the menu)
+        await ops[-1]()
+
+
+async def _measure(workers: list[list[Op]], seconds: float) -> Figures:
+    figures = Figures()
+    started = time.monotonic()
+    until = started + seconds
+    lists: list[list[float]] = [[] for _ in workers]
+    await asyncio.gather(*(_loop(ops, until, out) for ops, out in zip(workers, lists, strict=True)))
+    figures.seconds = time.monotonic() - started
+    figures.latencies = [x for out in lists for x in out]
+    return figures
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+class Bench:
+    def __init__(self, inst: Installation, server: Member, model: Model) -> None:
+        self.inst = inst
+        self.server = server
+        self.model = model
+
+    async def _connect(self) -> AsyncSession:
+        return await connect_via_domain(
+            f"{ALIAS}:{self.inst.api_port}", "prod", "demo3270", user="admin", password=self.inst.password,
+            ca_file=self.inst.ca_file, hosts_file=self.inst.root / "hosts", deadline=60.0,
+        )  # fmt: skip
+
+    async def hostgate(self, count: int, seconds: float) -> Figures:
+        assert self.server.proc is not None
+        before = _rss_kib(self.server.proc.pid)
+        sessions: list[AsyncSession] = []
+        for start in range(0, count, 20):  # open in batches: sign-on bursts are not what is measured
+            sessions += await asyncio.gather(*(self._connect() for _ in range(start, min(count, start + 20))))
+        grown = _rss_kib(self.server.proc.pid) - before
+        try:
+
+            def ops(s: AsyncSession) -> list[Op]:
+                return [
+                    lambda: s.perform_entity_operation("open_form"),
+                    lambda: s.perform_entity_operation("back"),
+                ]
+
+            await _measure([ops(s) for s in sessions[: min(count, 5)]], min(1.0, seconds))  # warm-up
+            figures = await _measure([ops(s) for s in sessions], seconds)
+        finally:
+            await asyncio.gather(*(s.close() for s in sessions))
+        figures.rss_per_session = grown / count
+        return figures
+
+    async def raw(self, count: int, seconds: float) -> Figures:
+        model = self.model
+        menu, form = model.entity("Menu"), model.entity("CustomerForm")
+        sign_on = model.entity("SignOn")
+        assert menu is not None and form is not None and sign_on is not None
+
+        async def open_one() -> HostSession:
+            host = open_session(model.host)
+            await host.connect()
+            await host.wait_until(sign_on.matches, 10)
+            await host.fill_field(10, 34, "ADA")
+            await host.fill_field(12, 34, "LOVELACE")
+            await host.send_key(Key.ENTER)
+            await host.wait_until(menu.matches, 10)
+            return host
+
+        hosts = await asyncio.gather(*(open_one() for _ in range(count)))
+        try:
+
+            def ops(h: HostSession) -> list[Op]:
+                async def open_form() -> object:
+                    await h.fill_field(10, 19, "1")
+                    await h.send_key(Key.ENTER)
+                    return await h.wait_until(form.matches, 10)
+
+                async def back() -> object:
+                    await h.send_key(Key.PF3)
+                    return await h.wait_until(menu.matches, 10)
+
+                return [open_form, back]
+
+            await _measure([ops(h) for h in hosts[: min(count, 5)]], min(1.0, seconds))
+            return await _measure([ops(h) for h in hosts], seconds)
+        finally:
+            await asyncio.gather(*(h.disconnect() for h in hosts))
+
+
+def run(levels: list[int], seconds: float) -> int:
+    import os
+
+    os.environ["HOSTGATE_SESSION_CAPACITY"] = str(max(levels) + 10)
+    results: list[tuple[int, Figures, Figures]] = []
+    started = time.monotonic()
+    with (
+        tempfile.TemporaryDirectory(prefix="hostgate-bench-") as tmp,
+        MainframeHost("3270").start() as host,
+        installation(Path(tmp) / "lab") as inst,
+    ):
+        print("starting a management member, a session server and the mock 3270 host ...", flush=True)
+        member = inst.install_first(store="sqlite", cluster_name=ALIAS)
+        member.start()
+        member.wait_healthy()
+        inst.write_hosts_file(ALIAS)
+        server = inst.add_session_server(1, ALIAS, interval=1.0)
+        args = inst.client_args()
+        inst.hostgate("domain", "create", "prod", *args)
+        inst.hostgate("domain", "add-server", "prod", server.name, *args)
+        model_file = Path(tmp) / "demo3270.yaml"
+        model_file.write_text(model_text("demo3270", host.port))
+        inst.deploy_model(server, model_file)
+        model = load_model(model_file)
+        poll("the session server to route", lambda: inst.hostgate("servers", *args).returncode == 0, 20)
+        bench = Bench(inst, server, model)
+        for count in levels:
+            hg = asyncio.run(bench.hostgate(count, seconds))
+            raw = asyncio.run(bench.raw(count, seconds))
+            results.append((count, hg, raw))
+            print(f"  {count} session(s) done", flush=True)
+    print(f"({time.monotonic() - started:.0f} s in all)")
+    return report(results, seconds)
+
+
+def report(results: list[tuple[int, Figures, Figures]], seconds: float) -> int:
+    print()
+    print(f"sessions: Menu.open_form / CustomerForm.back against the mock 3270 host, {seconds:g} s per level")
+    head = (
+        f"{'sessions':>8}{'hostgate ops/s':>16}{'p50':>9}{'p99':>9}"
+        f"{'raw driver ops/s':>18}{'p50':>9}{'p99':>9}{'share':>8}{'RSS/session':>14}"
+    )
+    print(head)
+    print("-" * len(head))
+    for count, hg, raw in results:
+        share = hg.rate / raw.rate * 100 if raw.rate else float("nan")
+        rss = f"{hg.rss_per_session:.0f} KiB" if hg.rss_per_session is not None else "-"
+        print(
+            f"{count:>8}{hg.rate:>16.0f}{hg.p(50):>7.1f}ms{hg.p(99):>7.1f}ms"
+            f"{raw.rate:>18.0f}{raw.p(50):>7.1f}ms{raw.p(99):>7.1f}ms{share:>7.0f}%{rss:>14}"
+        )
+    print()
+    print(
+        "hostgate: connector -> HTTPS -> session server (token, lock, model runtime) -> tnz thread -> host; "
+        "raw driver: tnz sessions in this process. RSS/session: the session server's RSS growth / sessions."
+    )
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=4.0, help="measuring window per level and client")
+    parser.add_argument("--levels", default="1,10,100", help="concurrent sessions, comma-separated")
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",") if x]
+    return run(levels, args.seconds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,176 @@
+"""The sessions of one session server: opened with bound tokens on deployed models, one call at a time each.
+
+A session is a :class:`~hostgate.session.model_runtime.ModelSession` (a live host connection driven through a
+model) owned by the user its token names. Opening one loads the model from the models directory (reloaded
+when its file changed), connects to the host and signs on; only then does the session count. Calls on one
+session are serialised by its own lock, so a client that sends two at once gets them one after the other;
+sessions never wait for each other. A call after which the host connection is gone (the host dropped it)
+closes the session: the call's coded error (HG-7002) is the last answer, later calls get HG-4202.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from hostgate import tokens
+from hostgate.errors import HostgateError, NotAuthorized, SessionNotFound, UsageError
+from hostgate.hosts import HostSession, open_session
+from hostgate.models import HostSpec
+from hostgate.models.library import ModelLibrary
+from hostgate.session.model_runtime import ModelSession
+
+__all__ = ["ServedSession", "SessionRegistry"]
+
+log = logging.getLogger("hostgate.session")
+T = TypeVar("T")
+HostFactory = Callable[[HostSpec], HostSession]
+
+
+@dataclass(slots=True, eq=False)
+class ServedSession:
+    id: str
+    user: str
+    model: str
+    model_digest: str
+    domain: str
+    created_at: float
+    runtime: ModelSession
+    last_used: float = 0.0
+    operations: int = 0
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def info(self) -> dict[str, object]:
+        """What the session's JSON face shows about it (no host call)."""
+        entity = self.runtime.entity
+        return {
+            "id": self.id,
+            "user": self.user,
+            "model": self.model,
+            "model_digest": self.model_digest,
+            "domain": self.domain,
+            "created_at": self.created_at,
+            "last_used": self.last_used,
+            "operations": self.operations,
+            "entity": entity.name if entity else None,
+            "connected": self.runtime.connected,
+        }
+
+
+class SessionRegistry:
+    """Token checks, capacity, and the sessions of this server (used from the server's event loop only)."""
+
+    def __init__(
+        self,
+        server: str,
+        cluster_id: str,
+        signing_key: bytes,
+        capacity: int,
+        models: ModelLibrary,
+        *,
+        host_factory: HostFactory | None = None,
+    ) -> None:
+        self.server = server
+        self.cluster_id = cluster_id
+        self.signing_key = signing_key
+        self.capacity = capacity
+        self.models = models
+        self.sessions: dict[str, ServedSession] = {}
+        self._opening = 0
+        self._host_factory: HostFactory = host_factory or open_session
+
+    @property
+    def active(self) -> int:
+        """Sessions open or being opened (what capacity and heartbeats count)."""
+        return len(self.sessions) + self._opening
+
+    def claims(self, token: str) -> tokens.TokenClaims:
+        return tokens.verify(
+            self.signing_key, token, kind="session", cluster_id=self.cluster_id, server=self.server
+        )
+
+    async def open(
+        self, claims: tokens.TokenClaims, model: str, variables: Mapping[str, object] | None = None
+    ) -> ServedSession:
+        """Open a session on ``model``: the host is connected and signed on when this returns."""
+        if claims.model and model and claims.model != model:
+            raise NotAuthorized(f"the token is for model {claims.model!r}, not {model!r}")
+        name = model or claims.model
+        if not name:
+            raise UsageError("name the model to open a session on (field 'model')")
+        deployed = self.models.get(name)
+        if self.active >= self.capacity:
+            raise UsageError(
+                f"session server {self.server} is at its capacity of {self.capacity} sessions",
+                hint="Connect via the domain again: routing will pick a server with room.",
+            )
+        runtime = ModelSession(deployed.model, self._host_factory(deployed.model.host), variables)
+        self._opening += 1
+        try:
+            await runtime.open()
+        finally:
+            self._opening -= 1
+        now = time.time()
+        session = ServedSession(
+            uuid.uuid4().hex, claims.user, name, deployed.digest, claims.domain, now, runtime, now
+        )
+        self.sessions[session.id] = session
+        log.info("session %s opened for %s on model %s (%s)", session.id, session.user, name, deployed.digest)
+        return session
+
+    def get(self, claims: tokens.TokenClaims, session_id: str) -> ServedSession:
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise SessionNotFound(f"no session {session_id} on session server {self.server}")
+        if session.user != claims.user:
+            raise NotAuthorized("the session belongs to another user")
+        return session
+
+    async def call(
+        self, claims: tokens.TokenClaims, session_id: str, action: Callable[[ModelSession], Awaitable[T]]
+    ) -> T:
+        """Run ``action`` on the session, alone; a host that is gone afterwards closes the session."""
+        session = self.get(claims, session_id)
+        async with session.lock:
+            if self.sessions.get(session_id) is not session:
+                raise SessionNotFound(f"session {session_id} was closed meanwhile")
+            try:
+                result = await action(session.runtime)
+            except HostgateError as exc:
+                if not session.runtime.connected:
+                    await self._drop(session, f"the host connection is gone ({exc})")
+                raise
+            except BaseException:
+                if not session.runtime.connected:
+                    await self._drop(session, "the host connection is gone")
+                raise
+            session.operations += 1
+            session.last_used = time.time()
+            return result
+
+    async def close(self, claims: tokens.TokenClaims, session_id: str) -> None:
+        """Sign off (best effort) and disconnect; waits for a call in progress to end first."""
+        session = self.get(claims, session_id)
+        async with session.lock:
+            if self.sessions.pop(session_id, None) is None:
+                raise SessionNotFound(f"session {session_id} was closed meanwhile")
+            await session.runtime.close()
+        log.info("session %s closed", session_id)
+
+    async def close_all(self) -> None:
+        """Sign every session off (the server is stopping)."""
+        sessions = list(self.sessions.values())
+        self.sessions.clear()
+        await asyncio.gather(*(s.runtime.close() for s in sessions), return_exceptions=True)
+        if sessions:
+            log.info("closed %d session(s) on shutdown", len(sessions))
+
+    async def _drop(self, session: ServedSession, why: str) -> None:
+        self.sessions.pop(session.id, None)
+        await session.runtime.close()
+        log.warning("session %s closed: %s", session.id, why)
