@@ -15,9 +15,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from hostgate.errors import HostDisconnected, HostUnreachable
-from hostgate.hosts.base import HostSession, Screen
-from hostgate.models import HostSpec
+from hostgate.errors import HostDisconnected, HostUnreachable, KeyNotSupported
+from hostgate.hosts.base import Condition, HostSession, Screen, as_predicate
+from hostgate.models import HOST_KEYS, HostSpec, HostType, Key
 
 __all__ = ["SessionThread", "ThreadedSession"]
 
@@ -73,6 +73,7 @@ class ThreadedSession(HostSession):
     session that can connect once, and HostDisconnected for calls on a closed session."""
 
     kind = "host"
+    host_type: HostType
     with_loop = False
 
     def __init__(self, spec: HostSpec, *, keyboard_timeout: float = 5.0) -> None:
@@ -115,6 +116,34 @@ class ThreadedSession(HostSession):
         except HostDisconnected:
             self._lost = True
             raise
+
+    async def type_text(self, text: str) -> None:
+        await self._call(lambda: self._type(text))
+
+    async def fill_field(self, row: int, col: int, text: str) -> None:
+        await self._call(lambda: self._fill(row, col, text))
+
+    async def send_key(self, key: Key) -> None:
+        if key not in HOST_KEYS[self.host_type]:
+            raise KeyNotSupported(f"key {key.value} does not exist on a {self.kind} terminal")
+        await self._call(lambda: self._key(key))
+
+    async def wait_until(self, condition: Condition, timeout: float) -> Screen:
+        predicate = as_predicate(condition)
+        return await self._call(lambda: self._wait(predicate, timeout, condition))
+
+    # -- on the session thread (the subclass's terminal library) ----------------------------------------
+    @abstractmethod
+    def _type(self, text: str) -> None: ...
+
+    @abstractmethod
+    def _fill(self, row: int, col: int, text: str) -> None: ...
+
+    @abstractmethod
+    def _key(self, key: Key) -> None: ...
+
+    @abstractmethod
+    def _wait(self, predicate: Callable[[Screen], bool], timeout: float, condition: Condition) -> Screen: ...
 
     @abstractmethod
     def _connect_sync(self) -> Screen:

@@ -23,11 +23,10 @@ from hostgate.errors import (
     HostTimeout,
     HostUnreachable,
     KeyboardLocked,
-    KeyNotSupported,
 )
 from hostgate.hosts._worker import ThreadedSession
-from hostgate.hosts.base import Condition, Field, Screen, as_predicate
-from hostgate.models import HOST_KEYS, HostSpec, HostType, Key
+from hostgate.hosts.base import Condition, Field, Screen
+from hostgate.models import HostSpec, HostType, Key
 
 os.environ.setdefault("TNZ_LOGGING", "")
 from tnz import tnz as _tnz
@@ -59,6 +58,7 @@ class Tn3270Session(ThreadedSession):
     """A 3270 session (see :class:`HostSession` for the contract)."""
 
     kind = "3270"
+    host_type = HostType.TN3270
     with_loop = True
 
     def __init__(self, spec: HostSpec, *, keyboard_timeout: float = 5.0) -> None:
@@ -69,21 +69,6 @@ class Tn3270Session(ThreadedSession):
 
     async def snapshot(self) -> Screen:
         return await self._call(self._snapshot)
-
-    async def type_text(self, text: str) -> None:
-        await self._call(lambda: self._type(text))
-
-    async def fill_field(self, row: int, col: int, text: str) -> None:
-        await self._call(lambda: self._fill(row, col, text))
-
-    async def send_key(self, key: Key) -> None:
-        if key not in HOST_KEYS[HostType.TN3270]:
-            raise KeyNotSupported(f"key {key.value} does not exist on a 3270 terminal")
-        await self._call(lambda: self._key(key))
-
-    async def wait_until(self, condition: Condition, timeout: float) -> Screen:
-        predicate = as_predicate(condition)
-        return await self._call(lambda: self._wait(predicate, timeout, condition))
 
     # -- on the session thread -----------------------------------------------------------------------
     def _connect_sync(self) -> Screen:

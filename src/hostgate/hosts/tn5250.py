@@ -40,12 +40,11 @@ from hostgate.errors import (
     HostTimeout,
     HostUnreachable,
     KeyboardLocked,
-    KeyNotSupported,
 )
 from hostgate.hosts._worker import ThreadedSession
-from hostgate.hosts.base import Condition, Field, Screen, as_predicate
+from hostgate.hosts.base import Condition, Field, Screen
 from hostgate.hosts.tn3270 import describe_condition
-from hostgate.models import HOST_KEYS, HostSpec, HostType, Key
+from hostgate.models import HostSpec, HostType, Key
 
 __all__ = ["Tn5250Session"]
 
@@ -90,6 +89,7 @@ class Tn5250Session(ThreadedSession):
     """A 5250 session (see :class:`HostSession` for the contract)."""
 
     kind = "5250"
+    host_type = HostType.TN5250
 
     def __init__(self, spec: HostSpec, *, keyboard_timeout: float = 5.0) -> None:
         if spec.type is not HostType.TN5250:
@@ -99,21 +99,6 @@ class Tn5250Session(ThreadedSession):
 
     async def snapshot(self) -> Screen:
         return await self._call(lambda: self._snapshot(self._live()))
-
-    async def type_text(self, text: str) -> None:
-        await self._call(lambda: self._type(text))
-
-    async def fill_field(self, row: int, col: int, text: str) -> None:
-        await self._call(lambda: self._fill(row, col, text))
-
-    async def send_key(self, key: Key) -> None:
-        if key not in HOST_KEYS[HostType.TN5250]:
-            raise KeyNotSupported(f"key {key.value} does not exist on a 5250 terminal")
-        await self._call(lambda: self._key(key))
-
-    async def wait_until(self, condition: Condition, timeout: float) -> Screen:
-        predicate = as_predicate(condition)
-        return await self._call(lambda: self._wait(predicate, timeout, condition))
 
     # -- on the session thread -----------------------------------------------------------------------
     def _connect_sync(self) -> Screen:
