@@ -92,3 +92,42 @@ def test_run_cycle_explains_the_decision() -> None:
     _beat(router, "c")
     line = router.run_cycle([DOMAIN], _servers("a", "b", "c"))
     assert line == "session servers not live: a, b; routing domain prod to c"
+
+
+def test_a_tier_whose_stored_weights_are_all_zero_still_routes() -> None:
+    """#14.7: weight 0 was accepted and made ``random.choices`` raise ValueError (an uncoded 500)."""
+    router, _ = _router()
+    _beat(router, "a", "b")
+    zero = DomainRecord("z", (DomainMember("a", 0, 1), DomainMember("b", 0, 1)))
+    assert {router.pick(zero, _servers("a", "b")).name for _ in range(200)} == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        (DomainMember("a", -5, 1), DomainMember("b", 0, 1)),
+        (DomainMember("a", "heavy", 1), DomainMember("b", None, 1)),  # type: ignore[arg-type]
+        (DomainMember("a", True, 1), DomainMember("b", 10**30, 1)),
+        (DomainMember("a", 1, "first"), DomainMember("b", 1, -3)),  # type: ignore[arg-type]
+        (DomainMember("a", 1, None), DomainMember("b", 1.5, 10**9)),  # type: ignore[arg-type]
+    ],
+)
+def test_any_stored_weight_or_priority_routes_without_an_exception(members: tuple[DomainMember, ...]) -> None:
+    router, _ = _router()
+    _beat(router, "a", "b")
+    odd = DomainRecord("odd", (*members, DomainMember(["not", "a", "name"], 1, 1)))  # type: ignore[arg-type]
+    picked = {router.pick(odd, _servers("a", "b")).name for _ in range(200)}
+    assert picked <= {"a", "b"} and picked
+    assert "routing domain odd to" in router.run_cycle([odd], _servers("a", "b"))
+
+
+def test_out_of_range_stored_values_count_as_the_nearest_bound() -> None:
+    router, _ = _router()
+    _beat(router, "a", "b", "c")
+    # b's priority -3 counts as tier 1 (with a); c's 10**9 as tier 100; a's weight 0 as 1, b's 5000 as 1000.
+    rec = DomainRecord(
+        "r", (DomainMember("a", 0, 1), DomainMember("b", 5000, -3), DomainMember("c", 1, 10**9))
+    )
+    counts = Counter(router.pick(rec, _servers("a", "b", "c")).name for _ in range(3000))
+    assert set(counts) == {"a", "b"}
+    assert counts["a"] < 30  # 1 in 1001

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from hostgate.cli.common import client_from, cluster_options
 from hostgate.cli.output import console, emit_json, handle_errors
+from hostgate.errors import UsageError
 
 __all__ = ["domain", "servers"]
 
@@ -48,20 +49,27 @@ def delete(name: str, **kw: Any) -> None:
 @domain.command("add-server")
 @click.argument("domain_name", metavar="DOMAIN")
 @click.argument("server_name", metavar="SERVER")
-@click.option(
-    "--weight", type=click.IntRange(0, 1000), default=1, show_default=True, help="Share within its tier."
-)
+@click.option("--weight", type=int, default=1, show_default=True, help="Share within its tier (1-1000).")
 @click.option(
     "--priority",
-    type=click.IntRange(1, 100),
+    type=int,
     default=1,
     show_default=True,
-    help="Lower tiers are used first.",
+    help="Lower tiers are used first (1-100).",
 )
 @cluster_options
 @handle_errors
 def add_server(domain_name: str, server_name: str, weight: int, priority: int, **kw: Any) -> None:
     """Add a session server to a domain (or change its weight and priority)."""
+    # Checked here too (the API is the authority) so a bad value is a coded HG-1003 before any connection.
+    if not 1 <= weight <= 1000:
+        raise UsageError(
+            f"--weight {weight} is outside 1-1000",
+            hint="A weight is the server's share within its tier; to stop routing to a server, remove it "
+            "from the domain (`hostgate domain remove-server`).",
+        )
+    if not 1 <= priority <= 100:
+        raise UsageError(f"--priority {priority} is outside 1-100", hint="Priority 1 is the first tier.")
     answer = client_from(kw).request_sync(
         "PUT",
         f"/api/v1/domains/{domain_name}/servers/{server_name}",

@@ -39,7 +39,7 @@ from hostgate.management.records import (
     domain_key,
     session_server_key,
 )
-from hostgate.management.routing import Heartbeat, Router
+from hostgate.management.routing import MAX_PRIORITY, MAX_WEIGHT, MIN_PRIORITY, MIN_WEIGHT, Heartbeat, Router
 from hostgate.management.security import Principal
 from hostgate.store.base import Store
 
@@ -231,12 +231,19 @@ class DomainService:
         self, principal: Principal, domain: str, server: str, weight: int, priority: int
     ) -> DomainRecord:
         principal.require_admin()
+        if not MIN_WEIGHT <= weight <= MAX_WEIGHT:
+            raise UsageError(
+                f"field 'weight': {weight} is outside {MIN_WEIGHT}-{MAX_WEIGHT}",
+                hint="A weight is the server's share within its priority tier (1-1000); to stop routing to a "
+                "server, remove it from the domain (`hostgate domain remove-server`).",
+            )
+        if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+            raise UsageError(
+                f"field 'priority': {priority} is outside {MIN_PRIORITY}-{MAX_PRIORITY}",
+                hint="Priority 1 is the first tier; higher numbers are used only when every lower tier is down.",
+            )
         if server not in self.servers():
             raise SessionServerNotFound(f"no session server named {server!r} is registered in this cluster")
-        if not 0 <= weight <= 1000:
-            raise UsageError(f"weight {weight} is outside 0-1000")
-        if not 1 <= priority <= 100:
-            raise UsageError(f"priority {priority} is outside 1-100")
         member = DomainMember(server, weight, priority)
         return await self._update_domain(domain, lambda rec: _with(rec, member))
 

@@ -8,6 +8,12 @@ refusing since then.
 Routing (VHI 7.x): among the live servers of the domain, take the lowest priority number that has any live
 server, then choose at random weighted by weight. A client that could not reach the chosen server asks again
 with it excluded, and the report marks it suspect here until its next heartbeat.
+
+Weights are 1-1000 and priorities 1-100; the API and the CLI refuse anything else (weight 0 would mean "never",
+which is what removing the server from the domain says). Routing still reads every stored record it meets
+without failing: a weight or priority outside those ranges (a record written by hand, or by an older version
+that accepted weight 0) counts as the nearest bound, and one that is not a whole number as weight 1 or as the
+last tier, so one odd member can never make ``random.choices`` raise for the whole domain.
 """
 
 from __future__ import annotations
@@ -19,11 +25,28 @@ from dataclasses import dataclass, field
 
 from hostgate._clock import SYSTEM_CLOCK, Clock
 from hostgate.errors import NoServerAvailable
-from hostgate.management.records import DomainRecord, SessionServerRecord
+from hostgate.management.records import DomainMember, DomainRecord, SessionServerRecord
 
-__all__ = ["Heartbeat", "Router", "ServerState"]
+__all__ = ["MAX_PRIORITY", "MAX_WEIGHT", "MIN_PRIORITY", "MIN_WEIGHT", "Heartbeat", "Router", "ServerState"]
 
 log = logging.getLogger("hostgate.management.routing")
+
+MIN_WEIGHT, MAX_WEIGHT = 1, 1000
+MIN_PRIORITY, MAX_PRIORITY = 1, 100
+
+
+def _bounded(value: object, low: int, high: int, otherwise: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        return otherwise
+    return min(max(value, low), high)
+
+
+def _weight(member: DomainMember) -> int:
+    return _bounded(member.weight, MIN_WEIGHT, MAX_WEIGHT, MIN_WEIGHT)
+
+
+def _priority(member: DomainMember) -> int:
+    return _bounded(member.priority, MIN_PRIORITY, MAX_PRIORITY, MAX_PRIORITY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,18 +114,21 @@ class Router:
         candidates = [
             m
             for m in domain.members
-            if m.server in servers and m.server not in excluded and self.is_live(m.server)
+            if isinstance(m.server, str)
+            and m.server in servers
+            and m.server not in excluded
+            and self.is_live(m.server)
         ]
         if not candidates:
-            known = ", ".join(sorted(m.server for m in domain.members)) or "none"
+            known = ", ".join(sorted(str(m.server) for m in domain.members)) or "none"
             raise NoServerAvailable(
                 f"domain {domain.name!r} has no live session server (members: {known}"
                 + (f"; excluded: {', '.join(sorted(excluded))}" if excluded else "")
                 + ")"
             )
-        tier = min(m.priority for m in candidates)
-        in_tier = [m for m in candidates if m.priority == tier]
-        chosen = self.rng.choices(in_tier, weights=[max(m.weight, 0) or 0.0 for m in in_tier])[0]
+        tier = min(_priority(m) for m in candidates)
+        in_tier = [m for m in candidates if _priority(m) == tier]
+        chosen = self.rng.choices(in_tier, weights=[_weight(m) for m in in_tier])[0]
         state = self._states[chosen.server]
         state.routed_since_heartbeat += 1
         return servers[chosen.server]
@@ -114,12 +140,16 @@ class Router:
         if dead:
             parts.append(f"session servers not live: {', '.join(dead)}")
         for domain in domains:
-            live = [m for m in domain.members if m.server in servers and self.is_live(m.server)]
+            live = [
+                m
+                for m in domain.members
+                if isinstance(m.server, str) and m.server in servers and self.is_live(m.server)
+            ]
             if not live:
                 parts.append(f"domain {domain.name} has no live server")
                 continue
-            tier = min(m.priority for m in live)
-            names = ", ".join(sorted(m.server for m in live if m.priority == tier))
+            tier = min(_priority(m) for m in live)
+            names = ", ".join(sorted(m.server for m in live if _priority(m) == tier))
             parts.append(f"routing domain {domain.name} to {names}")
         decision = "; ".join(parts) or "no domains"
         if decision != self._last_decision:
