@@ -6,7 +6,8 @@ what happened and a hint that says what to do. Third-party errors are translated
 
 ::
 
-    HostgateError
+    HostgateError                           (HG-1000 as a default only: servers send InternalError)
+    ├── InternalError              HG-1000  an unexpected error in a server; the answer carries a request id
     ├── ConfigError                HG-1001  bad hostgate.toml / environment value (names the field)
     ├── DataDirError               HG-1002  data directory missing, unreadable or already used
     ├── UsageError                 HG-1003  a command's arguments do not fit together
@@ -95,6 +96,7 @@ __all__ = [
     "HostUnreachable",
     "HostgateError",
     "HostsFileError",
+    "InternalError",
     "InvalidValue",
     "JoinFailed",
     "KeyNotSupported",
@@ -155,6 +157,18 @@ class HostgateError(Exception):
     def to_payload(self) -> dict[str, str]:
         """The JSON body an HTTP face sends for this error."""
         return {"code": self.code, "message": self.message, "hint": self.hint}
+
+
+class InternalError(HostgateError):
+    """What an HTTP face answers for an exception nobody meant to raise (a bug): HTTP 500, the request id in
+    the message and the body, the traceback only in the server's log (one record, with the same id)."""
+
+    code = "HG-1000"
+    hint = (
+        "This is a bug in hostgate; please report it with the request id. The server's log has one record "
+        "with that id and the details."
+    )
+    http_status = 500
 
 
 class ConfigError(HostgateError):
@@ -545,6 +559,7 @@ def _all_coded() -> dict[str, type[HostgateError]]:
         cls = pending.pop()
         found.setdefault(cls.code, cls)
         pending.extend(cls.__subclasses__())
+    found[InternalError.code] = InternalError  # the root shares HG-1000 as a default; a server sends this one
     return found
 
 

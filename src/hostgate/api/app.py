@@ -1,9 +1,10 @@
 """The management server's JSON API (Starlette).
 
 Every answer carries ``X-Hostgate-Cluster-Id`` and ``X-Hostgate-Member`` so a client can tell which cluster and
-member answered. Only ``/api/v1/health`` and ``/api/v1/ca`` (the public CA certificate) answer without
+member answered, and an ``X-Request-Id`` (``hostgate._http``, the error boundary shared with the session server). Only ``/api/v1/health`` and ``/api/v1/ca`` (the public CA certificate) answer without
 credentials; everything else needs HTTP Basic credentials of a cluster account, and changes need an
-Administrator. Errors are ``{"code", "message", "hint"}`` with the error's HTTP status; no traceback leaves.
+Administrator. Errors are ``{"code", "message", "hint", "request_id"}`` with the error's HTTP status; no traceback
+leaves (an unexpected exception is ``InternalError``, HG-1000, logged once with its traceback).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -20,7 +20,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hostgate.errors import AuthenticationFailed, HostgateError, UsageError
+from hostgate._http import error_boundary
+from hostgate.errors import AuthenticationFailed, UsageError
 from hostgate.management.records import CA_KEY, CaRecord
 from hostgate.management.routing import Heartbeat
 from hostgate.management.security import Principal
@@ -29,7 +30,6 @@ from hostgate.management.service import JoinRequest, ManagementService
 __all__ = ["create_app"]
 
 log = logging.getLogger("hostgate.api")
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _credentials(request: Request) -> tuple[str, str]:
@@ -60,8 +60,8 @@ def _str_list(value: object) -> bool:
 async def _json_body(request: Request, fields: dict[str, Any]) -> dict[str, Any]:
     try:
         body = await request.json()
-    except ValueError:
-        raise UsageError("the request body is not valid JSON") from None
+    except (ValueError, RecursionError):  # json raises RecursionError, not ValueError, on deep nesting
+        raise UsageError("the request body is not valid JSON (or is nested too deeply)") from None
     if not isinstance(body, dict):
         raise UsageError("the request body must be a JSON object")
     out: dict[str, Any] = {}
@@ -76,22 +76,6 @@ async def _json_body(request: Request, fields: dict[str, Any]) -> dict[str, Any]
 def create_app(service: ManagementService) -> Starlette:
     def principal(request: Request) -> Principal:
         return service.authenticate(*_credentials(request))
-
-    def stamp(response: Response) -> Response:
-        response.headers["X-Hostgate-Cluster-Id"] = service.settings.server.cluster_id
-        response.headers["X-Hostgate-Member"] = service.member_name
-        return response
-
-    def guarded(handler: Handler) -> Handler:
-        async def wrapped(request: Request) -> Response:
-            try:
-                return stamp(await handler(request))
-            except HostgateError as exc:
-                if exc.http_status >= 500:
-                    log.warning("%s %s failed: %s", request.method, request.url.path, exc)
-                return stamp(JSONResponse(exc.to_payload(), status_code=exc.http_status))
-
-        return wrapped
 
     async def health(request: Request) -> Response:
         return JSONResponse(
@@ -251,27 +235,31 @@ def create_app(service: ManagementService) -> Starlette:
         return JSONResponse(asdict(service.domains.grant_direct(who, body["server"], model)))
 
     routes = [
-        Route("/api/v1/health", guarded(health), methods=["GET"]),
-        Route("/api/v1/ca", guarded(ca), methods=["GET"]),
-        Route("/api/v1/whoami", guarded(whoami), methods=["GET"]),
-        Route("/api/v1/cluster", guarded(cluster_status), methods=["GET"]),
-        Route("/api/v1/cluster/name", guarded(cluster_rename), methods=["PUT"]),
-        Route("/api/v1/cluster/members", guarded(members_join), methods=["POST"]),
-        Route("/api/v1/cluster/members/{name}", guarded(members_remove), methods=["DELETE"]),
-        Route("/api/v1/session-servers", guarded(servers_list), methods=["GET"]),
-        Route("/api/v1/session-servers", guarded(servers_register), methods=["POST"]),
-        Route("/api/v1/session-servers/{name}", guarded(servers_remove), methods=["DELETE"]),
-        Route("/api/v1/session-servers/{name}/heartbeat", guarded(servers_heartbeat), methods=["POST"]),
-        Route("/api/v1/domains", guarded(domains_list), methods=["GET"]),
-        Route("/api/v1/domains", guarded(domains_create), methods=["POST"]),
-        Route("/api/v1/domains/{name}", guarded(domains_show), methods=["GET"]),
-        Route("/api/v1/domains/{name}", guarded(domains_delete), methods=["DELETE"]),
-        Route("/api/v1/domains/{name}/servers/{server}", guarded(domains_add_server), methods=["PUT"]),
-        Route("/api/v1/domains/{name}/servers/{server}", guarded(domains_remove_server), methods=["DELETE"]),
-        Route("/api/v1/route", guarded(route), methods=["POST"]),
-        Route("/api/v1/tokens", guarded(grant_direct), methods=["POST"]),
-        Route("/api/v1/users", guarded(users_list), methods=["GET"]),
-        Route("/api/v1/users", guarded(users_add), methods=["POST"]),
-        Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),
+        Route("/api/v1/health", health, methods=["GET"]),
+        Route("/api/v1/ca", ca, methods=["GET"]),
+        Route("/api/v1/whoami", whoami, methods=["GET"]),
+        Route("/api/v1/cluster", cluster_status, methods=["GET"]),
+        Route("/api/v1/cluster/name", cluster_rename, methods=["PUT"]),
+        Route("/api/v1/cluster/members", members_join, methods=["POST"]),
+        Route("/api/v1/cluster/members/{name}", members_remove, methods=["DELETE"]),
+        Route("/api/v1/session-servers", servers_list, methods=["GET"]),
+        Route("/api/v1/session-servers", servers_register, methods=["POST"]),
+        Route("/api/v1/session-servers/{name}", servers_remove, methods=["DELETE"]),
+        Route("/api/v1/session-servers/{name}/heartbeat", servers_heartbeat, methods=["POST"]),
+        Route("/api/v1/domains", domains_list, methods=["GET"]),
+        Route("/api/v1/domains", domains_create, methods=["POST"]),
+        Route("/api/v1/domains/{name}", domains_show, methods=["GET"]),
+        Route("/api/v1/domains/{name}", domains_delete, methods=["DELETE"]),
+        Route("/api/v1/domains/{name}/servers/{server}", domains_add_server, methods=["PUT"]),
+        Route("/api/v1/domains/{name}/servers/{server}", domains_remove_server, methods=["DELETE"]),
+        Route("/api/v1/route", route, methods=["POST"]),
+        Route("/api/v1/tokens", grant_direct, methods=["POST"]),
+        Route("/api/v1/users", users_list, methods=["GET"]),
+        Route("/api/v1/users", users_add, methods=["POST"]),
+        Route("/api/v1/users/{name}", users_remove, methods=["DELETE"]),
     ]
-    return Starlette(routes=routes)
+    identity = {
+        "X-Hostgate-Cluster-Id": service.settings.server.cluster_id,
+        "X-Hostgate-Member": service.member_name,
+    }
+    return Starlette(routes=routes, middleware=[error_boundary(log, identity, "management API")])

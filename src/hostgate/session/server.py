@@ -6,7 +6,8 @@ server keeps opening and serving sessions while every management member is down.
 or for another server, is refused with "Token binding is invalid" (HG-3852).
 
 JSON endpoints (every one but ``health`` needs ``Authorization: Bearer TOKEN``; errors are
-``{"code", "message", "hint"}`` with the error's HTTP status):
+``{"code", "message", "hint", "request_id"}`` with the error's HTTP status, every answer has ``X-Request-Id``;
+``hostgate._http`` is the error boundary shared with the management API):
 
 =========================================================  ======================================================
 ``POST   /api/v1/sessions`` ``{"model", "variables"}``       open: connect to the model's host and sign on (201)
@@ -29,7 +30,6 @@ Decimal values travel as strings (JSON numbers would lose digits).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -39,7 +39,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hostgate import tokens
-from hostgate.errors import AuthenticationFailed, HostError, HostgateError, UsageError
+from hostgate._http import error_boundary
+from hostgate.errors import AuthenticationFailed, UsageError
 from hostgate.models import Value
 from hostgate.session.model_runtime import ModelSession, Records
 from hostgate.session.registry import SessionRegistry
@@ -47,7 +48,6 @@ from hostgate.session.registry import SessionRegistry
 __all__ = ["create_session_app"]
 
 log = logging.getLogger("hostgate.session")
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _bearer(request: Request) -> str:
@@ -63,8 +63,8 @@ async def _body(request: Request) -> dict[str, Any]:
         return {}
     try:
         body = await request.json()
-    except ValueError:
-        raise UsageError("the request body is not valid JSON") from None
+    except (ValueError, RecursionError):  # json raises RecursionError, not ValueError, on deep nesting
+        raise UsageError("the request body is not valid JSON (or is nested too deeply)") from None
     if not isinstance(body, dict):
         raise UsageError("the request body must be a JSON object")
     return body
@@ -96,26 +96,6 @@ def _records(found: Records) -> dict[str, Any]:
 
 
 def create_session_app(registry: SessionRegistry) -> Starlette:
-    def stamp(response: Response) -> Response:
-        response.headers["X-Hostgate-Cluster-Id"] = registry.cluster_id
-        response.headers["X-Hostgate-Session-Server"] = registry.server
-        return response
-
-    def guarded(handler: Handler) -> Handler:
-        async def wrapped(request: Request) -> Response:
-            try:
-                return stamp(await handler(request))
-            except HostgateError as exc:
-                if isinstance(exc, HostError) or exc.http_status >= 500:
-                    log.warning("%s %s: %s", request.method, request.url.path, exc)
-                return stamp(JSONResponse(exc.to_payload(), status_code=exc.http_status))
-            except Exception as exc:  # no traceback leaves the server; the log keeps it
-                log.exception("%s %s failed", request.method, request.url.path)
-                error = HostgateError(f"internal error in the session server ({type(exc).__name__})")
-                return stamp(JSONResponse(error.to_payload(), status_code=500))
-
-        return wrapped
-
     def claims(request: Request) -> tokens.TokenClaims:
         return registry.claims(_bearer(request))
 
@@ -223,20 +203,22 @@ def create_session_app(registry: SessionRegistry) -> Starlette:
         return JSONResponse(_records(found))
 
     session = "/api/v1/sessions/{id}"
+    identity = {"X-Hostgate-Cluster-Id": registry.cluster_id, "X-Hostgate-Session-Server": registry.server}
     return Starlette(
+        middleware=[error_boundary(log, identity, "session server")],
         routes=[
-            Route("/api/v1/health", guarded(health), methods=["GET"]),
-            Route("/api/v1/sessions", guarded(open_session), methods=["POST"]),
-            Route(session, guarded(show), methods=["GET"]),
-            Route(session, guarded(close), methods=["DELETE"]),
-            Route(f"{session}/ping", guarded(ping), methods=["POST"]),
-            Route(f"{session}/entity", guarded(entity_get), methods=["GET"]),
-            Route(f"{session}/entity", guarded(entity_put), methods=["PUT"]),
-            Route(f"{session}/attributes", guarded(attributes_get), methods=["GET"]),
-            Route(f"{session}/attributes", guarded(attributes_put), methods=["PUT"]),
-            Route(f"{session}/operations/{{name}}", guarded(operation), methods=["POST"]),
-            Route(f"{session}/recordsets/{{name}}", guarded(recordset), methods=["GET"]),
-            Route(f"{session}/procedures", guarded(procedure), methods=["POST"]),
-            Route(f"{session}/query", guarded(query), methods=["POST"]),
-        ]
+            Route("/api/v1/health", health, methods=["GET"]),
+            Route("/api/v1/sessions", open_session, methods=["POST"]),
+            Route(session, show, methods=["GET"]),
+            Route(session, close, methods=["DELETE"]),
+            Route(f"{session}/ping", ping, methods=["POST"]),
+            Route(f"{session}/entity", entity_get, methods=["GET"]),
+            Route(f"{session}/entity", entity_put, methods=["PUT"]),
+            Route(f"{session}/attributes", attributes_get, methods=["GET"]),
+            Route(f"{session}/attributes", attributes_put, methods=["PUT"]),
+            Route(f"{session}/operations/{{name}}", operation, methods=["POST"]),
+            Route(f"{session}/recordsets/{{name}}", recordset, methods=["GET"]),
+            Route(f"{session}/procedures", procedure, methods=["POST"]),
+            Route(f"{session}/query", query, methods=["POST"]),
+        ],
     )

@@ -1,0 +1,99 @@
+"""The error boundary both HTTP faces run inside: request ids, identity headers, coded errors (ASGI middleware).
+
+The management API (``api/app.py``) and the session server (``session/server.py``) need the same three things
+on every answer, so they are written once, here:
+
+- **A request id**: every response has an ``X-Request-Id`` header, and every error body a ``request_id``, so
+  a user can quote it and an operator can find the one log record that carries it.
+- **Identity headers on every response**, errors and Starlette's own 404/405 included: the connector treats an
+  answer without its cluster's ``X-Hostgate-Cluster-Id`` as another cluster's (HG-5102), so an unstamped 500
+  from a member of the right cluster used to read as "wrong cluster".
+- **Coded errors**: a ``HostgateError`` becomes ``{"code", "message", "hint", "request_id"}`` with its HTTP
+  status; any other exception (a bug: ``RecursionError``, ``KeyError``, ...) becomes ``InternalError``
+  (HG-1000, 500), logged once with its traceback and the request id. No traceback leaves the server, and the
+  exception is not re-raised, so neither Starlette nor uvicorn logs it a second time.
+
+    Starlette(routes=..., middleware=[error_boundary(log, {"X-Hostgate-Cluster-Id": cid, ...}, "API")])
+
+Only ``hostgate.errors`` is imported: the faces sit on either side of the package map (``api/`` beside
+``management/``, ``session/`` beside ``hosts/``) and both may import the bottom.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+
+from starlette.middleware import Middleware
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hostgate.errors import HostError, HostgateError, InternalError
+
+__all__ = ["REQUEST_ID_HEADER", "ErrorBoundary", "error_boundary"]
+
+REQUEST_ID_HEADER = "X-Request-Id"
+
+
+def _new_request_id() -> str:
+    # 64 random bits: unique enough to find one request in a member's log, short enough to read out.
+    return secrets.token_hex(8)
+
+
+class ErrorBoundary:
+    """Pure ASGI middleware (no ``BaseHTTPMiddleware``: that one runs the app in a task group, which would
+    change how cancellation and streaming behave for every route)."""
+
+    def __init__(self, app: ASGIApp, *, log: logging.Logger, headers: Mapping[str, str], face: str) -> None:
+        self.app = app
+        self.log = log
+        self.face = face
+        self._headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self._names = {k for k, _ in self._headers} | {REQUEST_ID_HEADER.lower().encode("latin-1")}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        stamp = [*self._headers, (REQUEST_ID_HEADER.lower().encode("latin-1"), request_id.encode("latin-1"))]
+        started = False
+
+        async def send_stamped(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self._names]
+                message = {**message, "headers": [*kept, *stamp]}
+            await send(message)
+
+        where = f"{scope.get('method', '?')} {scope.get('path', '?')}"
+        try:
+            await self.app(scope, receive, send_stamped)
+        except HostgateError as exc:
+            if exc.http_status >= 500 or isinstance(exc, HostError):
+                self.log.warning("%s failed (request %s): %s", where, request_id, exc)
+            if not started:
+                await self._answer(exc, request_id, scope, receive, send_stamped)
+        except Exception as exc:
+            # The boundary: a bug anywhere below becomes one coded 500 and one log record.
+            self.log.exception("%s failed (request %s)", where, request_id)
+            if not started:
+                error = InternalError(
+                    f"internal error in the {self.face} ({type(exc).__name__}); request {request_id}"
+                )
+                await self._answer(error, request_id, scope, receive, send_stamped)
+
+    @staticmethod
+    async def _answer(
+        exc: HostgateError, request_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        body: dict[str, str] = {**exc.to_payload(), "request_id": request_id}
+        await JSONResponse(body, status_code=exc.http_status)(scope, receive, send)
+
+
+def error_boundary(log: logging.Logger, headers: Mapping[str, str], face: str) -> Middleware:
+    """The boundary as a Starlette ``middleware=[...]`` entry (outside routing, so 404/405 are stamped too)."""
+    return Middleware(ErrorBoundary, log=log, headers=dict(headers), face=face)
