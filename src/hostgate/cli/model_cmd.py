@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import NoReturn
 
 import click
+from rich.markup import escape
 
 from hostgate.cli.output import console, emit_json, handle_errors
 from hostgate.config.settings import load_settings
@@ -87,7 +88,10 @@ def check(file: Path, as_json: bool) -> None:
         emit_json(summary)
         return
     host = loaded.host
-    console.print(f"{file}: valid model [bold]{loaded.name}[/] (format {loaded.format_version})", markup=True)
+    console.print(
+        f"{escape(str(file))}: valid model [bold]{escape(loaded.name)}[/] (format {loaded.format_version})",
+        markup=True,
+    )
     console.print(
         f"  host: {host.type.value} {host.address}:{host.port}, {host.terminal.type} "
         f"{host.terminal.rows}x{host.terminal.cols}",
@@ -127,7 +131,9 @@ def deploy(file: Path, data_dir: Path, as_json: bool) -> None:
         emit_json({"deployed": loaded.name, "file": str(target), "replaced": replaced})
         return
     verb = "replaced the earlier version" if replaced else "new model"
-    console.print(f"Deployed model [bold]{loaded.name}[/] to {target} ({verb}).", markup=True)
+    console.print(
+        f"Deployed model [bold]{escape(loaded.name)}[/] to {escape(str(target))} ({verb}).", markup=True
+    )
 
 
 @model.command("list")

@@ -9,17 +9,49 @@ from functools import wraps
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 
 from hostgate.errors import HostgateError, UsageError
 
-__all__ = ["console", "emit_json", "fail", "handle_errors"]
+__all__ = ["console", "emit_json", "fail", "handle_errors", "make_console"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-console = Console(highlight=False)
-_err = Console(stderr=True, highlight=False)
+
+# Wide enough for any line hostgate prints (paths are at most PATH_MAX, 4096), small enough that a renderable
+# sized to the console's full width would still be harmless.
+_UNWRAPPED_WIDTH = 100_000
+
+
+class _Console(Console):
+    """A rich console that wraps only on a terminal.
+
+    rich wraps at the terminal's width, and at 80 columns (or ``$COLUMNS``) when its output is a pipe or a file,
+    so a long data-dir or model path broke lines that scripts and tests read (issue #14.9: the suite failed from
+    a clone in a deeper folder). Whether the output is a terminal is asked at every print, because the CLI's
+    module-level console outlives the streams (``click.testing.CliRunner`` swaps ``sys.stdout``).
+    """
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        measured = super().size
+        if self.is_terminal:
+            return measured
+        return ConsoleDimensions(_UNWRAPPED_WIDTH, measured.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+def make_console(*, stderr: bool = False, soft_wrap: bool = False) -> Console:
+    """Every rich console of the CLI comes from here (never wraps when not writing to a terminal)."""
+    return _Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
+
+
+console = make_console()
+_err = make_console(stderr=True)
 
 
 def fail(err: HostgateError) -> NoReturn:

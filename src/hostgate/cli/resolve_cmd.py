@@ -11,10 +11,10 @@ import asyncio
 import json
 
 import click
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from hostgate.cli.output import fail
+from hostgate.cli.output import fail, make_console
 from hostgate.errors import HostgateError
 from hostgate.naming import SYSTEM_HOSTS, AliasResolver, Resolution, Source, format_target, parse_target
 
@@ -38,7 +38,7 @@ def resolution_payload(resolution: Resolution, alias: str) -> dict[str, object]:
 
 
 def _print_table(resolution: Resolution, alias: str, port: int | None) -> None:
-    console = Console(highlight=False, soft_wrap=False)
+    console = make_console()
     table = Table(title=f"Name sources for {alias}", title_justify="left")
     table.add_column("source")
     table.add_column("status")
@@ -46,7 +46,7 @@ def _print_table(resolution: Resolution, alias: str, port: int | None) -> None:
     table.add_column("note", overflow="fold")
     for answer in resolution.sources:
         table.add_row(
-            answer.name, answer.status.value, "\n".join(answer.addresses) or "-", answer.error or ""
+            answer.name, answer.status.value, "\n".join(answer.addresses) or "-", escape(answer.error or "")
         )
     console.print(table)
     console.print(f"Try order (from {resolution.answered_by}):")
