@@ -13,6 +13,7 @@ Readiness is polled with a deadline over TLS.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import signal
 import subprocess
@@ -27,16 +28,49 @@ from aetcd import rpc
 
 from hostgate import pki
 from hostgate.config.settings import EtcdSettings, ServerSettings, Settings, StoreBackend
+from hostgate.errors import QuorumLost, StoreUnavailable
 from hostgate.store.etcd import EtcdStore, EtcdTls, grpc_target
 from hostgate.store.etcd_member import EtcdMember, die_with_parent
 from tests.helpers.ports import free_port
 
-__all__ = ["ETCD", "EtcdCluster", "EtcdNode", "requires_etcd", "write_member_files"]
+__all__ = [
+    "ETCD",
+    "LOADED",
+    "EtcdCluster",
+    "EtcdNode",
+    "put_eventually",
+    "requires_etcd",
+    "write_member_files",
+]
 
 ETCD = shutil.which("etcd")
 requires_etcd = pytest.mark.skipif(
     ETCD is None, reason="needs the etcd binary (Debian etcd-server; `make sysdeps` installs it)"
 )
+
+# Deadline for anything that waits on etcd elections or start-up in tests. On an idle machine an election takes
+# 1-2 s (election timeout 1000 ms, randomised up to 2x, plus a pre-vote round); with the 2 cores shared by other
+# jobs, etcd's timers fire late and rounds split, and a leader kill once took more than the store's 5 s write
+# timeout (#14.9). Generous, because these are upper bounds of polls, not waits.
+LOADED = 60.0
+
+
+async def put_eventually(store: EtcdStore, key: str, value: bytes, timeout: float = LOADED) -> int:
+    """``store.put`` until it succeeds, for a write right after a fault (a kill, a restart, a freeze).
+
+    Safe to repeat: a put of the same value is idempotent, and ``EtcdStore.put`` is at-least-once across a
+    leader failure anyway. ``QuorumLost`` (no leader yet, or none for longer than ``election_grace``) and
+    ``StoreUnavailable`` (the channel is moving to another member) mean "not yet" here.
+    """
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + timeout
+    while True:
+        try:
+            return await store.put(key, value)
+        except (QuorumLost, StoreUnavailable):
+            if loop.time() >= stop_at:
+                raise
+        await asyncio.sleep(0.05)  # retry interval, bounded by the deadline
 
 
 def write_member_files(data_dir: Path, ca: pki.CertPair, name: str, address: str) -> None:
@@ -158,10 +192,15 @@ class EtcdCluster:
     def tls(self) -> EtcdTls:
         return EtcdTls.from_settings(self.nodes[0].settings)
 
-    def store(self, first: int = 0, *, write_timeout: float = 5.0) -> EtcdStore:
+    def store(self, first: int = 0, *, write_timeout: float = 5.0, election_grace: float = 3.0) -> EtcdStore:
         """An EtcdStore dialling every member, ``nodes[first]`` preferred."""
         order = [self.nodes[first], *(n for i, n in enumerate(self.nodes) if i != first)]
-        return EtcdStore([n.client_url for n in order], self.tls, write_timeout=write_timeout)
+        return EtcdStore(
+            [n.client_url for n in order],
+            self.tls,
+            write_timeout=write_timeout,
+            election_grace=election_grace,
+        )
 
     def status(self, node: EtcdNode, timeout: float = 1.0) -> rpc.StatusResponse | None:
         """The member's Maintenance Status over a blocking channel, or None if it does not answer."""
@@ -175,7 +214,7 @@ class EtcdCluster:
                 return None
 
     def wait_healthy(
-        self, nodes: Sequence[EtcdNode] | None = None, timeout: float = 30.0, *, not_leader: int = 0
+        self, nodes: Sequence[EtcdNode] | None = None, timeout: float = LOADED, *, not_leader: int = 0
     ) -> int:
         """Poll until every given member answers and they agree on a leader (other than ``not_leader``).
 
@@ -205,7 +244,7 @@ class EtcdCluster:
                 return node
         raise AssertionError("no member claims to be the leader")
 
-    def start(self, nodes: Sequence[EtcdNode] | None = None, timeout: float = 30.0) -> None:
+    def start(self, nodes: Sequence[EtcdNode] | None = None, timeout: float = LOADED) -> None:
         """Start the given members (default: all) and wait until they answer and agree on a leader."""
         nodes = list(nodes if nodes is not None else self.nodes)
         for node in nodes:

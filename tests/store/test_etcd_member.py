@@ -20,7 +20,7 @@ import pytest
 from hostgate.errors import StoreUnavailable
 from hostgate.store.etcd import EtcdStore
 from hostgate.store.etcd_member import EtcdMember
-from tests.helpers.etcd import EtcdCluster, requires_etcd
+from tests.helpers.etcd import LOADED, EtcdCluster, put_eventually, requires_etcd
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
@@ -85,27 +85,30 @@ async def test_supervisor_restarts_a_killed_member_which_catches_up(
         await member.start()
         supervisor = asyncio.create_task(member.run())
         await asyncio.gather(
-            asyncio.to_thread(cluster.wait_healthy, cluster.nodes[:2]), member.wait_ready(30)
+            asyncio.to_thread(cluster.wait_healthy, cluster.nodes[:2]), member.wait_ready(LOADED)
         )
         local = EtcdStore([member.client_url], cluster.tls)
-        await store.put("/s/k", b"before")
+        await put_eventually(store, "/s/k", b"before")
 
         first_pid = member.pid
         assert first_pid is not None
         os.kill(first_pid, signal.SIGKILL)  # the process this test's member started, by PID
-        await store.put("/s/k", b"while-down")  # the other two still form a majority
+        # The other two still form a majority, but if m3 led they must elect first, and m3 comes back 0.2 s
+        # later and catches up meanwhile: on a loaded machine that outlasted the store's 5 s write timeout
+        # (HG-2002), so the write is retried until a deadline instead of tried once.
+        await put_eventually(store, "/s/k", b"while-down")
 
         async def restarted() -> bool:
             return member.pid not in (None, first_pid)
 
-        await eventually(restarted, 10.0, "the supervisor restarting etcd")
-        await member.wait_ready(30)
+        await eventually(restarted, LOADED, "the supervisor restarting etcd")
+        await member.wait_ready(LOADED)
 
         async def caught_up() -> bool:
             kv = await local.get("/s/k", serializable=True)  # what the restarted member itself holds
             return kv is not None and kv.value == b"while-down"
 
-        await eventually(caught_up, 15.0, "the restarted member catching up")
+        await eventually(caught_up, LOADED, "the restarted member catching up")
         assert member.restarts == 1
         assert any(
             "etcd member m3 exited with -9; restarting in 0.2 s" in r.getMessage() for r in caplog.records
@@ -114,7 +117,8 @@ async def test_supervisor_restarts_a_killed_member_which_catches_up(
 
         code = await member.stop()
         assert code is not None and member.pid is None
-        await asyncio.wait_for(supervisor, 5.0)  # stop() ends supervision: no restart after a requested stop
+        # stop() ends supervision: no restart after a requested stop.
+        await asyncio.wait_for(supervisor, LOADED)
         assert member.restarts == 1
     finally:
         if supervisor is not None:
@@ -133,14 +137,14 @@ async def test_a_new_member_joins_and_leaves(etcd_cluster_fn: EtcdCluster) -> No
     store = cluster.store(0)
     member: EtcdMember | None = None
     try:
-        await store.put("/j/k", b"seed")
+        await put_eventually(store, "/j/k", b"seed")
         members_before = [(n.name, n.peer_url) for n in cluster.nodes]
         joiner = cluster.joiner("m4", "127.0.0.4", members_before)
         added, listed = await store.add_member([joiner.peer_url])  # first the cluster learns of it ...
         assert len(listed) == 4
         member = EtcdMember(joiner.settings)  # ... then it starts with --initial-cluster-state=existing
         await member.start()
-        await member.wait_ready(30)
+        await member.wait_ready(LOADED)
         new_store = EtcdStore([joiner.client_url], cluster.tls)
         try:
 
@@ -148,7 +152,7 @@ async def test_a_new_member_joins_and_leaves(etcd_cluster_fn: EtcdCluster) -> No
                 kv = await new_store.get("/j/k", serializable=True)
                 return kv is not None and kv.value == b"seed"
 
-            await eventually(replicated, 15.0, "the new member receiving the data")
+            await eventually(replicated, LOADED, "the new member receiving the data")
         finally:
             await new_store.close()
         names = {m.name for m in await store.members()}
