@@ -94,9 +94,12 @@ def run_trials(
         proc.wait(30)
         watchdog.cancel()
     finally:
-        if proc is not None and proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(30)
+        if proc is not None:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+            if proc.stdout is not None:
+                proc.stdout.close()
         if netns is not None:
             netns.destroy()
     results = [json.loads(line) for line in out.read_text().splitlines()] if out.exists() else []

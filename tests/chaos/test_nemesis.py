@@ -1,7 +1,7 @@
-"""The nemesis suite, short and bounded (part of ``make test``): 2 trials on one real 3-member cluster.
+"""The nemesis suite, short and bounded (part of ``make test``): 2 trials of 5 s on one real 3-member cluster.
 
 The long run is ``make chaos TRIALS=100 SEED=...`` (tests/chaos/run.py). Here the seed is printed so a failure
-can be replayed: ``.venv/bin/python -m tests.chaos.run --trials 2 --per-cluster 2 --seed SEED --duration 6``.
+can be replayed: ``.venv/bin/python -m tests.chaos.run --trials 2 --per-cluster 2 --seed SEED --duration 5``.
 
 Until hedged writes are safe (issue #14: the dialer's second attempt at a write can land after a later
 acknowledged write), linearizability violations and "already exists" answers for a name only this client
@@ -36,7 +36,7 @@ pytestmark = [
 def test_short_nemesis_run(tmp_path: Path) -> None:
     seed = int(os.environ.get("HOSTGATE_CHAOS_SEED") or random.SystemRandom().randrange(1, 10**9))
     print(f"nemesis seed {seed}")
-    run = run_trials(tmp_path, seed=seed, trials=2, duration=6.0, faults=ALL_KINDS, clients=3)
+    run = run_trials(tmp_path, seed=seed, trials=2, duration=5.0, faults=ALL_KINDS, clients=3)
     table, _ = summarize(run.results)
     print(run.output)
     print(table)
