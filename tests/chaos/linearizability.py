@@ -35,6 +35,7 @@ __all__ = [
     "Model",
     "Op",
     "check",
+    "format_op",
 ]
 
 
@@ -130,13 +131,13 @@ class CheckResult:
         head = "search gave up (budget)" if self.timed_out else "NOT linearizable"
         lines = [f"{head}: {self.operations} operations, {self.explored} states explored"]
         lines.append("longest linearizable prefix (last 8):")
-        lines += [f"  {_fmt(op)}" for op in self.longest[-8:]]
+        lines += [f"  {format_op(op)}" for op in self.longest[-8:]]
         lines.append("could not place next:")
-        lines += [f"  {_fmt(op)}" for op in self.stuck[:8]]
+        lines += [f"  {format_op(op)}" for op in self.stuck[:8]]
         return "\n".join(lines)
 
 
-def _fmt(op: Op) -> str:
+def format_op(op: Op) -> str:
     ret = "inf" if math.isinf(op.ret) else f"{op.ret:.3f}"
     note = f" ({op.note})" if op.note else ""
     return f"client {op.client} [{op.call:.3f}, {ret}] {op.input!r} -> {op.output!r}{note}"

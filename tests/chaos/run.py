@@ -30,6 +30,7 @@ def summarize(results: list[dict[str, Any]]) -> tuple[str, bool]:
     ops = acked = lost = phantom = 0
     violations: list[str] = []
     stale: list[str] = []
+    undecided: list[str] = []
     heal: list[str] = []
     for r in results:
         for f in r["faults"]:
@@ -40,6 +41,7 @@ def summarize(results: list[dict[str, Any]]) -> tuple[str, bool]:
         phantom += len(r["phantom_refusals"])
         violations += [f"{reg} (seed {r['seed']})" for reg in r["violations"]]
         stale += [f"{reg} (seed {r['seed']})" for reg in r["stale_reads"]]
+        undecided += [f"{reg} (seed {r['seed']})" for reg in r.get("undecided", [])]
         heal += [f"seed {r['seed']}: {p}" for p in r["heal_problems"]]
         for cls, (ok, n) in r["availability"]["during"].items():
             slot = during.setdefault(cls, [0, 0])
@@ -54,6 +56,7 @@ def summarize(results: list[dict[str, Any]]) -> tuple[str, bool]:
         ("'already exists' for a name only we created", str(phantom)),
         ("linearizability violations", str(len(violations))),
         ("stale reads of a member's copy (by design)", str(len(stale))),
+        ("histories too large to decide (search budget)", str(len(undecided))),
         ("faults that did not heal", str(len(heal))),
     ]
     for cls in ("down", "hung", "partitioned", "session-down"):

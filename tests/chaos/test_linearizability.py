@@ -163,3 +163,11 @@ def test_a_few_hundred_concurrent_operations_are_cheap() -> None:
     result = check(REGISTER, ops, initial=None)
     assert result.ok
     assert result.explored < 200_000
+
+
+def test_an_exhausted_budget_is_never_a_pass() -> None:
+    ops = [w(i, f"v{i}", 0) for i in range(12)] + [r(99, "nobody-wrote-this", 1, 2)]
+    result = check(REGISTER, ops, initial=None, budget=50)
+    assert not result.ok
+    assert result.timed_out
+    assert "gave up" in result.explain()

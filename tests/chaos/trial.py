@@ -33,7 +33,7 @@ from hostgate.cli.lab import poll
 from hostgate.connector.cluster import ClusterClient
 from hostgate.management.records import CLUSTER_KEY, ClusterInfo, DomainRecord, domain_key
 from tests.chaos.cluster import PASSWORD, ChaosCluster
-from tests.chaos.linearizability import RECORD, REGISTER, CheckResult, Model, Op, _fmt, check
+from tests.chaos.linearizability import RECORD, REGISTER, CheckResult, Model, Op, check, format_op
 from tests.chaos.nemesis import Fault, Nemesis
 from tests.chaos.netns import Netns
 from tests.chaos.workload import DOMAIN, FLAG, ROUTER_CLIENT, Recorder, run_clients
@@ -72,16 +72,22 @@ def _check_registers(
             "ops": len(ops) + len(cache),
             "ambiguous": sum(1 for op in ops if op.ambiguous),
             "linearizable": strict.ok,
-            "stale_reads": bool(with_cache is not None and not with_cache.ok),
+            "undecided": strict.timed_out,  # the search budget ran out: neither a pass nor a violation
+            "stale_reads": bool(with_cache is not None and not with_cache.ok and not with_cache.timed_out),
             "explain": "" if strict.ok else strict.explain(),
             "explain_stale": with_cache.explain() if with_cache is not None and not with_cache.ok else "",
             # The whole history when something is wrong: the reproduction a person reads.
             "history": []
             if strict.ok
-            else [_fmt(op) for op in sorted([*ops, *cache, final_read], key=lambda o: o.call)],
+            else [format_op(op) for op in sorted([*ops, *cache, final_read], key=lambda o: o.call)],
             "initial": repr(initial[register]),
         }
     return out
+
+
+def _applied(op: Op) -> bool:
+    """An acknowledged write: answered, and not a compare-and-set that answered "did not match"."""
+    return not op.ambiguous and op.input[0] != "read" and op.output is not False
 
 
 def _availability(rec: Recorder, faults: list[Fault], t_start: float) -> dict[str, Any]:
@@ -198,14 +204,12 @@ def run_trial(
         + len(rec.unique_acked)
         + len(rec.unique_refused)
         + len(rec.unique_unknown),
-        "acked_writes": sum(
-            1 for e in rec.events if not e.cache_read and not e.op.ambiguous and e.op.input[0] != "read"
-        )
-        + len(rec.unique_acked),
+        "acked_writes": sum(1 for e in rec.events if _applied(e.op)) + len(rec.unique_acked),
         "lost": lost,
         "phantom_refusals": phantom,
         "registers": registers,
-        "violations": [r for r, v in registers.items() if not v["linearizable"]],
+        "violations": [r for r, v in registers.items() if not v["linearizable"] and not v["undecided"]],
+        "undecided": [r for r, v in registers.items() if v["undecided"]],
         "stale_reads": [r for r, v in registers.items() if v["stale_reads"]],
         "availability": _availability(rec, nemesis.faults, t_start),
         "errors": rec.errors,
