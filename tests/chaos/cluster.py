@@ -125,10 +125,13 @@ class ChaosCluster:
     def target(self) -> str:
         return f"{ALIAS}:{self.api_port}"
 
-    def write_hosts_file(self) -> Path:
+    def write_hosts_file(self, members: list[NsMember] | None = None) -> Path:
         lines = ["# hostgate nemesis installation (tests/chaos)", f'# "{ALIAS}" names the management cluster']
-        lines += [f"{m.address} {m.name} {ALIAS}" for m in self.members]
-        self.hosts_file.write_text("\n".join(lines) + "\n")
+        lines += [f"{m.address} {m.name} {ALIAS}" for m in (self.members if members is None else members)]
+        # Replaced in one rename: running clients re-read it at every call and must never see it half-written.
+        tmp = self.hosts_file.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        os.replace(tmp, self.hosts_file)
         return self.hosts_file
 
     # --- install ---------------------------------------------------------------------------------------
@@ -185,9 +188,14 @@ class ChaosCluster:
             self.members.append(m)
             m.start()
             m.wait_healthy(90)
-        self.write_hosts_file()
+        # Session servers register through an alias naming only the first member, so setup cannot trip over
+        # a hedged registration (issue #14: the second attempt answers "already registered"; seen at install
+        # under load). The alias is re-read at every call (KB 7021563), so their heartbeats reach all three
+        # members once the full hosts file is in place.
+        self.write_hosts_file(self.members[:1])
         for s in range(sessions):
             self.add_session_server(s)
+        self.write_hosts_file()
 
     def add_session_server(self, index: int) -> NsMember:
         address = self.session_address[index]
