@@ -3,11 +3,14 @@
 The long run is ``make chaos TRIALS=100 SEED=...`` (tests/chaos/run.py). Here the seed is printed so a failure
 can be replayed: ``.venv/bin/python -m tests.chaos.run --trials 2 --per-cluster 2 --seed SEED --duration 5``.
 
-Until hedged writes are safe (issue #14: the dialer's second attempt at a write can land after a later
-acknowledged write), linearizability violations and "already exists" answers for a name only this client
-created are expected on main under member faults; they fail this test only with
-``HOSTGATE_CHAOS_HEDGED_WRITES_FIXED=1`` (flip ``HEDGED_WRITES_FIXED`` once the fix is merged). Lost
-acknowledged writes and faults that do not heal always fail it.
+Until hedged writes are safe (issue #14: the dialer's second attempt at a write is applied too, and the first
+copy, held up by a hung or cut-off member or just a slow one, lands after later acknowledged writes), main
+shows linearizability violations within a few trials, with any fault kind and even with none but load (seed
+2016 of ``make chaos SEED=2000``: only a session server killed, a hedged delete applied after a later create).
+So gating fault kinds cannot make this pass on main; the *check* is gated instead: violations and "already
+exists" for a name only this client created are reported as XFAIL with their seeds and histories unless
+``HOSTGATE_CHAOS_HEDGED_WRITES_FIXED=1`` (or ``HEDGED_WRITES_FIXED = True`` below, once the fix is merged).
+Lost acknowledged writes, faults that did not heal and a driver failure always fail the test.
 """
 
 from __future__ import annotations
@@ -50,14 +53,14 @@ def test_short_nemesis_run(tmp_path: Path) -> None:
         assert not r["heal_problems"], f"seed {r['seed']}: faults did not heal: {r['heal_problems']}"
         assert not r["lost"], f"seed {r['seed']}: acknowledged writes lost: {r['lost']}"
         assert sum(ok for ok, _ in r["availability"]["route_per_second"]) > 0, f"seed {r['seed']}: no route"
-    hedge_findings = [
+    findings = [
         f"seed {r['seed']}: {reg}:\n{r['registers'][reg]['explain']}"
         for r in run.results
         for reg in r["violations"]
     ] + [f"seed {r['seed']}: 'already exists' for {n}" for r in run.results for n in r["phantom_refusals"]]
-    if hedge_findings and not HEDGED_WRITES_FIXED:
+    if findings and not HEDGED_WRITES_FIXED:
         pytest.xfail(
-            "issue #14 hedged writes (set HOSTGATE_CHAOS_HEDGED_WRITES_FIXED=1 once fixed):\n"
-            + "\n".join(hedge_findings)
+            "issue #14 hedged writes (HOSTGATE_CHAOS_HEDGED_WRITES_FIXED=1 makes this fail):\n"
+            + "\n".join(findings)
         )
-    assert not hedge_findings, "\n".join(hedge_findings)
+    assert not findings, "\n".join(findings)
