@@ -4,12 +4,13 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help venv sysdeps testhosts test test-fast lint typecheck demo bench clean
+.PHONY: help venv sysdeps testhosts test test-fast lint typecheck demo bench chaos clean
 
 help:
 	@echo "make demo   - the whole failover story on loopback (installs what it needs)"
 	@echo "make test   - lint, type check and the full test suite (installs what it needs)"
 	@echo "make bench  - benchmarks, each next to a baseline measured in the same run"
+	@echo "make chaos  - the long nemesis run: make chaos TRIALS=100 SEED=42 (kill -9, SIGSTOP, partitions)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "hostgate needs Python >= 3.11"; exit 1; }
@@ -44,6 +45,13 @@ demo: venv sysdeps
 
 bench: venv sysdeps
 	$(PY) bench/run_all.py
+
+# The nemesis suite's long run (tests/chaos/): TRIALS trials from SEED (random and printed when empty).
+# Partitions need root for network namespaces; without them they are skipped with the reason.
+TRIALS ?= 100
+SEED   ?=
+chaos: venv sysdeps
+	$(PY) -m tests.chaos.run --trials $(TRIALS) $(if $(SEED),--seed $(SEED))
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache build src/*.egg-info
