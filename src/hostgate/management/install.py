@@ -396,15 +396,15 @@ class SessionGrant:
             raise JoinFailed("the cluster's registration answer has no token keys (an earlier version?)")
         try:
             public = tuple(tokens.PublicKey.from_json(k) for k in keys)
-        except ValueError as exc:
+            return cls(
+                str(data["cluster_id"]),
+                str(data["cluster_name"]),
+                str(data["cert_pem"]),
+                str(data["ca_pem"]),
+                public,
+            )
+        except (ValueError, KeyError) as exc:
             raise JoinFailed(f"the cluster's registration answer is malformed: {exc}") from None
-        return cls(
-            str(data["cluster_id"]),
-            str(data["cluster_name"]),
-            str(data["cert_pem"]),
-            str(data["ca_pem"]),
-            public,
-        )
 
 
 def install_session(
