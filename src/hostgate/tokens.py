@@ -24,6 +24,7 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -43,6 +44,7 @@ __all__ = [
 ]
 
 _ALGORITHM = "EdDSA"
+_VERIFIED_MAX = 10_000
 SESSION_TOKEN_TTL = 900.0
 # Members' and session servers' clocks may differ this much (an NTP-kept LAN is far closer).
 MAX_CLOCK_SKEW = 60.0
@@ -137,6 +139,10 @@ class Signer:
         return (signing_input + b"." + _b64(self._key.sign(signing_input))).decode()
 
 
+def _expired() -> AuthenticationFailed:
+    return AuthenticationFailed("the token has expired", hint="Connect via the domain again for a new token.")
+
+
 def _not_ours(why: str) -> ManagementSessionError:
     return ManagementSessionError(
         f"Token binding is invalid: {why}",
@@ -157,6 +163,9 @@ class KeySet:
             except ValueError as exc:
                 raise ValueError(f"token key {k.kid!r} is not an Ed25519 public key: {exc}") from exc
             self._keys[k.kid] = (k, loaded)
+        # Signature-checked payloads by token: a client reuses its token for every call of its sessions, and an
+        # Ed25519 verification costs more than the rest of a cheap call.
+        self._verified: dict[str, tuple[str, dict[str, Any]]] = {}
 
     @property
     def keys(self) -> tuple[PublicKey, ...]:
@@ -164,6 +173,28 @@ class KeySet:
 
     def verify(self, token: str, *, kind: str, cluster_id: str, server: str | None) -> TokenClaims:
         """Check signature, expiry and binding; ``server=None`` accepts a token for any server of the cluster."""
+        now = self._clock()
+        cached = self._verified.get(token)
+        if cached is None:
+            kid, payload = self._check_signature(token, now)
+            if len(self._verified) >= _VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[token] = (kid, payload)
+        else:
+            # The signature was checked once; the key's acceptance and the expiry are checked every time.
+            kid, payload = cached
+            self._key(kid, now)
+            if float(payload["exp"]) + MAX_CLOCK_SKEW < now:
+                raise _expired()
+        return self._bound(payload, now, kind=kind, cluster_id=cluster_id, server=server)
+
+    def _key(self, kid: str, now: float) -> Ed25519PublicKey:
+        entry = self._keys.get(kid)
+        if entry is None or (entry[0].accept_until and now > entry[0].accept_until):
+            raise _not_ours("the token was not signed with a current key of this server's management cluster")
+        return entry[1]
+
+    def _check_signature(self, token: str, now: float) -> tuple[str, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -171,28 +202,31 @@ class KeySet:
         # Only EdDSA: an HS256 token "signed" with a public key (algorithm confusion) is never considered.
         if header.get("alg") != _ALGORITHM:
             raise _not_ours("the token was not signed by a management member of this cluster")
-        now = self._clock()
-        entry = self._keys.get(str(header.get("kid")))
-        if entry is None or (entry[0].accept_until and now > entry[0].accept_until):
-            raise _not_ours("the token was not signed with a current key of this server's management cluster")
+        kid = str(header.get("kid"))
+        key = self._key(kid, now)
         try:
             payload = jwt.decode(
                 token,
-                entry[1],
+                key,
                 algorithms=[_ALGORITHM],
                 leeway=MAX_CLOCK_SKEW,
                 options={"require": ["exp", "iat", "cid", "srv", "typ"]},
             )
         except jwt.ExpiredSignatureError:
-            raise AuthenticationFailed(
-                "the token has expired", hint="Connect via the domain again for a new token."
-            ) from None
+            raise _expired() from None
         except jwt.InvalidSignatureError:
             raise _not_ours("the token's signature does not match its key") from None
         except jwt.PyJWTError as exc:
             raise AuthenticationFailed(f"the token is malformed ({exc})") from None
-        expires = payload["exp"]
-        if not isinstance(expires, int | float) or expires > now + SESSION_TOKEN_TTL + MAX_CLOCK_SKEW:
+        if not isinstance(payload["exp"], int | float):
+            raise AuthenticationFailed("the token is malformed (exp is not a number)")
+        return kid, payload
+
+    def _bound(
+        self, payload: dict[str, Any], now: float, *, kind: str, cluster_id: str, server: str | None
+    ) -> TokenClaims:
+        expires = float(payload["exp"])
+        if expires > now + SESSION_TOKEN_TTL + MAX_CLOCK_SKEW:
             raise AuthenticationFailed("the token's lifetime is longer than any member grants")
         if payload.get("cid") != cluster_id:
             raise ManagementSessionError(

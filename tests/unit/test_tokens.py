@@ -124,3 +124,21 @@ def test_key_set_record_round_trips() -> None:
     record = TokenKeySet((TokenKey(KID, PRIVATE, PUBLIC, 1.0),))
     assert TokenKeySet.decode("k", record.encode()) == record
     assert record.active is not None and record.active.kid == KID
+
+
+def test_a_token_verified_once_is_still_checked_for_expiry_and_key_retirement() -> None:
+    now = [time.time()]
+    until = now[0] + 30
+    keys = tokens.KeySet([tokens.PublicKey(KID, PUBLIC, until)], clock=lambda: now[0])
+    token = _token(expires_at=now[0] + 600)
+    assert _verify(token, keys).user == "u"
+    assert _verify(token, keys).user == "u"  # the remembered signature check
+    now[0] = until + 1  # the key's retirement period is over: refused although remembered
+    with pytest.raises(ManagementSessionError, match="current key"):
+        _verify(token, keys)
+    active = tokens.KeySet([tokens.PublicKey(KID, PUBLIC)], clock=lambda: now[0])
+    short = _token(expires_at=now[0] + 5)
+    assert _verify(short, active).user == "u"
+    now[0] += 5 + tokens.MAX_CLOCK_SKEW + 1
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        _verify(short, active)
