@@ -2,8 +2,8 @@
 
 Heartbeat k (k = 0 .. total-1) of server ``k mod N`` is sent at ``start + k * period / N``: every server once
 per period, evenly spread. Each heartbeat is what hostgate's ``Heartbeater`` sends: a new TLS connection
-(verified against the cluster CA, no client certificate), one ``POST .../heartbeat`` with the server's bearer
-token, then close. With ``--keep-alive`` each server keeps one connection instead and opens a new one only when
+(verified against the cluster CA, the server's own client certificate: heartbeats are authenticated by it), one
+``POST .../heartbeat``, then close. With ``--keep-alive`` each server keeps one connection instead and opens a new one only when
 the server has closed it (uvicorn closes connections idle for ``timeout_keep_alive``). Plain asyncio streams, not httpx, so that the load process stays light.
 
 Prints ``GO`` when the schedule starts (the driver times its CPU window from it), then one ``BENCH {json}`` line.
@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def _request(address: str, port: int, name: str, token: str, interval: float, keep_alive: bool) -> bytes:
+def _request(address: str, port: int, name: str, interval: float, keep_alive: bool) -> bytes:
     body = json.dumps({"active_sessions": 0, "capacity": 100, "interval": interval}).encode()
     head = (
         f"POST /api/v1/session-servers/{name}/heartbeat HTTP/1.1\r\n"
         f"Host: {address}:{port}\r\n"
-        f"Authorization: Bearer {token}\r\n"
         "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n" + ("\r\n" if keep_alive else "Connection: close\r\n\r\n")
     )
@@ -100,13 +99,18 @@ class Client:
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
     servers: list[dict[str, str]] = json.loads(args.servers.read_text())
-    ctx = ssl.create_default_context(cafile=str(args.ca_file))
+
+    def context(server: dict[str, str]) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(args.ca_file))
+        ctx.load_cert_chain(server["cert_file"], server["key_file"])
+        return ctx
+
     clients = [
         Client(
             args.address,
             args.port,
-            ctx,
-            _request(args.address, args.port, s["name"], s["token"], args.period, args.keep_alive),
+            context(s),
+            _request(args.address, args.port, s["name"], args.period, args.keep_alive),
             args.keep_alive,
         )
         for s in servers
@@ -172,7 +176,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--servers", type=Path, required=True, help='JSON list of {"name", "token"}')
+    parser.add_argument(
+        "--servers", type=Path, required=True, help='JSON list of {"name", "cert_file", "key_file"}'
+    )
     parser.add_argument("--address", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--ca-file", type=Path, required=True)

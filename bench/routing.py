@@ -136,24 +136,29 @@ def bare_app(member: Member, kind: str, answer: Path, cpus: set[int], logs: Path
 class Keeper:
     """Keeps the domain's servers live: a heartbeat each per second, on a thread, until stopped (at most 15 min)."""
 
-    def __init__(self, member: Member, ctx: ssl.SSLContext, tokens: dict[str, str]) -> None:
-        self.member, self.ctx, self.tokens = member, ctx, tokens
+    def __init__(self, member: Member, ctx: ssl.SSLContext, creds: dict[str, tuple[Path, Path]]) -> None:
+        self.member, self.ctx, self.creds = member, ctx, creds
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         beat = {"active_sessions": 0, "capacity": 100, "interval": 1.0}
-        with httpx.Client(base_url=self.member.url, verify=self.ctx, timeout=5) as client:
+        clients = {}
+        for name, (cert, key) in self.creds.items():
+            # Heartbeats are authenticated by each server's own certificate.
+            ctx = ssl.create_default_context(cafile=str(self.member.data_dir / "ca.pem"))
+            ctx.load_cert_chain(cert, key)
+            clients[name] = httpx.Client(base_url=self.member.url, verify=ctx, timeout=5)
+        try:
             for _ in range(900):
-                for name, token in self.tokens.items():
+                for name, client in clients.items():
                     with contextlib.suppress(httpx.HTTPError):
-                        client.post(
-                            f"/api/v1/session-servers/{name}/heartbeat",
-                            json=beat,
-                            headers={"Authorization": f"Bearer {token}"},
-                        )
+                        client.post(f"/api/v1/session-servers/{name}/heartbeat", json=beat)
                 if self.done.wait(1.0):  # the heartbeat period
                     return
+        finally:
+            for client in clients.values():
+                client.close()
 
     def __enter__(self) -> Keeper:
         self.thread.start()
@@ -247,8 +252,11 @@ class Bench:
             raise AssertionError(f"{method} {path}: {resp.status_code} {resp.text}")
         return resp.json() if resp.content else None
 
-    async def register(self, names: list[str], parallel: int) -> dict[str, str]:
-        """Register ``names`` (each with its own key and CSR), ``parallel`` at a time; name -> server token."""
+    async def register(self, names: list[str], parallel: int) -> dict[str, tuple[Path, Path]]:
+        """Register ``names`` (each with its own key and CSR), ``parallel`` at a time; name -> (certificate file,
+        key file), the server's identity in heartbeats."""
+        creds = self.tmp / "creds"
+        creds.mkdir(exist_ok=True)
         sem = asyncio.Semaphore(parallel)
         async with httpx.AsyncClient(
             base_url=self.member.url,
@@ -258,8 +266,8 @@ class Bench:
             limits=httpx.Limits(max_connections=parallel),
         ) as client:
 
-            async def one(i: int, name: str) -> tuple[str, str]:
-                csr, _key = pki.make_csr(name)
+            async def one(i: int, name: str) -> tuple[str, tuple[Path, Path]]:
+                csr, key = pki.make_csr(name)
                 address = f"127.0.{20 + i // 250}.{1 + i % 250}"
                 body = {"name": name, "address": address, "port": 40000 + i, "csr_pem": csr.decode()}
                 async with sem:
@@ -269,7 +277,10 @@ class Bench:
                     )
                 if resp.status_code != 201:
                     raise AssertionError(f"registering {name}: {resp.status_code} {resp.text}")
-                return name, str(resp.json()["server_token"])
+                cert_file, key_file = creds / f"{name}.pem", creds / f"{name}-key.pem"
+                cert_file.write_text(resp.json()["cert_pem"])
+                key_file.write_bytes(key)
+                return name, (cert_file, key_file)
 
             return dict(await asyncio.gather(*(one(i, n) for i, n in enumerate(names))))
 
@@ -446,7 +457,11 @@ def _run(a: argparse.Namespace, tmp: Path) -> int:
             sim = asyncio.run(b.register([f"sim{i:04d}" for i in range(a.servers)], a.register_parallel))
             took = time.monotonic() - t0
             servers = tmp / "servers.json"
-            servers.write_text(json.dumps([{"name": n, "token": t} for n, t in sim.items()]))
+            servers.write_text(
+                json.dumps(
+                    [{"name": n, "cert_file": str(c), "key_file": str(k)} for n, (c, k) in sim.items()]
+                )
+            )
             print(
                 f"\n2. heartbeats: {a.servers} session servers registered through the API in {took:.1f} s "
                 f"({a.servers / took:.0f}/s, {a.register_parallel} at a time); each heartbeats every {a.period:g} s, "

@@ -88,7 +88,7 @@ class EtcdWriter(_Writer):
         super().__init__()
         d = members[0].data_dir
         self.creds = grpc.ssl_channel_credentials(
-            (d / "ca.pem").read_bytes(), (d / "member-key.pem").read_bytes(), (d / "member.pem").read_bytes()
+            (d / "etcd-ca.pem").read_bytes(), (d / "etcd-key.pem").read_bytes(), (d / "etcd.pem").read_bytes()
         )
         self.target = "ipv4:" + ",".join(f"{m.address}:{m.etcd_client_port}" for m in members)
         self.stub: object | None = None

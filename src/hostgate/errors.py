@@ -21,13 +21,15 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── SecurityError
     │   ├── AuthenticationFailed   HG-3001  wrong user or password, or no credentials
     │   ├── NotAuthorized          HG-3002  authenticated but not allowed
+    │   ├── ServerCertificateRefused HG-3030  a TLS client certificate is not the one registered for that server
     │   └── ManagementSessionError HG-3852  VHI's "Cannot establish management session" / "Token binding is invalid"
     ├── ClusterError
     │   ├── AlreadyInCluster       HG-4001  a server belongs to one cluster only
     │   ├── JoinFailed             HG-4002  the cluster refused or could not complete a join
     │   ├── MemberNotFound         HG-4003  no such member
     │   ├── LastMember             HG-4004  refusing to remove the last member
-    │   └── CertificateError       HG-4005  the cluster CA or a member certificate is missing or invalid
+    │   ├── CertificateError       HG-4005  the cluster CA or a member certificate is missing or invalid
+    │   └── EtcdTrustOutdated      HG-4030  a data directory without the member-only etcd CA (earlier version)
     ├── RoutingError
     │   ├── NoServerAvailable      HG-4101  no live session server in the domain
     │   ├── DomainNotFound         HG-4102  no such load-distribution domain
@@ -87,6 +89,7 @@ __all__ = [
     "DataDirError",
     "DomainNotFound",
     "EntityNotRecognized",
+    "EtcdTrustOutdated",
     "FeatureNotAvailable",
     "FieldNotWritable",
     "HostDisconnected",
@@ -123,6 +126,7 @@ __all__ = [
     "ResolutionFailed",
     "RoutingError",
     "SecurityError",
+    "ServerCertificateRefused",
     "SessionError",
     "SessionLost",
     "SessionNotFound",
@@ -252,6 +256,15 @@ class NotAuthorized(SecurityError):
     http_status = 403
 
 
+class ServerCertificateRefused(SecurityError):
+    code = "HG-3030"
+    hint = (
+        "A session server identifies itself with the certificate its registration gave it "
+        "(DATA_DIR/member.pem); if that file was replaced, register the server again."
+    )
+    http_status = 403
+
+
 class ManagementSessionError(SecurityError):
     code = "HG-3852"
     hint = (
@@ -294,6 +307,17 @@ class CertificateError(ClusterError):
     code = "HG-4005"
     hint = "Pass the cluster CA that `hostgate install` wrote as DATA_DIR/ca.pem with --ca-file."
     http_status = 400
+
+
+class EtcdTrustOutdated(ClusterError):
+    code = "HG-4030"
+    hint = (
+        "This data directory was made by an earlier hostgate whose etcd trusted every certificate of the "
+        "cluster CA, session servers' included. It cannot be upgraded in place: back up what you need "
+        "(`hostgate domain list`, `hostgate servers`, users), install a new cluster with this version, and "
+        "register the session servers again."
+    )
+    http_status = 500
 
 
 class RoutingError(HostgateError):

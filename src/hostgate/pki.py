@@ -1,10 +1,17 @@
-"""The cluster's small certificate authority.
+"""The cluster's two small certificate authorities.
 
-One CA per cluster (created by ``hostgate install``) signs every member certificate. A member certificate is
-both a TLS server and a TLS client certificate: it serves the management API and the etcd client/peer ports,
-and it is the client certificate members present to each other's etcd peers (``--peer-client-cert-auth``).
-Each carries the member's IP addresses and the shared DNS name :data:`CLUSTER_DNS_NAME`, which clients that
-dial several members at once use as the name to verify.
+``hostgate install`` creates both; their keys live in the store, so any member can sign for a newcomer.
+
+- The **cluster CA** (``ca.pem``) is what clients trust. It signs member certificates (TLS server + client:
+  the management API, and members' calls to each other's API) and session-server certificates.
+- The **etcd CA** (``etcd-ca.pem``) signs *only* members' etcd certificates, and it is the only CA etcd trusts
+  on its client and peer ports. etcd has no authorisation of its own here (no v3 auth), so any certificate
+  etcd accepts is root over the whole store (the CA keys, the token keys, every account). Session servers get
+  their certificates from the cluster CA, which etcd does not trust: they cannot reach etcd at all.
+
+Member certificates carry the member's IP addresses and the shared DNS name :data:`CLUSTER_DNS_NAME`, which
+clients that dial several members at once use as the name to verify. Session-server certificates never carry
+it, so a session server cannot pose as a management member either.
 """
 
 from __future__ import annotations
@@ -24,15 +31,19 @@ from hostgate.errors import CertificateError
 
 __all__ = [
     "CLUSTER_DNS_NAME",
+    "ETCD_CA_PREFIX",
     "CertPair",
     "create_ca",
+    "create_etcd_ca",
     "fingerprint",
     "issue_member_cert",
     "make_csr",
     "sign_csr",
+    "sign_session_csr",
 ]
 
 CLUSTER_DNS_NAME = "hostgate-cluster"
+ETCD_CA_PREFIX = "hostgate etcd CA "
 _VALIDITY = dt.timedelta(days=3650)
 
 
@@ -53,12 +64,21 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def create_ca(cluster_id: str) -> CertPair:
-    """A new self-signed CA for the cluster ``cluster_id``."""
+    """A new self-signed CA for the cluster ``cluster_id`` (its common name names the cluster)."""
+    return _create_ca(f"hostgate cluster CA {cluster_id}")
+
+
+def create_etcd_ca(cluster_id: str) -> CertPair:
+    """A new self-signed CA that signs only members' etcd certificates (the only CA etcd trusts)."""
+    return _create_ca(f"{ETCD_CA_PREFIX}{cluster_id}")
+
+
+def _create_ca(common_name: str) -> CertPair:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "hostgate"),
-            x509.NameAttribute(NameOID.COMMON_NAME, f"hostgate cluster CA {cluster_id}"),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
         ]
     )
     cert = (
@@ -116,7 +136,23 @@ def _load_ca(ca: CertPair) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey
 
 
 def sign_csr(ca: CertPair, csr_pem: bytes, member_name: str, addresses: Sequence[str]) -> bytes:
-    """Sign a member's request: the certificate names ``member_name``, its IP ``addresses`` and the cluster."""
+    """Sign a member's request: the certificate names ``member_name``, its IP ``addresses`` and the cluster.
+
+    Used with the cluster CA (the member's API certificate) and with the etcd CA (its etcd certificate).
+    """
+    return _sign(ca, csr_pem, member_name, [CLUSTER_DNS_NAME, member_name], addresses)
+
+
+def sign_session_csr(ca: CertPair, csr_pem: bytes, server_name: str, addresses: Sequence[str]) -> bytes:
+    """Sign a session server's request with the cluster CA: its own name and addresses, never
+    :data:`CLUSTER_DNS_NAME`. Server auth is its HTTPS face; client auth is its identity towards the
+    management API (heartbeats), which is not etcd: etcd trusts only the etcd CA."""
+    return _sign(ca, csr_pem, server_name, [server_name], addresses)
+
+
+def _sign(
+    ca: CertPair, csr_pem: bytes, member_name: str, dns_names: Sequence[str], addresses: Sequence[str]
+) -> bytes:
     try:
         csr = x509.load_pem_x509_csr(csr_pem)
     except ValueError as exc:
@@ -124,7 +160,7 @@ def sign_csr(ca: CertPair, csr_pem: bytes, member_name: str, addresses: Sequence
     if not csr.is_signature_valid:
         raise CertificateError("the certificate request's signature is invalid")
     ca_cert, ca_key = _load_ca(ca)
-    sans: list[x509.GeneralName] = [x509.DNSName(CLUSTER_DNS_NAME), x509.DNSName(member_name)]
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in dns_names]
     for addr in addresses:
         try:
             sans.append(x509.IPAddress(ipaddress.ip_address(addr)))

@@ -1,105 +1,250 @@
-"""Bound tokens (ARCHITECTURE.md "Tokens are bound").
+"""Bound tokens (ARCHITECTURE.md "Tokens are bound, and only members can sign").
 
-A token is a JWT (HS256) signed with the cluster's signing key, which lives in the store and which each session
-server receives when it registers. It names the cluster id and the session server it is good for, so a session
-server of another cluster, or another server of the same cluster, refuses it with VHI's own words: "Token
-binding is invalid" (HG-3852).
+A token is a JWT (RFC 7519) signed with EdDSA (Ed25519, RFC 8037) by a management member. The private keys live
+in the store, which only members can reach; session servers hold only the public halves, as a key set whose
+entries are named by key id (``kid`` in the token's header, RFC 7515 section 4.1.4). So a session server can
+check tokens while every management member is down, but can mint none: not for itself, not for another server,
+not after it was removed.
 
-Two kinds:
+A token names the cluster id and the session server it is good for, so a session server of another cluster, or
+another server of the same cluster, refuses it with VHI's own words: "Token binding is invalid" (HG-3852). It
+names the user, the model (or pool) and the domain, and always expires (``exp`` is required, and at most
+:data:`SESSION_TOKEN_TTL` away): a client that holds one keeps opening sessions on that server until then.
 
-- **session tokens** (``kind="session"``): minted by the management cluster when it routes a "connect via
-  domain" (or grants a direct connection); name the user, the model (or pool) and the domain. Reusable until
-  they expire, so a client that holds one keeps opening sessions on that server while every management member
-  is down.
-- **server tokens** (``kind="server"``): the session server's own identity towards the management cluster
-  (registration heartbeats), minted at ``hostgate install --role session``.
+Rotation (``hostgate cluster rotate-keys``) makes a new key the signing one; the retired key's public half stays
+in the key set until the last token it signed has expired (``accept_until``), then drops out.
 """
 
 from __future__ import annotations
 
 import base64
-import hmac
+import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hostgate.errors import AuthenticationFailed, ManagementSessionError
 
-__all__ = ["TokenClaims", "mint", "verify"]
+__all__ = [
+    "MAX_CLOCK_SKEW",
+    "SESSION_TOKEN_TTL",
+    "KeySet",
+    "PublicKey",
+    "Signer",
+    "TokenClaims",
+    "generate_key",
+    "key_set_version",
+]
 
-_ALGORITHM = "HS256"
+_ALGORITHM = "EdDSA"
+_VERIFIED_MAX = 10_000
+SESSION_TOKEN_TTL = 900.0
+# Members' and session servers' clocks may differ this much (an NTP-kept LAN is far closer).
+MAX_CLOCK_SKEW = 60.0
 
 
 @dataclass(frozen=True, slots=True)
 class TokenClaims:
-    kind: str  # "session" or "server"
+    kind: str  # "session"
     cluster_id: str
     server: str
     user: str = ""
     model: str = ""
     domain: str = ""
-    expires_at: float = 0.0  # 0: never (server tokens)
+    expires_at: float = 0.0
     token_id: str = ""
 
 
-_HEADER = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+@dataclass(frozen=True, slots=True)
+class PublicKey:
+    """A public token key as session servers hold it."""
+
+    kid: str
+    public_b64: str  # the raw 32-byte Ed25519 public key
+    accept_until: float = 0.0  # 0: the signing key; else a retired key, accepted until then
+
+    def to_json(self) -> dict[str, object]:
+        return {"kid": self.kid, "public_b64": self.public_b64, "accept_until": self.accept_until}
+
+    @classmethod
+    def from_json(cls, data: object) -> PublicKey:
+        """``ValueError`` unless ``data`` is a key as :meth:`to_json` writes it."""
+        if not isinstance(data, dict):
+            raise ValueError("a token key must be an object")
+        kid, public, until = data.get("kid"), data.get("public_b64"), data.get("accept_until", 0.0)
+        if not isinstance(kid, str) or not isinstance(public, str):
+            raise ValueError("a token key needs 'kid' and 'public_b64' strings")
+        if not isinstance(until, int | float) or isinstance(until, bool):
+            raise ValueError("'accept_until' must be a number")
+        return cls(kid, public, float(until))
+
+
+def key_set_version(keys: Sequence[PublicKey]) -> str:
+    """A short digest naming a public key set: heartbeat answers carry the cluster's, and a session server that
+    holds another one fetches the set."""
+    text = ";".join(f"{k.kid}:{k.accept_until:.0f}" for k in sorted(keys, key=lambda k: k.kid))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def generate_key() -> tuple[str, str, str]:
+    """A new Ed25519 key: ``(kid, private_pem, public_b64)``."""
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return os.urandom(8).hex(), private_pem, base64.b64encode(raw).decode()
 
 
 def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
-def mint(key: bytes, claims: TokenClaims) -> str:
-    """A compact HS256 JWT (RFC 7519), built directly: it is on the routing hot path, where PyJWT's per-call
-    key preparation costs about as much as the rest of the token. ``verify`` reads it with PyJWT."""
-    payload: dict[str, object] = {
-        "typ": claims.kind,
-        "cid": claims.cluster_id,
-        "srv": claims.server,
-        "sub": claims.user,
-        "mdl": claims.model,
-        "dom": claims.domain,
-        "jti": claims.token_id or os.urandom(16).hex(),
-        "iat": int(time.time()),
-    }
-    if claims.expires_at:
-        payload["exp"] = int(claims.expires_at)
-    signing_input = _HEADER + b"." + _b64(json.dumps(payload, separators=(",", ":")).encode())
-    return (signing_input + b"." + _b64(hmac.digest(key, signing_input, "sha256"))).decode()
+class Signer:
+    """Mints tokens with one private key (management members only)."""
+
+    def __init__(self, kid: str, private_pem: str) -> None:
+        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ValueError("a token key must be an Ed25519 key")
+        self.kid = kid
+        self._key = key
+        header = {"alg": _ALGORITHM, "kid": kid, "typ": "JWT"}
+        self._header = _b64(json.dumps(header, separators=(",", ":")).encode())
+
+    def mint(self, claims: TokenClaims) -> str:
+        """A compact JWS built directly: it is on the routing hot path, where PyJWT's per-call key handling
+        costs about as much as the signature. ``KeySet.verify`` reads it with PyJWT."""
+        if not claims.expires_at:
+            raise ValueError("every token expires: give expires_at")
+        payload: dict[str, object] = {
+            "typ": claims.kind,
+            "cid": claims.cluster_id,
+            "srv": claims.server,
+            "sub": claims.user,
+            "mdl": claims.model,
+            "dom": claims.domain,
+            "jti": claims.token_id or os.urandom(16).hex(),
+            "iat": int(time.time()),
+            "exp": int(claims.expires_at),
+        }
+        signing_input = self._header + b"." + _b64(json.dumps(payload, separators=(",", ":")).encode())
+        return (signing_input + b"." + _b64(self._key.sign(signing_input))).decode()
 
 
-def verify(key: bytes, token: str, *, kind: str, cluster_id: str, server: str | None) -> TokenClaims:
-    """Check signature, expiry and binding; ``server=None`` accepts a token for any server of the cluster."""
-    try:
-        payload = jwt.decode(token, key, algorithms=[_ALGORITHM], options={"require": ["cid", "srv", "typ"]})
-    except jwt.ExpiredSignatureError:
-        raise AuthenticationFailed(
-            "the token has expired", hint="Connect via the domain again for a new token."
-        ) from None
-    except jwt.InvalidSignatureError:
-        raise ManagementSessionError(
-            "Token binding is invalid: the token was not signed by this server's management cluster"
-        ) from None
-    except jwt.PyJWTError as exc:
-        raise AuthenticationFailed(f"the token is malformed ({exc})") from None
-    if payload.get("cid") != cluster_id:
-        raise ManagementSessionError("Token binding is invalid: the token is for another management cluster")
-    if payload.get("typ") != kind:
-        raise AuthenticationFailed(f"a {payload.get('typ')} token cannot be used here")
-    if server is not None and payload.get("srv") != server:
-        raise ManagementSessionError(
-            f"Token binding is invalid: the token is for session server {payload.get('srv')!r}, not {server!r}"
-        )
-    return TokenClaims(
-        kind=str(payload["typ"]),
-        cluster_id=str(payload["cid"]),
-        server=str(payload["srv"]),
-        user=str(payload.get("sub", "")),
-        model=str(payload.get("mdl", "")),
-        domain=str(payload.get("dom", "")),
-        expires_at=float(payload.get("exp", 0)),
-        token_id=str(payload.get("jti", "")),
+def _expired() -> AuthenticationFailed:
+    return AuthenticationFailed("the token has expired", hint="Connect via the domain again for a new token.")
+
+
+def _not_ours(why: str) -> ManagementSessionError:
+    return ManagementSessionError(
+        f"Token binding is invalid: {why}",
+        hint="Connect via the domain again for a new token; if this persists, the session server has not yet "
+        "received the cluster's current token keys (it fetches them with its heartbeats).",
     )
+
+
+class KeySet:
+    """Public token keys by ``kid``: what a session server checks tokens against."""
+
+    def __init__(self, keys: Sequence[PublicKey], *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._keys: dict[str, tuple[PublicKey, Ed25519PublicKey]] = {}
+        for k in keys:
+            try:
+                loaded = Ed25519PublicKey.from_public_bytes(base64.b64decode(k.public_b64, validate=True))
+            except ValueError as exc:
+                raise ValueError(f"token key {k.kid!r} is not an Ed25519 public key: {exc}") from exc
+            self._keys[k.kid] = (k, loaded)
+        # Signature-checked payloads by token: a client reuses its token for every call of its sessions, and an
+        # Ed25519 verification costs more than the rest of a cheap call.
+        self._verified: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    @property
+    def keys(self) -> tuple[PublicKey, ...]:
+        return tuple(k for k, _ in self._keys.values())
+
+    def verify(self, token: str, *, kind: str, cluster_id: str, server: str | None) -> TokenClaims:
+        """Check signature, expiry and binding; ``server=None`` accepts a token for any server of the cluster."""
+        now = self._clock()
+        cached = self._verified.get(token)
+        if cached is None:
+            kid, payload = self._check_signature(token, now)
+            if len(self._verified) >= _VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[token] = (kid, payload)
+        else:
+            # The signature was checked once; the key's acceptance and the expiry are checked every time.
+            kid, payload = cached
+            self._key(kid, now)
+            if float(payload["exp"]) + MAX_CLOCK_SKEW < now:
+                raise _expired()
+        return self._bound(payload, now, kind=kind, cluster_id=cluster_id, server=server)
+
+    def _key(self, kid: str, now: float) -> Ed25519PublicKey:
+        entry = self._keys.get(kid)
+        if entry is None or (entry[0].accept_until and now > entry[0].accept_until):
+            raise _not_ours("the token was not signed with a current key of this server's management cluster")
+        return entry[1]
+
+    def _check_signature(self, token: str, now: float) -> tuple[str, dict[str, Any]]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"the token is malformed ({exc})") from None
+        # Only EdDSA: an HS256 token "signed" with a public key (algorithm confusion) is never considered.
+        if header.get("alg") != _ALGORITHM:
+            raise _not_ours("the token was not signed by a management member of this cluster")
+        kid = str(header.get("kid"))
+        key = self._key(kid, now)
+        try:
+            payload = jwt.decode(
+                token,
+                key,
+                algorithms=[_ALGORITHM],
+                leeway=MAX_CLOCK_SKEW,
+                options={"require": ["exp", "iat", "cid", "srv", "typ"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise _expired() from None
+        except jwt.InvalidSignatureError:
+            raise _not_ours("the token's signature does not match its key") from None
+        except jwt.PyJWTError as exc:
+            raise AuthenticationFailed(f"the token is malformed ({exc})") from None
+        if not isinstance(payload["exp"], int | float):
+            raise AuthenticationFailed("the token is malformed (exp is not a number)")
+        return kid, payload
+
+    def _bound(
+        self, payload: dict[str, Any], now: float, *, kind: str, cluster_id: str, server: str | None
+    ) -> TokenClaims:
+        expires = float(payload["exp"])
+        if expires > now + SESSION_TOKEN_TTL + MAX_CLOCK_SKEW:
+            raise AuthenticationFailed("the token's lifetime is longer than any member grants")
+        if payload.get("cid") != cluster_id:
+            raise ManagementSessionError(
+                "Token binding is invalid: the token is for another management cluster"
+            )
+        if payload.get("typ") != kind:
+            raise AuthenticationFailed(f"a {payload.get('typ')} token cannot be used here")
+        if server is not None and payload.get("srv") != server:
+            raise ManagementSessionError(
+                f"Token binding is invalid: the token is for session server {payload.get('srv')!r}, not {server!r}"
+            )
+        return TokenClaims(
+            kind=str(payload["typ"]),
+            cluster_id=str(payload["cid"]),
+            server=str(payload["srv"]),
+            user=str(payload.get("sub", "")),
+            model=str(payload.get("mdl", "")),
+            domain=str(payload.get("dom", "")),
+            expires_at=float(expires),
+            token_id=str(payload.get("jti", "")),
+        )

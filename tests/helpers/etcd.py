@@ -74,14 +74,19 @@ async def put_eventually(store: EtcdStore, key: str, value: bytes, timeout: floa
 
 
 def write_member_files(data_dir: Path, ca: pki.CertPair, name: str, address: str) -> None:
-    """ca.pem, member.pem and member-key.pem as ``hostgate install`` lays them out."""
+    """ca.pem, member.pem and member-key.pem as ``hostgate install`` lays them out, and the etcd files
+    (etcd-ca.pem, etcd.pem, etcd-key.pem); here ``ca`` plays both CAs, which the store tests cannot tell."""
     data_dir.mkdir(parents=True, exist_ok=True)
     member = pki.issue_member_cert(ca, name, [address])
-    (data_dir / "ca.pem").write_bytes(ca.cert_pem)
-    (data_dir / "member.pem").write_bytes(member.cert_pem)
-    key = data_dir / "member-key.pem"
-    key.write_bytes(member.key_pem)
-    key.chmod(0o600)
+    for ca_name, cert_name, key_name in (
+        ("ca.pem", "member.pem", "member-key.pem"),
+        ("etcd-ca.pem", "etcd.pem", "etcd-key.pem"),
+    ):
+        (data_dir / ca_name).write_bytes(ca.cert_pem)
+        (data_dir / cert_name).write_bytes(member.cert_pem)
+        key = data_dir / key_name
+        key.write_bytes(member.key_pem)
+        key.chmod(0o600)
 
 
 @dataclass

@@ -44,9 +44,10 @@ def test_command_line_uses_mutual_tls_from_the_data_dir(tmp_path: Path) -> None:
     assert flags["name"] == "m1" and flags["data-dir"] == str(data / "etcd")
     assert flags["listen-client-urls"] == flags["advertise-client-urls"] == settings.etcd_client_url
     assert flags["listen-peer-urls"] == flags["initial-advertise-peer-urls"] == settings.etcd_peer_url
-    assert flags["cert-file"] == flags["peer-cert-file"] == str(data / "member.pem")
-    assert flags["key-file"] == flags["peer-key-file"] == str(data / "member-key.pem")
-    assert flags["trusted-ca-file"] == flags["peer-trusted-ca-file"] == str(data / "ca.pem")
+    # The member-only etcd CA, never the cluster CA (which signs session servers too).
+    assert flags["cert-file"] == flags["peer-cert-file"] == str(data / "etcd.pem")
+    assert flags["key-file"] == flags["peer-key-file"] == str(data / "etcd-key.pem")
+    assert flags["trusted-ca-file"] == flags["peer-trusted-ca-file"] == str(data / "etcd-ca.pem")
     assert "--client-cert-auth" in cmd and "--peer-client-cert-auth" in cmd
     assert flags["initial-cluster"] == settings.etcd.initial_cluster
     assert flags["initial-cluster-state"] == "new"

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hostgate import tokens
 from hostgate._http import error_boundary
 from hostgate.errors import AuthenticationFailed, UsageError
 from hostgate.management.records import CA_KEY, CaRecord
@@ -46,11 +47,11 @@ def _credentials(request: Request) -> tuple[str, str]:
     return user, password
 
 
-def _bearer(request: Request) -> str:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not value:
-        raise AuthenticationFailed("this request needs a bearer token")
-    return value
+def _client_cert(request: Request) -> str | None:
+    """The verified TLS client certificate (PEM) of this request, from the ASGI TLS extension that
+    hostgate's uvicorn protocol fills in (runtime/tls_scope.py); ``None`` when none was presented."""
+    chain = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
+    return str(chain[0]) if chain else None
 
 
 def _str_list(value: object) -> bool:
@@ -158,7 +159,7 @@ def create_app(service: ManagementService) -> Starlette:
             },
         )
         grant = await service.domains.register_server(who, **body)
-        return JSONResponse(asdict(grant), status_code=201)
+        return JSONResponse(grant.to_json(), status_code=201)
 
     async def servers_remove(request: Request) -> Response:
         who = principal(request)
@@ -167,9 +168,11 @@ def create_app(service: ManagementService) -> Starlette:
 
     async def servers_heartbeat(request: Request) -> Response:
         body = await _json_body(request, {"active_sessions": int, "capacity": int, "interval": float | int})
-        service.domains.heartbeat(
-            _bearer(request),
+        # Authenticated by the server's own TLS client certificate (its registered fingerprint), not by any
+        # token: session servers hold nothing that could vouch for another server.
+        keys_version = service.domains.heartbeat(
             request.path_params["name"],
+            _client_cert(request),
             Heartbeat(
                 request.path_params["name"],
                 body["active_sessions"],
@@ -177,7 +180,19 @@ def create_app(service: ManagementService) -> Starlette:
                 float(body["interval"]),
             ),
         )
-        return Response(status_code=204)
+        return JSONResponse({"token_keys": keys_version})
+
+    async def token_keys(request: Request) -> Response:
+        # A registered session server (by its certificate), or any account of the cluster.
+        if service.domains.server_by_certificate(_client_cert(request)) is None:
+            principal(request)
+        keys = service.domains.token_keys.public()
+        return JSONResponse({"version": tokens.key_set_version(keys), "keys": [k.to_json() for k in keys]})
+
+    async def token_keys_rotate(request: Request) -> Response:
+        who = principal(request)
+        keys = await service.domains.token_keys.rotate(who)
+        return JSONResponse({"version": tokens.key_set_version(keys), "keys": [k.to_json() for k in keys]})
 
     async def domains_list(request: Request) -> Response:
         principal(request)
@@ -246,6 +261,8 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/session-servers", servers_register, methods=["POST"]),
         Route("/api/v1/session-servers/{name}", servers_remove, methods=["DELETE"]),
         Route("/api/v1/session-servers/{name}/heartbeat", servers_heartbeat, methods=["POST"]),
+        Route("/api/v1/token-keys", token_keys, methods=["GET"]),
+        Route("/api/v1/token-keys/rotate", token_keys_rotate, methods=["POST"]),
         Route("/api/v1/domains", domains_list, methods=["GET"]),
         Route("/api/v1/domains", domains_create, methods=["POST"]),
         Route("/api/v1/domains/{name}", domains_show, methods=["GET"]),

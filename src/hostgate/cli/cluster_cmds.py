@@ -98,3 +98,24 @@ def remove(
     client = client_from(kw)
     answer = client.request_sync("DELETE", f"/api/v1/cluster/members/{member}")
     console.print(f"Member [bold]{answer.payload['removed']}[/] ({answer.payload['address']}) removed.")
+
+
+@cluster.command("rotate-keys")
+@cluster_options
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@handle_errors
+def rotate_keys(
+    as_json: bool,
+    **kw: Any,
+) -> None:
+    """Make a new token signing key. Tokens signed before stay valid until they expire (the old public key is
+    kept that long, then dropped); session servers fetch the new public key with their next heartbeat."""
+    client = client_from(kw)
+    payload = client.request_sync("POST", "/api/v1/token-keys/rotate").payload
+    if as_json:
+        emit_json(payload)
+        return
+    keys = payload["keys"]
+    console.print(f"New token signing key [bold]{keys[0]['kid']}[/].")
+    for k in keys[1:]:
+        console.print(f"  retired key {k['kid']} accepted until {k['accept_until']:.0f} (epoch seconds)")

@@ -263,7 +263,7 @@ def _install_session(
             "csr_pem": csr_pem.decode(),
         },
     )
-    grant = inst.SessionGrant(**answer.payload)
+    grant = inst.SessionGrant.from_json(answer.payload)
     settings = inst.install_session(
         data_dir,
         grant=grant,

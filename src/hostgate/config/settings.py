@@ -74,6 +74,11 @@ class TlsSettings:
     ca_file: str = "ca.pem"
     cert_file: str = "member.pem"
     key_file: str = "member-key.pem"
+    # The member-only etcd CA and this member's certificate from it: the only identity etcd's client and peer
+    # ports accept (session servers' certificates come from the cluster CA, which etcd does not trust).
+    etcd_ca_file: str = "etcd-ca.pem"
+    etcd_cert_file: str = "etcd.pem"
+    etcd_key_file: str = "etcd-key.pem"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +102,10 @@ class SessionSettings:
     capacity: int = 100
     secrets_file: str = "session-secrets.json"
     models_dir: str = "models"  # deployed models (``hostgate model deploy``), relative to the data directory
+    # The session server's own certificate (its HTTPS face and its identity in heartbeats); empty: tls.cert_file.
+    # Set when one host runs both roles, so the session role never presents the member's certificate.
+    cert_file: str = ""
+    key_file: str = ""
 
 
 @dataclass(frozen=True, slots=True)

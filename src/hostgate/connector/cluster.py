@@ -94,6 +94,9 @@ class ClusterClient:
     # Keep one connection per member open between calls (heartbeats): a TLS handshake per call costs the
     # member more CPU than the heartbeat itself.
     keep_alive: bool = False
+    # A TLS client certificate and key to present (a session server's identity in heartbeats).
+    cert_file: Path | None = None
+    key_file: Path | None = None
     _kept: dict[str, httpx.AsyncClient] = field(init=False, repr=False, default_factory=dict)
     _ssl: ssl.SSLContext = field(init=False, repr=False)
     cluster_id: str = field(init=False)
@@ -105,6 +108,11 @@ class ClusterClient:
             raise CertificateError(f"cannot read the cluster CA {self.ca_file}: {exc.strerror}") from exc
         self.cluster_id = cluster_id_of_ca(ca_pem)
         self._ssl = ssl.create_default_context(cadata=ca_pem.decode())
+        if self.cert_file is not None:
+            try:
+                self._ssl.load_cert_chain(self.cert_file, self.key_file)
+            except (OSError, ssl.SSLError) as exc:
+                raise CertificateError(f"cannot load the client certificate {self.cert_file}: {exc}") from exc
 
     async def addresses(self) -> tuple[str, int, list[str]]:
         host, port = parse_target(self.target, DEFAULT_PORT)

@@ -7,7 +7,6 @@ it keeps working while any one management member is up.
 
 from __future__ import annotations
 
-import base64
 import logging
 import re
 import time
@@ -15,9 +14,11 @@ from dataclasses import dataclass
 
 from hostgate import pki, tokens
 from hostgate.errors import (
+    AuthenticationFailed,
     CompareFailed,
     DomainNotFound,
     NotAuthorized,
+    ServerCertificateRefused,
     SessionServerNotFound,
     StoreUnavailable,
     UsageError,
@@ -29,25 +30,24 @@ from hostgate.management.records import (
     CLUSTER_KEY,
     DOMAINS_PREFIX,
     SESSION_SERVERS_PREFIX,
-    SIGNING_KEY,
     CaRecord,
     ClusterInfo,
     DomainMember,
     DomainRecord,
     SessionServerRecord,
-    SigningKey,
     domain_key,
     session_server_key,
 )
 from hostgate.management.routing import MAX_PRIORITY, MAX_WEIGHT, MIN_PRIORITY, MIN_WEIGHT, Heartbeat, Router
 from hostgate.management.security import Principal
+from hostgate.management.token_keys import TokenKeys
 from hostgate.store.base import Store
 
 __all__ = ["DomainService", "RouteAnswer", "ServerView"]
 
 log = logging.getLogger("hostgate.management.domains")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-SESSION_TOKEN_TTL = 900.0
+SESSION_TOKEN_TTL = tokens.SESSION_TOKEN_TTL
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,7 @@ class DomainService:
         self.store = store
         self.cache = cache
         self.router = router
+        self.token_keys = TokenKeys(store, cache)
 
     # --- reads ---------------------------------------------------------------------------------------------
 
@@ -91,12 +92,6 @@ class DomainService:
         if info is None:
             raise StoreUnavailable("this member has not loaded the cluster's configuration yet")
         return info
-
-    def signing_key(self) -> bytes:
-        rec = self.cache.decode(SIGNING_KEY, SigningKey.decode)
-        if rec is None:
-            raise StoreUnavailable("the cluster signing key is not loaded yet")
-        return base64.b64decode(rec.key_b64)
 
     def servers(self) -> dict[str, SessionServerRecord]:
         return {
@@ -162,7 +157,9 @@ class DomainService:
         if ca_raw is None:
             raise StoreUnavailable("the cluster CA is not loaded yet")
         ca = CaRecord.decode(CA_KEY, ca_raw)
-        cert_pem = pki.sign_csr(
+        # Signed by the cluster CA as a session server: no member name, and etcd (which trusts only the
+        # member-only etcd CA) refuses it on both its ports.
+        cert_pem = pki.sign_session_csr(
             pki.CertPair(ca.cert_pem.encode(), ca.key_pem.encode()), csr_pem.encode(), name, [address]
         )
         record = SessionServerRecord(
@@ -179,12 +176,8 @@ class DomainService:
         except CompareFailed:
             raise UsageError(f"a session server named {name!r} was registered meanwhile") from None
         await self.cache.wait_for_revision(revision)
-        key = self.signing_key()
-        server_token = tokens.mint(key, tokens.TokenClaims(kind="server", cluster_id=info.id, server=name))
         log.info("session server %s (%s) registered by %s", name, record.url, principal.name)
-        return SessionGrant(
-            info.id, info.name, cert_pem.decode(), ca.cert_pem, server_token, base64.b64encode(key).decode()
-        )
+        return SessionGrant(info.id, info.name, cert_pem.decode(), ca.cert_pem, self.token_keys.public())
 
     async def remove_server(self, principal: Principal, name: str) -> None:
         principal.require_admin()
@@ -198,13 +191,36 @@ class DomainService:
         await self.cache.wait_until(lambda: self.cache.get(session_server_key(name)) is None)
         self.router.forget(name)
 
-    def heartbeat(self, token: str, server: str, beat: Heartbeat) -> None:
-        claims = tokens.verify(
-            self.signing_key(), token, kind="server", cluster_id=self._cluster().id, server=server
-        )
-        if self.cache.get(session_server_key(claims.server)) is None:
+    def authenticate_server(self, server: str, client_cert_pem: str | None) -> SessionServerRecord:
+        """The session server ``server``, if the TLS client certificate of this request is the one registered
+        for it (the cluster CA verified the chain during the handshake; the fingerprint pins the one server).
+        A removed server's record is gone, so its certificate stops working at once."""
+        if not client_cert_pem:
+            raise AuthenticationFailed(
+                f"session server {server!r} must present its TLS client certificate",
+                hint="Heartbeats are authenticated by the certificate registration gave the server.",
+            )
+        record = self.cache.decode(session_server_key(server), SessionServerRecord.decode)
+        if record is None:
             raise SessionServerNotFound(f"session server {server!r} is not registered (was it removed?)")
+        if pki.fingerprint(client_cert_pem.encode()) != record.cert_fingerprint:
+            raise ServerCertificateRefused(
+                f"the client certificate is not the one registered for session server {server!r}"
+            )
+        return record
+
+    def server_by_certificate(self, client_cert_pem: str | None) -> SessionServerRecord | None:
+        """The registered session server whose certificate this is, if any."""
+        if not client_cert_pem:
+            return None
+        fp = pki.fingerprint(client_cert_pem.encode())
+        return next((r for r in self.servers().values() if r.cert_fingerprint == fp), None)
+
+    def heartbeat(self, server: str, client_cert_pem: str | None, beat: Heartbeat) -> str:
+        """Record a heartbeat authenticated by the server's certificate; returns the token key set's version."""
+        self.authenticate_server(server, client_cert_pem)
         self.router.heartbeat(beat)
+        return self.token_keys.version()
 
     # --- domains ---------------------------------------------------------------------------------------------
 
@@ -305,8 +321,7 @@ class DomainService:
         if not principal.roles:
             raise NotAuthorized(f"user {principal.name!r} has no role")
         expires = time.time() + SESSION_TOKEN_TTL
-        token = tokens.mint(
-            self.signing_key(),
+        token = self.token_keys.signer().mint(
             tokens.TokenClaims(
                 kind="session",
                 cluster_id=self._cluster().id,

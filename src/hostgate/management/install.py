@@ -5,9 +5,11 @@ What install writes (DATA_DIR):
 - ``hostgate.toml``: this server's configuration;
 - ``ca.pem``: the cluster CA certificate (public; clients pass it with ``--ca-file``);
 - ``member.pem`` / ``member-key.pem`` (0600): this member's certificate and key, signed by the cluster CA;
-- ``bootstrap.json`` (0600, first server only): the new cluster's records (id, name, CA key, signing key,
-  ``admin`` account, this member), written into the store by the first ``hostgate server`` start and then
-  deleted. Seeding is idempotent, so a crash half-way is repaired by the next start.
+- ``etcd-ca.pem``, ``etcd.pem`` / ``etcd-key.pem`` (0600), management members only: the member-only etcd CA and
+  this member's etcd client/peer certificate from it (etcd trusts that CA alone; see pki.py);
+- ``bootstrap.json`` (0600, first server only): the new cluster's records (id, name, both CA keys, the Ed25519
+  token keys, ``admin`` account, this member), written into the store by the first ``hostgate server`` start
+  and then deleted. Seeding is idempotent, so a crash half-way is repaired by the next start.
 
 Nothing is written when a check fails: every check runs before the first file is created, and files are
 written to a temporary directory that is renamed into place last.
@@ -15,7 +17,6 @@ written to a temporary directory that is renamed into place last.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import secrets
@@ -27,7 +28,7 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hostgate import pki
+from hostgate import pki, tokens
 from hostgate.config.settings import (
     CONFIG_FILE,
     EtcdSettings,
@@ -36,20 +37,21 @@ from hostgate.config.settings import (
     load_settings,
     write_settings,
 )
-from hostgate.errors import AlreadyInCluster, ConfigError, DataDirError
+from hostgate.errors import AlreadyInCluster, ConfigError, DataDirError, JoinFailed
 from hostgate.management.records import (
     CA_KEY,
     CLUSTER_KEY,
-    SIGNING_KEY,
+    ETCD_CA_KEY,
+    TOKEN_KEYS_KEY,
     CaRecord,
     ClusterInfo,
     MemberRecord,
-    SigningKey,
     UserRecord,
     member_key,
     user_key,
 )
 from hostgate.management.security import ADMIN_ROLE, hash_password, validate_new_password
+from hostgate.management.token_keys import new_key_set
 
 __all__ = [
     "BOOTSTRAP_FILE",
@@ -62,6 +64,8 @@ __all__ = [
 ]
 
 BOOTSTRAP_FILE = "bootstrap.json"
+_SESSION_CERT = "session.pem"
+_SESSION_KEY = "session-key.pem"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +87,9 @@ class JoinGrant:
     ca_pem: str
     initial_cluster: str
     store: str
+    # The member-only etcd CA and the joiner's etcd certificate from it (same key as its API certificate).
+    etcd_ca_pem: str = ""
+    etcd_cert_pem: str = ""
 
 
 def default_member_name() -> str:
@@ -125,8 +132,12 @@ def _write_data_dir(
     cert_pem: bytes,
     key_pem: bytes,
     private: dict[str, bytes] | None = None,
+    etcd: tuple[bytes, bytes, bytes] | None = None,
 ) -> None:
-    """Write a new data directory all at once: staged beside it, renamed into place last."""
+    """Write a new data directory all at once: staged beside it, renamed into place last.
+
+    ``etcd`` is (etcd CA, etcd certificate, etcd key) for a management member.
+    """
     data_dir = settings.data_dir
     staging = Path(tempfile.mkdtemp(prefix=".hostgate-install-", dir=data_dir.parent))
     try:
@@ -134,6 +145,10 @@ def _write_data_dir(
         (staging / settings.tls.ca_file).write_bytes(ca_pem)
         (staging / settings.tls.cert_file).write_bytes(cert_pem)
         _write_private(staging / settings.tls.key_file, key_pem)
+        if etcd is not None:
+            (staging / settings.tls.etcd_ca_file).write_bytes(etcd[0])
+            (staging / settings.tls.etcd_cert_file).write_bytes(etcd[1])
+            _write_private(staging / settings.tls.etcd_key_file, etcd[2])
         for name, data in (private or {}).items():
             _write_private(staging / name, data)
         (staging / "logs").mkdir()
@@ -212,10 +227,13 @@ def install_first(
 
     ca = pki.create_ca(cluster_id)
     member = pki.issue_member_cert(ca, member_name, [address])
+    etcd_ca = pki.create_etcd_ca(cluster_id)
+    etcd_member = pki.issue_member_cert(etcd_ca, member_name, [address])
     now = time.time()
     records: dict[str, str] = {
         CA_KEY: CaRecord(ca.cert_pem.decode(), ca.key_pem.decode()).encode().decode(),
-        SIGNING_KEY: SigningKey(base64.b64encode(secrets.token_bytes(32)).decode()).encode().decode(),
+        ETCD_CA_KEY: CaRecord(etcd_ca.cert_pem.decode(), etcd_ca.key_pem.decode()).encode().decode(),
+        TOKEN_KEYS_KEY: new_key_set(now).encode().decode(),
         user_key("admin"): UserRecord("admin", hash_password(password), (ADMIN_ROLE,)).encode().decode(),
         member_key(member_name): MemberRecord(
             member_name, address, port, settings.etcd_peer_url, settings.etcd_client_url, now
@@ -232,7 +250,12 @@ def install_first(
         private["admin-password"] = (password + "\n").encode()
         password_file = data_dir / "admin-password"
     _write_data_dir(
-        settings, ca_pem=ca.cert_pem, cert_pem=member.cert_pem, key_pem=member.key_pem, private=private
+        settings,
+        ca_pem=ca.cert_pem,
+        cert_pem=member.cert_pem,
+        key_pem=member.key_pem,
+        private=private,
+        etcd=(etcd_ca.cert_pem, etcd_member.cert_pem, etcd_member.key_pem),
     )
     return InstallResult(settings, cluster_id, cluster_name, pki.fingerprint(ca.cert_pem), password_file)
 
@@ -253,13 +276,16 @@ def _add_session_role(
     settings: Settings,
     *,
     grant: SessionGrant,
+    key_pem: bytes,
     management: str,
     port: int,
     advertised_address: str,
     advertised_port: int,
     heartbeat_interval: float,
 ) -> Settings:
-    """One host, both roles, one data directory: the member's certificate serves the session port too."""
+    """One host, both roles, one data directory. The session role gets its own certificate files: the
+    member's certificate names the cluster and is trusted by peers as a member's, which a session face must
+    not present; heartbeats are authenticated by the registered session certificate."""
     from hostgate.config.secrets import SessionSecrets, write_secrets
 
     if grant.cluster_id != settings.server.cluster_id:
@@ -281,11 +307,14 @@ def _add_session_role(
             advertised_address=advertised_address,
             advertised_port=advertised_port,
             heartbeat_interval=heartbeat_interval,
+            cert_file=_SESSION_CERT,
+            key_file=_SESSION_KEY,
         ),
     )
+    settings.path(_SESSION_CERT).write_bytes(grant.cert_pem.encode())
+    _write_private(settings.path(_SESSION_KEY), key_pem)
     write_secrets(
-        settings.path(updated.session.secrets_file),
-        SessionSecrets(grant.cluster_id, grant.server_token, grant.signing_key_b64),
+        settings.path(updated.session.secrets_file), SessionSecrets(grant.cluster_id, grant.token_keys)
     )
     write_settings(updated)
     return updated
@@ -326,7 +355,18 @@ def install_joined(
         grant.cluster_id,
         EtcdSettings(etcd_client_port, etcd_peer_port, grant.initial_cluster, "existing"),
     )
-    _write_data_dir(settings, ca_pem=grant.ca_pem.encode(), cert_pem=grant.cert_pem.encode(), key_pem=key_pem)
+    if not grant.etcd_ca_pem or not grant.etcd_cert_pem:
+        raise JoinFailed(
+            "the cluster answered without an etcd certificate: it runs an earlier hostgate version",
+            hint="Run the same hostgate version on every member.",
+        )
+    _write_data_dir(
+        settings,
+        ca_pem=grant.ca_pem.encode(),
+        cert_pem=grant.cert_pem.encode(),
+        key_pem=key_pem,
+        etcd=(grant.etcd_ca_pem.encode(), grant.etcd_cert_pem.encode(), key_pem),
+    )
     return settings
 
 
@@ -336,10 +376,35 @@ class SessionGrant:
 
     cluster_id: str
     cluster_name: str
-    cert_pem: str
+    cert_pem: str  # the session server's certificate, from the cluster CA (not trusted by etcd)
     ca_pem: str
-    server_token: str
-    signing_key_b64: str
+    token_keys: tuple[tokens.PublicKey, ...]  # public keys only: session servers cannot mint tokens
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "cluster_id": self.cluster_id,
+            "cluster_name": self.cluster_name,
+            "cert_pem": self.cert_pem,
+            "ca_pem": self.ca_pem,
+            "token_keys": [k.to_json() for k in self.token_keys],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> SessionGrant:
+        keys = data.get("token_keys")
+        if not isinstance(keys, list):
+            raise JoinFailed("the cluster's registration answer has no token keys (an earlier version?)")
+        try:
+            public = tuple(tokens.PublicKey.from_json(k) for k in keys)
+            return cls(
+                str(data["cluster_id"]),
+                str(data["cluster_name"]),
+                str(data["cert_pem"]),
+                str(data["ca_pem"]),
+                public,
+            )
+        except (ValueError, KeyError) as exc:
+            raise JoinFailed(f"the cluster's registration answer is malformed: {exc}") from None
 
 
 def install_session(
@@ -367,6 +432,7 @@ def install_session(
         return _add_session_role(
             existing,
             grant=grant,
+            key_pem=key_pem,
             management=management,
             port=port,
             advertised_address=advertised_address,
@@ -395,7 +461,7 @@ def install_session(
         },
     }
     settings = settings_from_mapping(raw, data_dir, {}, "the install options")
-    secrets = SessionSecrets(grant.cluster_id, grant.server_token, grant.signing_key_b64)
+    secrets = SessionSecrets(grant.cluster_id, grant.token_keys)
     _write_data_dir(
         settings,
         ca_pem=grant.ca_pem.encode(),

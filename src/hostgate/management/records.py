@@ -16,10 +16,12 @@ __all__ = [
     "CA_KEY",
     "CLUSTER_KEY",
     "DOMAINS_PREFIX",
+    "ETCD_CA_KEY",
     "MEMBERS_PREFIX",
     "PREFIX",
     "SESSION_SERVERS_PREFIX",
     "SIGNING_KEY",
+    "TOKEN_KEYS_KEY",
     "USERS_PREFIX",
     "CaRecord",
     "ClusterInfo",
@@ -28,6 +30,8 @@ __all__ = [
     "MemberRecord",
     "SessionServerRecord",
     "SigningKey",
+    "TokenKey",
+    "TokenKeySet",
     "UserRecord",
     "domain_key",
     "member_key",
@@ -38,6 +42,11 @@ __all__ = [
 PREFIX = "/hostgate/"
 CLUSTER_KEY = "/hostgate/cluster/info"
 CA_KEY = "/hostgate/cluster/ca"
+# The member-only etcd CA (pki.create_etcd_ca): any member signs a joining member's etcd certificate with it.
+ETCD_CA_KEY = "/hostgate/cluster/etcd-ca"
+# Ed25519 token keys (tokens.py): members sign with the active one; session servers get only public keys.
+TOKEN_KEYS_KEY = "/hostgate/cluster/token-keys"
+# Earlier versions' symmetric HS256 key, which session servers held too: deleted at start (token_keys.py).
 SIGNING_KEY = "/hostgate/cluster/signing-key"
 MEMBERS_PREFIX = "/hostgate/members/"
 USERS_PREFIX = "/hostgate/users/"
@@ -87,6 +96,36 @@ class CaRecord(_Record):
 @dataclass(frozen=True, slots=True)
 class SigningKey(_Record):
     key_b64: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenKey(_Record):
+    """One Ed25519 token key. ``retired_at`` 0: the active (signing) key; else when rotation retired it, and
+    its public half is served until the last token it signed has expired."""
+
+    kid: str
+    private_pem: str
+    public_b64: str
+    created_at: float
+    retired_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class TokenKeySet(_Record):
+    keys: tuple[TokenKey, ...] = ()
+
+    @classmethod
+    def decode(cls, key: str, raw: bytes) -> TokenKeySet:
+        base = super(TokenKeySet, cls).decode(key, raw)
+        try:
+            keys = tuple(k if isinstance(k, TokenKey) else TokenKey(**k) for k in base.keys)
+        except TypeError as exc:
+            raise StoreCorrupt(f"record {key} cannot be decoded: {exc}") from exc
+        return TokenKeySet(keys)
+
+    @property
+    def active(self) -> TokenKey | None:
+        return next((k for k in self.keys if not k.retired_at), None)
 
 
 @dataclass(frozen=True, slots=True)

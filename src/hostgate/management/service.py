@@ -35,6 +35,7 @@ from hostgate.management.install import BOOTSTRAP_FILE, JoinGrant
 from hostgate.management.records import (
     CA_KEY,
     CLUSTER_KEY,
+    ETCD_CA_KEY,
     MEMBERS_PREFIX,
     USERS_PREFIX,
     CaRecord,
@@ -302,6 +303,7 @@ class ManagementService:
             request.name,
             [request.address],
         )
+        etcd_ca, etcd_cert_pem = self._sign_etcd_cert(request)
         host = f"[{request.address}]" if ":" in request.address else request.address
         record = MemberRecord(
             request.name,
@@ -326,8 +328,29 @@ class ManagementService:
         log.info("member %s (%s) joined, added by %s", record.name, record.address, principal.name)
         info = self.cluster_info()
         return JoinGrant(
-            info.id, info.name, cert_pem.decode(), ca.cert_pem, initial, str(self.settings.store)
+            info.id,
+            info.name,
+            cert_pem.decode(),
+            ca.cert_pem,
+            initial,
+            str(self.settings.store),
+            etcd_ca_pem=etcd_ca.cert_pem,
+            etcd_cert_pem=etcd_cert_pem.decode(),
         )
+
+    def _sign_etcd_cert(self, request: JoinRequest) -> tuple[CaRecord, bytes]:
+        """The joiner's etcd client/peer certificate, from the member-only etcd CA (same key as its API one)."""
+        raw = self.cache.get(ETCD_CA_KEY)
+        if raw is None:
+            raise StoreUnavailable("the member-only etcd CA is not loaded yet")
+        etcd_ca = CaRecord.decode(ETCD_CA_KEY, raw)
+        cert_pem = pki.sign_csr(
+            pki.CertPair(etcd_ca.cert_pem.encode(), etcd_ca.key_pem.encode()),
+            request.csr_pem.encode(),
+            request.name,
+            [request.address],
+        )
+        return etcd_ca, cert_pem
 
     async def remove_member(self, principal: Principal, name: str) -> MemberRecord:
         principal.require_admin()

@@ -72,13 +72,17 @@ async def _wait_loaded(cache: ConfigCache, store: Store, deadline: float) -> Non
             await asyncio.sleep(0.2)  # retry back-off
 
 
-def _uvicorn(settings: Settings, app: object, port: int) -> _Server:
+def _uvicorn(settings: Settings, app: object, port: int, cert_file: str = "", key_file: str = "") -> _Server:
+    from hostgate.runtime.tls_scope import TlsScopeH11Protocol
+
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=settings.server.address,
         port=port,
-        ssl_certfile=str(settings.path(settings.tls.cert_file)),
-        ssl_keyfile=str(settings.path(settings.tls.key_file)),
+        # The client certificate reaches the app (heartbeats are authenticated by it).
+        http=TlsScopeH11Protocol,
+        ssl_certfile=str(settings.path(cert_file or settings.tls.cert_file)),
+        ssl_keyfile=str(settings.path(key_file or settings.tls.key_file)),
         ssl_ca_certs=str(settings.path(settings.tls.ca_file)),
         ssl_cert_reqs=ssl.CERT_OPTIONAL,
         log_config=None,
@@ -109,6 +113,9 @@ async def _management(settings: Settings, stack: contextlib.AsyncExitStack) -> _
         log.info("new cluster %s seeded into the store", settings.server.cluster_id)
     await _wait_loaded(cache, store, 60.0)
     stack.push_async_callback(cache.close)
+    from hostgate.management.token_keys import ensure_token_keys
+
+    log.info("%s", await ensure_token_keys(store, cache))
     service = ManagementService(settings, store, cache)
     info = service.cluster_info()
     if info.id != settings.server.cluster_id:
@@ -152,7 +159,9 @@ async def _session(settings: Settings, stack: contextlib.AsyncExitStack) -> _Ser
         settings.session.port,
         settings.path(settings.session.models_dir),
     )
-    return _uvicorn(settings, role.app, settings.session.port)
+    return _uvicorn(
+        settings, role.app, settings.session.port, settings.session.cert_file, settings.session.key_file
+    )
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -4,6 +4,11 @@ Each cycle re-resolves the alias (no caching, KB 7021563) and sends the server's
 once; a member that does not answer is simply tried again next cycle, so when every member was down the
 server re-registers by itself as soon as one returns. Nothing here stops sessions: they do not depend on
 the management cluster once opened.
+
+Heartbeats are authenticated by the server's own TLS client certificate. Each answer names the version of the
+cluster's public token-key set; when it differs from the one this server holds (a rotation, or a data
+directory of an earlier version), the server fetches the set (``GET /api/v1/token-keys``) and hands it to
+``on_token_keys``, which installs it and writes it to disk for restarts while every member is down.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from hostgate import tokens
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import HostgateError
 
@@ -28,6 +34,9 @@ class Heartbeater:
         interval: float,
         capacity: int,
         active_sessions: Callable[[], int],
+        *,
+        token_keys: tuple[tokens.PublicKey, ...] = (),
+        on_token_keys: Callable[[tuple[tokens.PublicKey, ...]], None] | None = None,
     ) -> None:
         self._client = client
         self._server = server
@@ -36,6 +45,8 @@ class Heartbeater:
         self._active = active_sessions
         self._last_decision = ""
         self.answering: set[str] = set()
+        self.keys_version = tokens.key_set_version(token_keys)
+        self._on_token_keys = on_token_keys
 
     async def run_cycle(self) -> str:
         body = {"active_sessions": self._active(), "capacity": self._capacity, "interval": self._interval}
@@ -54,7 +65,27 @@ class Heartbeater:
         text = f"heartbeat: registered with {len(ok)} of {len(results)} management members"
         if failed:
             text += " (no answer from " + ", ".join(sorted(failed)) + ")"
+        versions = {
+            str(a.payload["token_keys"])
+            for a in results.values()
+            if not isinstance(a, HostgateError) and isinstance(a.payload, dict) and "token_keys" in a.payload
+        }
+        if versions and self.keys_version not in versions:
+            text += "; " + await self._refresh_token_keys()
         return text
+
+    async def _refresh_token_keys(self) -> str:
+        try:
+            answer = await self._client.request("GET", "/api/v1/token-keys")
+            payload = answer.payload
+            keys = tuple(tokens.PublicKey.from_json(k) for k in payload["keys"])
+            version = str(payload["version"])
+            if self._on_token_keys is not None:
+                self._on_token_keys(keys)
+        except (HostgateError, ValueError, KeyError, TypeError) as exc:
+            return f"token keys not refreshed ({exc}); retrying next beat"
+        self.keys_version = version
+        return f"token keys refreshed from {answer.member}: {', '.join(k.kid for k in keys)}"
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

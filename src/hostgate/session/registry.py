@@ -69,7 +69,7 @@ class SessionRegistry:
         self,
         server: str,
         cluster_id: str,
-        signing_key: bytes,
+        token_keys: tokens.KeySet,
         capacity: int,
         models: ModelLibrary,
         *,
@@ -77,7 +77,8 @@ class SessionRegistry:
     ) -> None:
         self.server = server
         self.cluster_id = cluster_id
-        self.signing_key = signing_key
+        # Public keys only (refreshed by the heartbeat loop): this server checks tokens, it cannot mint them.
+        self.token_keys = token_keys
         self.capacity = capacity
         self.models = models
         self.sessions: dict[str, ServedSession] = {}
@@ -90,9 +91,7 @@ class SessionRegistry:
         return len(self.sessions) + self._opening
 
     def claims(self, token: str) -> tokens.TokenClaims:
-        return tokens.verify(
-            self.signing_key, token, kind="session", cluster_id=self.cluster_id, server=self.server
-        )
+        return self.token_keys.verify(token, kind="session", cluster_id=self.cluster_id, server=self.server)
 
     async def open(
         self, claims: tokens.TokenClaims, model: str, variables: Mapping[str, object] | None = None

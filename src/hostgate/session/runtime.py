@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import base64
+import logging
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
 
-from hostgate.config.secrets import read_secrets
+from hostgate import tokens
+from hostgate.config.secrets import SessionSecrets, read_secrets, write_secrets
 from hostgate.config.settings import Settings
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import ConfigError
@@ -17,6 +18,8 @@ from hostgate.session.registry import SessionRegistry
 from hostgate.session.server import create_session_app
 
 __all__ = ["SessionRole", "start_session_role"]
+
+log = logging.getLogger("hostgate.session")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +33,8 @@ class SessionRole:
 
 
 def start_session_role(settings: Settings) -> SessionRole:
-    secrets = read_secrets(settings.path(settings.session.secrets_file))
+    secrets_path = settings.path(settings.session.secrets_file)
+    secrets = read_secrets(secrets_path)
     if secrets.cluster_id != settings.server.cluster_id:
         raise ConfigError(
             f"{settings.session.secrets_file}: registered with cluster {secrets.cluster_id}, but hostgate.toml "
@@ -39,19 +43,50 @@ def start_session_role(settings: Settings) -> SessionRole:
     registry = SessionRegistry(
         server=settings.server.member_name,
         cluster_id=secrets.cluster_id,
-        signing_key=base64.b64decode(secrets.signing_key_b64),
+        token_keys=_key_set(secrets),
         capacity=settings.session.capacity,
         models=ModelLibrary(settings.path(settings.session.models_dir)),
     )
+    if not secrets.token_keys:
+        log.warning(
+            "%s holds no token keys (registered by an earlier version); tokens are refused until the first "
+            "heartbeat fetches them",
+            secrets_path,
+        )
+
+    def install_keys(keys: tuple[tokens.PublicKey, ...]) -> None:
+        registry.token_keys = tokens.KeySet(keys)
+        write_secrets(secrets_path, SessionSecrets(secrets.cluster_id, keys))
+
     interval = settings.session.heartbeat_interval
     client = ClusterClient(
         settings.session.management,
         ca_file=settings.path(settings.tls.ca_file),
         hosts_file=settings.path(settings.naming.hosts_file) if settings.naming.hosts_file else None,
         dns_servers=settings.naming.dns_servers,
-        bearer=secrets.server_token,
+        # Heartbeats are authenticated by this server's registered certificate.
+        cert_file=settings.path(settings.session.cert_file or settings.tls.cert_file),
+        key_file=settings.path(settings.session.key_file or settings.tls.key_file),
         keep_alive=True,
         deadline=max(0.5, min(interval, 2.0)),
     )
-    heartbeat = Heartbeater(client, registry.server, interval, registry.capacity, lambda: registry.active)
+    heartbeat = Heartbeater(
+        client,
+        registry.server,
+        interval,
+        registry.capacity,
+        lambda: registry.active,
+        token_keys=secrets.token_keys,
+        on_token_keys=install_keys,
+    )
     return SessionRole(create_session_app(registry), heartbeat, registry)
+
+
+def _key_set(secrets: SessionSecrets) -> tokens.KeySet:
+    try:
+        return tokens.KeySet(secrets.token_keys)
+    except ValueError as exc:
+        raise ConfigError(
+            f"the token keys in the session server's registration are malformed: {exc}",
+            hint="Register the server again: `hostgate install --role session ...` into a new data directory.",
+        ) from exc

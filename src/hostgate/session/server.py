@@ -1,8 +1,9 @@
 """The session server's HTTP face: sessions on deployed models, opened with bound tokens.
 
 A client connects here with the token the management cluster gave it (via domain, or for a direct
-connection). The token is checked locally against the cluster signing key received at registration, so this
-server keeps opening and serving sessions while every management member is down. A token of another cluster,
+connection). The token is checked locally against the cluster's public token keys (received at registration,
+refreshed with heartbeats), so this server keeps opening and serving sessions while every management member is
+down; it holds no key that could mint a token. A token of another cluster,
 or for another server, is refused with "Token binding is invalid" (HG-3852).
 
 JSON endpoints (every one but ``health`` needs ``Authorization: Bearer TOKEN``; errors are

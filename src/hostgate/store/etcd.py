@@ -108,11 +108,19 @@ class EtcdTls:
     @classmethod
     def from_settings(cls, settings: Settings) -> EtcdTls:
         tls = settings.tls
+        if settings.etcd.endpoints:  # external etcd: the files the operator configured for it
+            return cls.from_files(
+                settings.path(tls.ca_file),
+                settings.path(tls.cert_file),
+                settings.path(tls.key_file),
+                server_name=None,
+            )
+        # hostgate's own members trust only the member-only etcd CA and this member's certificate from it.
         return cls.from_files(
-            settings.path(tls.ca_file),
-            settings.path(tls.cert_file),
-            settings.path(tls.key_file),
-            server_name=None if settings.etcd.endpoints else CLUSTER_DNS_NAME,
+            settings.path(tls.etcd_ca_file),
+            settings.path(tls.etcd_cert_file),
+            settings.path(tls.etcd_key_file),
+            server_name=CLUSTER_DNS_NAME,
         )
 
     def credentials(self) -> grpc.ChannelCredentials:
@@ -244,7 +252,7 @@ def _translate(exc: grpc.aio.AioRpcError, what: str) -> HostgateError:
     if any(d in low for d in _TLS_DETAILS):
         return StoreUnavailable(
             f"{what}: etcd refused the TLS connection ({details})",
-            hint="Check that ca.pem, member.pem and member-key.pem in the data directory belong to this cluster.",
+            hint="Check that etcd-ca.pem, etcd.pem and etcd-key.pem in the data directory belong to this cluster.",
         )
     if "not enough started members" in low:
         return QuorumLost(f"{what}: etcd refused, it would leave the cluster without a majority ({details})")

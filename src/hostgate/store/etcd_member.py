@@ -1,7 +1,8 @@
 """``EtcdMember``: the etcd member hostgate starts and supervises beside each management server.
 
 One member per management host (kubeadm's "stacked etcd"): client and peer ports both use mutual TLS with
-the cluster CA, the member's data lives in ``DATA_DIR/etcd`` and its log in ``DATA_DIR/logs/etcd.log``.
+the member-only etcd CA (``etcd-ca.pem``; never the cluster CA, which also signs session servers: etcd here has
+no authorisation of its own, so any certificate it accepts is root over the store). The member's data lives in ``DATA_DIR/etcd`` and its log in ``DATA_DIR/logs/etcd.log``.
 The process dies with hostgate even on ``kill -9`` (``PR_SET_PDEATHSIG``), is restarted with back-off when
 it exits on its own, and is only ever signalled by the PID this object started.
 
@@ -31,11 +32,11 @@ import sys
 from collections.abc import Callable
 
 from hostgate.config.settings import Settings
-from hostgate.errors import StoreUnavailable
+from hostgate.errors import EtcdTrustOutdated, StoreUnavailable
 from hostgate.store.base import StoreStatus
 from hostgate.store.etcd import EtcdTls, fetch_status
 
-__all__ = ["EtcdMember", "die_with_parent", "etcd_version"]
+__all__ = ["EtcdMember", "die_with_parent", "etcd_version", "require_member_only_ca"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,26 @@ def die_with_parent() -> Callable[[], None] | None:
             exit_now(1)
 
     return preexec
+
+
+def require_member_only_ca(settings: Settings) -> None:
+    """Refuse (HG-4030) a data directory made before etcd had its own member-only CA.
+
+    Such a member's etcd trusts the cluster CA, which also signs session servers: starting it would reopen the
+    store to every session server. Migrating in place would need every member to switch CA at once (etcd
+    peers of the old and new trust cannot talk), so hostgate refuses clearly instead.
+    """
+    tls = settings.tls
+    missing = [
+        name
+        for name in (tls.etcd_ca_file, tls.etcd_cert_file, tls.etcd_key_file)
+        if not settings.path(name).is_file()
+    ]
+    if missing:
+        raise EtcdTrustOutdated(
+            f"{settings.data_dir} has no member-only etcd CA ({', '.join(missing)} missing): it was made by "
+            "an earlier hostgate whose etcd trusted session servers' certificates too; refusing to start it"
+        )
 
 
 class EtcdMember:
@@ -140,16 +161,18 @@ class EtcdMember:
             f"--initial-advertise-peer-urls={self.peer_url}",
             f"--initial-cluster={initial_cluster}",
             f"--initial-cluster-state={s.etcd.initial_cluster_state}",
-            f"--cert-file={s.path(tls.cert_file)}",
-            f"--key-file={s.path(tls.key_file)}",
-            f"--trusted-ca-file={s.path(tls.ca_file)}",
+            f"--cert-file={s.path(tls.etcd_cert_file)}",
+            f"--key-file={s.path(tls.etcd_key_file)}",
+            f"--trusted-ca-file={s.path(tls.etcd_ca_file)}",
             "--client-cert-auth",
-            f"--peer-cert-file={s.path(tls.cert_file)}",
-            f"--peer-key-file={s.path(tls.key_file)}",
-            f"--peer-trusted-ca-file={s.path(tls.ca_file)}",
+            f"--peer-cert-file={s.path(tls.etcd_cert_file)}",
+            f"--peer-key-file={s.path(tls.etcd_key_file)}",
+            f"--peer-trusted-ca-file={s.path(tls.etcd_ca_file)}",
             "--peer-client-cert-auth",
-            # The cluster CA signs only members; matching the peer's source IP against its certificate
-            # breaks multi-homed hosts (and 127.0.0.x test clusters, where every peer dials from 127.0.0.1).
+            # The etcd CA signs only members' etcd certificates (pki.create_etcd_ca), so every certificate
+            # this check would pass is a member's anyway; matching the peer's source IP against its
+            # certificate breaks multi-homed hosts (and 127.0.0.x test clusters, where every peer dials from
+            # 127.0.0.1).
             self._skip_peer_san_flag(),
             # etcd's defaults, stated: right for loopback and LAN round trips.
             "--heartbeat-interval=100",
@@ -196,6 +219,7 @@ class EtcdMember:
         """Start the etcd process (no-op while it runs); returns once it is spawned, not when it is ready."""
         if self._proc is not None and self._proc.returncode is None:
             return
+        require_member_only_ca(self.settings)
         self._stopping = False
         await self._spawn()
 
