@@ -141,7 +141,8 @@ class ThreadedSession(HostSession):
         except BaseException:
             await self.disconnect()
             raise
-        self._seen = screen.lines
+        # Not marked seen: if the host hangs up right after its first screen (a VT host that printed "no
+        # sessions available"), that screen is the reason and belongs in the error.
         self._up = True
         return screen
 

@@ -193,6 +193,9 @@ class VtSession(HostSession):
         except BaseException:
             await self.disconnect()
             raise
+        # Not marked seen: if the host hangs up right after its first screen (it printed "no sessions
+        # available"), that screen is the reason and belongs in the error.
+        self._seen = None
         self._up = True
         return screen
 
