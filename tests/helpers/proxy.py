@@ -33,7 +33,7 @@ class TcpRelay:
         self._wake_r, self._wake_w = socket.socketpair()
         self._pairs: dict[socket.socket, socket.socket] = {}  # both directions: sock -> its partner
         self._clients: list[socket.socket] = []
-        self._commands: list[tuple[str, threading.Event, bool]] = []
+        self._commands: list[tuple[str, threading.Event, bool, bytes]] = []
         self._lock = threading.Lock()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="tcp-relay", daemon=True)
@@ -51,12 +51,19 @@ class TcpRelay:
 
     def end_all(self, *, reset: bool = False, within: float = 10.0) -> None:
         """End every client connection: FIN (``reset=False``) or RST (``reset=True``); returns once done."""
+        self._command("end", reset, b"", within)
+
+    def inject(self, data: bytes, *, within: float = 10.0) -> None:
+        """Send ``data`` to every client as if the host had sent it (a telnet NOP, say)."""
+        self._command("inject", False, data, within)
+
+    def _command(self, name: str, reset: bool, data: bytes, within: float) -> None:
         done = threading.Event()
         with self._lock:
-            self._commands.append(("end", done, reset))
+            self._commands.append((name, done, reset, data))
         self._wake_w.send(b"x")
         if not done.wait(within):
-            raise TimeoutError("the relay did not end its connections")
+            raise TimeoutError(f"the relay did not {name}")
 
     def stop(self) -> None:
         if not self._thread.is_alive():
@@ -131,15 +138,23 @@ class TcpRelay:
     def _run_commands(self) -> None:
         with self._lock:
             commands, self._commands = self._commands, []
-            clients, self._clients = self._clients, []
-        for _, done, reset in commands:
+        for name, done, reset, data in commands:
+            with self._lock:
+                clients = list(self._clients)
+                if name == "end":
+                    self._clients = []
             for client in clients:
+                if name == "inject":
+                    with contextlib.suppress(OSError):
+                        client.setblocking(True)
+                        client.sendall(data)
+                        client.setblocking(False)
+                    continue
                 if reset:
                     # SO_LINGER with a zero timeout makes close() send RST instead of FIN (socket(7)).
                     client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 self._forget(client)
                 client.close()
-            clients = []
             done.set()
 
     def _forget(self, sock: socket.socket) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from hostgate.errors import FieldNotWritable, HostDisconnected, HostTimeout, KeyNotSupported
 from hostgate.hosts import HostSession, Key, Screen, open_session
+from hostgate.hosts._liveness import probe
 from hostgate.models import HostType, Model
 from tests.helpers.hosts import HostProcess, MainframeHost, VtHost, sample_model
 from tests.helpers.proxy import TcpRelay
@@ -284,6 +285,31 @@ async def test_connected_notices_a_host_gone_without_the_event_loop_running(
         assert not session.connected, "still connected a second after the host went away"
     finally:
         await session.disconnect()
+
+
+async def test_a_telnet_nop_from_the_host_neither_blocks_nor_ends_a_call(target: Target) -> None:
+    """Hosts send telnet NOPs as keepalives (RFC 854 ``IAC NOP``): bytes to read that are no record. The
+    liveness check reads them without waiting for a record that is not coming."""
+    with TcpRelay(target.model.host.port) as relay:
+        model = dataclasses.replace(
+            target.model, host=dataclasses.replace(target.model.host, port=relay.port)
+        )
+        session = open_session(model.host, keyboard_timeout=3.0)
+        try:
+            await sign_on(session, model)
+            relay.inject(b"\xff\xf1")  # IAC NOP
+            # Wait until the bytes are at the driver's socket, so the next call is the one that meets them.
+            arrived = time.monotonic() + 10
+            while not probe(session._socket()).pending and time.monotonic() < arrived:  # type: ignore[attr-defined]
+                await asyncio.sleep(0.005)  # poll interval
+            started = time.monotonic()
+            screen = await session.snapshot()
+            assert time.monotonic() - started < NOTICE_WITHIN
+            assert model.recognize(screen) == model.entity("Menu")
+            assert session.connected
+            await run(session, model, "Menu", "open_form")
+        finally:
+            await session.disconnect()
 
 
 def test_sample_models_cover_every_host_type() -> None:

@@ -44,7 +44,7 @@ from hostgate.errors import (
     KeyboardLocked,
 )
 from hostgate.hosts._liveness import Pollable, probe
-from hostgate.hosts._worker import DRAIN_TIMEOUT, ThreadedSession
+from hostgate.hosts._worker import ThreadedSession
 from hostgate.hosts.base import Condition, Field, Screen
 from hostgate.hosts.tn3270 import describe_condition
 from hostgate.models import HostSpec, HostType, Key
@@ -179,18 +179,38 @@ class Tn5250Session(ThreadedSession):
 
     def _refresh(self) -> None:
         term = self._live()
-        seen = probe(self._socket())
-        while seen.pending and not seen.gone:
+        if probe(self._socket()).quiet:
+            return
+        # The host sent something or hung up: take what the kernel holds without blocking (a stray telnet
+        # NOP must not hold the call for a socket timeout), apply the whole records among it (the last
+        # screen comes before the close), then report the close.
+        conn = term._conn
+        closed = self._read_available(conn)
+        while _EOR in conn._recv_buf and conn.connected:
             self._pump(term, 0)
-            seen = probe(self._socket())
-        if seen.gone:
-            # Apply what the host sent before it hung up (its last screen), up to the close: _pump raises
-            # HostDisconnected there.
-            deadline = time.monotonic() + DRAIN_TIMEOUT
-            while (remaining := deadline - time.monotonic()) > 0:
-                self._pump(term, remaining)
-            term._conn.close()
-            raise self._lost_error()
+        if closed is not None:
+            conn.close()
+            raise self._lost_error(closed)
+
+    def _read_available(self, conn: TN5250Connection) -> str | None:
+        """Move the bytes waiting in the socket into ibm5250's buffer; None, or why the connection ended."""
+        sock = conn._sock
+        if sock is None:
+            return ""
+        sock.settimeout(0.0)
+        try:
+            while True:
+                try:
+                    data = sock.recv(65536)
+                except (BlockingIOError, ssl.SSLWantReadError):
+                    return None
+                except OSError as exc:
+                    return str(exc) or type(exc).__name__
+                if not data:
+                    return ""
+                conn._recv_buf.extend(data)
+        finally:
+            sock.settimeout(conn.timeout)
 
     def _screen_lines(self) -> tuple[str, ...] | None:
         term = self._term
