@@ -37,6 +37,7 @@ __all__ = [
     "SAMPLES",
     "HostProcess",
     "MainframeHost",
+    "RefusingHost",
     "VtHost",
     "host_3270",
     "host_5250",
@@ -177,6 +178,26 @@ class MainframeHost(HostProcess):
         ]
         argv += ["--port", "0", "--slow-seconds", str(self.slow_seconds), "--log-level", "INFO"]
         self._spawn(argv)
+        found = self._wait_for_line(_LISTENING, ready_within)
+        if found is None:
+            self.stop()
+            raise HostError(f"{self.name} did not start:\n{self.log}")
+        self.port = int(found.group(1))
+        return self
+
+
+class RefusingHost(HostProcess):
+    """A host that refuses every session with a message screen and hangs up: tests/hosts/apps/tn3270_reject.py
+    or tn5250_reject.py (plain Python: they need nothing but the standard library)."""
+
+    def __init__(self, protocol: str, message: str) -> None:
+        super().__init__(f"refusing {protocol} host")
+        self.protocol = protocol
+        self.message = message
+
+    def start(self, *, ready_within: float = 20.0) -> Self:
+        script = APPS / f"tn{self.protocol}_reject.py"
+        self._spawn([sys.executable, str(script), "--port", "0", "--message", self.message])
         found = self._wait_for_line(_LISTENING, ready_within)
         if found is None:
             self.stop()

@@ -4,17 +4,20 @@ program under telnetlib3-server)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from hostgate.errors import FieldNotWritable, HostDisconnected, HostTimeout, KeyNotSupported
 from hostgate.hosts import HostSession, Key, Screen, open_session
+from hostgate.hosts._liveness import probe
 from hostgate.models import HostType, Model
-from tests.helpers.hosts import HostProcess, sample_model
+from tests.helpers.hosts import HostProcess, MainframeHost, VtHost, sample_model
+from tests.helpers.proxy import TcpRelay
 from tests.hosts.drive import entity, read_all, run, sign_on
 
 KINDS = ["3270", "5250", "vt"]
@@ -192,6 +195,121 @@ async def test_sessions_are_independent(target: Target) -> None:
     finally:
         await first.disconnect()
         await second.disconnect()
+
+
+# How a host can go away under an open session: its process killed (SIGKILL: the kernel closes its sockets),
+# or the host alive but the connection closed politely (FIN) or reset (RST) on its side.
+ENDINGS = ["sigkill", "fin", "rst"]
+# What the caller does next: read the screen, ask whether the session is connected, press a local key (no
+# host round trip: nothing but a liveness check can notice) or an attention key.
+PROBES = ["snapshot", "connected", "tab", "enter"]
+NOTICE_WITHIN = 1.0
+
+
+@pytest.fixture(params=ENDINGS)
+def ending(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def doomed_target(target: Target, ending: str) -> Iterator[tuple[Target, Callable[[], None]]]:
+    """A target whose host can be ended: its own host process for SIGKILL, a relay for FIN/RST."""
+    if ending == "sigkill":
+        host: HostProcess = MainframeHost(target.kind).start() if target.block_mode else VtHost().start()
+        with host:
+            spec = dataclasses.replace(target.model.host, port=host.port)
+            yield dataclasses.replace(target, model=dataclasses.replace(target.model, host=spec)), host.kill
+        return
+    with TcpRelay(target.model.host.port) as relay:
+        spec = dataclasses.replace(target.model.host, port=relay.port)
+
+        def end() -> None:
+            relay.end_all(reset=ending == "rst")
+
+        yield dataclasses.replace(target, model=dataclasses.replace(target.model, host=spec)), end
+
+
+async def _probe(session: HostSession, probe: str) -> None:
+    """Do ``probe`` once; HostDisconnected once the driver knows the host is gone."""
+    if probe == "snapshot":
+        await session.snapshot()
+    elif probe == "connected":
+        if not session.connected:
+            raise HostDisconnected("connected turned False")
+    elif probe == "tab":
+        await session.send_key(Key.TAB)
+    else:
+        await session.send_key(Key.ENTER)
+
+
+@pytest.mark.parametrize("probe", PROBES)
+async def test_a_host_gone_under_an_open_session_is_noticed_within_a_second(
+    doomed_target: tuple[Target, Callable[[], None]], probe: str
+) -> None:
+    target, end = doomed_target
+    session = open_session(target.model.host, keyboard_timeout=3.0)
+    try:
+        await sign_on(session, target.model)
+        assert session.connected
+        end()
+        started = time.monotonic()
+        with pytest.raises(HostDisconnected) as caught:
+            while time.monotonic() - started < NOTICE_WITHIN:
+                await _probe(session, probe)
+                await asyncio.sleep(0.01)  # poll interval: lets the event loop run between probes
+        noticed = time.monotonic() - started
+        assert noticed < NOTICE_WITHIN, f"noticed after {noticed:.2f} s"
+        assert caught.value.code == "HG-7002"
+        # Once noticed, it stays noticed: every kind of call says so at once.
+        assert not session.connected
+        for later in PROBES:
+            with pytest.raises(HostDisconnected):
+                await _probe(session, later)
+    finally:
+        await session.disconnect()
+
+
+async def test_connected_notices_a_host_gone_without_the_event_loop_running(
+    doomed_target: tuple[Target, Callable[[], None]],
+) -> None:
+    """``connected`` asks the socket itself: no reader task or library loop has to run first (this busy
+    loop never yields to the event loop on purpose)."""
+    target, end = doomed_target
+    session = open_session(target.model.host, keyboard_timeout=3.0)
+    try:
+        await sign_on(session, target.model)
+        end()
+        started = time.monotonic()
+        while session.connected and time.monotonic() - started < NOTICE_WITHIN:
+            pass
+        assert not session.connected, "still connected a second after the host went away"
+    finally:
+        await session.disconnect()
+
+
+async def test_a_telnet_nop_from_the_host_neither_blocks_nor_ends_a_call(target: Target) -> None:
+    """Hosts send telnet NOPs as keepalives (RFC 854 ``IAC NOP``): bytes to read that are no record. The
+    liveness check reads them without waiting for a record that is not coming."""
+    with TcpRelay(target.model.host.port) as relay:
+        model = dataclasses.replace(
+            target.model, host=dataclasses.replace(target.model.host, port=relay.port)
+        )
+        session = open_session(model.host, keyboard_timeout=3.0)
+        try:
+            await sign_on(session, model)
+            relay.inject(b"\xff\xf1")  # IAC NOP
+            # Wait until the bytes are at the driver's socket, so the next call is the one that meets them.
+            arrived = time.monotonic() + 10
+            while not probe(session._socket()).pending and time.monotonic() < arrived:  # type: ignore[attr-defined]
+                await asyncio.sleep(0.005)  # poll interval
+            started = time.monotonic()
+            screen = await session.snapshot()
+            assert time.monotonic() - started < NOTICE_WITHIN
+            assert model.recognize(screen) == model.entity("Menu")
+            assert session.connected
+            await run(session, model, "Menu", "open_form")
+        finally:
+            await session.disconnect()
 
 
 def test_sample_models_cover_every_host_type() -> None:

@@ -16,10 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from hostgate.errors import HostDisconnected, HostUnreachable, KeyNotSupported
+from hostgate.hosts._liveness import Pollable, probe
 from hostgate.hosts.base import Condition, HostSession, Screen, as_predicate
 from hostgate.models import HOST_KEYS, HostSpec, HostType, Key
 
-__all__ = ["SessionThread", "ThreadedSession"]
+__all__ = ["DRAIN_TIMEOUT", "SessionThread", "ThreadedSession", "closed_text"]
+
+# How long a driver that saw the host close keeps reading what the host sent before it (the last screen):
+# bytes already in the socket buffer take microseconds; the bound only matters for a broken library.
+DRAIN_TIMEOUT = 1.0
+_WORDS_MAX = 300
 
 T = TypeVar("T")
 _numbers = itertools.count(1)
@@ -68,9 +74,29 @@ class SessionThread:
                 self.loop = None
 
 
+def closed_text(reason: str, lines: tuple[str, ...] | None, seen: tuple[str, ...] | None) -> str:
+    """``the host closed the connection (reason): "its words"``, quoting the screen the host showed last when
+    the caller has not seen it yet (a host that answers "NO AVAILABLE DEVICE" and hangs up), so the error
+    says why. A screen the caller already saw (a host killed mid-session) is not repeated."""
+    text = "the host closed the connection"
+    if reason:
+        text += f" ({reason})"
+    if lines is not None and lines != seen:
+        words = " / ".join(" ".join(line.split()) for line in lines if line.strip())
+        if len(words) > _WORDS_MAX:
+            words = words[: _WORDS_MAX - 3] + "..."
+        if words:
+            text += f': "{words}"'
+    return text
+
+
 class ThreadedSession(HostSession):
     """The plumbing shared by thread-backed drivers: one :class:`SessionThread`, serialised calls, a
-    session that can connect once, and HostDisconnected for calls on a closed session."""
+    session that can connect once, and HostDisconnected for calls on a closed session.
+
+    Liveness: the libraries notice a closed connection only when they read, so every call first polls the
+    socket (:mod:`hostgate.hosts._liveness`, one system call) on the session thread and lets the driver
+    apply pending bytes or drain to the close (``_refresh``); ``connected`` polls too, from any thread."""
 
     kind = "host"
     host_type: HostType
@@ -81,6 +107,9 @@ class ThreadedSession(HostSession):
         self._thread: SessionThread | None = None
         self._used = False
         self._lost = False
+        self._seen: tuple[str, ...] | None = None  # the lines of the last screen handed to the caller
+        self._closed: str | None = None  # how the host closed the connection, once it has
+        self._up = False  # connect() succeeded
 
     @property
     def where(self) -> str:
@@ -88,7 +117,13 @@ class ThreadedSession(HostSession):
 
     @property
     def connected(self) -> bool:
-        return self._thread is not None and not self._lost
+        if self._thread is None or self._lost or not self._up:
+            return False
+        if probe(self._socket()).gone:
+            # Sticky: the host is gone even if the library has not read the close yet.
+            self._lost = True
+            return False
+        return True
 
     async def connect(self) -> Screen:
         if self._used:
@@ -96,10 +131,20 @@ class ThreadedSession(HostSession):
         self._used = True
         self._thread = SessionThread(self.kind, with_loop=self.with_loop)
         try:
-            return await self._thread.run(self._connect_sync)
+            screen = await self._thread.run(self._connect_sync)
+        except HostDisconnected as exc:
+            # Closed before the first usable screen: the host refused the session (no device, rejected
+            # logon); exc quotes what it showed.
+            await self.disconnect()
+            why = self._closed or exc.message
+            raise HostUnreachable(f"cannot connect to {self.where}: {why}") from exc
         except BaseException:
             await self.disconnect()
             raise
+        # Not marked seen: if the host hangs up right after its first screen (a VT host that printed "no
+        # sessions available"), that screen is the reason and belongs in the error.
+        self._up = True
+        return screen
 
     async def disconnect(self) -> None:
         thread, self._thread = self._thread, None
@@ -111,11 +156,26 @@ class ThreadedSession(HostSession):
         thread = self._thread
         if thread is None or thread.closed:
             raise HostDisconnected(f"{self.where}: the session is not connected")
+
+        def checked() -> T:
+            self._refresh()
+            return func()
+
         try:
-            return await thread.run(func)
+            result = await thread.run(checked)
         except HostDisconnected:
             self._lost = True
             raise
+        if isinstance(result, Screen):
+            self._seen = result.lines
+        return result
+
+    def _lost_error(self, reason: str = "") -> HostDisconnected:
+        """On the session thread, once the library saw the close: HostDisconnected quoting the host's last
+        screen if the caller has not seen it."""
+        self._lost = True
+        self._closed = closed_text(reason, self._screen_lines(), self._seen)
+        return HostDisconnected(f"{self.where}: {self._closed}")
 
     async def type_text(self, text: str) -> None:
         await self._call(lambda: self._type(text))
@@ -133,6 +193,18 @@ class ThreadedSession(HostSession):
         return await self._call(lambda: self._wait(predicate, timeout, condition))
 
     # -- on the session thread (the subclass's terminal library) ----------------------------------------
+    @abstractmethod
+    def _socket(self) -> Pollable | None:
+        """The connection's socket (any thread may poll it), None once the library dropped it."""
+
+    @abstractmethod
+    def _refresh(self) -> None:
+        """Before every call: apply what the host sent meanwhile; HostDisconnected if it closed."""
+
+    @abstractmethod
+    def _screen_lines(self) -> tuple[str, ...] | None:
+        """The lines the terminal shows (hidden fields blank), also after the close; None if none yet."""
+
     @abstractmethod
     def _type(self, text: str) -> None: ...
 

@@ -98,7 +98,10 @@ class HostSession(ABC):
       HostUnreachable (HG-7001) if the host refuses, does not answer within ``spec.connect_timeout``, or
       TLS fails.
     - Any call after the host closed the connection raises HostDisconnected (HG-7002); so does a wait
-      during which it closes.
+      during which it closes. Every call checks the socket first (hosts/_liveness.py), so a call answered
+      from the screen already held notices a close too; ``connected`` turns False the same way.
+    - A host that shows a screen and hangs up: the error quotes that screen if the caller has not read it
+      (``connect()``: HostUnreachable, e.g. "NO AVAILABLE DEVICE").
     - ``send_key()`` with an attention key (Enter, PFn, ...) first waits up to ``keyboard_timeout`` for
       the keyboard to unlock, else KeyboardLocked (HG-7004); it returns once the key is sent, not when
       the host has answered: follow it with ``wait_until``/``wait_ready``.
@@ -122,7 +125,8 @@ class HostSession(ABC):
     @property
     @abstractmethod
     def connected(self) -> bool:
-        """True between a successful ``connect()`` and ``disconnect()`` or the host closing."""
+        """True between a successful ``connect()`` and ``disconnect()`` or the host closing (the socket is
+        polled, so a close is seen even when no call has read it; safe from any thread)."""
 
     @abstractmethod
     async def connect(self) -> Screen:

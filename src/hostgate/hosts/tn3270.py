@@ -9,6 +9,9 @@ What tnz needs, learnt the hard way (shared/reference/field-notes.md):
 - ``capable_color`` must be True or hosts that ask for colour get a monochrome reply.
 - ``scrstr()`` shows text typed into hidden (non-display) fields: snapshots blank them by field attribute.
 - AID keys raise "PWAIT Input Inhibit" while the keyboard is locked: we wait for the unlock first.
+- It notices a closed connection only while its loop runs (``wait()``): every call polls the socket first and
+  runs the loop when the host sent something or hung up (``_refresh``), so a snapshot or a local key never
+  answers from the screen of a host that is gone.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from hostgate.errors import (
     HostUnreachable,
     KeyboardLocked,
 )
-from hostgate.hosts._worker import ThreadedSession
+from hostgate.hosts._liveness import Pollable, probe
+from hostgate.hosts._worker import DRAIN_TIMEOUT, ThreadedSession
 from hostgate.hosts.base import Condition, Field, Screen
 from hostgate.models import HostSpec, HostType, Key
 
@@ -70,6 +74,14 @@ class Tn3270Session(ThreadedSession):
     async def snapshot(self) -> Screen:
         return await self._call(self._snapshot)
 
+    def _socket(self) -> Pollable | None:
+        term = self._tnz
+        transport = term._transport if term is not None else None
+        if transport is None:
+            return None
+        sock: Pollable | None = transport.get_extra_info("socket")
+        return sock
+
     # -- on the session thread -----------------------------------------------------------------------
     def _connect_sync(self) -> Screen:
         spec = self.spec
@@ -83,7 +95,11 @@ class Tn3270Session(ThreadedSession):
         deadline = time.monotonic() + spec.connect_timeout
         while True:
             if term.seslost:
-                raise HostUnreachable(f"cannot connect to {self.where}: {self._lost_reason(term)}")
+                if not term.updated:  # refused, reset or TLS failure before any screen
+                    raise HostUnreachable(f"cannot connect to {self.where}: {self._lost_reason(term)}")
+                # It showed a screen, kept the keyboard locked and hung up: a refusal ("no available
+                # device", "logon rejected"); the error quotes the screen.
+                raise self._lost_error(self._lost_reason(term))
             if term.updated and not self._locked(term):
                 return self._snapshot()
             remaining = deadline - time.monotonic()
@@ -93,10 +109,11 @@ class Tn3270Session(ThreadedSession):
 
     @staticmethod
     def _lost_reason(term: _tnz.Tnz) -> str:
+        """Why tnz says the session was lost ("" for a plain close)."""
         lost = term.seslost
         if isinstance(lost, tuple) and len(lost) > 1 and lost[1] is not None:
             return str(lost[1]) or type(lost[1]).__name__
-        return "the connection was closed"
+        return ""
 
     @staticmethod
     def _locked(term: _tnz.Tnz) -> bool:
@@ -107,12 +124,34 @@ class Tn3270Session(ThreadedSession):
         if term is None:
             raise HostDisconnected(f"{self.where}: not connected")
         if term.seslost:
-            self._lost = True
-            raise HostDisconnected(f"{self.where} closed the connection ({self._lost_reason(term)})")
+            raise self._lost_error(self._lost_reason(term))
         return term
 
+    def _refresh(self) -> None:
+        term = self._tnz
+        if term is None:
+            raise HostDisconnected(f"{self.where}: not connected")
+        if not term.seslost:
+            seen = probe(self._socket())
+            if seen.gone:
+                # Run the loop until tnz has applied what came before the close and seen the close.
+                deadline = time.monotonic() + DRAIN_TIMEOUT
+                while not term.seslost and (remaining := deadline - time.monotonic()) > 0:
+                    term.wait(remaining)
+                if not term.seslost:
+                    raise self._lost_error()
+            elif seen.pending:
+                term.wait(0)
+        self._term()
+
+    def _screen_lines(self) -> tuple[str, ...] | None:
+        term = self._tnz
+        return self._render(term).lines if term is not None and term.updated else None
+
     def _snapshot(self) -> Screen:
-        term = self._term()
+        return self._render(self._term())
+
+    def _render(self, term: _tnz.Tnz) -> Screen:
         rows, cols, size = term.maxrow, term.maxcol, term.buffer_size
         chars = list(term.scrstr(0, 0, rstrip=False).replace("\x00", " "))
         fields = list(term.fields())

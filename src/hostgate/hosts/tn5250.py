@@ -17,6 +17,8 @@ ibm5250 0.1.4 quirks worked around here (shared/reference/field-notes.md):
   connection) and is IPv4-only: :class:`_Connection` replaces it.
 - Negotiation retries up to 40 reads, each with the full socket timeout (40 x the connect timeout against a
   host that accepts and stays silent): a watchdog shuts the socket down at the connect deadline.
+- ``connected`` stays True until a receive fails: every call polls the socket first and reads what is
+  pending, through to the close when the host hung up (``_refresh``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from hostgate.errors import (
     HostUnreachable,
     KeyboardLocked,
 )
+from hostgate.hosts._liveness import Pollable, probe
 from hostgate.hosts._worker import ThreadedSession
 from hostgate.hosts.base import Condition, Field, Screen
 from hostgate.hosts.tn3270 import describe_condition
@@ -163,9 +166,55 @@ class Tn5250Session(ThreadedSession):
 
     def _live(self) -> ibm5250.Terminal:
         term = self._term
-        if term is None or not term._conn.connected:
+        if term is None:
             raise HostDisconnected(f"{self.where}: the session is not connected")
+        if not term._conn.connected:
+            raise self._lost_error()
         return term
+
+    def _socket(self) -> Pollable | None:
+        term = self._term
+        sock: socket.socket | None = term._conn._sock if term is not None else None
+        return sock
+
+    def _refresh(self) -> None:
+        term = self._live()
+        if probe(self._socket()).quiet:
+            return
+        # The host sent something or hung up: take what the kernel holds without blocking (a stray telnet
+        # NOP must not hold the call for a socket timeout), apply the whole records among it (the last
+        # screen comes before the close), then report the close.
+        conn = term._conn
+        closed = self._read_available(conn)
+        while _EOR in conn._recv_buf and conn.connected:
+            self._pump(term, 0)
+        if closed is not None:
+            conn.close()
+            raise self._lost_error(closed)
+
+    def _read_available(self, conn: TN5250Connection) -> str | None:
+        """Move the bytes waiting in the socket into ibm5250's buffer; None, or why the connection ended."""
+        sock = conn._sock
+        if sock is None:
+            return ""
+        sock.settimeout(0.0)
+        try:
+            while True:
+                try:
+                    data = sock.recv(65536)
+                except (BlockingIOError, ssl.SSLWantReadError):
+                    return None
+                except OSError as exc:
+                    return str(exc) or type(exc).__name__
+                if not data:
+                    return ""
+                conn._recv_buf.extend(data)
+        finally:
+            sock.settimeout(conn.timeout)
+
+    def _screen_lines(self) -> tuple[str, ...] | None:
+        term = self._term
+        return self._snapshot(term).lines if term is not None else None
 
     def _pump(self, term: ibm5250.Terminal, timeout: float) -> None:
         """Apply the next record from the host if one arrives within ``timeout`` seconds."""
@@ -173,7 +222,7 @@ class Tn5250Session(ThreadedSession):
         if _EOR not in conn._recv_buf:
             sock = conn._sock
             if sock is None:
-                raise HostDisconnected(f"{self.where}: the session is not connected")
+                raise self._lost_error()
             pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
             if not pending and not select.select([sock], [], [], max(timeout, 0.0))[0]:
                 return
@@ -183,7 +232,7 @@ class Tn5250Session(ThreadedSession):
             return
         except ibm5250.ConnectionError as exc:
             conn.close()
-            raise HostDisconnected(f"{self.where} closed the connection ({exc})") from exc
+            raise self._lost_error(_reason(exc)) from exc
         except ibm5250.IBM5250Error as exc:
             raise HostProtocolError(f"{self.where} sent a data stream ibm5250 cannot read: {exc}") from exc
 
@@ -271,7 +320,8 @@ class Tn5250Session(ThreadedSession):
             else:
                 term.send_key(_AIDS[key], wait=False)
         except ibm5250.ConnectionError as exc:
-            raise HostDisconnected(f"{self.where} closed the connection ({exc})") from exc
+            term._conn.close()
+            raise self._lost_error(_reason(exc)) from exc
 
     def _wait(self, predicate: Callable[[Screen], bool], timeout: float, condition: Condition) -> Screen:
         term = self._live()
@@ -297,3 +347,9 @@ class Tn5250Session(ThreadedSession):
         term, self._term = self._term, None
         if term is not None:
             term.close()
+
+
+def _reason(exc: Exception) -> str:
+    """ibm5250's words for a lost connection, minus the plain close (which the message already says)."""
+    text = str(exc)
+    return "" if text == "Server closed the connection" else text

@@ -15,6 +15,9 @@ Workarounds (shared/reference/field-notes.md):
   Without the first half, a wait for "the sign-on screen or the menu" right after Enter would see the old
   sign-on screen before the host had even read the key.
 - A VT host decides where typing goes, so ``fill_field`` needs the cursor to be where the field starts.
+- The reader task sees the host's close only when the event loop gets to it; every call also polls the
+  socket (:mod:`hostgate.hosts._liveness`) and, when the host hung up, lets the reader finish applying what
+  came before the close, so no call answers from the screen of a host that is gone.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import pyte
 import telnetlib3
 
 from hostgate.errors import FieldNotWritable, HostDisconnected, HostTimeout, HostUnreachable, KeyNotSupported
+from hostgate.hosts._liveness import Pollable, probe
+from hostgate.hosts._worker import DRAIN_TIMEOUT, closed_text
 from hostgate.hosts.base import Condition, HostSession, Screen, as_predicate
 from hostgate.hosts.tn3270 import describe_condition
 from hostgate.models import HOST_KEYS, HostSpec, HostType, Key
@@ -117,7 +122,10 @@ class VtSession(HostSession):
         self._last_data = 0.0
         self._received = False
         self._used = False
-        self._lost: str | None = None
+        self._up = False
+        self._lost: str | None = None  # why the connection ended ("" for a plain close by the host)
+        self._seen: tuple[str, ...] | None = None  # the lines of the last screen handed to the caller
+        self._closed: str | None = None  # how the host closed the connection, once noticed
 
     @property
     def where(self) -> str:
@@ -125,7 +133,20 @@ class VtSession(HostSession):
 
     @property
     def connected(self) -> bool:
-        return self._writer is not None and self._lost is None
+        if self._writer is None or self._lost is not None or not self._up:
+            return False
+        if probe(self._socket()).gone:
+            self._lost = ""  # sticky; the reader will apply what came before the close
+            return False
+        return True
+
+    def _socket(self) -> Pollable | None:
+        writer = self._writer
+        transport = writer.transport if writer is not None else None
+        if transport is None or transport.is_closing():
+            return None
+        sock: Pollable | None = transport.get_extra_info("socket")
+        return sock
 
     async def connect(self) -> Screen:
         if self._used:
@@ -161,27 +182,36 @@ class VtSession(HostSession):
         self._writer = writer
         self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
         try:
-            return await self._wait(lambda s: self._received, spec.connect_timeout, "the first screen")
+            screen = await self._wait(lambda s: self._received, spec.connect_timeout, "the first screen")
         except HostTimeout as exc:
             await self.disconnect()
             raise HostUnreachable(f"{self.where} sent no screen within {spec.connect_timeout:g} s") from exc
+        except HostDisconnected as exc:
+            # It wrote something ("no sessions available") and hung up: a refusal, quoted.
+            await self.disconnect()
+            raise HostUnreachable(f"cannot connect to {self.where}: {self._closed or exc.message}") from exc
         except BaseException:
             await self.disconnect()
             raise
+        # Not marked seen: if the host hangs up right after its first screen (it printed "no sessions
+        # available"), that screen is the reason and belongs in the error.
+        self._seen = None
+        self._up = True
+        return screen
 
     async def _read(self, reader: Any) -> None:
         try:
             while True:
                 data = await reader.read(65536)
                 if not data:
-                    self._lost = "the host closed the connection"
+                    self._lost = ""
                     break
                 self._stream.feed(self._decoder.decode(bytes(data)))
                 self._received = True
                 self._last_data = time.monotonic()
                 self._changed.set()
         except (OSError, EOFError) as exc:
-            self._lost = f"the connection failed ({exc})"
+            self._lost = str(exc) or type(exc).__name__
         finally:
             self._changed.set()
 
@@ -194,11 +224,19 @@ class VtSession(HostSession):
         self._sent_at = time.monotonic()
         self._reply(text)
 
-    def _check(self) -> None:
+    async def _check(self) -> None:
         if self._writer is None:
             raise HostDisconnected(f"{self.where}: the session is not connected")
+        if self._lost is None and probe(self._socket()).gone:
+            self._lost = ""
         if self._lost is not None:
-            raise HostDisconnected(f"{self.where}: {self._lost}")
+            task = self._reader_task
+            if task is not None and not task.done():
+                # The host hung up: let the reader apply what it sent before the close (its last words).
+                await asyncio.wait({task}, timeout=DRAIN_TIMEOUT)
+            if self._closed is None:
+                self._closed = closed_text(self._lost, self._snapshot().lines, self._seen)
+            raise HostDisconnected(f"{self.where}: {self._closed}")
 
     def _snapshot(self) -> Screen:
         screen = self._screen
@@ -207,16 +245,18 @@ class VtSession(HostSession):
         return Screen(screen.lines, screen.columns, lines, cursor)
 
     async def snapshot(self) -> Screen:
-        self._check()
-        return self._snapshot()
+        await self._check()
+        screen = self._snapshot()
+        self._seen = screen.lines
+        return screen
 
     async def type_text(self, text: str) -> None:
-        self._check()
+        await self._check()
         self._send_text(text)
         await self._writer.drain()
 
     async def fill_field(self, row: int, col: int, text: str) -> None:
-        self._check()
+        await self._check()
         screen = self._screen
         if not (1 <= row <= screen.lines and 1 <= col <= screen.columns):
             raise FieldNotWritable(
@@ -236,7 +276,7 @@ class VtSession(HostSession):
     async def send_key(self, key: Key) -> None:
         if key not in HOST_KEYS[HostType.VT]:
             raise KeyNotSupported(f"key {key.value} does not exist on a VT terminal")
-        self._check()
+        await self._check()
         if key in _ARROWS:
             # In application cursor mode (DECCKM, set by curses) arrows are sent as SS3 sequences.
             prefix = "\x1bO" if _DECCKM in self._screen.mode else "\x1b["
@@ -252,7 +292,7 @@ class VtSession(HostSession):
     async def _wait(self, predicate: Any, timeout: float, condition: Condition) -> Screen:
         deadline = time.monotonic() + timeout
         while True:
-            self._check()
+            await self._check()
             now = time.monotonic()
             quiet = now - self._last_data
             answered = self._last_data > self._sent_at or now - self._sent_at >= self.reply_grace
@@ -261,6 +301,7 @@ class VtSession(HostSession):
             if self._received and answered and quiet >= self.settle:
                 screen = self._snapshot()
                 if predicate(screen):
+                    self._seen = screen.lines
                     return screen
                 pause = deadline - now
             else:
