@@ -4,6 +4,8 @@ Every answer carries ``X-Hostgate-Cluster-Id`` and ``X-Hostgate-Member`` so a cl
 member answered. Only ``/api/v1/health`` and ``/api/v1/ca`` (the public CA certificate) answer without
 credentials; everything else needs HTTP Basic credentials of a cluster account, and changes need an
 Administrator. Errors are ``{"code", "message", "hint"}`` with the error's HTTP status; no traceback leaves.
+Every POST/PUT/DELETE that changes the store runs as a guarded write (``Idempotency-Key``,
+``X-Hostgate-Deadline``; management/writes.py), so a hedged duplicate is answered, never applied twice.
 """
 
 from __future__ import annotations
@@ -25,11 +27,19 @@ from hostgate.management.records import CA_KEY, CaRecord
 from hostgate.management.routing import Heartbeat
 from hostgate.management.security import Principal
 from hostgate.management.service import JoinRequest, ManagementService
+from hostgate.management.writes import (
+    DEADLINE_HEADER,
+    IDEMPOTENCY_HEADER,
+    WriteAnswer,
+    fingerprint,
+    json_body,
+)
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("hostgate.api")
 Handler = Callable[[Request], Awaitable[Response]]
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def _credentials(request: Request) -> tuple[str, str]:
@@ -82,9 +92,39 @@ def create_app(service: ManagementService) -> Starlette:
         response.headers["X-Hostgate-Member"] = service.member_name
         return response
 
-    def guarded(handler: Handler) -> Handler:
+    async def write(handler: Handler, request: Request) -> Response:
+        """One write request as a guarded call (management/writes.py): recorded, or the first answer."""
+        what = f"{request.method} {request.url.path}"
+        print_ = fingerprint(
+            request.method, request.url.path, request.headers.get("authorization", ""), await request.body()
+        )
+        guard = service.writes.open(
+            request.headers.get(IDEMPOTENCY_HEADER), request.headers.get(DEADLINE_HEADER), print_, what
+        )
+
+        async def call() -> WriteAnswer:
+            response = await handler(request)
+            return WriteAnswer(response.status_code, json_body(bytes(response.body)))
+
+        answer = await service.writes.run(guard, call)
+        if answer.status >= 500:
+            log.warning("%s failed: %s", what, answer.body)
+        response = (
+            Response(status_code=answer.status)
+            if answer.body is None
+            else JSONResponse(answer.body, status_code=answer.status)
+        )
+        for name, value in answer.headers:
+            response.headers[name] = value
+        return response
+
+    def guarded(handler: Handler, *, changes: bool = True) -> Handler:
+        """``changes=False``: a POST that writes nothing to the store (routing, tokens, heartbeats)."""
+
         async def wrapped(request: Request) -> Response:
             try:
+                if changes and request.method in _WRITE_METHODS:
+                    return stamp(await write(handler, request))
                 return stamp(await handler(request))
             except HostgateError as exc:
                 if exc.http_status >= 500:
@@ -261,15 +301,19 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/session-servers", guarded(servers_list), methods=["GET"]),
         Route("/api/v1/session-servers", guarded(servers_register), methods=["POST"]),
         Route("/api/v1/session-servers/{name}", guarded(servers_remove), methods=["DELETE"]),
-        Route("/api/v1/session-servers/{name}/heartbeat", guarded(servers_heartbeat), methods=["POST"]),
+        Route(
+            "/api/v1/session-servers/{name}/heartbeat",
+            guarded(servers_heartbeat, changes=False),
+            methods=["POST"],
+        ),
         Route("/api/v1/domains", guarded(domains_list), methods=["GET"]),
         Route("/api/v1/domains", guarded(domains_create), methods=["POST"]),
         Route("/api/v1/domains/{name}", guarded(domains_show), methods=["GET"]),
         Route("/api/v1/domains/{name}", guarded(domains_delete), methods=["DELETE"]),
         Route("/api/v1/domains/{name}/servers/{server}", guarded(domains_add_server), methods=["PUT"]),
         Route("/api/v1/domains/{name}/servers/{server}", guarded(domains_remove_server), methods=["DELETE"]),
-        Route("/api/v1/route", guarded(route), methods=["POST"]),
-        Route("/api/v1/tokens", guarded(grant_direct), methods=["POST"]),
+        Route("/api/v1/route", guarded(route, changes=False), methods=["POST"]),
+        Route("/api/v1/tokens", guarded(grant_direct, changes=False), methods=["POST"]),
         Route("/api/v1/users", guarded(users_list), methods=["GET"]),
         Route("/api/v1/users", guarded(users_add), methods=["POST"]),
         Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),

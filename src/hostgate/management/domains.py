@@ -42,6 +42,7 @@ from hostgate.management.records import (
 from hostgate.management.routing import Heartbeat, Router
 from hostgate.management.security import Principal
 from hostgate.store.base import Store
+from hostgate.store.guard import note_unseen
 
 __all__ = ["DomainService", "RouteAnswer", "ServerView"]
 
@@ -79,10 +80,23 @@ def _check_name(what: str, name: str) -> None:
 
 
 class DomainService:
-    def __init__(self, store: Store, cache: ConfigCache, router: Router) -> None:
+    def __init__(
+        self, store: Store, cache: ConfigCache, router: Router, *, visibility_timeout: float = 5.0
+    ) -> None:
         self.store = store
         self.cache = cache
         self.router = router
+        self._visibility_timeout = visibility_timeout
+
+    async def _seen(self, revision: int) -> None:
+        """Wait until this member's copy shows ``revision``; past the wait, the answer says "pending"."""
+        if not await self.cache.wait_for_revision(revision, self._visibility_timeout):
+            note_unseen(revision)
+
+    async def _gone(self, key: str, revision: int) -> None:
+        """Wait until this member's copy no longer holds ``key`` (deleted before ``revision``)."""
+        if not await self.cache.wait_until(lambda: self.cache.get(key) is None, self._visibility_timeout):
+            note_unseen(revision)
 
     # --- reads ---------------------------------------------------------------------------------------------
 
@@ -178,7 +192,7 @@ class DomainService:
             revision = await self.store.compare_and_set(session_server_key(name), record.encode(), 0)
         except CompareFailed:
             raise UsageError(f"a session server named {name!r} was registered meanwhile") from None
-        await self.cache.wait_for_revision(revision)
+        await self._seen(revision)
         key = self.signing_key()
         server_token = tokens.mint(key, tokens.TokenClaims(kind="server", cluster_id=info.id, server=name))
         log.info("session server %s (%s) registered by %s", name, record.url, principal.name)
@@ -195,7 +209,7 @@ class DomainService:
             if any(m.server == name for m in d.members):
                 await self._update_domain(d.name, lambda rec, n=name: _without(rec, n))
         await self.store.compare_and_delete(session_server_key(name), kv.mod_revision)
-        await self.cache.wait_until(lambda: self.cache.get(session_server_key(name)) is None)
+        await self._gone(session_server_key(name), kv.mod_revision + 1)
         self.router.forget(name)
 
     def heartbeat(self, token: str, server: str, beat: Heartbeat) -> None:
@@ -216,7 +230,7 @@ class DomainService:
             revision = await self.store.compare_and_set(domain_key(name), record.encode(), 0)
         except CompareFailed:
             raise UsageError(f"domain {name!r} already exists") from None
-        await self.cache.wait_for_revision(revision)
+        await self._seen(revision)
         return record
 
     async def delete_domain(self, principal: Principal, name: str) -> None:
@@ -225,7 +239,7 @@ class DomainService:
         if kv is None:
             raise DomainNotFound(f"no domain named {name!r}")
         await self.store.compare_and_delete(domain_key(name), kv.mod_revision)
-        await self.cache.wait_until(lambda: self.cache.get(domain_key(name)) is None)
+        await self._gone(domain_key(name), kv.mod_revision + 1)
 
     async def add_server(
         self, principal: Principal, domain: str, server: str, weight: int, priority: int
@@ -259,7 +273,7 @@ class DomainService:
                 )
             except CompareFailed:
                 continue
-            await self.cache.wait_for_revision(revision)
+            await self._seen(revision)
             return updated
         raise CompareFailed(f"domain {name!r} kept changing; try again")
 
