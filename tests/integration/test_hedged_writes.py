@@ -50,9 +50,7 @@ def names(inst: Installation) -> dict[str, str]:
     auth = "Basic " + base64.b64encode(f"admin:{inst.password}".encode()).decode()
     seen = {}
     for m in inst.members:
-        resp = httpx.get(
-            f"{m.url}/api/v1/cluster", verify=ctx, timeout=5.0, headers={"Authorization": auth}
-        )
+        resp = httpx.get(f"{m.url}/api/v1/cluster", verify=ctx, timeout=5.0, headers={"Authorization": auth})
         seen[m.name] = resp.json()["name"]
     return seen
 

@@ -66,7 +66,10 @@ async def member(tmp_path: Path) -> AsyncIterator[Member]:
 
 def call(key: str | None = None, deadline: float = 10.0) -> dict[str, str]:
     """The headers of one write call: its idempotency key and absolute deadline (``deadline`` s from now)."""
-    return {"Idempotency-Key": key or uuid.uuid4().hex, "X-Hostgate-Deadline": f"{time.time() + deadline:.3f}"}
+    return {
+        "Idempotency-Key": key or uuid.uuid4().hex,
+        "X-Hostgate-Deadline": f"{time.time() + deadline:.3f}",
+    }
 
 
 async def test_a_second_attempt_of_a_call_gets_the_first_answer_and_applies_nothing(member: Member) -> None:
@@ -107,7 +110,9 @@ async def test_a_key_reused_for_another_request_is_refused(member: Member) -> No
 
 
 async def test_a_write_past_its_deadline_is_refused_and_changes_nothing(member: Member) -> None:
-    late = await member.api.put("/api/v1/cluster/name", json={"name": "too-late"}, headers=call(deadline=-1.0))
+    late = await member.api.put(
+        "/api/v1/cluster/name", json={"name": "too-late"}, headers=call(deadline=-1.0)
+    )
     assert late.status_code == 504
     assert late.json()["code"] == "HG-2006"
     assert "deadline" in late.json()["message"]

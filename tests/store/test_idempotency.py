@@ -52,7 +52,9 @@ def attempt(key: str, *, deadline: float = 30.0, member: str = "m1") -> WriteGua
     return WriteGuard(key, f"{member}/{uuid.uuid4().hex}", member, "fp", time.time() + deadline)
 
 
-async def test_a_second_attempt_of_one_call_applies_nothing_and_sees_the_first(store: Store, prefix: str) -> None:
+async def test_a_second_attempt_of_one_call_applies_nothing_and_sees_the_first(
+    store: Store, prefix: str
+) -> None:
     key = uuid.uuid4().hex
     first, second = attempt(key), attempt(key, member="m2")
     with guarding(first):
