@@ -95,18 +95,24 @@ def create_app(service: ManagementService) -> Starlette:
     async def write(handler: Handler, request: Request) -> Response:
         """One write request as a guarded call (management/writes.py): recorded, or the first answer."""
         what = f"{request.method} {request.url.path}"
-        print_ = fingerprint(
-            request.method, request.url.path, request.headers.get("authorization", ""), await request.body()
-        )
         guard = service.writes.open(
-            request.headers.get(IDEMPOTENCY_HEADER), request.headers.get(DEADLINE_HEADER), print_, what
+            request.headers.get(IDEMPOTENCY_HEADER), request.headers.get(DEADLINE_HEADER), what
         )
+
+        async def print_() -> str:
+            # Asked for after the handler ran: it has authenticated the caller and read the body (cached).
+            try:
+                body = await request.body()
+            except RuntimeError:  # the handler consumed the stream itself
+                body = b""
+            auth = request.headers.get("authorization", "")
+            return fingerprint(request.method, request.url.path, auth, body)
 
         async def call() -> WriteAnswer:
             response = await handler(request)
             return WriteAnswer(response.status_code, json_body(bytes(response.body)))
 
-        answer = await service.writes.run(guard, call)
+        answer = await service.writes.run(guard, call, print_)
         if answer.status >= 500:
             log.warning("%s failed: %s", what, answer.body)
         response = (

@@ -105,7 +105,7 @@ class WriteCalls:
         self._member = member
         self._clock = clock
 
-    def open(self, key: str | None, deadline: str | None, print_: str, what: str) -> WriteGuard:
+    def open(self, key: str | None, deadline: str | None, what: str) -> WriteGuard:
         """The guard of one received request; ``DeadlineExpired`` at once when its deadline has passed."""
         now = self._clock.wall()
         if key is None:
@@ -130,15 +130,23 @@ class WriteCalls:
             key.strip('"'),
             f"{self._member}/{uuid.uuid4().hex}",
             self._member,
-            print_,
+            "",  # the fingerprint is taken once the handler has read the body (authenticate before reading)
             until,
             wall=self._clock.wall,
         )
         guard.check(what)
         return guard
 
-    async def run(self, guard: WriteGuard, call: Callable[[], Awaitable[WriteAnswer]]) -> WriteAnswer:
-        """``call()`` under ``guard``: its answer (errors included) recorded with the key, or the first answer."""
+    async def run(
+        self,
+        guard: WriteGuard,
+        call: Callable[[], Awaitable[WriteAnswer]],
+        print_: Callable[[], Awaitable[str]],
+    ) -> WriteAnswer:
+        """``call()`` under ``guard``: its answer (errors included) recorded with the key, or the first answer.
+
+        ``print_()`` is the request's :func:`fingerprint`, asked for only after ``call()`` has run.
+        """
         try:
             with guarding(guard):
                 try:
@@ -150,10 +158,12 @@ class WriteCalls:
                         # another attempt of this call applied it: then its answer is ours too.
                         await self._raise_if_applied(guard)
         except DuplicateWrite as dup:
+            guard.fingerprint = await print_()
             return await self._replay(guard, dup.record)
         if guard.unseen_revision:
             answer = _pending_visibility(answer)
         if guard.claimed:
+            guard.fingerprint = await print_()
             record = WriteRecord(
                 guard.owner,
                 guard.member,
@@ -179,12 +189,6 @@ class WriteCalls:
             raise DuplicateWrite(guard.key, WriteRecord.decode(kv.key, kv.value), kv.mod_revision)
 
     async def _replay(self, guard: WriteGuard, record: WriteRecord) -> WriteAnswer:
-        if record.fingerprint != guard.fingerprint:
-            raise UsageError(
-                f"{IDEMPOTENCY_HEADER} {guard.key} was already used for another request (method, path, user "
-                "or body differ)",
-                hint="Send a new key with every call; repeat a key only to retry the very same request.",
-            )
         while not record.done:
             left = guard.remaining()
             if left <= 0:
@@ -203,6 +207,12 @@ class WriteCalls:
                     "expired before its answer was recorded"
                 )
             record = WriteRecord.decode(kv.key, kv.value)
+        if record.fingerprint != guard.fingerprint:
+            raise UsageError(
+                f"{IDEMPOTENCY_HEADER} {guard.key} was already used for another request (method, path, user "
+                "or body differ)",
+                hint="Send a new key with every call; repeat a key only to retry the very same request.",
+            )
         log.info(
             "idempotency key %s was applied by %s; this attempt answers with its answer (HTTP %d) and applies "
             "nothing",

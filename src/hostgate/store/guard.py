@@ -74,7 +74,7 @@ class WriteRecord:
     """What the store keeps for one idempotency key: who applied it and, once known, the answer it gave.
 
     ``fingerprint`` identifies the request (method, path, user, body), so a key reused for another request
-    is refused instead of answered with an unrelated answer.
+    is refused instead of answered with an unrelated answer; it is recorded with the answer ("done").
     """
 
     owner: str
