@@ -25,8 +25,10 @@ from hostgate.management.cache import ConfigCache
 from hostgate.management.records import CLUSTER_KEY, PREFIX, ClusterInfo, UserRecord, user_key
 from hostgate.management.security import ADMIN_ROLE, hash_password
 from hostgate.management.service import ManagementService
+from hostgate.store.base import Store
+from hostgate.store.etcd import EtcdStore
 from hostgate.store.sqlite import SqliteStore
-from tests.helpers.etcd import write_member_files
+from tests.helpers.etcd import EtcdCluster, requires_etcd, write_member_files
 
 PASSWORD = "correct-horse-battery"
 
@@ -38,24 +40,36 @@ class Member:
     cache: ConfigCache
 
 
-@pytest.fixture
-async def member(tmp_path: Path) -> AsyncIterator[Member]:
-    data_dir = tmp_path / "m1"
+def settings_of(data_dir: Path, backend: StoreBackend) -> Settings:
     write_member_files(data_dir, pki.create_ca("test-cluster"), "m1", "127.0.0.1")
-    settings = Settings(
+    return Settings(
         data_dir=data_dir,
         server=ServerSettings(member_name="m1", address="127.0.0.1", cluster_id="test-cluster"),
-        store=StoreBackend.SQLITE,
+        store=backend,
     )
-    store = SqliteStore(data_dir / "store.sqlite3", member_name="m1")
+
+
+async def seed(store: Store) -> None:
     await store.put(CLUSTER_KEY, ClusterInfo("test-cluster", "vhi-prod-sea", time.time()).encode())
     await store.put(user_key("admin"), UserRecord("admin", hash_password(PASSWORD), (ADMIN_ROLE,)).encode())
+
+
+def api_of(service: ManagementService) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(service)),
+        base_url="https://m1",
+        auth=("admin", PASSWORD),
+    )
+
+
+@pytest.fixture
+async def member(tmp_path: Path) -> AsyncIterator[Member]:
+    settings = settings_of(tmp_path / "m1", StoreBackend.SQLITE)
+    store = SqliteStore(settings.data_dir / "store.sqlite3", member_name="m1")
+    await seed(store)
     cache = ConfigCache(store, PREFIX)
     await cache.start()
-    app = create_app(ManagementService(settings, store, cache))
-    api = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="https://m1", auth=("admin", PASSWORD)
-    )
+    api = api_of(ManagementService(settings, store, cache))
     try:
         yield Member(api, store, cache)
     finally:
@@ -139,3 +153,39 @@ async def test_a_write_the_copy_has_not_shown_is_a_success_marked_pending(member
     # A duplicate attempt of the call gets the same (pending) answer.
     again = await member.api.put("/api/v1/cluster/name", json={"name": "renamed"}, headers=headers)
     assert again.headers.get("x-hostgate-visibility") == "pending" and again.json() == resp.json()
+
+
+@requires_etcd
+async def test_a_write_a_lagging_store_member_has_not_shown_is_marked_pending(
+    etcd_cluster_fn: EtcdCluster, tmp_path: Path
+) -> None:
+    """The real cause: the copy follows a store member that stops (SIGSTOP) after loading; the write still
+    commits through the other two."""
+    cluster = etcd_cluster_fn
+    writer = cluster.store(0)
+    follower = EtcdStore([cluster.nodes[2].client_url], cluster.tls)
+    cache = ConfigCache(follower, PREFIX)
+    api = None
+    try:
+        await seed(writer)
+        await cache.start()
+        api = api_of(ManagementService(settings_of(tmp_path / "m1", StoreBackend.ETCD), writer, cache))
+        assert (await api.get("/api/v1/whoami")).status_code == 200
+        cluster.nodes[2].freeze()
+        try:
+            resp = await api.put(
+                "/api/v1/cluster/name", json={"name": "renamed"}, headers=call(deadline=30.0)
+            )
+        finally:
+            cluster.nodes[2].thaw()
+        assert resp.status_code == 200, resp.text
+        assert resp.headers.get("x-hostgate-visibility") == "pending"
+        assert resp.json()["visibility"] == "pending"
+        kv = await writer.get(CLUSTER_KEY)
+        assert kv is not None and ClusterInfo.decode(CLUSTER_KEY, kv.value).name == "renamed"
+    finally:
+        if api is not None:
+            await api.aclose()
+        await cache.close()
+        await follower.close()
+        await writer.close()
