@@ -68,6 +68,9 @@ def test_a_stale_hedged_rename_does_not_overwrite_a_later_one(tmp_path: Path) ->
                 user="admin",
                 password=inst.password,
                 hosts_file=hosts,
+                # Generous: member 2's stuck attempt must still be within its deadline when etcd resumes on a
+                # busy machine, so that it reaches the point where it finds the call applied.
+                deadline=30.0,
             )
 
         frozen = poll(f"{m2.name}'s etcd child", lambda: etcd_child(m2), 30)
