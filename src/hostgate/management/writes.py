@@ -65,7 +65,10 @@ DEADLINE_HEADER = "X-Hostgate-Deadline"
 REPLAYED_HEADER = "X-Hostgate-Replayed"
 VISIBILITY_HEADER = "X-Hostgate-Visibility"
 DEFAULT_DEADLINE = 30.0  # for a request that names none (curl, an older client): it is not hedged either
-_REPLAY_POLL = 0.05
+# A duplicate waiting for the first attempt's answer polls the record, backing off: the first attempt usually
+# answers within a store write or two, but its member may be slow (argon2, a lagging copy).
+_REPLAY_POLL_FIRST = 0.05
+_REPLAY_POLL_MAX = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,6 +192,7 @@ class WriteCalls:
             raise DuplicateWrite(guard.key, WriteRecord.decode(kv.key, kv.value), kv.mod_revision)
 
     async def _replay(self, guard: WriteGuard, record: WriteRecord) -> WriteAnswer:
+        pause = _REPLAY_POLL_FIRST
         while not record.done:
             left = guard.remaining()
             if left <= 0:
@@ -196,7 +200,8 @@ class WriteCalls:
                     f"idempotency key {guard.key}: member {record.member} applied this request, and its answer "
                     "was not recorded before your deadline"
                 )
-            await asyncio.sleep(min(_REPLAY_POLL, left))  # poll interval, bounded by the client's deadline
+            await asyncio.sleep(min(pause, left))  # poll interval, bounded by the client's deadline
+            pause = min(pause * 2, _REPLAY_POLL_MAX)
             try:
                 kv = await asyncio.wait_for(self._store.idempotency_record(guard.key), max(left, 0.01))
             except (HostgateError, TimeoutError):
