@@ -17,7 +17,9 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── QuorumLost             HG-2002  writes need a majority of members and there is none
     │   ├── CompareFailed          HG-2003  a compare-and-set saw another revision (someone else wrote)
     │   ├── NotSupported           HG-2004  the backend cannot do this (member add on SQLite, ...)
-    │   └── StoreCorrupt           HG-2005  a record in the store cannot be decoded
+    │   ├── StoreCorrupt           HG-2005  a record in the store cannot be decoded
+    │   ├── DeadlineExpired        HG-2006  a write arrived (or was about to be stored) after its client's deadline
+    │   └── WriteInProgress        HG-2007  an earlier attempt of the same write applied it; its answer is not known yet
     ├── SecurityError
     │   ├── AuthenticationFailed   HG-3001  wrong user or password, or no credentials
     │   ├── NotAuthorized          HG-3002  authenticated but not allowed
@@ -87,6 +89,7 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "DataDirError",
+    "DeadlineExpired",
     "DomainNotFound",
     "EntityNotRecognized",
     "EtcdTrustOutdated",
@@ -137,6 +140,7 @@ __all__ = [
     "StoreUnavailable",
     "UnexpectedEntity",
     "UsageError",
+    "WriteInProgress",
     "WrongCluster",
     "error_from_payload",
 ]
@@ -237,6 +241,33 @@ class StoreCorrupt(StoreError):
     hint = (
         "A stored record cannot be read by this version of hostgate; check that all members run one version."
     )
+
+
+class DeadlineExpired(StoreError):
+    """The client's deadline (``X-Hostgate-Deadline``) passed before the write could be stored: not applied.
+
+    Hedged writes (docs/architecture.md, "Hedged writes"): a member that was silent while the client went on to
+    another member must not apply the request late, after the client has moved on.
+    """
+
+    code = "HG-2006"
+    hint = (
+        "The change was not made because it reached the store after your deadline; check the current state "
+        "and repeat it if it is still wanted. If this happens at once, check that this system's clock is set "
+        "(NTP): deadlines are absolute times."
+    )
+    http_status = 504
+
+
+class WriteInProgress(StoreError):
+    """Another attempt of the same write (same idempotency key) applied it, and its answer is not known yet."""
+
+    code = "HG-2007"
+    hint = (
+        "The change WAS made by another attempt of the same request; do not repeat it. Read the current "
+        "state (`hostgate cluster status`, `hostgate domain list`, ...) to see its outcome."
+    )
+    http_status = 409
 
 
 class SecurityError(HostgateError):

@@ -3,14 +3,10 @@
 The long run is ``make chaos TRIALS=100 SEED=...`` (tests/chaos/run.py). Here the seed is printed so a failure
 can be replayed: ``.venv/bin/python -m tests.chaos.run --trials 2 --per-cluster 2 --seed SEED --duration 5``.
 
-Until hedged writes are safe (issue #14: the dialer's second attempt at a write is applied too, and the first
-copy, held up by a hung or cut-off member or just a slow one, lands after later acknowledged writes), main
-shows linearizability violations within a few trials, with any fault kind and even with none but load (seed
-2016 of ``make chaos SEED=2000``: only a session server killed, a hedged delete applied after a later create).
-So gating fault kinds cannot make this pass on main; the *check* is gated instead: violations and "already
-exists" for a name only this client created are reported as XFAIL with their seeds and histories unless
-``HOSTGATE_CHAOS_HEDGED_WRITES_FIXED=1`` (or ``HEDGED_WRITES_FIXED = True`` below, once the fix is merged).
-Lost acknowledged writes, faults that did not heal and a driver failure always fail the test.
+Every trial must end with every acknowledged write present and every register history linearizable (the
+checker in linearizability.py). Before the issue #14 fixes, main showed violations within a few trials (hedged
+duplicates applied after later acknowledged writes, with any fault kind and under load alone).
+Lost acknowledged writes, violations, faults that did not heal and a driver failure fail the test.
 """
 
 from __future__ import annotations
@@ -25,8 +21,6 @@ import pytest
 from tests.chaos.nemesis import ALL_KINDS
 from tests.chaos.run import summarize
 from tests.chaos.suite import run_trials
-
-HEDGED_WRITES_FIXED = os.environ.get("HOSTGATE_CHAOS_HEDGED_WRITES_FIXED") == "1"
 
 pytestmark = [
     pytest.mark.etcd,
@@ -58,9 +52,4 @@ def test_short_nemesis_run(tmp_path: Path) -> None:
         for r in run.results
         for reg in r["violations"]
     ] + [f"seed {r['seed']}: 'already exists' for {n}" for r in run.results for n in r["phantom_refusals"]]
-    if findings and not HEDGED_WRITES_FIXED:
-        pytest.xfail(
-            "issue #14 hedged writes (HOSTGATE_CHAOS_HEDGED_WRITES_FIXED=1 makes this fail):\n"
-            + "\n".join(findings)
-        )
     assert not findings, "\n".join(findings)

@@ -5,6 +5,8 @@ member answered, and an ``X-Request-Id`` (``hostgate._http``, the error boundary
 credentials; everything else needs HTTP Basic credentials of a cluster account, and changes need an
 Administrator. Errors are ``{"code", "message", "hint", "request_id"}`` with the error's HTTP status; no traceback
 leaves (an unexpected exception is ``InternalError``, HG-1000, logged once with its traceback).
+Every POST/PUT/DELETE that changes the store runs as a guarded write (``Idempotency-Key``,
+``X-Hostgate-Deadline``; management/writes.py), so a hedged duplicate is answered, never applied twice.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -27,10 +30,18 @@ from hostgate.management.records import CA_KEY, CaRecord
 from hostgate.management.routing import Heartbeat
 from hostgate.management.security import Principal
 from hostgate.management.service import JoinRequest, ManagementService
+from hostgate.management.writes import (
+    DEADLINE_HEADER,
+    IDEMPOTENCY_HEADER,
+    WriteAnswer,
+    fingerprint,
+    json_body,
+)
 
 __all__ = ["create_app"]
 
 log = logging.getLogger("hostgate.api")
+Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _credentials(request: Request) -> tuple[str, str]:
@@ -77,6 +88,49 @@ async def _json_body(request: Request, fields: dict[str, Any]) -> dict[str, Any]
 def create_app(service: ManagementService) -> Starlette:
     def principal(request: Request) -> Principal:
         return service.authenticate(*_credentials(request))
+
+    async def write(handler: Handler, request: Request) -> Response:
+        """One write request as a guarded call (management/writes.py): recorded, or the first answer."""
+        what = f"{request.method} {request.url.path}"
+        guard = service.writes.open(
+            request.headers.get(IDEMPOTENCY_HEADER), request.headers.get(DEADLINE_HEADER), what
+        )
+
+        async def print_() -> str:
+            # Asked for after the handler ran: it has authenticated the caller and read the body (cached).
+            try:
+                body = await request.body()
+            except RuntimeError:  # the handler consumed the stream itself
+                body = b""
+            auth = request.headers.get("authorization", "")
+            return fingerprint(request.method, request.url.path, auth, body)
+
+        async def call() -> WriteAnswer:
+            response = await handler(request)
+            return WriteAnswer(response.status_code, json_body(bytes(response.body)))
+
+        answer = await service.writes.run(guard, call, print_)
+        if answer.status >= 500:
+            log.warning("%s failed: %s", what, answer.body)
+        response = (
+            Response(status_code=answer.status)
+            if answer.body is None
+            else JSONResponse(answer.body, status_code=answer.status)
+        )
+        for name, value in answer.headers:
+            response.headers[name] = value
+        return response
+
+    def guarded(handler: Handler) -> Handler:
+        """A route that changes the store: a guarded write (recorded with its key, or the first answer).
+
+        Routes that write nothing (health, reads, routing, tokens, heartbeats) are not wrapped.
+        """
+
+        async def wrapped(request: Request) -> Response:
+            return await write(handler, request)
+
+        return wrapped
 
     async def health(request: Request) -> Response:
         return JSONResponse(
@@ -254,26 +308,26 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/ca", ca, methods=["GET"]),
         Route("/api/v1/whoami", whoami, methods=["GET"]),
         Route("/api/v1/cluster", cluster_status, methods=["GET"]),
-        Route("/api/v1/cluster/name", cluster_rename, methods=["PUT"]),
-        Route("/api/v1/cluster/members", members_join, methods=["POST"]),
-        Route("/api/v1/cluster/members/{name}", members_remove, methods=["DELETE"]),
+        Route("/api/v1/cluster/name", guarded(cluster_rename), methods=["PUT"]),
+        Route("/api/v1/cluster/members", guarded(members_join), methods=["POST"]),
+        Route("/api/v1/cluster/members/{name}", guarded(members_remove), methods=["DELETE"]),
         Route("/api/v1/session-servers", servers_list, methods=["GET"]),
-        Route("/api/v1/session-servers", servers_register, methods=["POST"]),
-        Route("/api/v1/session-servers/{name}", servers_remove, methods=["DELETE"]),
+        Route("/api/v1/session-servers", guarded(servers_register), methods=["POST"]),
+        Route("/api/v1/session-servers/{name}", guarded(servers_remove), methods=["DELETE"]),
         Route("/api/v1/session-servers/{name}/heartbeat", servers_heartbeat, methods=["POST"]),
         Route("/api/v1/token-keys", token_keys, methods=["GET"]),
-        Route("/api/v1/token-keys/rotate", token_keys_rotate, methods=["POST"]),
+        Route("/api/v1/token-keys/rotate", guarded(token_keys_rotate), methods=["POST"]),
         Route("/api/v1/domains", domains_list, methods=["GET"]),
-        Route("/api/v1/domains", domains_create, methods=["POST"]),
+        Route("/api/v1/domains", guarded(domains_create), methods=["POST"]),
         Route("/api/v1/domains/{name}", domains_show, methods=["GET"]),
-        Route("/api/v1/domains/{name}", domains_delete, methods=["DELETE"]),
-        Route("/api/v1/domains/{name}/servers/{server}", domains_add_server, methods=["PUT"]),
-        Route("/api/v1/domains/{name}/servers/{server}", domains_remove_server, methods=["DELETE"]),
+        Route("/api/v1/domains/{name}", guarded(domains_delete), methods=["DELETE"]),
+        Route("/api/v1/domains/{name}/servers/{server}", guarded(domains_add_server), methods=["PUT"]),
+        Route("/api/v1/domains/{name}/servers/{server}", guarded(domains_remove_server), methods=["DELETE"]),
         Route("/api/v1/route", route, methods=["POST"]),
         Route("/api/v1/tokens", grant_direct, methods=["POST"]),
         Route("/api/v1/users", users_list, methods=["GET"]),
-        Route("/api/v1/users", users_add, methods=["POST"]),
-        Route("/api/v1/users/{name}", users_remove, methods=["DELETE"]),
+        Route("/api/v1/users", guarded(users_add), methods=["POST"]),
+        Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),
     ]
     identity = {
         "X-Hostgate-Cluster-Id": service.settings.server.cluster_id,

@@ -4,6 +4,12 @@ Every call resolves the alias again (no caching, KB 7021563), tries the addresse
 (last member that answered first), verifies TLS against the cluster CA and accepts only answers stamped with
 the expected cluster id. A hostgate error answer (wrong password, quorum lost, ...) is an answer and is raised
 as the matching local error; a member whose own store is unreachable (HG-2001) counts as not answering.
+
+Writes (POST/PUT/PATCH/DELETE) may reach two members (the dialer hedges), so each call sends one new
+``Idempotency-Key`` (the same for all its attempts) and its absolute deadline (``X-Hostgate-Deadline``, seconds
+since the epoch); the members apply it once and answer every attempt with the first answer
+(docs/architecture.md, "Hedged writes"). The deadline assumes this system's clock roughly agrees with the
+members' (NTP).
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import ssl
+import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +46,11 @@ __all__ = ["Answer", "ClusterClient", "cluster_id_of_ca"]
 DEFAULT_PORT = 9440
 _LAST_GOOD = LastGood()
 _CA_PREFIX = "hostgate cluster CA "
+# The wire contract of hedged writes (management/writes.py on the server side).
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+DEADLINE_HEADER = "X-Hostgate-Deadline"
+VISIBILITY_HEADER = "x-hostgate-visibility"
+_WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def cluster_id_of_ca(ca_pem: bytes) -> str:
@@ -66,10 +79,14 @@ def _caused_by_verification(exc: BaseException) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """A member's answer. ``visible`` is ``False`` when a write was committed but the answering member's own
+    copy had not shown it yet (``X-Hostgate-Visibility: pending``): another read may briefly miss it."""
+
     member: str
     address: str
     status: int
     payload: Any
+    visible: bool = True
 
 
 @dataclass(slots=True)
@@ -181,12 +198,22 @@ class ClusterClient:
             and payload.get("code") == StoreUnavailable.code
         ):
             raise StoreUnavailable(str(payload.get("message")))
-        return Answer(resp.headers.get("x-hostgate-member", address), address, resp.status_code, payload)
+        return Answer(
+            resp.headers.get("x-hostgate-member", address),
+            address,
+            resp.status_code,
+            payload,
+            resp.headers.get(VISIBILITY_HEADER, "") != "pending",
+        )
 
     async def request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Answer:
         """Send to the first member that answers (staggered over the alias's addresses)."""
         host, port, addresses = await self.addresses()
         headers = self._auth_headers(auth)
+        if method.upper() in _WRITE_METHODS:
+            # One key for every attempt of this call (hedged to several members); a new one for each call.
+            headers[IDEMPOTENCY_HEADER] = uuid.uuid4().hex
+            headers[DEADLINE_HEADER] = f"{time.time() + self.deadline:.3f}"
 
         async def attempt(address: str) -> Answer:
             return await self._send(address, port, method, path, body, headers)

@@ -42,6 +42,7 @@ from hostgate.management.routing import MAX_PRIORITY, MAX_WEIGHT, MIN_PRIORITY, 
 from hostgate.management.security import Principal
 from hostgate.management.token_keys import TokenKeys
 from hostgate.store.base import Store
+from hostgate.store.guard import note_unseen
 
 __all__ = ["DomainService", "RouteAnswer", "ServerView"]
 
@@ -79,11 +80,24 @@ def _check_name(what: str, name: str) -> None:
 
 
 class DomainService:
-    def __init__(self, store: Store, cache: ConfigCache, router: Router) -> None:
+    def __init__(
+        self, store: Store, cache: ConfigCache, router: Router, *, visibility_timeout: float = 5.0
+    ) -> None:
         self.store = store
         self.cache = cache
         self.router = router
         self.token_keys = TokenKeys(store, cache)
+        self._visibility_timeout = visibility_timeout
+
+    async def _seen(self, revision: int) -> None:
+        """Wait until this member's copy shows ``revision``; past the wait, the answer says "pending"."""
+        if not await self.cache.wait_for_revision(revision, self._visibility_timeout):
+            note_unseen(revision)
+
+    async def _gone(self, key: str, revision: int) -> None:
+        """Wait until this member's copy no longer holds ``key`` (deleted before ``revision``)."""
+        if not await self.cache.wait_until(lambda: self.cache.get(key) is None, self._visibility_timeout):
+            note_unseen(revision)
 
     # --- reads ---------------------------------------------------------------------------------------------
 
@@ -175,7 +189,7 @@ class DomainService:
             revision = await self.store.compare_and_set(session_server_key(name), record.encode(), 0)
         except CompareFailed:
             raise UsageError(f"a session server named {name!r} was registered meanwhile") from None
-        await self.cache.wait_for_revision(revision)
+        await self._seen(revision)
         log.info("session server %s (%s) registered by %s", name, record.url, principal.name)
         return SessionGrant(info.id, info.name, cert_pem.decode(), ca.cert_pem, self.token_keys.public())
 
@@ -188,7 +202,7 @@ class DomainService:
             if any(m.server == name for m in d.members):
                 await self._update_domain(d.name, lambda rec, n=name: _without(rec, n))
         await self.store.compare_and_delete(session_server_key(name), kv.mod_revision)
-        await self.cache.wait_until(lambda: self.cache.get(session_server_key(name)) is None)
+        await self._gone(session_server_key(name), kv.mod_revision + 1)
         self.router.forget(name)
 
     def authenticate_server(self, server: str, client_cert_pem: str | None) -> SessionServerRecord:
@@ -232,7 +246,7 @@ class DomainService:
             revision = await self.store.compare_and_set(domain_key(name), record.encode(), 0)
         except CompareFailed:
             raise UsageError(f"domain {name!r} already exists") from None
-        await self.cache.wait_for_revision(revision)
+        await self._seen(revision)
         return record
 
     async def delete_domain(self, principal: Principal, name: str) -> None:
@@ -241,7 +255,7 @@ class DomainService:
         if kv is None:
             raise DomainNotFound(f"no domain named {name!r}")
         await self.store.compare_and_delete(domain_key(name), kv.mod_revision)
-        await self.cache.wait_until(lambda: self.cache.get(domain_key(name)) is None)
+        await self._gone(domain_key(name), kv.mod_revision + 1)
 
     async def add_server(
         self, principal: Principal, domain: str, server: str, weight: int, priority: int
@@ -282,7 +296,7 @@ class DomainService:
                 )
             except CompareFailed:
                 continue
-            await self.cache.wait_for_revision(revision)
+            await self._seen(revision)
             return updated
         raise CompareFailed(f"domain {name!r} kept changing; try again")
 

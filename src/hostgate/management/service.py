@@ -1,7 +1,9 @@
 """The management service: one object whose methods every face (API, console, CLI) calls.
 
 Reads come from the in-memory copy (:class:`ConfigCache`); writes go to the store and then wait until the
-copy has seen them, so the member that made a change also shows it in its next answer.
+copy has seen them, so the member that made a change also shows it in its next answer. A write the copy has not
+shown within ``visibility_timeout`` is still a success (it is committed), answered as "visibility: pending"
+(``store.guard.note_unseen``). Write requests run as guarded calls (``self.writes``, management/writes.py).
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ from hostgate.management.security import (
     validate_new_password,
     validate_user_name,
 )
+from hostgate.management.writes import WriteCalls
 from hostgate.store.base import MemberInfo, Store, StoreStatus
+from hostgate.store.guard import note_unseen
 
 __all__ = ["ClusterStatus", "JoinRequest", "ManagementService", "MemberStatus", "seed_store"]
 
@@ -126,13 +130,16 @@ class ManagementService:
         cache: ConfigCache,
         *,
         probe_timeout: float = 1.0,
+        visibility_timeout: float = 5.0,
     ) -> None:
         self.settings = settings
         self.store = store
         self.cache = cache
         self.auth = Authenticator(cache)
         self.router = Router()
-        self.domains = DomainService(store, cache, self.router)
+        self.domains = DomainService(store, cache, self.router, visibility_timeout=visibility_timeout)
+        self.writes = WriteCalls(store, settings.server.member_name)
+        self._visibility_timeout = visibility_timeout
         self._probe_timeout = probe_timeout
         self._peer_ssl = _peer_context(settings)
 
@@ -230,7 +237,8 @@ class ManagementService:
             revision = await self.store.put(key, value)
         else:
             revision = await self.store.compare_and_set(key, value, expected_revision)
-        await self.cache.wait_for_revision(revision)
+        if not await self.cache.wait_for_revision(revision, self._visibility_timeout):
+            note_unseen(revision)
         return revision
 
     async def rename_cluster(self, principal: Principal, new_name: str) -> ClusterInfo:
@@ -275,7 +283,10 @@ class ManagementService:
         if name.lower() == principal.name.lower():
             raise UsageError("you cannot remove the account you are logged in with")
         await self.store.compare_and_delete(user_key(name), kv.mod_revision)
-        await self.cache.wait_until(lambda: self.cache.get(user_key(name)) is None)
+        if not await self.cache.wait_until(
+            lambda: self.cache.get(user_key(name)) is None, self._visibility_timeout
+        ):
+            note_unseen(kv.mod_revision + 1)
 
     async def join(self, principal: Principal, request: JoinRequest) -> JoinGrant:
         principal.require_admin()

@@ -14,6 +14,11 @@ Semantics every backend guarantees:
 - **Ordering**: ``watch_prefix`` yields every change under a prefix after ``start_revision`` in revision
   order, without gaps, until cancelled.
 - **Leases**: a key put with a lease disappears when the lease expires or is revoked.
+- **Guarded writes** (``store.guard``): while a ``WriteGuard`` is active in the calling task, ``put``,
+  ``delete``, ``compare_and_set`` and ``compare_and_delete`` also write the guard's idempotency record in the
+  same transaction, and apply nothing if another attempt of the same call has written it (``DuplicateWrite``
+  with that record) or if the guard's deadline has passed (``DeadlineExpired``). Every store call under a
+  guard is bounded by its deadline. Records expire ``RETENTION`` seconds (at least) after their last write.
 - **Errors**: an unreachable backend raises ``StoreUnavailable``; a write that cannot reach a majority
   raises ``QuorumLost`` within ``write_timeout`` (it never blocks forever); a failed comparison raises
   ``CompareFailed``; an operation a backend cannot do raises ``NotSupported``. No third-party exception
@@ -107,6 +112,17 @@ class Store(abc.ABC):
 
         Raises ``StoreUnavailable`` from the iterator when the watch cannot continue without a gap
         (the caller then re-reads with ``get_prefix`` and watches again).
+        """
+
+    @abc.abstractmethod
+    async def idempotency_record(self, key: str) -> KeyValue | None:
+        """The (unexpired) record of idempotency key ``key``, read linearizably, or ``None``."""
+
+    @abc.abstractmethod
+    async def complete_idempotency_record(self, key: str, value: bytes, expected_revision: int) -> None:
+        """Replace the record of ``key`` with ``value`` (the call's answer) if it is still at ``expected_revision``.
+
+        Not guarded, and it does not restart the record's retention. ``CompareFailed`` if the record changed.
         """
 
     @abc.abstractmethod

@@ -18,6 +18,9 @@ Retries (all bounded by ``write_timeout``, backoff 20-50 ms, never a fixed sleep
   only after a linearizable read by the new leader shows they never applied (``_checked``); when the outcome
   stays unknown they raise ``QuorumLost`` saying so, and the caller re-reads. Membership changes are never
   sent twice.
+- Under a write guard (``store.guard``, hedged writes) every request is also bounded by the client's deadline,
+  and the four writes become one txn with the guard's idempotency record (``_guarded_txn``); the records share
+  one lease per ``retention / 5`` seconds rather than a lease per write.
 - A member that has had no leader for longer than ``election_grace`` (default 3 s; an election on loopback
   or a LAN takes 1-2 s) makes writes fail with ``QuorumLost`` at once instead of after ``write_timeout``.
 
@@ -33,6 +36,7 @@ import enum
 import ipaddress
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +52,7 @@ from hostgate.errors import (
     CertificateError,
     CompareFailed,
     ConfigError,
+    DeadlineExpired,
     HostgateError,
     MemberNotFound,
     QuorumLost,
@@ -56,6 +61,7 @@ from hostgate.errors import (
 )
 from hostgate.pki import CLUSTER_DNS_NAME
 from hostgate.store.base import EventKind, KeyValue, MemberInfo, Store, StoreEvent, StoreStatus
+from hostgate.store.guard import RETENTION, WriteGuard, active_guard, idempotency_path
 
 __all__ = ["EtcdStore", "EtcdTls", "fetch_status", "grpc_target"]
 
@@ -362,6 +368,7 @@ class EtcdStore(Store):
         write_timeout: float = 5.0,
         status_timeout: float = 1.0,
         election_grace: float = 3.0,
+        retention: float = RETENTION,
     ) -> None:
         self._endpoints = tuple(endpoints)
         self._tls = tls
@@ -375,6 +382,11 @@ class EtcdStore(Store):
         self._leaderless_since: float | None = None
         self._leaderless_task: asyncio.Task[None] | None = None
         self._closed = False
+        # Idempotency records: one shared lease, replaced every retention/5 s, lives retention*1.2 s, so every
+        # record lives at least ``retention`` seconds and a lease grant costs one request a minute, not a write.
+        self._retention = retention
+        self._record_lease: tuple[int, float] | None = None  # (lease id, monotonic time granted)
+        self._record_lease_lock = asyncio.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EtcdStore:
@@ -415,6 +427,12 @@ class EtcdStore(Store):
         """Run ``attempt(client, timeout)`` until it answers, retrying what is safe, within write_timeout."""
         loop = asyncio.get_running_loop()
         budget = self._write_timeout if timeout is None else timeout
+        guard = active_guard()
+        bounded = False  # the client's deadline, not write_timeout, ends this request
+        if guard is not None:
+            left = guard.check(what)
+            if left < budget:
+                budget, bounded = left, True
         deadline = loop.time() + budget
         backoff = _BACKOFF_FIRST
         last, last_exc = _Fault.OTHER, None
@@ -423,6 +441,8 @@ class EtcdStore(Store):
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
+                if bounded:
+                    raise self._past_deadline(what, uncertain=uncertain)
                 raise self._give_up(what, last, last_exc, uncertain=uncertain, budget=budget)
             try:
                 if mode is _Mode.ONCE:
@@ -453,6 +473,8 @@ class EtcdStore(Store):
                     self._note_no_leader(what)
                 elif fault in (_Fault.LOST, _Fault.TIMEOUT):
                     if mode in (_Mode.ONCE, _Mode.CHECKED):
+                        if bounded and deadline - loop.time() <= 0.05:
+                            raise self._past_deadline(what, uncertain=True) from exc
                         raise self._give_up(what, fault, exc, uncertain=True, budget=budget) from exc
                     uncertain = uncertain or mode is _Mode.REPEATABLE
             remaining = deadline - loop.time()
@@ -566,6 +588,18 @@ class EtcdStore(Store):
             f"{what}: no etcd leader could commit it within {budget:g} s ({fault.value}){outcome}{detail}"
         )
 
+    @staticmethod
+    def _past_deadline(what: str, *, uncertain: bool) -> DeadlineExpired:
+        if not uncertain:
+            return DeadlineExpired(
+                f"{what}: not applied, the client's deadline passed before the store answered"
+            )
+        return DeadlineExpired(
+            f"{what}: the client's deadline passed while the store was committing it; it may or may not have "
+            "been applied, and its idempotency record keeps it from being applied twice",
+            hint="Read the current state before repeating the change.",
+        )
+
     # --- key-value ------------------------------------------------------------------------------------------
 
     async def get(self, key: str, *, serializable: bool = False) -> KeyValue | None:
@@ -597,6 +631,12 @@ class EtcdStore(Store):
 
     async def put(self, key: str, value: bytes, *, lease: int = 0) -> int:
         request = rpc.PutRequest(key=key.encode(), value=value, lease=lease)
+        guard = active_guard()
+        if guard is not None:
+            _, revision = await self._guarded_txn(
+                f"put {key}", guard, rpc.RequestOp(request_put=request), key
+            )
+            return revision
 
         async def attempt(c: _SecureClient, timeout: float) -> Any:
             return await c.kvstub.Put(request, timeout=timeout, metadata=_REQUIRE_LEADER)
@@ -606,6 +646,11 @@ class EtcdStore(Store):
 
     async def delete(self, key: str) -> bool:
         request = rpc.DeleteRangeRequest(key=key.encode())
+        guard = active_guard()
+        if guard is not None:
+            op = rpc.RequestOp(request_delete_range=request)
+            resp, _ = await self._guarded_txn(f"delete {key}", guard, op, key)
+            return resp is None or resp.responses[0].response_delete_range.deleted > 0
 
         async def attempt(c: _SecureClient, timeout: float) -> Any:
             return await c.kvstub.DeleteRange(request, timeout=timeout, metadata=_REQUIRE_LEADER)
@@ -640,12 +685,109 @@ class EtcdStore(Store):
 
     async def compare_and_set(self, key: str, value: bytes, expected_revision: int, *, lease: int = 0) -> int:
         put = rpc.RequestOp(request_put=rpc.PutRequest(key=key.encode(), value=value, lease=lease))
+        guard = active_guard()
+        if guard is not None:
+            what = f"compare-and-set {key}"
+            _, revision = await self._guarded_txn(what, guard, put, key, expected_revision)
+            return revision
         resp = await self._txn(f"compare-and-set {key}", key, expected_revision, put)
         return int(resp.header.revision)
 
     async def compare_and_delete(self, key: str, expected_revision: int) -> None:
         delete = rpc.RequestOp(request_delete_range=rpc.DeleteRangeRequest(key=key.encode()))
+        guard = active_guard()
+        if guard is not None:
+            await self._guarded_txn(f"compare-and-delete {key}", guard, delete, key, expected_revision)
+            return
         await self._txn(f"compare-and-delete {key}", key, expected_revision, delete)
+
+    # --- guarded writes (hedged requests; store.guard) -------------------------------------------------------
+
+    async def _guarded_txn(
+        self, what: str, guard: WriteGuard, op: rpc.RequestOp, key: str, expected_revision: int | None = None
+    ) -> tuple[Any, int]:
+        """``op`` and the guard's record in one txn: (etcd's answer or ``None`` if an earlier try of ours
+        applied it, revision). Raises ``DuplicateWrite``, ``CompareFailed`` or ``DeadlineExpired``."""
+        try:
+            return await self._guarded_txn_once(what, guard, op, key, expected_revision)
+        except StoreError as exc:
+            if "lease not found" not in str(exc):
+                raise
+            # The shared lease expired early (it is never refreshed): take a new one and try once more.
+            self._record_lease = None
+            return await self._guarded_txn_once(what, guard, op, key, expected_revision)
+
+    async def _guarded_txn_once(
+        self, what: str, guard: WriteGuard, op: rpc.RequestOp, key: str, expected_revision: int | None
+    ) -> tuple[Any, int]:
+        guard.check(what)  # the last check before the write; _request bounds the write itself
+        path = guard.path.encode()
+        lease = await self._records_lease()
+        compare = [
+            rpc.Compare(
+                key=path, target=rpc.Compare.MOD, result=rpc.Compare.EQUAL, mod_revision=guard.revision
+            )
+        ]
+        if expected_revision is not None:
+            compare.append(
+                rpc.Compare(
+                    key=key.encode(),
+                    target=rpc.Compare.MOD,
+                    result=rpc.Compare.EQUAL,
+                    mod_revision=expected_revision,
+                )
+            )
+        record = rpc.RequestOp(
+            request_put=rpc.PutRequest(key=path, value=guard.pending_record(), lease=lease)
+        )
+        failure = [
+            rpc.RequestOp(request_range=rpc.RangeRequest(key=path)),
+            rpc.RequestOp(request_range=rpc.RangeRequest(key=key.encode(), keys_only=True)),
+        ]
+        request = rpc.TxnRequest(compare=compare, success=[op, record], failure=failure)
+
+        async def attempt(c: _SecureClient, timeout: float) -> Any:
+            return await c.kvstub.Txn(request, timeout=timeout, metadata=_REQUIRE_LEADER)
+
+        async def not_applied() -> bool:
+            # Exact: the record moves exactly when this txn applies.
+            kv = await self.get(guard.path)
+            return (kv.mod_revision if kv else 0) == guard.revision
+
+        resp = await self._request(what, attempt, _Mode.CHECKED, not_applied=not_applied)
+        if resp.succeeded:
+            guard.revision = int(resp.header.revision)
+            return resp, guard.revision
+        records = resp.responses[0].response_range.kvs
+        found_revision = int(records[0].mod_revision) if records else 0
+        if found_revision != guard.revision:
+            guard.revision = guard.conflict(bytes(records[0].value) if records else None, found_revision)
+            return None, guard.revision
+        kvs = resp.responses[1].response_range.kvs
+        found = f"revision {kvs[0].mod_revision}" if kvs else "no key"
+        raise CompareFailed(f"{what}: expected revision {expected_revision}, found {found}")
+
+    async def _records_lease(self) -> int:
+        rotate = self._retention / 5
+        current = self._record_lease
+        if current is not None and time.monotonic() - current[1] < rotate:
+            return current[0]
+        async with self._record_lease_lock:
+            current = self._record_lease
+            if current is None or time.monotonic() - current[1] >= rotate:
+                granted_at = time.monotonic()
+                current = (await self.grant_lease(self._retention + rotate), granted_at)
+                self._record_lease = current
+            return current[0]
+
+    async def idempotency_record(self, key: str) -> KeyValue | None:
+        return await self.get(idempotency_path(key))
+
+    async def complete_idempotency_record(self, key: str, value: bytes, expected_revision: int) -> None:
+        path = idempotency_path(key)
+        # ignore_lease keeps the record on the lease its first write took: the answer does not extend retention.
+        put = rpc.RequestOp(request_put=rpc.PutRequest(key=path.encode(), value=value, ignore_lease=True))
+        await self._txn(f"record the answer of {path}", path, expected_revision, put)
 
     async def compact(self, revision: int) -> None:
         """Discard history before ``revision``; watches that start earlier then raise ``StoreUnavailable``.

@@ -13,12 +13,17 @@ watch that starts before them raises ``StoreUnavailable`` (etcd's "compacted").
 Leases expire on the injectable clock: a background task sweeps them and every operation first expires
 what is due, so a read never returns a key whose lease has run out. On open, each lease gets its full TTL
 again (what etcd does when a new leader takes over), since monotonic time does not survive a restart.
+
+Idempotency records of guarded writes (``store.guard``) live in their own table with an ``expires_at`` column
+on the wall clock (they must outlive a restart); each guarded write stores its record in the same transaction
+as its change, and expired rows are deleted by the writes themselves (at most once a second).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import fcntl
 import os
 import secrets
@@ -34,12 +39,14 @@ from hostgate._clock import SYSTEM_CLOCK, Clock
 from hostgate.errors import (
     CompareFailed,
     DataDirError,
+    DeadlineExpired,
     NotSupported,
     StoreCorrupt,
     StoreError,
     StoreUnavailable,
 )
 from hostgate.store.base import EventKind, KeyValue, MemberInfo, Store, StoreEvent, StoreStatus
+from hostgate.store.guard import RETENTION, WriteGuard, active_guard
 
 __all__ = ["SqliteStore"]
 
@@ -56,6 +63,10 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_revision ON events (revision);
 CREATE TABLE IF NOT EXISTS leases (id INTEGER PRIMARY KEY, ttl REAL NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY, value BLOB NOT NULL, revision INTEGER NOT NULL, expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idempotency_expiry ON idempotency (expires_at);
 """
 _PRUNE_EVERY = 64
 
@@ -69,6 +80,14 @@ def _prefix_end(prefix: bytes) -> bytes | None:
             return bytes(b)
         b.pop()
     return None
+
+
+class _Claimed(Exception):
+    """Internal: a guarded write found its own record (an earlier try had applied it); roll back."""
+
+    def __init__(self, revision: int) -> None:
+        super().__init__(revision)
+        self.revision = revision
 
 
 @dataclass(eq=False)
@@ -100,12 +119,15 @@ class SqliteStore(Store):
         clock: Clock = SYSTEM_CLOCK,
         history: int = 10_000,
         sweep_interval: float = 0.25,
+        retention: float = RETENTION,
     ) -> None:
         self.path = path
         self._member_name = member_name
         self._clock = clock
         self._history = history
         self._sweep_interval = sweep_interval
+        self._retention = retention
+        self._records_swept_at = 0.0  # wall clock of the last purge of expired idempotency records
         self._lock_file = self._take_lock(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hostgate-sqlite")
         # Touched only on the executor's thread:
@@ -143,8 +165,14 @@ class SqliteStore(Store):
     async def _run(self, fn: Callable[[], T]) -> T:
         if self._closed:
             raise StoreUnavailable(f"the store {self.path} is closed")
+        guard = active_guard()
+        if guard is not None:
+            guard.check("store call")  # every store call of a guarded request is bounded by its deadline
         if self._sweeper is None:
-            self._sweeper = asyncio.create_task(self._sweep(), name="sqlite-lease-sweeper")
+            # A context of its own: the first call may come from a guarded request, whose guard must not follow.
+            self._sweeper = asyncio.create_task(
+                self._sweep(), name="sqlite-lease-sweeper", context=contextvars.Context()
+            )
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, self._guarded, fn)
         except RuntimeError as exc:  # executor shut down under us
@@ -184,14 +212,22 @@ class SqliteStore(Store):
         assert self._db is not None and threading.current_thread().name.startswith("hostgate-sqlite")
         return self._db
 
-    def _write(self, change: Callable[[sqlite3.Connection, int], list[StoreEvent]]) -> int:
-        """Run ``change(db, next_revision)`` in one transaction; publish its events. Returns the revision."""
+    def _write(
+        self,
+        change: Callable[[sqlite3.Connection, int], list[StoreEvent]],
+        *,
+        keep_without_events: bool = False,
+    ) -> int:
+        """Run ``change(db, next_revision)`` in one transaction; publish its events. Returns the revision.
+
+        A change without events is rolled back unless ``keep_without_events`` (a guarded write's record).
+        """
         db = self._conn
         db.execute("BEGIN IMMEDIATE")
         try:
             revision = self._revision + 1
             events = change(db, revision)
-            if not events:
+            if not events and not keep_without_events:
                 db.execute("ROLLBACK")
                 return self._revision
             db.executemany(
@@ -299,6 +335,9 @@ class SqliteStore(Store):
         return change
 
     async def put(self, key: str, value: bytes, *, lease: int = 0) -> int:
+        guard = active_guard()
+        if guard is not None:
+            return await self._guarded_write(f"put {key}", guard, self._put_change(key, value, lease))
         return await self._run(lambda: self._write(self._put_change(key, value, lease)))
 
     def _current(self, db: sqlite3.Connection, key: str) -> int:
@@ -316,6 +355,10 @@ class SqliteStore(Store):
 
     async def delete(self, key: str) -> bool:
         found: list[bool] = []
+        guard = active_guard()
+        if guard is not None:
+            await self._guarded_write(f"delete {key}", guard, self._delete_change(key, found))
+            return not found or found[-1]  # no entry: an earlier try of ours had applied it
         await self._run(lambda: self._write(self._delete_change(key, found)))
         return found[-1]
 
@@ -332,6 +375,9 @@ class SqliteStore(Store):
             self._compare(db, "compare-and-set", key, expected_revision)
             return put(db, revision)
 
+        guard = active_guard()
+        if guard is not None:
+            return await self._guarded_write(f"compare-and-set {key}", guard, change)
         return await self._run(lambda: self._write(change))
 
     async def compare_and_delete(self, key: str, expected_revision: int) -> None:
@@ -341,7 +387,75 @@ class SqliteStore(Store):
             self._compare(db, "compare-and-delete", key, expected_revision)
             return delete(db, revision)
 
+        guard = active_guard()
+        if guard is not None:
+            await self._guarded_write(f"compare-and-delete {key}", guard, change)
+            return
         await self._run(lambda: self._write(change))
+
+    # --- guarded writes (hedged requests; store.guard) -------------------------------------------------------
+
+    async def _guarded_write(
+        self, what: str, guard: WriteGuard, change: Callable[[sqlite3.Connection, int], list[StoreEvent]]
+    ) -> int:
+        """``change`` and the guard's record in one transaction; the revision (``DuplicateWrite`` etc.)."""
+        guard.check(what)
+        record = guard.pending_record()
+
+        def guarded_change(db: sqlite3.Connection, revision: int) -> list[StoreEvent]:
+            now = self._clock.wall()
+            if guard.deadline <= now:  # checked again on the store's thread, just before the write
+                raise DeadlineExpired(
+                    f"{what}: not applied, the client's deadline passed before it was stored"
+                )
+            row = db.execute(
+                "SELECT value, revision FROM idempotency WHERE key = ? AND expires_at > ?", (guard.key, now)
+            ).fetchone()
+            found_revision = int(row[1]) if row else 0
+            if found_revision != guard.revision:
+                raise _Claimed(guard.conflict(bytes(row[0]) if row else None, found_revision))
+            events = change(db, revision)
+            db.execute(
+                "INSERT OR REPLACE INTO idempotency VALUES (?, ?, ?, ?)",
+                (guard.key, record, revision, now + self._retention),
+            )
+            if now - self._records_swept_at >= 1.0:
+                db.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,))
+                self._records_swept_at = now
+            return events
+
+        def run() -> int:
+            try:
+                return self._write(guarded_change, keep_without_events=True)
+            except _Claimed as claimed:  # an earlier try of this attempt had applied it
+                return claimed.revision
+
+        revision = await self._run(run)
+        guard.revision = revision
+        return revision
+
+    async def idempotency_record(self, key: str) -> KeyValue | None:
+        def read() -> KeyValue | None:
+            row = self._conn.execute(
+                "SELECT value, revision FROM idempotency WHERE key = ? AND expires_at > ?",
+                (key, self._clock.wall()),
+            ).fetchone()
+            return KeyValue(key, bytes(row[0]), int(row[1])) if row else None
+
+        return await self._run(read)
+
+    async def complete_idempotency_record(self, key: str, value: bytes, expected_revision: int) -> None:
+        def update() -> None:
+            cur = self._conn.execute(
+                "UPDATE idempotency SET value = ? WHERE key = ? AND revision = ? AND expires_at > ?",
+                (value, key, expected_revision, self._clock.wall()),
+            )
+            if not cur.rowcount:
+                raise CompareFailed(
+                    f"the record of idempotency key {key} is no longer at {expected_revision}"
+                )
+
+        await self._run(update)
 
     async def compact(self, revision: int) -> None:
         """Discard history before ``revision``; watches that start earlier then raise ``StoreUnavailable``."""
