@@ -7,12 +7,14 @@ fault tolerance (learners); two servers must not share one data directory.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import httpx
 import pytest
 
 from hostgate.cli.lab import PYTHON, Installation, Member, installation, poll, start_cluster
+from hostgate.connector.cluster import ClusterClient
 
 pytestmark = [
     pytest.mark.slow,
@@ -60,6 +63,17 @@ def _write(inst: Installation, via: Member, name: str) -> subprocess.CompletedPr
     return inst.hostgate("cluster", "rename", name, *inst.client_args(via.target), check=False)
 
 
+def _known(m: Member) -> list[Any]:
+    path = m.data_dir / "members.json"
+    return list(json.loads(path.read_text())) if path.exists() else []
+
+
+def _settle(check: Callable[[], bool], deadline: float) -> None:
+    """Poll ``check`` until it holds or ``deadline`` passes, without failing (later assertions judge)."""
+    with contextlib.suppress(AssertionError):
+        poll("a precondition", check, deadline)
+
+
 def _server_log(m: Member) -> str:
     path = m.data_dir.parent / f"{m.name}.server.log"
     return path.read_text(errors="replace") if path.exists() else ""
@@ -70,14 +84,14 @@ def _server_log(m: Member) -> str:
 
 def test_a_second_server_on_the_same_data_directory_is_refused_naming_the_holder(tmp_path: Path) -> None:
     with installation(tmp_path) as inst:
-        first = inst.install_first(store="sqlite", cluster_name="lone")
+        first = inst.install_first(store="etcd")
         first.start()
         first.wait_healthy()
         proc = subprocess.run(
             [PYTHON, "-m", "hostgate.cli.main", "server", "--data-dir", str(first.data_dir)],
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=120,
         )
         assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
         assert "HG-1002" in proc.stderr, proc.stderr
@@ -152,11 +166,8 @@ def test_removed_running_member_stops_serving_and_stays_down(tmp_path: Path) -> 
 def test_cold_start_waits_for_a_majority_says_so_and_comes_up_by_itself(tmp_path: Path) -> None:
     with installation(tmp_path) as inst:
         a, b, c = start_cluster(inst, 3)
-        poll(
-            "the member lists to reach every member",
-            lambda: all((m.data_dir / "members.json").exists() for m in (a, b, c)),
-            30,
-        )
+        # Each member keeps the member list it last saw (members.json, sampled every 2 s while it serves).
+        _settle(lambda: all(sum(not k["learner"] for k in _known(m)) == 3 for m in (a, b, c)), 15)
         for m in (a, b, c):
             m.terminate()
         a.start()
@@ -173,24 +184,27 @@ def test_cold_start_waits_for_a_majority_says_so_and_comes_up_by_itself(tmp_path
         assert proc.returncode == 1 and "HG-4011" in proc.stderr and "waiting for" in proc.stderr, proc.stderr
         # The third member (not the second) comes back: the two serve writes without anyone's help.
         c.start()
-        poll(
-            f"{a.name} to see {c.name} up",
-            lambda: (r := _refuses(a, "HG-4011")) is None or r["waiting_for"] == [b.name],
-            30,
-        )
         peer_up = poll(
             f"{c.name}'s etcd peer port",
             lambda: _accepting(c.address, c.etcd_peer_port) and time.monotonic(),
             30,
+            0.02,
+        )
+        client = ClusterClient(
+            a.target, ca_file=inst.ca_file, user="admin", password=inst.password, deadline=2.0
         )
         ok_at = poll(
             "a write to succeed",
-            lambda: _write(inst, a, "cold-started").returncode == 0 and time.monotonic(),
+            lambda: (
+                client.request_sync("PUT", "/api/v1/cluster/name", {"name": "cold-started"})
+                and time.monotonic()
+            ),
             30,
+            0.02,
         )
-        print(
-            f"cold start: first write acknowledged {ok_at - peer_up:.2f} s after the majority's etcd was up"
-        )
+        took = ok_at - peer_up
+        print(f"cold start: first write acknowledged {took:.2f} s after the majority's etcd was up")
+        assert took < 10.0, f"{took:.2f} s"  # the goal is 5 s; the bound leaves room for a loaded machine
         assert a.proc is not None and a.proc.poll() is None
         b.start()
         b.wait_healthy()
@@ -205,21 +219,24 @@ def test_a_join_never_started_costs_no_fault_tolerance(tmp_path: Path) -> None:
     with installation(tmp_path) as inst:
         a, b, c = start_cluster(inst, 3)
         d = inst.join(a)  # installed, never started
+        c.kill9()
+        # Writes still succeed: the unstarted join is a learner, no voter, so 2 of 3 voters are a majority.
+        assert _write(inst, a, "still-writable").returncode == 0
         status = inst.status(a)
         roles = {m["name"]: m["role"] for m in status["members"]}
         assert roles == {a.name: "voter", b.name: "voter", c.name: "voter", d.name: "learner"}, status
-        assert status["voters"] == 3 and status["fault_tolerance"] == 1 and status["degraded"]
+        assert status["voters"] == 3 and status["fault_tolerance"] == 0 and status["degraded"]
+        assert status["name"] == "still-writable"
+        c.start()
+        c.wait_healthy()
+        status = poll("the 3 voters healthy", lambda: (s := inst.status(a))["fault_tolerance"] == 1 and s, 30)
+        assert status["degraded"]  # the learner is still not started
         text = inst.hostgate("cluster", "status", *inst.client_args(a.target), check=False)
         assert text.returncode == 3, text.stderr
         assert "can lose 1 more member" in text.stdout and "learner" in text.stdout
-        c.kill9()
-        # Writes still succeed: the unstarted learner is no voter, so 2 of 3 voters are a majority.
-        assert _write(inst, a, "still-writable").returncode == 0
-        # Once d runs it catches up and promotes itself; with c back, all 4 vote and the cluster is healthy.
-        c.start()
+        # Once d runs it catches up and promotes itself: all 4 vote and the cluster is healthy.
         d.start()
         d.wait_healthy()
-        c.wait_healthy()
 
         def healthy() -> dict[str, Any] | None:
             s = inst.status(d)
@@ -229,4 +246,3 @@ def test_a_join_never_started_costs_no_fault_tolerance(tmp_path: Path) -> None:
         assert {m["role"] for m in status["members"]} == {"voter"}
         assert status["voters"] == 4 and status["fault_tolerance"] == 1
         assert inst.hostgate("cluster", "status", *inst.client_args(d.target)).returncode == 0
-        assert status["name"] == "still-writable"

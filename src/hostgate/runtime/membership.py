@@ -238,13 +238,14 @@ async def _dropped_from_list(settings: Settings, store: Store, cache: ConfigCach
     while True:
         try:
             members = await asyncio.wait_for(store.members(), 2.0)
-        except (HostgateError, TimeoutError):
-            members = []
-        if members:
-            if all(m.id != own_id for m in members):
+            if members and all(m.id != own_id for m in members):
                 return
-            records = [MemberRecord.decode(k, v) for k, v in cache.items(MEMBERS_PREFIX)]
-            await asyncio.to_thread(_write_known, settings, _as_known(members, records))
+            if members:
+                records = [MemberRecord.decode(k, v) for k, v in cache.items(MEMBERS_PREFIX)]
+                await asyncio.to_thread(_write_known, settings, _as_known(members, records))
+        except (HostgateError, TimeoutError, OSError) as exc:
+            # Only an answer without this member means "removed"; anything else is "look again later".
+            log.debug("member list not read: %s", exc)
         await asyncio.sleep(_LIST_PERIOD)  # sampling period of the member list
 
 
