@@ -31,6 +31,8 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── MemberNotFound         HG-4003  no such member
     │   ├── LastMember             HG-4004  refusing to remove the last member
     │   ├── CertificateError       HG-4005  the cluster CA or a member certificate is missing or invalid
+    │   ├── MemberRemoved          HG-4010  this member was removed from its cluster; it serves nothing more
+    │   ├── MemberNotReady         HG-4011  this member is up but not serving yet (waits for a majority, or catches up)
     │   └── EtcdTrustOutdated      HG-4030  a data directory without the member-only etcd CA (earlier version)
     ├── RoutingError
     │   ├── NoServerAvailable      HG-4101  no live session server in the domain
@@ -110,6 +112,8 @@ __all__ = [
     "LastMember",
     "ManagementSessionError",
     "MemberNotFound",
+    "MemberNotReady",
+    "MemberRemoved",
     "ModelError",
     "ModelIssue",
     "ModelItemNotFound",
@@ -349,6 +353,34 @@ class EtcdTrustOutdated(ClusterError):
         "register the session servers again."
     )
     http_status = 500
+
+
+class MemberRemoved(ClusterError):
+    """This member was taken out of its cluster (``cluster remove`` / ``cluster leave``): it stops serving.
+
+    Answered with 503 so that clients' dialers skip the member like one that does not answer.
+    """
+
+    code = "HG-4010"
+    hint = (
+        "This member no longer belongs to its cluster and does not start again. To bring the host back, "
+        "install it anew with `hostgate install --join` and a fresh --data-dir."
+    )
+    http_status = 503
+
+
+class MemberNotReady(ClusterError):
+    """The member runs but cannot serve yet: a cold start waiting for a majority, or a learner catching up.
+
+    Answered with 503 so that clients' dialers try another member.
+    """
+
+    code = "HG-4011"
+    hint = (
+        "Start the members the message names (a majority must be up for the cluster to serve); this member "
+        "starts serving by itself as soon as they are."
+    )
+    http_status = 503
 
 
 class RoutingError(HostgateError):

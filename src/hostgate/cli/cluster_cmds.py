@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
-from hostgate.cli.common import client_from, cluster_options
+from hostgate.cli.common import client_from, cluster_options, make_client
 from hostgate.cli.output import console, emit_json, handle_errors
+from hostgate.errors import DataDirError, MemberNotFound
 
 __all__ = ["cluster"]
+
+# `cluster status` exits with this when the cluster answers but is degraded (a member down, a learner not yet
+# promoted, or no majority): scripts and monitoring can tell it from "healthy" (0) and "error" (1).
+EXIT_DEGRADED = 3
 
 
 @click.group()
@@ -25,6 +33,9 @@ def _status_json(payload: dict[str, Any]) -> dict[str, Any]:
         "answered_by": payload["answered_by"],
         "store": payload["store"],
         "quorum": payload["quorum"],
+        "voters": payload.get("voters", len(payload["members"])),
+        "fault_tolerance": payload.get("fault_tolerance", 0),
+        "degraded": payload.get("degraded", False),
         "members": [
             {
                 "name": m["name"],
@@ -32,11 +43,20 @@ def _status_json(payload: dict[str, Any]) -> dict[str, Any]:
                 "port": m["port"],
                 "healthy": m["healthy"],
                 "leader": m["leader"],
+                "role": m.get("role", "voter"),
                 "detail": m["detail"],
             }
             for m in payload["members"]
         ],
     }
+
+
+def _tolerance_line(data: dict[str, Any]) -> str:
+    if not data["quorum"]:
+        return "[red]no majority: the cluster cannot take changes[/]"
+    n = data["fault_tolerance"]
+    colour = "green" if n > 0 else "yellow"
+    return f"[{colour}]can lose {n} more member{'' if n == 1 else 's'}[/] ({data['voters']} voting)"
 
 
 @cluster.command()
@@ -47,29 +67,37 @@ def status(
     as_json: bool,
     **kw: Any,
 ) -> None:
-    """Cluster name and id, every member with its health and the store leader, and who answered."""
+    """Cluster name and id, every member with its role, health and the store leader, how many more members
+    it can lose, and who answered. Exits 3 when the cluster is degraded (a member down, a learner not yet
+    promoted, or no majority), 0 when all is well."""
     client = client_from(kw)
     data = _status_json(client.request_sync("GET", "/api/v1/cluster").payload)
     if as_json:
         emit_json(data)
-        return
-    console.print(f"Cluster [bold]{data['name']}[/]  id {data['id']}  store {data['store']}")
-    console.print(f"answered by member [bold]{data['answered_by']}[/]")
-    table = Table("member", "address", "health", "store leader", "detail")
-    for m in data["members"]:
-        table.add_row(
-            m["name"],
-            f"{m['address']}:{m['port']}",
-            "[green]healthy[/]" if m["healthy"] else "[red]down[/]",
-            "leader" if m["leader"] else "",
-            m["detail"],
-        )
-    console.print(table)
-    if not data["quorum"]:
-        console.print(
-            "[yellow]No store leader: reads and logins work, changes are refused until a majority "
-            "of members is back.[/]"
-        )
+    else:
+        console.print(f"Cluster [bold]{data['name']}[/]  id {data['id']}  store {data['store']}")
+        console.print(f"answered by member [bold]{data['answered_by']}[/]")
+        table = Table("member", "address", "role", "health", "store leader", "detail")
+        for m in data["members"]:
+            table.add_row(
+                m["name"],
+                f"{m['address']}:{m['port']}",
+                m["role"],
+                "[green]healthy[/]" if m["healthy"] else "[red]down[/]",
+                "leader" if m["leader"] else "",
+                m["detail"],
+            )
+        console.print(table)
+        console.print(f"fault tolerance: {_tolerance_line(data)}")
+        if not data["quorum"]:
+            console.print(
+                "[yellow]No store leader: reads and logins work, changes are refused until a majority "
+                "of members is back.[/]"
+            )
+        elif data["degraded"]:
+            console.print("[yellow]Degraded: see the members that are down or still learners.[/]")
+    if data["degraded"]:
+        sys.exit(EXIT_DEGRADED)
 
 
 @cluster.command()
@@ -119,3 +147,82 @@ def rotate_keys(
     console.print(f"New token signing key [bold]{keys[0]['kid']}[/].")
     for k in keys[1:]:
         console.print(f"  retired key {k['kid']} accepted until {k['accept_until']:.0f} (epoch seconds)")
+
+
+@cluster.command()
+@click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="This member's data directory.",
+)
+@click.option(
+    "--server",
+    envvar="HOSTGATE_SERVER",
+    metavar="ALIAS_OR_HOST[:PORT]",
+    help="Where to send the removal (default: this member's own API). Env: HOSTGATE_SERVER.",
+)
+@click.option(
+    "--hosts-file",
+    envvar="HOSTGATE_HOSTS_FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="hostgate's own hosts file, read before the system's. Env: HOSTGATE_HOSTS_FILE.",
+)
+@click.option(
+    "--user", envvar="HOSTGATE_USER", default="admin", show_default=True, help="Env: HOSTGATE_USER."
+)
+@click.option(
+    "--password-file",
+    envvar="HOSTGATE_PASSWORD_FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="File holding an Administrator's password (first line). Env: HOSTGATE_PASSWORD_FILE.",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, 600),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for this member's server to stop.",
+)
+@handle_errors
+def leave(
+    data_dir: Path, server: str | None, hosts_file: Path | None, user: str, password_file: Path, wait: float
+) -> None:
+    """Decommission this member: remove it from its cluster, then wait until its server has stopped.
+
+    Run on the member's host. The cluster forgets the member (its record, then its etcd member); the running
+    server notices, refuses requests with HG-4010, stops its etcd member and exits; the data directory is
+    retired (`hostgate server` refuses it). The cluster's last member cannot leave (HG-4004).
+    """
+    from hostgate.config.datadir import lock_holder, mark_removed
+    from hostgate.config.settings import load_settings
+
+    settings = load_settings(data_dir)
+    if not settings.is_management:
+        raise DataDirError(f"{data_dir} holds no management member")
+    name = settings.server.member_name
+    target = server or f"{settings.server.address}:{settings.server.port}"
+    if ":" in settings.server.address and not server:
+        target = f"[{settings.server.address}]:{settings.server.port}"
+    client = make_client(target, hosts_file, (), settings.path(settings.tls.ca_file), user, password_file)
+    try:
+        client.request_sync("DELETE", f"/api/v1/cluster/members/{name}")
+    except MemberNotFound:
+        console.print(f"Member [bold]{name}[/] is not a member of its cluster any more.")
+    mark_removed(
+        settings, f"member {name} left cluster {settings.server.cluster_id} (hostgate cluster leave)"
+    )
+    deadline = time.monotonic() + wait
+    holder = lock_holder(settings.data_dir)
+    while holder is not None and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling for the server's exit, bounded by --wait
+        holder = lock_holder(settings.data_dir)
+    if holder is not None:
+        raise DataDirError(
+            f"member {name} left its cluster, but its server (pid {holder}) is still running after {wait:g} s",
+            hint="Stop it (it refuses every request with HG-4010 meanwhile).",
+        )
+    console.print(
+        f"Member [bold]{name}[/] left its cluster; its server is stopped and {data_dir} is retired."
+    )

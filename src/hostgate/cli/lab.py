@@ -296,9 +296,14 @@ class Installation:
         self.hostgate("model", "deploy", str(model_file), "--data-dir", str(server.data_dir))
 
     def status(self, server: Member | str | None = None) -> dict[str, Any]:
+        """``cluster status --json``; a degraded cluster (exit 3) still answers with its detail."""
         target = server.target if isinstance(server, Member) else server
-        out = self.hostgate("cluster", "status", "--json", *self.client_args(target)).stdout
-        return dict(json.loads(out))
+        proc = self.hostgate("cluster", "status", "--json", *self.client_args(target), check=False)
+        if proc.returncode not in (0, 3):
+            raise AssertionError(
+                f"hostgate cluster status failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
+        return dict(json.loads(proc.stdout))
 
     def stop_all(self) -> None:
         for m in [*self.session_servers, *self.members]:

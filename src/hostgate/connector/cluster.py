@@ -3,7 +3,9 @@
 Every call resolves the alias again (no caching, KB 7021563), tries the addresses with the staggered dialer
 (last member that answered first), verifies TLS against the cluster CA and accepts only answers stamped with
 the expected cluster id. A hostgate error answer (wrong password, quorum lost, ...) is an answer and is raised
-as the matching local error; a member whose own store is unreachable (HG-2001) counts as not answering.
+as the matching local error; a member whose own store is unreachable (HG-2001), that was removed from the
+cluster (HG-4010) or that is not serving yet (HG-4011: waiting for a majority, or a learner catching up) counts
+as not answering, so the dialer moves on to the next member.
 
 Writes (POST/PUT/PATCH/DELETE) may reach two members (the dialer hedges), so each call sends one new
 ``Idempotency-Key`` (the same for all its attempts) and its absolute deadline (``X-Hostgate-Deadline``, seconds
@@ -32,6 +34,8 @@ from hostgate.connector._transport import closing_transport
 from hostgate.errors import (
     CertificateError,
     HostgateError,
+    MemberNotReady,
+    MemberRemoved,
     NoMemberAnswered,
     StoreUnavailable,
     WrongCluster,
@@ -51,6 +55,8 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 DEADLINE_HEADER = "X-Hostgate-Deadline"
 VISIBILITY_HEADER = "x-hostgate-visibility"
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A 503 with one of these codes means "this member cannot answer for the cluster": try the next one.
+_NOT_ANSWERING = frozenset({StoreUnavailable.code, MemberRemoved.code, MemberNotReady.code})
 
 
 def cluster_id_of_ca(ca_pem: bytes) -> str:
@@ -192,12 +198,8 @@ class ClusterClient:
             payload = resp.json() if resp.content else None
         except ValueError:
             payload = resp.text
-        if (
-            resp.status_code == 503
-            and isinstance(payload, dict)
-            and payload.get("code") == StoreUnavailable.code
-        ):
-            raise StoreUnavailable(str(payload.get("message")))
+        if resp.status_code == 503 and isinstance(payload, dict) and payload.get("code") in _NOT_ANSWERING:
+            raise error_from_payload(payload, resp.status_code)
         return Answer(
             resp.headers.get("x-hostgate-member", address),
             address,

@@ -13,8 +13,9 @@ import json
 import logging
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -75,6 +76,7 @@ class MemberStatus:
     leader: bool
     store_healthy: bool
     detail: str
+    role: str = "voter"  # "learner": joined, replicating, not yet promoted (does not count for the majority)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,11 @@ class ClusterStatus:
     store: str
     quorum: bool
     members: tuple[MemberStatus, ...]
+    voters: int = 1
+    # How many more voting members may fail before the cluster loses its majority (writes stop).
+    fault_tolerance: int = 0
+    # A member down, a learner not yet promoted, or no majority.
+    degraded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +183,9 @@ class ManagementService:
         if self.settings.store is StoreBackend.SQLITE:
             leader_name = self.member_name
         probes = await asyncio.gather(*(self._probe(r) for r in records))
+        learners = {m.name for m in store_members if m.is_learner} | {
+            r.name for r in records for m in store_members if m.is_learner and r.peer_url in m.peer_urls
+        }
         members = tuple(
             MemberStatus(
                 name=r.name,
@@ -185,16 +195,20 @@ class ManagementService:
                 leader=r.name == leader_name,
                 store_healthy=store_ok,
                 detail=detail,
+                role="learner" if r.name in learners else "voter",
             )
             for r, (api_ok, store_ok, detail) in zip(records, probes, strict=True)
         )
-        return ClusterStatus(
-            name=info.name,
-            id=info.id,
-            answered_by=self.member_name,
-            store=str(self.settings.store),
-            quorum=bool(leader_name),
-            members=members,
+        return _with_fault_tolerance(
+            ClusterStatus(
+                name=info.name,
+                id=info.id,
+                answered_by=self.member_name,
+                store=str(self.settings.store),
+                quorum=bool(leader_name),
+                members=members,
+            ),
+            etcd=self.settings.store is StoreBackend.ETCD,
         )
 
     async def _probe(self, record: MemberRecord) -> tuple[bool, bool, str]:
@@ -210,7 +224,8 @@ class ManagementService:
                     and resp.json().get("cluster_id") == self.settings.server.cluster_id
                 )
                 if not api_ok:
-                    faults.append(f"API answered HTTP {resp.status_code}")
+                    code = _error_code(resp)
+                    faults.append(f"API answered HTTP {resp.status_code}" + (f" ({code})" if code else ""))
             except httpx.TimeoutException:
                 faults.append("API: no answer in time")
             except httpx.ConnectError:
@@ -324,11 +339,13 @@ class ManagementService:
             f"https://{host}:{request.etcd_client_port}",
             time.time(),
         )
-        # The record goes in first: once the store counts the new member, writes need it to be running.
+        # The record goes in first, so that the new member finds it (and its peers' records) when it starts.
         await self._write(member_key(record.name), record.encode(), 0)
         try:
-            # The store waits out etcd's refusal to reconfigure within 5 s of a member (re)connecting.
-            _, store_members = await self.store.add_member([record.peer_url])
+            # As an etcd learner: it does not count towards the majority until it has started, caught up and
+            # promoted itself (runtime/membership.py), so a join that is never started costs no fault
+            # tolerance. The store waits out etcd's refusal to reconfigure within 5 s of a (re)connect.
+            _, store_members = await self.store.add_member([record.peer_url], learner=True)
         except HostgateError:
             await self.store.delete(member_key(record.name))
             raise
@@ -368,6 +385,9 @@ class ManagementService:
         records = {r.name: r for r in self.member_records()}
         record = records.get(name)
         if record is None:
+            leftover = await self._remove_leftover_store_member(name)
+            if leftover is not None:
+                return leftover
             raise MemberNotFound(
                 f"no member named {name!r} (members: {', '.join(sorted(records)) or 'none'})"
             )
@@ -383,6 +403,40 @@ class ManagementService:
             await self.store.remove_member(m.id)
         log.info("member %s removed by %s", name, principal.name)
         return record
+
+    async def _remove_leftover_store_member(self, name: str) -> MemberRecord | None:
+        """A member whose record is gone but whose etcd member stayed (an earlier removal that failed half-way):
+        finish the removal. The removed member itself waits for exactly this before it stops its etcd."""
+        if self.settings.store is not StoreBackend.ETCD:
+            return None
+        leftover = [m for m in await self.store.members() if m.name == name]
+        for m in leftover:
+            await self.store.remove_member(m.id)
+        if not leftover:
+            return None
+        log.info("etcd member %s (no member record left) removed", name)
+        peer = leftover[0].peer_urls[0] if leftover[0].peer_urls else ""
+        address = urlsplit(peer).hostname or ""
+        return MemberRecord(name, address, 0, peer, "", 0.0)
+
+
+def _error_code(resp: httpx.Response) -> str:
+    """The hostgate error code of an error answer (HG-4011: not ready yet, HG-4010: removed), if any."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return ""
+    return str(body.get("code", "")) if isinstance(body, dict) else ""
+
+
+def _with_fault_tolerance(status: ClusterStatus, *, etcd: bool) -> ClusterStatus:
+    """Add the voting count, how many more voters may fail before writes stop, and whether it is degraded."""
+    voters = [m for m in status.members if m.role == "voter"]
+    up = sum(1 for m in voters if m.store_healthy)
+    majority = len(voters) // 2 + 1
+    tolerance = max(0, up - majority) if status.quorum else 0
+    degraded = etcd and (not status.quorum or any(not m.healthy or m.role != "voter" for m in status.members))
+    return replace(status, voters=len(voters), fault_tolerance=tolerance, degraded=degraded)
 
 
 def _peer_context(settings: Settings) -> ssl.SSLContext:

@@ -1,8 +1,11 @@
 """``hostgate server``: run everything a data directory configures, until SIGTERM or Ctrl-C.
 
-Start order: this host's etcd member (for etcd clusters, supervised: restarted on crash, stopped last), the
-store client, seeding from ``bootstrap.json`` on the very first start, the in-memory configuration copy, then
-the HTTPS API. Stop order is the reverse.
+Start order: the data directory's lock (one server per data directory), this host's etcd member (for etcd
+clusters, supervised: restarted on crash, stopped last), the HTTPS API behind its gate (answering "not ready"
+with what the member waits for), then, without a deadline, the store (a majority of members, runtime/
+membership.py), learner promotion, seeding from ``bootstrap.json`` on the very first start, the in-memory
+configuration copy; then the gate opens. Stop order is the reverse. A member that notices its removal from
+the cluster closes the gate, stops its etcd member and exits with ``MemberRemoved``.
 """
 
 from __future__ import annotations
@@ -14,16 +17,22 @@ import signal
 import ssl
 from collections.abc import Generator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import uvicorn
 
+from hostgate.config.datadir import DataDirLock, check_not_removed, mark_removed
 from hostgate.config.settings import Settings, StoreBackend, load_settings
-from hostgate.errors import HostgateError, StoreUnavailable
+from hostgate.errors import HostgateError, MemberNotReady, MemberRemoved, StoreUnavailable
 from hostgate.management.cache import ConfigCache
 from hostgate.management.records import PREFIX
 from hostgate.management.service import ManagementService, seed_store
+from hostgate.runtime.gate import ApiGate
 from hostgate.store import open_store
-from hostgate.store.base import Store
+from hostgate.store.base import StoreStatus
+
+if TYPE_CHECKING:
+    from hostgate.store.etcd_member import EtcdMember
 
 __all__ = ["run_server", "serve"]
 
@@ -58,17 +67,20 @@ def _configure_logging(settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-async def _wait_loaded(cache: ConfigCache, store: Store, deadline: float) -> None:
+async def _wait_loaded(cache: ConfigCache, member: EtcdMember | None) -> None:
+    """Load the configuration copy; no deadline (the store answered already), one log line every 10 s."""
     loop = asyncio.get_running_loop()
-    stop_at = loop.time() + deadline
+    last_logged = 0.0
     while True:
+        if member is not None and member.removed.is_set():
+            raise member.removed_error()
         try:
             await cache.start()
             return
         except HostgateError as exc:
-            if loop.time() >= stop_at:
-                raise StoreUnavailable(f"the store did not answer within {deadline:.0f} s: {exc}") from exc
-            log.info("waiting for the store: %s", exc)
+            if loop.time() - last_logged >= 10.0:
+                log.warning("waiting for the store to load the configuration: %s", exc)
+                last_logged = loop.time()
             await asyncio.sleep(0.2)  # retry back-off
 
 
@@ -95,46 +107,94 @@ def _uvicorn(settings: Settings, app: object, port: int, cert_file: str = "", ke
     return _Server(config)
 
 
-async def _management(settings: Settings, stack: contextlib.AsyncExitStack) -> _Server:
-    """Start this host's etcd member (supervised), the store, the config copy; return the API server."""
+async def _management(settings: Settings, stack: contextlib.AsyncExitStack) -> tuple[_Server, _Lifecycle]:
+    """Start this host's etcd member (supervised) and the API behind its gate; the rest comes up in the
+    returned lifecycle task, so the API can say what the member waits for (a majority, its promotion)."""
+    check_not_removed(settings)
+    member: EtcdMember | None = None
     if settings.store is StoreBackend.ETCD and not settings.etcd.endpoints:
-        from hostgate.store.etcd_member import EtcdMember
+        from hostgate.store.etcd_member import EtcdMember  # grpc is loaded only by servers that use etcd
 
         member = EtcdMember(settings)
         await member.start()
         stack.push_async_callback(member.stop)
         supervisor = asyncio.create_task(member.run(), name="etcd-supervisor")
         stack.push_async_callback(_cancel, supervisor)
-        await member.wait_ready(60.0)
-    store = open_store(settings)
-    stack.push_async_callback(store.close)
-    cache = ConfigCache(store, PREFIX)
-    if await seed_store(store, settings.data_dir):
-        log.info("new cluster %s seeded into the store", settings.server.cluster_id)
-    await _wait_loaded(cache, store, 60.0)
-    stack.push_async_callback(cache.close)
-    from hostgate.management.token_keys import ensure_token_keys
-
-    log.info("%s", await ensure_token_keys(store, cache))
-    service = ManagementService(settings, store, cache)
-    info = service.cluster_info()
-    if info.id != settings.server.cluster_id:
-        raise StoreUnavailable(
-            f"the store holds cluster {info.id} but this server belongs to {settings.server.cluster_id}"
-        )
-    from hostgate.api.app import create_app
-
-    routing = asyncio.create_task(_routing_loop(service), name="routing-loop")
-    stack.push_async_callback(_cancel, routing)
+    gate = ApiGate(settings.server.cluster_id, settings.server.member_name)
     log.info(
-        "management member %s of cluster %r (%s) serving on %s, store %s",
+        "management member %s listening on %s (store %s); it serves once its store is ready",
         settings.server.member_name,
-        info.name,
-        info.id,
         settings.url,
         settings.store,
     )
-    return _uvicorn(settings, create_app(service), settings.server.port)
+    lifecycle = _Lifecycle(settings, member, gate, stack)
+    return _uvicorn(settings, gate, settings.server.port), lifecycle
+
+
+class _Lifecycle:
+    """Bring the member up behind its gate, then watch for its removal (etcd members)."""
+
+    def __init__(
+        self, settings: Settings, member: EtcdMember | None, gate: ApiGate, stack: contextlib.AsyncExitStack
+    ) -> None:
+        self.settings = settings
+        self.member = member
+        self.gate = gate
+        self.stack = stack
+
+    async def run(self) -> None:
+        """Returns when the member serves without an etcd member to watch; raises ``MemberRemoved``."""
+        try:
+            await self._run()
+        except MemberRemoved as exc:
+            # Also when it learns only now (removed while it was down: etcd exits "permanently removed").
+            self.gate.refuse(exc, state="removed")
+            mark_removed(self.settings, exc.message)
+            raise
+
+    async def _run(self) -> None:
+        settings, member, gate, stack = self.settings, self.member, self.gate, self.stack
+        status: StoreStatus | None = None
+        store = open_store(settings)
+        stack.push_async_callback(store.close)
+        if member is not None:
+            from hostgate.runtime.membership import promote_self, wait_for_store
+
+            status = await wait_for_store(settings, member, gate)
+            if status.is_learner:
+                await promote_self(settings, store, status, gate)
+            gate.refuse(MemberNotReady(f"member {settings.server.member_name} is loading its configuration"))
+        cache = ConfigCache(store, PREFIX)
+        if await seed_store(store, settings.data_dir):
+            log.info("new cluster %s seeded into the store", settings.server.cluster_id)
+        await _wait_loaded(cache, member)
+        stack.push_async_callback(cache.close)
+        from hostgate.management.token_keys import ensure_token_keys
+
+        log.info("%s", await ensure_token_keys(store, cache))
+        service = ManagementService(settings, store, cache)
+        info = service.cluster_info()
+        if info.id != settings.server.cluster_id:
+            raise StoreUnavailable(
+                f"the store holds cluster {info.id} but this server belongs to {settings.server.cluster_id}"
+            )
+        from hostgate.api.app import create_app
+
+        routing = asyncio.create_task(_routing_loop(service), name="routing-loop")
+        stack.push_async_callback(_cancel, routing)
+        gate.open(create_app(service))
+        log.info(
+            "management member %s of cluster %r (%s) serving on %s, store %s",
+            settings.server.member_name,
+            info.name,
+            info.id,
+            settings.url,
+            settings.store,
+        )
+        if member is not None and status is not None:
+            from hostgate.runtime.membership import watch_removal
+
+            raise await watch_removal(settings, member, store, cache, gate, status.member_id)
 
 
 async def _routing_loop(service: ManagementService) -> None:
@@ -173,8 +233,11 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
     async with contextlib.AsyncExitStack() as stack:
         servers: list[_Server] = []
+        lifecycles: list[asyncio.Task[None]] = []
         if settings.is_management:
-            servers.append(await _management(settings, stack))
+            server, lifecycle = await _management(settings, stack)
+            servers.append(server)
+            lifecycles.append(asyncio.create_task(lifecycle.run(), name="management-lifecycle"))
         if settings.is_session:
             servers.append(await _session(settings, stack))
         loop = asyncio.get_running_loop()
@@ -188,17 +251,38 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         if ready is not None:
             loop.call_soon(ready.set)
         tasks = [asyncio.create_task(server.serve()) for server in servers]
+        failed: BaseException | None = None
         try:
             # One face stopping (its port taken, say) stops the process: a half-running server helps no one.
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            # So does the member's lifecycle failing (removed from the cluster, another cluster's store).
+            pending: set[asyncio.Task[None]] = {*tasks, *lifecycles}
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                errors = [t.exception() for t in done if t in lifecycles and not t.cancelled()]
+                failed = next((e for e in errors if e is not None), None)
+                if failed is not None or any(t in tasks for t in done):
+                    break
+                # else: a lifecycle brought its member up and has nothing more to watch; keep serving
         finally:
             for server in servers:
                 server.should_exit = True
             await asyncio.gather(*tasks, return_exceptions=True)
+            for task in lifecycles:
+                await _cancel(task)
     log.info("server %s stopped", settings.server.member_name)
+    if isinstance(failed, HostgateError):
+        log.error("%s", failed)
+        raise failed
+    if failed is not None:
+        raise failed
 
 
 def run_server(data_dir: Path) -> None:
     settings = load_settings(data_dir)
-    _configure_logging(settings)
-    asyncio.run(serve(settings))
+    lock = DataDirLock(settings.data_dir)
+    lock.acquire()  # before anything else starts: one server per data directory
+    try:
+        _configure_logging(settings)
+        asyncio.run(serve(settings))
+    finally:
+        lock.release()

@@ -64,6 +64,8 @@ class MemberInfo:
     name: str
     peer_urls: tuple[str, ...]
     client_urls: tuple[str, ...]
+    # A raft learner (etcd 3.4+): receives the log, does not vote and does not count towards the majority.
+    is_learner: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class StoreStatus:
     leader_id: int  # 0 when there is no leader (no quorum)
     revision: int
     version: str
+    is_learner: bool = False  # the member is a raft learner, not yet promoted to a voter
 
 
 class Store(abc.ABC):
@@ -142,8 +145,10 @@ class Store(abc.ABC):
         """The store's membership."""
 
     @abc.abstractmethod
-    async def add_member(self, peer_urls: list[str]) -> tuple[MemberInfo, list[MemberInfo]]:
-        """Add a (not yet started) member; returns it and the full new member list."""
+    async def add_member(
+        self, peer_urls: list[str], *, learner: bool = False
+    ) -> tuple[MemberInfo, list[MemberInfo]]:
+        """Add a (not yet started) member, as a non-voting learner if asked; returns it and the new list."""
 
     @abc.abstractmethod
     async def remove_member(self, member_id: int) -> None:

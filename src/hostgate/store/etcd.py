@@ -204,7 +204,7 @@ async def fetch_status(client_url: str, tls: EtcdTls, *, timeout: float = 1.0) -
         raise StoreUnavailable(f"etcd member {client_url} did not answer: {_details(exc)}") from exc
     finally:
         await channel.close()
-    return StoreStatus(resp.header.member_id, resp.leader, resp.header.revision, resp.version)
+    return StoreStatus(resp.header.member_id, resp.leader, resp.header.revision, resp.version, resp.isLearner)
 
 
 # --- error classification -------------------------------------------------------------------------------
@@ -895,8 +895,12 @@ class EtcdStore(Store):
         resp = await self._request("list members", attempt, _Mode.READ, needs_leader=False)
         return [_member(m) for m in resp.members]
 
-    async def add_member(self, peer_urls: list[str]) -> tuple[MemberInfo, list[MemberInfo]]:
-        request = rpc.MemberAddRequest(peerURLs=peer_urls)
+    async def add_member(
+        self, peer_urls: list[str], *, learner: bool = False
+    ) -> tuple[MemberInfo, list[MemberInfo]]:
+        # A learner (etcd 3.4 raft learner) does not count towards the majority until promoted, so a member
+        # that is added and never started costs the cluster no fault tolerance.
+        request = rpc.MemberAddRequest(peerURLs=peer_urls, isLearner=learner)
 
         async def attempt(c: _SecureClient, timeout: float) -> Any:
             return await c.clusterstub.MemberAdd(request, timeout=timeout, metadata=_REQUIRE_LEADER)
@@ -915,6 +919,35 @@ class EtcdStore(Store):
             f"remove member {member_id:x}", attempt, _Mode.ONCE, timeout=self._reconfig_timeout
         )
 
+    async def promote_member(self, member_id: int) -> bool:
+        """Promote a learner to a voting member: ``True`` once it votes, ``False`` while it has not caught up.
+
+        etcd answers FAILED_PRECONDITION "can only promote a learner member which is in sync with leader" until
+        the learner's log is close to the leader's (the caller retries), and "can only promote a learner
+        member" for a member that already votes (an earlier promotion went through: ``True``). A learner's
+        own etcd refuses the call ("rpc not supported for learner"): this store must talk to voters.
+        """
+        request = rpc.MemberPromoteRequest(ID=member_id)
+
+        async def attempt(c: _SecureClient, timeout: float) -> Any:
+            try:
+                return await c.clusterstub.MemberPromote(request, timeout=timeout, metadata=_REQUIRE_LEADER)
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() is grpc.StatusCode.FAILED_PRECONDITION:
+                    return _details(exc)
+                raise
+
+        answer = await self._request(
+            f"promote member {member_id:x}", attempt, _Mode.ONCE, timeout=self._reconfig_timeout
+        )
+        if not isinstance(answer, str):
+            return True
+        if "in sync" in answer:
+            return False
+        if "learner" in answer:
+            return True  # "can only promote a learner member": it already votes
+        raise StoreError(f"promote member {member_id:x}: etcd answered {answer}")
+
     async def status(self, client_url: str | None = None) -> StoreStatus:
         if client_url is not None and self._endpoints != (client_url,):
             return await fetch_status(client_url, self._tls, timeout=self._status_timeout)
@@ -923,7 +956,9 @@ class EtcdStore(Store):
             resp = await client.maintenancestub.Status(rpc.StatusRequest(), timeout=self._status_timeout)
         except grpc.aio.AioRpcError as exc:
             raise StoreUnavailable(f"etcd status: {_details(exc)}") from exc
-        return StoreStatus(resp.header.member_id, resp.leader, resp.header.revision, resp.version)
+        return StoreStatus(
+            resp.header.member_id, resp.leader, resp.header.revision, resp.version, resp.isLearner
+        )
 
     async def close(self) -> None:
         self._closed = True
@@ -937,4 +972,4 @@ class EtcdStore(Store):
 
 
 def _member(m: Any) -> MemberInfo:
-    return MemberInfo(m.ID, m.name, tuple(m.peerURLs), tuple(m.clientURLs))
+    return MemberInfo(m.ID, m.name, tuple(m.peerURLs), tuple(m.clientURLs), bool(m.isLearner))

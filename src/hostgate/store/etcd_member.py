@@ -4,7 +4,10 @@ One member per management host (kubeadm's "stacked etcd"): client and peer ports
 the member-only etcd CA (``etcd-ca.pem``; never the cluster CA, which also signs session servers: etcd here has
 no authorisation of its own, so any certificate it accepts is root over the store). The member's data lives in ``DATA_DIR/etcd`` and its log in ``DATA_DIR/logs/etcd.log``.
 The process dies with hostgate even on ``kill -9`` (``PR_SET_PDEATHSIG``), is restarted with back-off when
-it exits on its own, and is only ever signalled by the PID this object started.
+it exits on its own, and is only ever signalled by the PID this object started. One exit is final: etcd
+3.4 exits (code 0) after logging "the member has been permanently removed from the cluster" when its member
+was removed (the conf change applied locally, or peers answering 410 Gone); restarting it would only repeat
+that, so the supervisor stops and sets :attr:`EtcdMember.removed` instead.
 
 Typical use (``hostgate server``)::
 
@@ -32,7 +35,7 @@ import sys
 from collections.abc import Callable
 
 from hostgate.config.settings import Settings
-from hostgate.errors import EtcdTrustOutdated, StoreUnavailable
+from hostgate.errors import EtcdTrustOutdated, MemberRemoved, StoreUnavailable
 from hostgate.store.base import StoreStatus
 from hostgate.store.etcd import EtcdTls, fetch_status
 
@@ -45,6 +48,8 @@ _MIN_VERSION = (3, 4, 0)
 _VERSION_RE = re.compile(r"etcd Version:\s*(\d+)\.(\d+)\.(\d+)")
 # A member that ran this long before exiting counts as healthy: the back-off starts again from the first step.
 _HEALTHY_RUN = 30.0
+# etcd's ErrMemberRemoved text (etcdserver/api/rafthttp, etcdserver/server.go), logged before it exits.
+REMOVED_MARK = "permanently removed from the cluster"
 
 
 def etcd_version(binary: str) -> tuple[int, int, int]:
@@ -132,6 +137,8 @@ class EtcdMember:
         self._restarts = 0
         self._started_at = 0.0
         self._version = version
+        self._log_offset = 0
+        self.removed = asyncio.Event()
 
     # --- configuration --------------------------------------------------------------------------------------
 
@@ -231,6 +238,7 @@ class EtcdMember:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as out:
+            self._log_offset = out.tell()
             try:
                 self._proc = await asyncio.create_subprocess_exec(
                     *cmd,
@@ -264,6 +272,8 @@ class EtcdMember:
         while loop.time() < deadline:
             if self._stopping:
                 break
+            if self.removed.is_set():
+                raise self.removed_error()
             proc = self._proc
             if proc is not None and proc.returncode is not None and not self._supervised:
                 raise StoreUnavailable(
@@ -283,6 +293,21 @@ class EtcdMember:
             hint=f"See {self.log_path}.",
         )
 
+    def removed_error(self) -> MemberRemoved:
+        return MemberRemoved(
+            f"etcd member {self.name} has been permanently removed from its cluster (see {self.log_path})"
+        )
+
+    def _removed_in_log(self) -> bool:
+        """Did the process that just exited log etcd's "permanently removed" error?"""
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(self._log_offset)
+                tail = f.read()
+        except OSError:
+            return False
+        return REMOVED_MARK.encode() in tail
+
     def _last_log_line(self) -> str:
         try:
             lines = self.log_path.read_text(errors="replace").strip().splitlines()
@@ -299,6 +324,12 @@ class EtcdMember:
         code = await proc.wait()
         if self._stopping:
             return f"etcd member {self.name} stopped (exit {code})"
+        if self._removed_in_log():
+            self.removed.set()
+            return (
+                f"etcd member {self.name} exited with {code}: it has been permanently removed from the cluster; "
+                "not restarting it"
+            )
         loop = asyncio.get_running_loop()
         if loop.time() - self._started_at >= _HEALTHY_RUN:
             self._restarts = 0
@@ -315,7 +346,7 @@ class EtcdMember:
         """Supervise until ``stop()`` (or cancellation), logging each decision."""
         self._supervised = True
         try:
-            while not self._stopping:
+            while not self._stopping and not self.removed.is_set():
                 decision = await self.run_cycle()
                 log.info("%s", decision)
         finally:

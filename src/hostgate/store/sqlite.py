@@ -563,7 +563,9 @@ class SqliteStore(Store):
     async def members(self) -> list[MemberInfo]:
         return [await self._member()]
 
-    async def add_member(self, peer_urls: list[str]) -> tuple[MemberInfo, list[MemberInfo]]:
+    async def add_member(
+        self, peer_urls: list[str], *, learner: bool = False
+    ) -> tuple[MemberInfo, list[MemberInfo]]:
         raise NotSupported("a single-server SQLite store has exactly one member; members cannot be added")
 
     async def remove_member(self, member_id: int) -> None:
