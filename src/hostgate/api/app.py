@@ -112,10 +112,14 @@ def create_app(service: ManagementService) -> Starlette:
         answer = await service.writes.run(guard, call, print_)
         if answer.status >= 500:
             log.warning("%s failed: %s", what, answer.body)
+        body = answer.body
+        if isinstance(body, dict) and "code" in body:
+            # A coded error answer (recorded, or replayed to a duplicate) names this request, like every other.
+            body = {**body, "request_id": request.state.request_id}
         response = (
             Response(status_code=answer.status)
-            if answer.body is None
-            else JSONResponse(answer.body, status_code=answer.status)
+            if body is None
+            else JSONResponse(body, status_code=answer.status)
         )
         for name, value in answer.headers:
             response.headers[name] = value
