@@ -242,7 +242,7 @@ class ChaosCluster:
                     [
                         *m.prefix, etcdctl,
                         f"--endpoints=https://{m.address}:{m.etcd_client_port}",
-                        f"--cacert={d / 'ca.pem'}", f"--cert={d / 'member.pem'}", f"--key={d / 'member-key.pem'}",
+                        f"--cacert={d / 'etcd-ca.pem'}", f"--cert={d / 'etcd.pem'}", f"--key={d / 'etcd-key.pem'}",
                         "--command-timeout=5s", "get", prefix, "--prefix", "-w", "json",
                     ],
                     capture_output=True, text=True, timeout=30, env={**os.environ, "ETCDCTL_API": "3"},

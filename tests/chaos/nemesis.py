@@ -135,8 +135,8 @@ class Nemesis:
         try:
             proc = subprocess.run(
                 [
-                    etcdctl, f"--endpoints={endpoints}", f"--cacert={d / 'ca.pem'}", f"--cert={d / 'member.pem'}",
-                    f"--key={d / 'member-key.pem'}", "--command-timeout=1s", "endpoint", "status", "-w", "json",
+                    etcdctl, f"--endpoints={endpoints}", f"--cacert={d / 'etcd-ca.pem'}", f"--cert={d / 'etcd.pem'}",
+                    f"--key={d / 'etcd-key.pem'}", "--command-timeout=1s", "endpoint", "status", "-w", "json",
                 ],
                 capture_output=True, text=True, timeout=10, env={**os.environ, "ETCDCTL_API": "3"},
             )  # fmt: skip

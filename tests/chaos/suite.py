@@ -66,7 +66,9 @@ def run_trials(
         "--trials", str(trials), "--duration", str(duration), "--clients", str(clients),
         "--faults", *kinds,
     ]  # fmt: skip
-    env = {**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "0", "PYTHONPATH": str(REPO)}
+    # The repository first (the tests package), then whatever the caller had (a checkout's src/ under test).
+    pythonpath = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    env = {**os.environ, "GRPC_ENABLE_FORK_SUPPORT": "0", "PYTHONPATH": pythonpath}
     proc: subprocess.Popen[str] | None = None
     lines: list[str] = []
     try:
