@@ -16,11 +16,15 @@ from dataclasses import asdict
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hostgate._http import body_limit, read_json
+from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.errors import AuthenticationFailed, HostgateError, UsageError
+from hostgate.management.login_guard import LoginGuard
 from hostgate.management.records import CA_KEY, CaRecord
 from hostgate.management.routing import Heartbeat
 from hostgate.management.security import Principal
@@ -57,11 +61,9 @@ def _str_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-async def _json_body(request: Request, fields: dict[str, Any]) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise UsageError("the request body is not valid JSON") from None
+async def _json_body(request: Request, fields: dict[str, Any], limit: int | None = None) -> dict[str, Any]:
+    # Capped (HG-1010); every caller has checked the credentials first.
+    body = await read_json(request, body_limit(request) if limit is None else limit)
     if not isinstance(body, dict):
         raise UsageError("the request body must be a JSON object")
     out: dict[str, Any] = {}
@@ -75,7 +77,12 @@ async def _json_body(request: Request, fields: dict[str, Any]) -> dict[str, Any]
 
 def create_app(service: ManagementService) -> Starlette:
     def principal(request: Request) -> Principal:
-        return service.authenticate(*_credentials(request))
+        # BasicAuthGate checked the credentials before the route ran (off the event loop, throttled).
+        found = request.scope.get(PRINCIPAL_SCOPE_KEY)
+        if isinstance(found, Principal):
+            return found
+        _credentials(request)  # none, or malformed: its coded error
+        raise AuthenticationFailed("wrong user name or password")
 
     def stamp(response: Response) -> Response:
         response.headers["X-Hostgate-Cluster-Id"] = service.settings.server.cluster_id
@@ -182,9 +189,15 @@ def create_app(service: ManagementService) -> Starlette:
         return JSONResponse({"removed": request.path_params["name"]})
 
     async def servers_heartbeat(request: Request) -> Response:
-        body = await _json_body(request, {"active_sessions": int, "capacity": int, "interval": float | int})
+        token = _bearer(request)
+        service.domains.check_server_token(token, request.path_params["name"])
+        body = await _json_body(
+            request,
+            {"active_sessions": int, "capacity": int, "interval": float | int},
+            service.settings.security.heartbeat_max_body,
+        )
         service.domains.heartbeat(
-            _bearer(request),
+            token,
             request.path_params["name"],
             Heartbeat(
                 request.path_params["name"],
@@ -274,4 +287,7 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/users", guarded(users_add), methods=["POST"]),
         Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),
     ]
-    return Starlette(routes=routes)
+    guard = LoginGuard(service.auth, service.settings.security)
+    app = Starlette(routes=routes, middleware=[Middleware(BasicAuthGate, guard=guard, stamp=stamp)])
+    app.state.max_body = service.settings.security.max_body
+    return app

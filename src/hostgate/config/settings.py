@@ -8,6 +8,7 @@ and nothing is started.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_PORT",
     "EtcdSettings",
     "NamingSettings",
+    "SecuritySettings",
     "ServerSettings",
     "SessionSettings",
     "Settings",
@@ -100,6 +102,25 @@ class SessionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    """Login throttling and request-body limits of the HTTP faces (docs/configuration.md, [security]).
+
+    The failure counters live in each member's memory (not replicated): an attacker spreading guesses over
+    the members of a cluster gets ``lockout_failures`` tries per member.
+    """
+
+    login_workers: int = 2  # argon2 checks at once (each takes 64 MiB and a core for ~0.1 s)
+    login_queue: int = 32  # checks allowed to wait for a worker; beyond that, 429 at once
+    login_free_failures: int = 3  # failures (per user, per source address) before backoff starts
+    login_backoff: float = 1.0  # the first delay; it doubles with each further failure
+    login_backoff_max: float = 30.0
+    lockout_failures: int = 10  # consecutive failures of one user name that lock it ...
+    lockout_seconds: float = 300.0  # ... for this long (even with the right password)
+    max_body: int = 1_048_576  # bytes of a request body (JSON API and session server)
+    heartbeat_max_body: int = 16_384
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
     server: ServerSettings
@@ -108,6 +129,7 @@ class Settings:
     tls: TlsSettings = field(default_factory=TlsSettings)
     naming: NamingSettings = field(default_factory=NamingSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @property
     def is_management(self) -> bool:
@@ -155,6 +177,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "tls": TlsSettings,
     "naming": NamingSettings,
     "session": SessionSettings,
+    "security": SecuritySettings,
 }
 
 
@@ -174,6 +197,8 @@ def _coerce(section: str, name: str, value: object, annotation: str, source: str
                 raise ConfigError(f"{where}: expected a number, got {value!r}") from None
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if annotation == "str":
         if not isinstance(value, str):
@@ -286,6 +311,8 @@ def settings_from_mapping(
         _check_port("session", "port", session.port, source)
         if session.heartbeat_interval <= 0 or session.capacity < 0:
             raise ConfigError(f"session.heartbeat_interval/capacity in {source}: must be positive")
+    security: SecuritySettings = parts["security"]
+    _check_security(security, source)
     return Settings(
         data_dir=data_dir,
         server=server,
@@ -294,7 +321,27 @@ def settings_from_mapping(
         tls=parts["tls"],
         naming=naming,
         session=session,
+        security=security,
     )
+
+
+def _check_security(sec: SecuritySettings, source: str) -> None:
+    bounds: dict[str, tuple[float, float]] = {
+        "login_workers": (1, 64),
+        "login_queue": (0, 100_000),
+        "login_free_failures": (0, 1000),
+        "login_backoff": (0.01, 3600),
+        "login_backoff_max": (0.01, 86_400),
+        "lockout_failures": (1, 100_000),
+        "lockout_seconds": (0, 86_400 * 7),
+        "max_body": (1024, 1 << 30),
+        "heartbeat_max_body": (1024, 1 << 20),
+    }
+    for name, (low, high) in bounds.items():
+        value = getattr(sec, name)
+        # `not low <= value` also refuses NaN (every comparison with NaN is false).
+        if not low <= value <= high:
+            raise ConfigError(f"security.{name} in {source}: {value!r} is outside {low:g}-{high:g}")
 
 
 def write_settings(settings: Settings) -> Path:

@@ -17,6 +17,7 @@ from hostgate import pki, tokens
 from hostgate.errors import (
     CompareFailed,
     DomainNotFound,
+    InvalidField,
     NotAuthorized,
     SessionServerNotFound,
     StoreUnavailable,
@@ -39,6 +40,7 @@ from hostgate.management.records import (
     domain_key,
     session_server_key,
 )
+from hostgate.management.route_reports import RouteReports
 from hostgate.management.routing import Heartbeat, Router
 from hostgate.management.security import Principal
 from hostgate.store.base import Store
@@ -83,6 +85,7 @@ class DomainService:
         self.store = store
         self.cache = cache
         self.router = router
+        self.reports = RouteReports(clock=router.clock)
 
     # --- reads ---------------------------------------------------------------------------------------------
 
@@ -198,12 +201,17 @@ class DomainService:
         await self.cache.wait_until(lambda: self.cache.get(session_server_key(name)) is None)
         self.router.forget(name)
 
+    def check_server_token(self, token: str, server: str) -> None:
+        """A session server's own token for ``server``, checked before its heartbeat's body is read."""
+        tokens.verify(self.signing_key(), token, kind="server", cluster_id=self._cluster().id, server=server)
+
     def heartbeat(self, token: str, server: str, beat: Heartbeat) -> None:
         claims = tokens.verify(
             self.signing_key(), token, kind="server", cluster_id=self._cluster().id, server=server
         )
         if self.cache.get(session_server_key(claims.server)) is None:
             raise SessionServerNotFound(f"session server {server!r} is not registered (was it removed?)")
+        _check_heartbeat(beat)
         self.router.heartbeat(beat)
 
     # --- domains ---------------------------------------------------------------------------------------------
@@ -273,9 +281,10 @@ class DomainService:
         exclude: list[str],
         unreachable: list[str],
     ) -> RouteAnswer:
-        for name in unreachable:
-            self.router.report_unreachable(name)
+        # The domain first: a request that fails changes nothing (issue #15, finding 6).
         record = self.domain(domain)
+        for name in self.reports.accept(principal.name, unreachable):
+            self.router.report_unreachable(name)
         # Only the domain's own servers are decoded: the routing path must not grow with the installation.
         servers = {
             m.server: rec
@@ -284,7 +293,9 @@ class DomainService:
             is not None
         }
         chosen = self.router.pick(record, servers, exclude=[*exclude, *unreachable])
-        return self.grant(principal, chosen, model, domain)
+        answer = self.grant(principal, chosen, model, domain)
+        self.reports.routed(principal.name, chosen.name)
+        return answer
 
     def grant_direct(self, principal: Principal, server: str, model: str) -> RouteAnswer:
         rec = self.cache.decode(session_server_key(server), SessionServerRecord.decode)
@@ -313,6 +324,21 @@ class DomainService:
         return RouteAnswer(
             server.name, server.url, server.advertised_address, server.advertised_port, token, expires
         )
+
+
+_MAX_SESSIONS = 1_000_000
+
+
+def _check_heartbeat(beat: Heartbeat) -> None:
+    # `not low <= x <= high` also refuses NaN, which Python's json accepts as a number.
+    if not 0 <= beat.active_sessions <= _MAX_SESSIONS:
+        raise InvalidField(
+            f"heartbeat field 'active_sessions': {beat.active_sessions} is outside 0-{_MAX_SESSIONS}"
+        )
+    if not 0 <= beat.capacity <= _MAX_SESSIONS:
+        raise InvalidField(f"heartbeat field 'capacity': {beat.capacity} is outside 0-{_MAX_SESSIONS}")
+    if not 0.05 <= beat.interval <= 3600.0:
+        raise InvalidField(f"heartbeat field 'interval': {beat.interval!r} is outside 0.05-3600 seconds")
 
 
 def _with(rec: DomainRecord, member: DomainMember) -> DomainRecord:

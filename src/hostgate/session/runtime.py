@@ -54,4 +54,4 @@ def start_session_role(settings: Settings) -> SessionRole:
         deadline=max(0.5, min(interval, 2.0)),
     )
     heartbeat = Heartbeater(client, registry.server, interval, registry.capacity, lambda: registry.active)
-    return SessionRole(create_session_app(registry), heartbeat, registry)
+    return SessionRole(create_session_app(registry, max_body=settings.security.max_body), heartbeat, registry)

@@ -28,6 +28,7 @@ Decimal values travel as strings (JSON numbers would lose digits).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
@@ -39,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hostgate import tokens
+from hostgate._http import DEFAULT_MAX_BODY, body_limit, read_body
 from hostgate.errors import AuthenticationFailed, HostError, HostgateError, UsageError
 from hostgate.models import Value
 from hostgate.session.model_runtime import ModelSession, Records
@@ -58,12 +60,13 @@ def _bearer(request: Request) -> str:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    """The JSON object of the body (capped, HG-1010): call it only after the token was checked."""
+    raw = await read_body(request, body_limit(request))
     if not raw:
         return {}
     try:
-        body = await request.json()
-    except ValueError:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # json raises RecursionError on deep nesting
         raise UsageError("the request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise UsageError("the request body must be a JSON object")
@@ -95,7 +98,7 @@ def _records(found: Records) -> dict[str, Any]:
     }
 
 
-def create_session_app(registry: SessionRegistry) -> Starlette:
+def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
     def stamp(response: Response) -> Response:
         response.headers["X-Hostgate-Cluster-Id"] = registry.cluster_id
         response.headers["X-Hostgate-Session-Server"] = registry.server
@@ -155,10 +158,9 @@ def create_session_app(registry: SessionRegistry) -> Starlette:
         return JSONResponse({"entity": found.name})
 
     async def entity_put(request: Request) -> Response:
+        who = claims(request)  # the token before the body (issue #15, finding 4)
         name = _text(await _body(request), "entity")
-        found = await registry.call(
-            claims(request), request.path_params["id"], lambda s: s.set_current_entity(name)
-        )
+        found = await registry.call(who, request.path_params["id"], lambda s: s.set_current_entity(name))
         return JSONResponse({"entity": found.name})
 
     async def attributes_get(request: Request) -> Response:
@@ -173,17 +175,17 @@ def create_session_app(registry: SessionRegistry) -> Starlette:
         return JSONResponse({"entity": entity, "attributes": {k: _json(v) for k, v in values.items()}})
 
     async def attributes_put(request: Request) -> Response:
+        who = claims(request)
         values = _object(await _body(request), "attributes")
-        found = await registry.call(
-            claims(request), request.path_params["id"], lambda s: s.set_attributes(values)
-        )
+        found = await registry.call(who, request.path_params["id"], lambda s: s.set_attributes(values))
         return JSONResponse({"entity": found.name})
 
     async def operation(request: Request) -> Response:
+        who = claims(request)
         parameters = _object(await _body(request), "parameters")
         name = request.path_params["name"]
         found = await registry.call(
-            claims(request),
+            who,
             request.path_params["id"],
             lambda s: s.perform_entity_operation(name, parameters),
         )
@@ -207,23 +209,25 @@ def create_session_app(registry: SessionRegistry) -> Starlette:
         return JSONResponse(_records(found))
 
     async def procedure(request: Request) -> Response:
+        who = claims(request)
         body = await _body(request)
         table, proc = _text(body, "table"), _text(body, "procedure")
         inputs, filters = _object(body, "inputs"), _object(body, "filters")
         found = await registry.call(
-            claims(request),
+            who,
             request.path_params["id"],
             lambda s: s.perform_table_procedure(table, proc, inputs, filters),
         )
         return JSONResponse(_records(found))
 
     async def query(request: Request) -> Response:
+        who = claims(request)
         sql = _text(await _body(request), "sql")
-        found = await registry.call(claims(request), request.path_params["id"], lambda s: s.query(sql))
+        found = await registry.call(who, request.path_params["id"], lambda s: s.query(sql))
         return JSONResponse(_records(found))
 
     session = "/api/v1/sessions/{id}"
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/api/v1/health", guarded(health), methods=["GET"]),
             Route("/api/v1/sessions", guarded(open_session), methods=["POST"]),
@@ -240,3 +244,5 @@ def create_session_app(registry: SessionRegistry) -> Starlette:
             Route(f"{session}/query", guarded(query), methods=["POST"]),
         ]
     )
+    app.state.max_body = max_body
+    return app
