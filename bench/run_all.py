@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["store_failover.py", "failover.py", "routing.py", "sessions.py"]
+BENCHES = ["store_failover.py", "failover.py", "routing.py", "sessions.py", "abuse.py"]
 
 
 def main() -> int:

@@ -143,7 +143,7 @@ def test_wrong_passwords_do_not_freeze_health(lab: Lab) -> None:
             t.join(120)
     assert set(failures) <= {401, 429}
     # Before the fix every check ran argon2 on the event loop: the median was several seconds.
-    assert statistics.median(latencies) < 0.5, latencies
+    assert statistics.median(latencies) < 1.0, latencies
 
 
 def test_failed_logins_back_off_with_a_coded_429_and_are_logged(lab: Lab) -> None:

@@ -47,7 +47,12 @@ class OneUser:
 def _guard(**policy: Any) -> tuple[LoginGuard, FakeClock]:
     clock = FakeClock()
     settings = SecuritySettings(
-        login_free_failures=2, login_backoff=1.0, login_backoff_max=8.0, lockout_failures=5, **policy
+        login_free_failures=2,
+        login_backoff=1.0,
+        login_backoff_max=8.0,
+        lockout_failures=5,
+        login_fail_delay=0.0,
+        **policy,
     )
     return LoginGuard(Authenticator(cast(ConfigCache, OneUser())), settings, clock=clock), clock
 

@@ -109,11 +109,12 @@ class SecuritySettings:
     the members of a cluster gets ``lockout_failures`` tries per member.
     """
 
-    login_workers: int = 2  # argon2 checks at once (each takes 64 MiB and a core for ~0.1 s)
+    login_workers: int = 1  # argon2 checks at once (each takes 64 MiB and a core for ~0.1 s)
     login_queue: int = 32  # checks allowed to wait for a worker; beyond that, 429 at once
     login_free_failures: int = 3  # failures (per user, per source address) before backoff starts
     login_backoff: float = 1.0  # the first delay; it doubles with each further failure
     login_backoff_max: float = 30.0
+    login_fail_delay: float = 0.5  # seconds before a refused login (401/429) is answered
     lockout_failures: int = 10  # consecutive failures of one user name that lock it ...
     lockout_seconds: float = 300.0  # ... for this long (even with the right password)
     max_body: int = 1_048_576  # bytes of a request body (JSON API and session server)
@@ -332,6 +333,7 @@ def _check_security(sec: SecuritySettings, source: str) -> None:
         "login_free_failures": (0, 1000),
         "login_backoff": (0.01, 3600),
         "login_backoff_max": (0.01, 86_400),
+        "login_fail_delay": (0, 10),
         "lockout_failures": (1, 100_000),
         "lockout_seconds": (0, 86_400 * 7),
         "max_body": (1024, 1 << 30),

@@ -11,6 +11,8 @@ passwords made ``/health`` take seconds (issue #15, finding 3). So:
   and ``lockout_failures`` consecutive failures lock the user name for ``lockout_seconds``. A blocked key is
   answered 429 with ``Retry-After`` before any check, even for a right password, so a lockout is not a cheap
   oracle. A success clears the user's and the source's counts;
+* every refusal (401 or 429) is answered after ``login_fail_delay`` seconds, so that a client flooding one
+  connection cannot make the server answer it more than a few times a second;
 * failed logins are logged with user name and source address, never the password.
 
 The counters are this member's memory only (bounded, least recently used dropped first); an attacker that
@@ -21,15 +23,18 @@ per failed login, which is the amplification this module exists to prevent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections import OrderedDict
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hostgate._clock import SYSTEM_CLOCK, Clock
 from hostgate.config.settings import SecuritySettings
 from hostgate.errors import AuthenticationFailed, TooManyAttempts
+from hostgate.management.records import UserRecord
 from hostgate.management.security import Authenticator, Principal
 
 __all__ = ["LoginGuard"]
@@ -45,6 +50,12 @@ class _Failures:
     count: int = 0
     last: float = 0.0
     blocked_until: float = 0.0
+
+
+@dataclass(slots=True)
+class _Turn:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 class _Table:
@@ -90,6 +101,8 @@ class LoginGuard:
         self._executor = ThreadPoolExecutor(max_workers=policy.login_workers, thread_name_prefix="argon2")
         self._slots = asyncio.Semaphore(policy.login_workers)
         self._waiting = 0
+        self._user_turns: dict[str, _Turn] = {}
+        self._source_turns: dict[str, _Turn] = {}
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -104,11 +117,32 @@ class LoginGuard:
             )
 
     async def authenticate(self, user: str, password: str, source: str) -> Principal:
+        try:
+            return await self._authenticate(user, password, source)
+        except (AuthenticationFailed, TooManyAttempts):
+            # Every refusal is answered late (PAM's pam_faildelay idea): a flooding client then costs the
+            # server a sleeping coroutine per connection instead of a request per millisecond (bench/abuse.py).
+            await asyncio.sleep(self._policy.login_fail_delay)
+            raise
+
+    async def _authenticate(self, user: str, password: str, source: str) -> Principal:
         self._refuse_if_blocked(user, source)
         record, known = self._auth.recall(user, password)
         if known is not None:
             self._succeeded(user, source)
             return known
+        # One uncached check per user name and per address at a time: the others wait (cheaply) and then see
+        # either the block the first one's failure set, or the cached success of a right password. Without
+        # this, 64 parallel guesses all pass the block check before the first failure is counted.
+        async with self._turn(self._user_turns, user), self._turn(self._source_turns, source):
+            self._refuse_if_blocked(user, source)
+            record, known = self._auth.recall(user, password)
+            if known is not None:
+                self._succeeded(user, source)
+                return known
+            return await self._check(record, user, password, source)
+
+    async def _check(self, record: UserRecord | None, user: str, password: str, source: str) -> Principal:
         if self._waiting >= self._policy.login_queue + self._policy.login_workers:
             raise TooManyAttempts("the server is busy checking passwords; retry shortly", retry_after=1.0)
         self._waiting += 1
@@ -125,6 +159,20 @@ class LoginGuard:
             raise
         self._succeeded(user, source)
         return principal
+
+    @contextlib.asynccontextmanager
+    async def _turn(self, turns: dict[str, _Turn], key: str) -> AsyncIterator[None]:
+        turn = turns.get(key)
+        if turn is None:
+            turn = turns[key] = _Turn()
+        turn.users += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.users -= 1
+            if turn.users == 0:
+                del turns[key]  # bounded: only keys with a request in progress are kept
 
     def _succeeded(self, user: str, source: str) -> None:
         self._users.clear(user)
