@@ -47,6 +47,7 @@ class Lab:
         self.member = inst.members[0]
         self.session = inst.session_servers[0]
         self.ctx = ssl.create_default_context(cafile=str(inst.ca_file))
+        self.session_url = f"https://{self.session.address}:{self.session.port}"
 
     def client(
         self, url: str | None = None, *, auth: str | None = None, timeout: float = 10.0
@@ -282,3 +283,25 @@ def test_report_after_being_routed_still_takes_the_server_out(lab: Lab) -> None:
         with lab.client(auth=f"Bearer {token}") as c:
             assert c.post("/api/v1/session-servers/session01/heartbeat", json=beat).status_code == 204
         assert _live(api)
+
+
+# --- finding 7: hostile model files on a session server -----------------------------------------------------
+
+
+def test_hostile_model_files_do_not_stall_session_opens(lab: Lab) -> None:
+    from tests.models.test_yaml_hostile import merge_bomb
+
+    models = lab.session.data_dir / "models"
+    models.mkdir(exist_ok=True)
+    (models / "bomb.yaml").write_text(merge_bomb(6))  # 13.8 s and 936 MB to expand before the fix
+    (models / "deep.yaml").write_text("a: " + "[" * 20_000 + "]" * 20_000)  # a 500 at each open before
+    with lab.admin() as api:
+        for name in ("bomb", "deep"):
+            grant = api.post("/api/v1/tokens", json={"server": "session01", "model": name}).json()
+            with lab.client(lab.session_url, auth=f"Bearer {grant['token']}", timeout=60) as c:
+                for _ in range(2):  # the second open finds the file refused already
+                    started = time.monotonic()
+                    resp = c.post("/api/v1/sessions", json={"model": name})
+                    assert time.monotonic() - started < 5.0
+                    assert resp.status_code == 404 and resp.json()["code"] == "HG-6108", resp.text
+    assert "merge keys (<<)" in lab.session.log_tail(200)

@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Callable
+from collections.abc import Mapping
 
 from starlette.datastructures import Headers
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hostgate.errors import AuthenticationFailed, HostgateError, TooManyAttempts
@@ -43,10 +43,10 @@ def parse_basic(header: str) -> tuple[str, str] | None:
 
 
 class BasicAuthGate:
-    def __init__(self, app: ASGIApp, guard: LoginGuard, stamp: Callable[[Response], Response]) -> None:
+    def __init__(self, app: ASGIApp, guard: LoginGuard, identity: Mapping[str, str]) -> None:
         self.app = app
         self.guard = guard
-        self.stamp = stamp
+        self.identity = dict(identity)  # the headers every answer of this face carries
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
@@ -60,7 +60,7 @@ class BasicAuthGate:
                 principal: Principal = await self.guard.authenticate(*credentials, source)
                 scope[PRINCIPAL_SCOPE_KEY] = principal
         except HostgateError as exc:
-            response = self.stamp(JSONResponse(exc.to_payload(), status_code=exc.http_status))
+            response = JSONResponse(exc.to_payload(), status_code=exc.http_status, headers=self.identity)
             if isinstance(exc, TooManyAttempts):
                 response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
             await response(scope, receive, send)

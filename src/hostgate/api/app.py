@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hostgate._http import body_limit, read_json
+from hostgate._bodies import body_limit, read_json
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.errors import AuthenticationFailed, HostgateError, UsageError
 from hostgate.management.login_guard import LoginGuard
@@ -288,6 +288,10 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),
     ]
     guard = LoginGuard(service.auth, service.settings.security)
-    app = Starlette(routes=routes, middleware=[Middleware(BasicAuthGate, guard=guard, stamp=stamp)])
+    identity = {
+        "X-Hostgate-Cluster-Id": service.settings.server.cluster_id,
+        "X-Hostgate-Member": service.member_name,
+    }
+    app = Starlette(routes=routes, middleware=[Middleware(BasicAuthGate, guard=guard, identity=identity)])
     app.state.max_body = service.settings.security.max_body
     return app

@@ -40,7 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hostgate import tokens
-from hostgate._http import DEFAULT_MAX_BODY, body_limit, read_body
+from hostgate._bodies import DEFAULT_MAX_BODY, body_limit, read_body
 from hostgate.errors import AuthenticationFailed, HostError, HostgateError, UsageError
 from hostgate.models import Value
 from hostgate.session.model_runtime import ModelSession, Records
