@@ -305,3 +305,56 @@ def test_hostile_model_files_do_not_stall_session_opens(lab: Lab) -> None:
                     assert time.monotonic() - started < 5.0
                     assert resp.status_code == 404 and resp.json()["code"] == "HG-6108", resp.text
     assert "merge keys (<<)" in lab.session.log_tail(200)
+
+
+# --- finding 8: file modes, admin input, session-server startup ----------------------------------------------
+
+
+def test_every_file_a_server_created_is_private(lab: Lab) -> None:
+    (lab.member.data_dir / "store.sqlite3-wal").stat()  # the WAL exists while the member runs
+    loose = []
+    for data_dir in (lab.member.data_dir, lab.session.data_dir):
+        for path in data_dir.rglob("*"):
+            if path.relative_to(data_dir).parts[0] == "models":
+                continue  # deployed models are 0644 on purpose (hostgate model deploy)
+            if path.stat().st_mode & 0o077:
+                loose.append(f"{path.relative_to(data_dir.parent)} {oct(path.stat().st_mode & 0o777)}")
+    assert not loose, loose
+
+
+def test_admin_input_is_checked(lab: Lab) -> None:
+    csr = "-----BEGIN CERTIFICATE REQUEST-----\n-----END CERTIFICATE REQUEST-----\n"
+    base = {
+        "name": "s9",
+        "address": "127.0.0.19",
+        "port": 9450,
+        "advertised_address": "",
+        "advertised_port": 0,
+    }
+    with lab.admin() as api:
+        for bad in (
+            {"port": 70000},
+            {"port": 0},
+            {"address": "0.0.0.0"},
+            {"advertised_address": "http://example.test/"},
+            {"advertised_address": "a..b"},
+            {"advertised_port": -1},
+        ):
+            resp = api.post("/api/v1/session-servers", json={**base, **bad, "csr_pem": csr})
+            assert resp.status_code == 400 and resp.json()["code"] == "HG-1011", (bad, resp.text)
+        resp = api.put("/api/v1/cluster/name", json={"name": "a..b"})
+        assert resp.status_code == 400 and resp.json()["code"] == "HG-1011", resp.text
+        assert [s["name"] for s in api.get("/api/v1/session-servers").json()] == ["session01"]
+
+
+def test_session_server_with_a_bad_signing_key_stops_with_a_coded_error(lab: Lab) -> None:
+    import shutil
+
+    copy = lab.inst.root / "broken-session"
+    shutil.copytree(lab.session.data_dir, copy)
+    secrets = json.loads((copy / "session-secrets.json").read_text())
+    (copy / "session-secrets.json").write_text(json.dumps({**secrets, "signing_key_b64": "not*base64!"}))
+    proc = lab.inst.hostgate("server", "--data-dir", str(copy), check=False, timeout=90)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "Traceback" not in out, out
+    assert "error HG-1001" in out and "session-secrets.json" in out, out

@@ -20,7 +20,7 @@ from typing import Any
 
 import tomli_w
 
-from hostgate.errors import ConfigError
+from hostgate.errors import ConfigError, UnsafeAddress
 
 __all__ = [
     "CONFIG_FILE",
@@ -257,6 +257,10 @@ def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Setti
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML: nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8") from None
     except OSError as exc:
         raise DataDirError(f"cannot read {source}: {exc.strerror}") from exc
     return settings_from_mapping(raw, data_dir, env, source)
@@ -288,9 +292,15 @@ def settings_from_mapping(
             f"server.member_name in {source}: {server.member_name!r} must be letters, digits and hyphens"
         )
     try:
-        ipaddress.ip_address(server.address)
+        ip = ipaddress.ip_address(server.address)
     except ValueError:
         raise ConfigError(f"server.address in {source}: {server.address!r} is not an IP address") from None
+    if ip.is_unspecified:
+        # 0.0.0.0 / :: would serve the API (and etcd) on every interface, and the member certificate and the
+        # cluster's member records need the one address peers and clients dial (issue #15, finding 8).
+        raise UnsafeAddress(
+            f"server.address in {source}: {server.address} means every interface; give this server's own address"
+        )
     _check_port("server", "port", server.port, source)
     etcd: EtcdSettings = parts["etcd"]
     _check_port("etcd", "client_port", etcd.client_port, source)

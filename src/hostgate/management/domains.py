@@ -43,6 +43,7 @@ from hostgate.management.records import (
 from hostgate.management.route_reports import RouteReports
 from hostgate.management.routing import Heartbeat, Router
 from hostgate.management.security import Principal
+from hostgate.management.validation import check_host, check_ip, check_port
 from hostgate.store.base import Store
 
 __all__ = ["DomainService", "RouteAnswer", "ServerView"]
@@ -155,6 +156,11 @@ class DomainService:
     ) -> SessionGrant:
         principal.require_admin()
         _check_name("session server", name)
+        check_ip("address", address)
+        check_port("port", port)
+        if advertised_address:
+            check_host("advertised_address", advertised_address)
+        check_port("advertised_port", advertised_port, allow_zero=True)  # 0: the same as port
         info = self._cluster()
         if name in self.servers():
             raise UsageError(

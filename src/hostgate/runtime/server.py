@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import ssl
 from collections.abc import Generator
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import uvicorn
 
+from hostgate import pki
 from hostgate.config.settings import Settings, StoreBackend, load_settings
 from hostgate.errors import HostgateError, StoreUnavailable
 from hostgate.management.cache import ConfigCache
@@ -190,6 +192,14 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
 
 
 def run_server(data_dir: Path) -> None:
+    # Every file this server creates (store.sqlite3 and its WAL, logs, etcd data) is its own only (issue #15,
+    # finding 8: they were 0644).
+    os.umask(0o077)
     settings = load_settings(data_dir)
+    pki.check_tls_files(
+        settings.path(settings.tls.cert_file),
+        settings.path(settings.tls.key_file),
+        settings.path(settings.tls.ca_file),
+    )
     _configure_logging(settings)
     asyncio.run(serve(settings))

@@ -36,10 +36,17 @@ def start_session_role(settings: Settings) -> SessionRole:
             f"{settings.session.secrets_file}: registered with cluster {secrets.cluster_id}, but hostgate.toml "
             f"names cluster {settings.server.cluster_id}"
         )
+    try:
+        signing_key = base64.b64decode(secrets.signing_key_b64, validate=True)
+    except ValueError:  # binascii.Error
+        raise ConfigError(
+            f"{settings.path(settings.session.secrets_file)}: signing_key_b64 is not base64",
+            hint="Register the session server again (`hostgate install --role session`) to get a new file.",
+        ) from None
     registry = SessionRegistry(
         server=settings.server.member_name,
         cluster_id=secrets.cluster_id,
-        signing_key=base64.b64decode(secrets.signing_key_b64),
+        signing_key=signing_key,
         capacity=settings.session.capacity,
         models=ModelLibrary(settings.path(settings.session.models_dir)),
     )
