@@ -123,3 +123,10 @@ def test_policy_values_are_checked(name: str, tmp_path: Any) -> None:
     raw = {"server": {"member_name": "m1", "address": "127.0.0.1"}, "security": {name: 0}}
     with pytest.raises(ConfigError, match=f"security.{name}"):
         settings_from_mapping(raw, tmp_path, {}, "hostgate.toml")
+
+
+def test_user_names_count_case_insensitively() -> None:
+    guard, _ = _guard()
+    for i, name in enumerate(("alice", "Alice", "ALICE")):
+        assert _try(guard, name, "wrong", source=f"10.2.0.{i}") == "401"
+    assert _try(guard, "aLiCe", PASSWORD, source="10.2.0.9").startswith("429")

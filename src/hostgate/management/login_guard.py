@@ -109,7 +109,7 @@ class LoginGuard:
 
     def _refuse_if_blocked(self, user: str, source: str) -> None:
         now = self._clock.monotonic()
-        wait = max(self._users.blocked_for(user, now), self._sources.blocked_for(source, now))
+        wait = max(self._users.blocked_for(user.lower(), now), self._sources.blocked_for(source, now))
         if wait > 0:
             raise TooManyAttempts(
                 f"too many failed logins for user {user!r} or from {source}; retry in {math.ceil(wait)} s",
@@ -134,7 +134,7 @@ class LoginGuard:
         # One uncached check per user name and per address at a time: the others wait (cheaply) and then see
         # either the block the first one's failure set, or the cached success of a right password. Without
         # this, 64 parallel guesses all pass the block check before the first failure is counted.
-        async with self._turn(self._user_turns, user), self._turn(self._source_turns, source):
+        async with self._turn(self._user_turns, user.lower()), self._turn(self._source_turns, source):
             self._refuse_if_blocked(user, source)
             record, known = self._auth.recall(user, password)
             if known is not None:
@@ -175,13 +175,14 @@ class LoginGuard:
                 del turns[key]  # bounded: only keys with a request in progress are kept
 
     def _succeeded(self, user: str, source: str) -> None:
-        self._users.clear(user)
+        self._users.clear(user.lower())
         self._sources.clear(source)
 
     def _failed(self, user: str, source: str) -> None:
         now = self._clock.monotonic()
         p = self._policy
-        by_user = self._users.fail(user, now)
+        # Lower case: accounts are looked up case-insensitively (records.user_key), so "Admin" is "admin".
+        by_user = self._users.fail(user.lower(), now)
         by_source = self._sources.fail(source, now)
         for entry in (by_user, by_source):
             extra = entry.count - p.login_free_failures
