@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["store_failover.py", "failover.py", "routing.py", "sessions.py", "guarded_writes.py"]
+BENCHES = ["store_failover.py", "failover.py", "routing.py", "sessions.py", "guarded_writes.py", "abuse.py"]
 
 
 def main() -> int:

@@ -12,6 +12,8 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── DataDirError               HG-1002  data directory missing, unreadable or already used
     ├── UsageError                 HG-1003  a command's arguments do not fit together
     ├── FeatureNotAvailable        HG-1004  asked for something a later version brings (sessions from pools)
+    ├── BodyTooLarge               HG-1010  a request body is larger than the route accepts (413)
+    ├── InvalidField               HG-1011  a request field is out of range or malformed (names the field)
     ├── StoreError
     │   ├── StoreUnavailable       HG-2001  the store cannot be reached
     │   ├── QuorumLost             HG-2002  writes need a majority of members and there is none
@@ -23,6 +25,8 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── SecurityError
     │   ├── AuthenticationFailed   HG-3001  wrong user or password, or no credentials
     │   ├── NotAuthorized          HG-3002  authenticated but not allowed
+    │   ├── TooManyAttempts        HG-3003  failed logins from this user/address: wait Retry-After seconds (429)
+    │   ├── UnsafeAddress          HG-3004  a server would listen on every interface, or a URL is not https
     │   ├── ServerCertificateRefused HG-3030  a TLS client certificate is not the one registered for that server
     │   └── ManagementSessionError HG-3852  VHI's "Cannot establish management session" / "Token binding is invalid"
     ├── ClusterError
@@ -85,6 +89,7 @@ __all__ = [
     "AttributeNotReadable",
     "AttributeNotWritable",
     "AuthenticationFailed",
+    "BodyTooLarge",
     "CertificateError",
     "ClusterError",
     "CompareFailed",
@@ -105,6 +110,7 @@ __all__ = [
     "HostgateError",
     "HostsFileError",
     "InternalError",
+    "InvalidField",
     "InvalidValue",
     "JoinFailed",
     "KeyNotSupported",
@@ -142,7 +148,9 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
+    "TooManyAttempts",
     "UnexpectedEntity",
+    "UnsafeAddress",
     "UsageError",
     "WriteInProgress",
     "WrongCluster",
@@ -205,6 +213,18 @@ class FeatureNotAvailable(HostgateError):
     code = "HG-1004"
     hint = "This hostgate version does not offer it yet; docs/architecture.md says what is built."
     http_status = 501
+
+
+class BodyTooLarge(HostgateError):
+    code = "HG-1010"
+    hint = "Send a smaller request body; the message names the limit of this route."
+    http_status = 413
+
+
+class InvalidField(HostgateError):
+    code = "HG-1011"
+    hint = "Correct the named field (range and form are in the message) and send the request again."
+    http_status = 400
 
 
 class StoreError(HostgateError):
@@ -289,6 +309,27 @@ class NotAuthorized(SecurityError):
     code = "HG-3002"
     hint = "Ask an Administrator of the cluster to grant this user the needed role."
     http_status = 403
+
+
+class TooManyAttempts(SecurityError):
+    """Logins are slowed down after failures (per user and per source address); ``retry_after`` seconds."""
+
+    code = "HG-3003"
+    hint = "Too many failed logins: wait the number of seconds in Retry-After, then check the password."
+    http_status = 429
+
+    def __init__(self, message: str, *, hint: str | None = None, retry_after: float = 1.0) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class UnsafeAddress(SecurityError):
+    code = "HG-3004"
+    hint = (
+        "Give the one address this server should listen on (not 0.0.0.0 or ::), and https:// URLs only: "
+        "hostgate traffic carries credentials and tokens."
+    )
+    http_status = 400
 
 
 class ServerCertificateRefused(SecurityError):

@@ -21,6 +21,7 @@ import hashlib
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -33,6 +34,7 @@ __all__ = [
     "CLUSTER_DNS_NAME",
     "ETCD_CA_PREFIX",
     "CertPair",
+    "check_tls_files",
     "create_ca",
     "create_etcd_ca",
     "fingerprint",
@@ -201,3 +203,36 @@ def fingerprint(cert_pem: bytes) -> str:
     except ValueError as exc:
         raise CertificateError(f"not a PEM certificate: {exc}") from exc
     return "sha256:" + hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise CertificateError(f"{path}: {what} is missing") from None
+    except OSError as exc:
+        raise CertificateError(f"{path}: {what} cannot be read: {exc.strerror}") from None
+
+
+def check_tls_files(cert_file: Path, key_file: Path, ca_file: Path) -> None:
+    """Read a server's certificate, key and CA before anything starts: CertificateError (HG-4005) naming the
+    file that is missing, unreadable or not PEM of the right kind, instead of a traceback from deep in the
+    TLS setup of uvicorn or etcd (issue #15, finding 8)."""
+    for path, what in ((ca_file, "the cluster CA certificate"), (cert_file, "this server's certificate")):
+        try:
+            x509.load_pem_x509_certificate(_read(path, what))
+        except ValueError as exc:
+            raise CertificateError(f"{path}: {what} is not a PEM certificate ({exc})") from None
+    try:
+        key = serialization.load_pem_private_key(_read(key_file, "this server's key"), password=None)
+    except (ValueError, TypeError) as exc:  # TypeError: an encrypted key (hostgate writes none)
+        raise CertificateError(
+            f"{key_file}: this server's key is not an unencrypted PEM key ({exc})"
+        ) from None
+    cert = x509.load_pem_x509_certificate(cert_file.read_bytes())
+    if cert.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ) != key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    ):
+        raise CertificateError(f"{key_file}: this key does not belong to the certificate {cert_file}")

@@ -178,6 +178,8 @@ def test_a_server_reported_unreachable_is_skipped_until_its_next_heartbeat(
 ) -> None:
     inst, api = lab
     s1 = inst.session_servers[0]
+    # A report counts only for a server this member recently routed the user to (issue #15, finding 6).
+    poll("a routing to session01", lambda: api.route("tiers")["server"] == "session01", 30)
     try:
         s1.stop()  # frozen: no heartbeat can clear the report while the test looks
         assert api.route("tiers", unreachable=["session01"])["server"] == "session02"

@@ -19,13 +19,17 @@ from dataclasses import asdict
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hostgate import tokens
+from hostgate._bodies import body_limit, read_json
 from hostgate._http import error_boundary
+from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.errors import AuthenticationFailed, UsageError
+from hostgate.management.login_guard import LoginGuard
 from hostgate.management.records import CA_KEY, CaRecord
 from hostgate.management.routing import Heartbeat
 from hostgate.management.security import Principal
@@ -69,11 +73,9 @@ def _str_list(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
-async def _json_body(request: Request, fields: dict[str, Any]) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (ValueError, RecursionError):  # json raises RecursionError, not ValueError, on deep nesting
-        raise UsageError("the request body is not valid JSON (or is nested too deeply)") from None
+async def _json_body(request: Request, fields: dict[str, Any], limit: int | None = None) -> dict[str, Any]:
+    # Capped (HG-1010); every caller has checked the credentials first.
+    body = await read_json(request, body_limit(request) if limit is None else limit)
     if not isinstance(body, dict):
         raise UsageError("the request body must be a JSON object")
     out: dict[str, Any] = {}
@@ -87,7 +89,12 @@ async def _json_body(request: Request, fields: dict[str, Any]) -> dict[str, Any]
 
 def create_app(service: ManagementService) -> Starlette:
     def principal(request: Request) -> Principal:
-        return service.authenticate(*_credentials(request))
+        # BasicAuthGate checked the credentials before the route ran (off the event loop, throttled).
+        found = request.scope.get(PRINCIPAL_SCOPE_KEY)
+        if isinstance(found, Principal):
+            return found
+        _credentials(request)  # none, or malformed: its coded error
+        raise AuthenticationFailed("wrong user name or password")
 
     async def write(handler: Handler, request: Request) -> Response:
         """One write request as a guarded call (management/writes.py): recorded, or the first answer."""
@@ -225,9 +232,16 @@ def create_app(service: ManagementService) -> Starlette:
         return JSONResponse({"removed": request.path_params["name"]})
 
     async def servers_heartbeat(request: Request) -> Response:
-        body = await _json_body(request, {"active_sessions": int, "capacity": int, "interval": float | int})
+        name = request.path_params["name"]
         # Authenticated by the server's own TLS client certificate (its registered fingerprint), not by any
-        # token: session servers hold nothing that could vouch for another server.
+        # token: session servers hold nothing that could vouch for another server. Checked before the body
+        # is read (capped small: a heartbeat is a few numbers).
+        service.domains.authenticate_server(name, _client_cert(request))
+        body = await _json_body(
+            request,
+            {"active_sessions": int, "capacity": int, "interval": float | int},
+            service.settings.security.heartbeat_max_body,
+        )
         keys_version = service.domains.heartbeat(
             request.path_params["name"],
             _client_cert(request),
@@ -333,8 +347,18 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/users", guarded(users_add), methods=["POST"]),
         Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),
     ]
+    guard = LoginGuard(service.auth, service.settings.security)
     identity = {
         "X-Hostgate-Cluster-Id": service.settings.server.cluster_id,
         "X-Hostgate-Member": service.member_name,
     }
-    return Starlette(routes=routes, middleware=[error_boundary(log, identity, "management API")])
+    app = Starlette(
+        routes=routes,
+        # The error boundary outermost, so that whatever the login gate or a route raises is coded.
+        middleware=[
+            error_boundary(log, identity, "management API"),
+            Middleware(BasicAuthGate, guard=guard, identity=identity),
+        ],
+    )
+    app.state.max_body = service.settings.security.max_body
+    return app

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -98,6 +99,7 @@ def install(
     heartbeat_interval: float,
 ) -> None:
     """Install a management server: the first of a new cluster, or (--join) a new member of an existing one."""
+    os.umask(0o077)  # keys, secrets and the configuration are this server's own (issue #15, finding 8)
     from hostgate.config.settings import StoreBackend
     from hostgate.management import install as inst
 

@@ -8,6 +8,7 @@ and nothing is started.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -19,13 +20,14 @@ from typing import Any
 
 import tomli_w
 
-from hostgate.errors import ConfigError
+from hostgate.errors import ConfigError, UnsafeAddress
 
 __all__ = [
     "CONFIG_FILE",
     "DEFAULT_PORT",
     "EtcdSettings",
     "NamingSettings",
+    "SecuritySettings",
     "ServerSettings",
     "SessionSettings",
     "Settings",
@@ -109,6 +111,26 @@ class SessionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SecuritySettings:
+    """Login throttling and request-body limits of the HTTP faces (docs/configuration.md, [security]).
+
+    The failure counters live in each member's memory (not replicated): an attacker spreading guesses over
+    the members of a cluster gets ``lockout_failures`` tries per member.
+    """
+
+    login_workers: int = 1  # argon2 checks at once (each takes 64 MiB and a core for ~0.1 s)
+    login_queue: int = 32  # checks allowed to wait for a worker; beyond that, 429 at once
+    login_free_failures: int = 3  # failures (per user, per source address) before backoff starts
+    login_backoff: float = 1.0  # the first delay; it doubles with each further failure
+    login_backoff_max: float = 30.0
+    login_fail_delay: float = 0.5  # seconds before a refused login (401/429) is answered
+    lockout_failures: int = 10  # consecutive failures of one user name that lock it ...
+    lockout_seconds: float = 300.0  # ... for this long (even with the right password)
+    max_body: int = 1_048_576  # bytes of a request body (JSON API and session server)
+    heartbeat_max_body: int = 16_384
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     data_dir: Path
     server: ServerSettings
@@ -117,6 +139,7 @@ class Settings:
     tls: TlsSettings = field(default_factory=TlsSettings)
     naming: NamingSettings = field(default_factory=NamingSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
 
     @property
     def is_management(self) -> bool:
@@ -164,6 +187,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "tls": TlsSettings,
     "naming": NamingSettings,
     "session": SessionSettings,
+    "security": SecuritySettings,
 }
 
 
@@ -183,6 +207,8 @@ def _coerce(section: str, name: str, value: object, annotation: str, source: str
                 raise ConfigError(f"{where}: expected a number, got {value!r}") from None
         if not isinstance(value, int | float) or isinstance(value, bool):
             raise ConfigError(f"{where}: expected a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: expected a finite number, got {value!r}")
         return float(value)
     if annotation == "str":
         if not isinstance(value, str):
@@ -240,6 +266,10 @@ def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Setti
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    except RecursionError:
+        raise ConfigError(f"{source}: not valid TOML: nested too deeply") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not UTF-8 text (byte {exc.start}); TOML files are UTF-8") from None
     except OSError as exc:
         raise DataDirError(f"cannot read {source}: {exc.strerror}") from exc
     return settings_from_mapping(raw, data_dir, env, source)
@@ -271,9 +301,15 @@ def settings_from_mapping(
             f"server.member_name in {source}: {server.member_name!r} must be letters, digits and hyphens"
         )
     try:
-        ipaddress.ip_address(server.address)
+        ip = ipaddress.ip_address(server.address)
     except ValueError:
         raise ConfigError(f"server.address in {source}: {server.address!r} is not an IP address") from None
+    if ip.is_unspecified:
+        # 0.0.0.0 / :: would serve the API (and etcd) on every interface, and the member certificate and the
+        # cluster's member records need the one address peers and clients dial (issue #15, finding 8).
+        raise UnsafeAddress(
+            f"server.address in {source}: {server.address} means every interface; give this server's own address"
+        )
     _check_port("server", "port", server.port, source)
     etcd: EtcdSettings = parts["etcd"]
     _check_port("etcd", "client_port", etcd.client_port, source)
@@ -295,6 +331,8 @@ def settings_from_mapping(
         _check_port("session", "port", session.port, source)
         if session.heartbeat_interval <= 0 or session.capacity < 0:
             raise ConfigError(f"session.heartbeat_interval/capacity in {source}: must be positive")
+    security: SecuritySettings = parts["security"]
+    _check_security(security, source)
     return Settings(
         data_dir=data_dir,
         server=server,
@@ -303,7 +341,28 @@ def settings_from_mapping(
         tls=parts["tls"],
         naming=naming,
         session=session,
+        security=security,
     )
+
+
+def _check_security(sec: SecuritySettings, source: str) -> None:
+    bounds: dict[str, tuple[float, float]] = {
+        "login_workers": (1, 64),
+        "login_queue": (0, 100_000),
+        "login_free_failures": (0, 1000),
+        "login_backoff": (0.01, 3600),
+        "login_backoff_max": (0.01, 86_400),
+        "login_fail_delay": (0, 10),
+        "lockout_failures": (1, 100_000),
+        "lockout_seconds": (0, 86_400 * 7),
+        "max_body": (1024, 1 << 30),
+        "heartbeat_max_body": (1024, 1 << 20),
+    }
+    for name, (low, high) in bounds.items():
+        value = getattr(sec, name)
+        # `not low <= value` also refuses NaN (every comparison with NaN is false).
+        if not low <= value <= high:
+            raise ConfigError(f"security.{name} in {source}: {value!r} is outside {low:g}-{high:g}")
 
 
 def write_settings(settings: Settings) -> Path:

@@ -28,6 +28,7 @@ from hostgate.errors import (
     HostgateError,
     NoServerAvailable,
     SessionLost,
+    UnsafeAddress,
     WrongCluster,
     error_from_payload,
 )
@@ -290,6 +291,9 @@ async def connect_direct(
     (``https://10.0.1.1:9450``, for an address the cluster does not know, behind NAT say). The token still
     comes from the management cluster at ``management`` (its alias), which checks the user.
     """
+    if "://" in server and not server.lower().startswith("https://"):
+        # A session token travels in every request: never over plain HTTP (issue #15, finding 8).
+        raise UnsafeAddress(f"{server!r}: a session server is reached over https:// only")
     cluster = ClusterClient(
         management, ca_file=ca_file, user=user, password=password, hosts_file=hosts_file,
         dns_servers=dns_servers, deadline=deadline,
@@ -299,7 +303,7 @@ async def connect_direct(
     try:
         url: str | None = None
         name = server
-        if server.startswith(("https://", "http://")):
+        if server.lower().startswith("https://"):
             url = server.rstrip("/")
             name = await _server_name(http, url, cluster.cluster_id)
         answer = await cluster.request("POST", "/api/v1/tokens", {"server": name, "model": model})

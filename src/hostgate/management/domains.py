@@ -17,6 +17,7 @@ from hostgate.errors import (
     AuthenticationFailed,
     CompareFailed,
     DomainNotFound,
+    InvalidField,
     NotAuthorized,
     ServerCertificateRefused,
     SessionServerNotFound,
@@ -38,9 +39,11 @@ from hostgate.management.records import (
     domain_key,
     session_server_key,
 )
+from hostgate.management.route_reports import RouteReports
 from hostgate.management.routing import MAX_PRIORITY, MAX_WEIGHT, MIN_PRIORITY, MIN_WEIGHT, Heartbeat, Router
 from hostgate.management.security import Principal
 from hostgate.management.token_keys import TokenKeys
+from hostgate.management.validation import check_host, check_ip, check_port
 from hostgate.store.base import Store
 from hostgate.store.guard import note_unseen
 
@@ -88,6 +91,7 @@ class DomainService:
         self.router = router
         self.token_keys = TokenKeys(store, cache)
         self._visibility_timeout = visibility_timeout
+        self.reports = RouteReports(clock=router.clock)
 
     async def _seen(self, revision: int) -> None:
         """Wait until this member's copy shows ``revision``; past the wait, the answer says "pending"."""
@@ -161,6 +165,11 @@ class DomainService:
     ) -> SessionGrant:
         principal.require_admin()
         _check_name("session server", name)
+        check_ip("address", address)
+        check_port("port", port)
+        if advertised_address:
+            check_host("advertised_address", advertised_address)
+        check_port("advertised_port", advertised_port, allow_zero=True)  # 0: the same as port
         info = self._cluster()
         if name in self.servers():
             raise UsageError(
@@ -233,6 +242,7 @@ class DomainService:
     def heartbeat(self, server: str, client_cert_pem: str | None, beat: Heartbeat) -> str:
         """Record a heartbeat authenticated by the server's certificate; returns the token key set's version."""
         self.authenticate_server(server, client_cert_pem)
+        _check_heartbeat(beat)
         self.router.heartbeat(beat)
         return self.token_keys.version()
 
@@ -310,9 +320,10 @@ class DomainService:
         exclude: list[str],
         unreachable: list[str],
     ) -> RouteAnswer:
-        for name in unreachable:
-            self.router.report_unreachable(name)
+        # The domain first: a request that fails changes nothing (issue #15, finding 6).
         record = self.domain(domain)
+        for name in self.reports.accept(principal.name, unreachable):
+            self.router.report_unreachable(name)
         # Only the domain's own servers are decoded: the routing path must not grow with the installation.
         servers = {
             m.server: rec
@@ -321,7 +332,9 @@ class DomainService:
             is not None
         }
         chosen = self.router.pick(record, servers, exclude=[*exclude, *unreachable])
-        return self.grant(principal, chosen, model, domain)
+        answer = self.grant(principal, chosen, model, domain)
+        self.reports.routed(principal.name, chosen.name)
+        return answer
 
     def grant_direct(self, principal: Principal, server: str, model: str) -> RouteAnswer:
         rec = self.cache.decode(session_server_key(server), SessionServerRecord.decode)
@@ -349,6 +362,21 @@ class DomainService:
         return RouteAnswer(
             server.name, server.url, server.advertised_address, server.advertised_port, token, expires
         )
+
+
+_MAX_SESSIONS = 1_000_000
+
+
+def _check_heartbeat(beat: Heartbeat) -> None:
+    # `not low <= x <= high` also refuses NaN, which Python's json accepts as a number.
+    if not 0 <= beat.active_sessions <= _MAX_SESSIONS:
+        raise InvalidField(
+            f"heartbeat field 'active_sessions': {beat.active_sessions} is outside 0-{_MAX_SESSIONS}"
+        )
+    if not 0 <= beat.capacity <= _MAX_SESSIONS:
+        raise InvalidField(f"heartbeat field 'capacity': {beat.capacity} is outside 0-{_MAX_SESSIONS}")
+    if not 0.05 <= beat.interval <= 3600.0:
+        raise InvalidField(f"heartbeat field 'interval': {beat.interval!r} is outside 0.05-3600 seconds")
 
 
 def _with(rec: DomainRecord, member: DomainMember) -> DomainRecord:

@@ -52,6 +52,7 @@ from hostgate.management.records import (
 )
 from hostgate.management.security import ADMIN_ROLE, hash_password, validate_new_password
 from hostgate.management.token_keys import new_key_set
+from hostgate.management.validation import check_cluster_name
 
 __all__ = [
     "BOOTSTRAP_FILE",
@@ -200,6 +201,7 @@ def install_first(
     _check_fresh(data_dir)
     member_name = member_name or default_member_name()
     cluster_name = cluster_name or default_member_name()
+    check_cluster_name(cluster_name)
     if admin_password is not None:
         validate_new_password(admin_password)
     cluster_id = str(uuid.uuid4())

@@ -57,6 +57,7 @@ from hostgate.management.security import (
     validate_new_password,
     validate_user_name,
 )
+from hostgate.management.validation import check_cluster_name
 from hostgate.management.writes import WriteCalls
 from hostgate.store.base import MemberInfo, Store, StoreStatus
 from hostgate.store.guard import note_unseen
@@ -64,7 +65,6 @@ from hostgate.store.guard import note_unseen
 __all__ = ["ClusterStatus", "JoinRequest", "ManagementService", "MemberStatus", "seed_store"]
 
 log = logging.getLogger("hostgate.management")
-_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,11 +259,7 @@ class ManagementService:
     async def rename_cluster(self, principal: Principal, new_name: str) -> ClusterInfo:
         principal.require_admin()
         new_name = new_name.strip()
-        if not new_name or len(new_name) > 253 or not set(new_name.replace(".", "")) <= _NAME_CHARS:
-            raise UsageError(
-                f"{new_name!r} is not a valid cluster name",
-                hint="Use the cluster's DNS alias: letters, digits, hyphens, dot-separated (KB 7021563).",
-            )
+        check_cluster_name(new_name)  # `a..b` passed the older character check (issue #15, finding 8)
         for _ in range(5):
             current = await self.store.get(CLUSTER_KEY)
             if current is None:

@@ -14,6 +14,7 @@ code; sessions already open keep the model they started with.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -88,11 +89,19 @@ def _load(path: Path, expected_name: str) -> DeployedModel:
     return DeployedModel(model, path, hashlib.sha256(text.encode()).hexdigest()[:16])
 
 
+def _try_load(path: Path, expected_name: str) -> DeployedModel | ModelError:
+    try:
+        return _load(path, expected_name)
+    except ModelError as exc:
+        return exc
+
+
 class ModelLibrary:
     """The models of one directory, loaded on demand and reloaded when their file changes.
 
-    Not thread-safe by itself; the session server uses it from its event loop only. ``get`` costs one
-    ``stat`` when nothing changed.
+    Not thread-safe by itself; the session server uses it from its event loop only (``get_async`` loads on a
+    worker thread but reads and writes this object on the loop). ``get`` costs one ``stat`` when nothing
+    changed.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -110,6 +119,24 @@ class ModelLibrary:
 
     def get(self, name: str) -> DeployedModel:
         """The current good version of model ``name``; ModelNotFound (HG-6108) when there is none."""
+        found = self._held_or_stale(name)
+        if isinstance(found, DeployedModel):
+            return found
+        path, stamp = found
+        return self._loaded_or_refused(name, path, stamp, _try_load(path, name))
+
+    async def get_async(self, name: str) -> DeployedModel:
+        """As :meth:`get`, but a (re)load runs on a worker thread: the session server calls this at each session
+        open, and a big or hostile model file must not stall its event loop (issue #15, finding 7)."""
+        found = self._held_or_stale(name)
+        if isinstance(found, DeployedModel):
+            return found
+        path, stamp = found
+        outcome = await asyncio.to_thread(_try_load, path, name)
+        return self._loaded_or_refused(name, path, stamp, outcome)
+
+    def _held_or_stale(self, name: str) -> DeployedModel | tuple[Path, _Stamp]:
+        """The model when nothing changed since it was loaded (or refused); else its file and stamp to load."""
         if not _FILE_NAME.match(name):
             raise ModelNotFound(self._unknown(name))
         path = self.directory / (name + MODEL_SUFFIX)
@@ -126,9 +153,14 @@ class ModelLibrary:
             if held is not None:
                 return held[1]
             raise ModelNotFound(f"model {name!r} on this session server does not validate (see its log)")
-        try:
-            deployed = _load(path, name)
-        except ModelError as exc:
+        return path, stamp
+
+    def _loaded_or_refused(
+        self, name: str, path: Path, stamp: _Stamp, outcome: DeployedModel | ModelError
+    ) -> DeployedModel:
+        held = self._loaded.get(name)
+        if isinstance(outcome, ModelError):
+            exc = outcome
             self._refused[name] = stamp
             kept = "keeping the version loaded before" if held else "no earlier version to keep"
             log.error("[%s] %s (%s)", exc.code, exc.message, kept)
@@ -136,12 +168,12 @@ class ModelLibrary:
                 return held[1]
             raise ModelNotFound(
                 f"model {name!r} on this session server does not validate: {exc.message.splitlines()[0]}"
-            ) from None
+            )
         if held is not None:
-            log.info("model %s reloaded from %s (%s)", name, path, deployed.digest)
-        self._loaded[name] = (stamp, deployed)
+            log.info("model %s reloaded from %s (%s)", name, path, outcome.digest)
+        self._loaded[name] = (stamp, outcome)
         self._refused.pop(name, None)
-        return deployed
+        return outcome
 
     def check_all(self) -> dict[str, DeployedModel | ModelError]:
         """Every model file of the directory, loaded afresh: the model or why it is refused."""

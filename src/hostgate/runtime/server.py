@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import ssl
 from collections.abc import Generator
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
+from hostgate import pki
 from hostgate.config.datadir import DataDirLock, check_not_removed, mark_removed
 from hostgate.config.settings import Settings, StoreBackend, load_settings
 from hostgate.errors import HostgateError, MemberNotReady, MemberRemoved, StoreUnavailable
@@ -278,10 +280,18 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
 
 
 def run_server(data_dir: Path) -> None:
+    # Every file this server creates (store.sqlite3 and its WAL, logs, etcd data) is its own only (issue #15,
+    # finding 8: they were 0644).
+    os.umask(0o077)
     settings = load_settings(data_dir)
     lock = DataDirLock(settings.data_dir)
     lock.acquire()  # before anything else starts: one server per data directory
     try:
+        pki.check_tls_files(
+            settings.path(settings.tls.cert_file),
+            settings.path(settings.tls.key_file),
+            settings.path(settings.tls.ca_file),
+        )
         _configure_logging(settings)
         asyncio.run(serve(settings))
     finally:

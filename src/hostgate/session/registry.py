@@ -102,7 +102,7 @@ class SessionRegistry:
         name = model or claims.model
         if not name:
             raise UsageError("name the model to open a session on (field 'model')")
-        deployed = self.models.get(name)
+        deployed = await self.models.get_async(name)
         if self.active >= self.capacity:
             raise UsageError(
                 f"session server {self.server} is at its capacity of {self.capacity} sessions",

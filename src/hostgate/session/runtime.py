@@ -79,7 +79,7 @@ def start_session_role(settings: Settings) -> SessionRole:
         token_keys=secrets.token_keys,
         on_token_keys=install_keys,
     )
-    return SessionRole(create_session_app(registry), heartbeat, registry)
+    return SessionRole(create_session_app(registry, max_body=settings.security.max_body), heartbeat, registry)
 
 
 def _key_set(secrets: SessionSecrets) -> tokens.KeySet:

@@ -30,6 +30,7 @@ Decimal values travel as strings (JSON numbers would lose digits).
 
 from __future__ import annotations
 
+import json
 import logging
 from decimal import Decimal
 from typing import Any
@@ -40,6 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hostgate import tokens
+from hostgate._bodies import DEFAULT_MAX_BODY, body_limit, read_body
 from hostgate._http import error_boundary
 from hostgate.errors import AuthenticationFailed, UsageError
 from hostgate.models import Value
@@ -59,11 +61,12 @@ def _bearer(request: Request) -> str:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+    """The JSON object of the body (capped, HG-1010): call it only after the token was checked."""
+    raw = await read_body(request, body_limit(request))
     if not raw:
         return {}
     try:
-        body = await request.json()
+        body = json.loads(raw)
     except (ValueError, RecursionError):  # json raises RecursionError, not ValueError, on deep nesting
         raise UsageError("the request body is not valid JSON (or is nested too deeply)") from None
     if not isinstance(body, dict):
@@ -96,7 +99,7 @@ def _records(found: Records) -> dict[str, Any]:
     }
 
 
-def create_session_app(registry: SessionRegistry) -> Starlette:
+def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
     def claims(request: Request) -> tokens.TokenClaims:
         return registry.claims(_bearer(request))
 
@@ -136,10 +139,9 @@ def create_session_app(registry: SessionRegistry) -> Starlette:
         return JSONResponse({"entity": found.name})
 
     async def entity_put(request: Request) -> Response:
+        who = claims(request)  # the token before the body (issue #15, finding 4)
         name = _text(await _body(request), "entity")
-        found = await registry.call(
-            claims(request), request.path_params["id"], lambda s: s.set_current_entity(name)
-        )
+        found = await registry.call(who, request.path_params["id"], lambda s: s.set_current_entity(name))
         return JSONResponse({"entity": found.name})
 
     async def attributes_get(request: Request) -> Response:
@@ -154,17 +156,17 @@ def create_session_app(registry: SessionRegistry) -> Starlette:
         return JSONResponse({"entity": entity, "attributes": {k: _json(v) for k, v in values.items()}})
 
     async def attributes_put(request: Request) -> Response:
+        who = claims(request)
         values = _object(await _body(request), "attributes")
-        found = await registry.call(
-            claims(request), request.path_params["id"], lambda s: s.set_attributes(values)
-        )
+        found = await registry.call(who, request.path_params["id"], lambda s: s.set_attributes(values))
         return JSONResponse({"entity": found.name})
 
     async def operation(request: Request) -> Response:
+        who = claims(request)
         parameters = _object(await _body(request), "parameters")
         name = request.path_params["name"]
         found = await registry.call(
-            claims(request),
+            who,
             request.path_params["id"],
             lambda s: s.perform_entity_operation(name, parameters),
         )
@@ -188,24 +190,26 @@ def create_session_app(registry: SessionRegistry) -> Starlette:
         return JSONResponse(_records(found))
 
     async def procedure(request: Request) -> Response:
+        who = claims(request)
         body = await _body(request)
         table, proc = _text(body, "table"), _text(body, "procedure")
         inputs, filters = _object(body, "inputs"), _object(body, "filters")
         found = await registry.call(
-            claims(request),
+            who,
             request.path_params["id"],
             lambda s: s.perform_table_procedure(table, proc, inputs, filters),
         )
         return JSONResponse(_records(found))
 
     async def query(request: Request) -> Response:
+        who = claims(request)
         sql = _text(await _body(request), "sql")
-        found = await registry.call(claims(request), request.path_params["id"], lambda s: s.query(sql))
+        found = await registry.call(who, request.path_params["id"], lambda s: s.query(sql))
         return JSONResponse(_records(found))
 
     session = "/api/v1/sessions/{id}"
     identity = {"X-Hostgate-Cluster-Id": registry.cluster_id, "X-Hostgate-Session-Server": registry.server}
-    return Starlette(
+    app = Starlette(
         middleware=[error_boundary(log, identity, "session server")],
         routes=[
             Route("/api/v1/health", health, methods=["GET"]),
@@ -223,3 +227,5 @@ def create_session_app(registry: SessionRegistry) -> Starlette:
             Route(f"{session}/query", query, methods=["POST"]),
         ],
     )
+    app.state.max_body = max_body
+    return app

@@ -1,0 +1,61 @@
+"""Request bodies read with a cap, for both HTTP faces (management API and session server).
+
+A body is read only after the request is authenticated (the callers see to it) and never past its limit: the
+declared ``Content-Length`` is checked before anything is read, and a chunked body (no length) is counted
+while it streams, so a 50 MB POST costs at most the limit in memory (issue #15, finding 4).
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+
+from hostgate.errors import BodyTooLarge, UsageError
+
+__all__ = ["DEFAULT_MAX_BODY", "HEARTBEAT_MAX_BODY", "body_limit", "read_body", "read_json"]
+
+DEFAULT_MAX_BODY = 1_048_576
+HEARTBEAT_MAX_BODY = 16_384
+
+
+def body_limit(request: Request) -> int:
+    """The app's limit (``app.state.max_body``, set from ``[security] max_body``), or the default."""
+    app = request.scope.get("app")
+    state = getattr(app, "state", None)
+    limit = getattr(state, "max_body", DEFAULT_MAX_BODY)
+    return limit if isinstance(limit, int) else DEFAULT_MAX_BODY
+
+
+def _too_large(limit: int) -> BodyTooLarge:
+    return BodyTooLarge(f"the request body is larger than this route accepts ({limit} bytes)")
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or BodyTooLarge (HG-1010, 413) as soon as it is known to exceed ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise UsageError(f"Content-Length {declared[:40]!r} is not a number of bytes")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    # The stream is consumed now; Starlette's own body()/json() read this attribute when it is set.
+    request._body = body
+    return body
+
+
+async def read_json(request: Request, limit: int) -> object:
+    """The body parsed as JSON (UsageError HG-1003 when it is not JSON, however deeply nested)."""
+    raw = await read_body(request, limit)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):  # json raises RecursionError on deep nesting
+        raise UsageError("the request body is not valid JSON") from None

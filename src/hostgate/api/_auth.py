@@ -1,0 +1,72 @@
+"""HTTP Basic credentials checked before any route runs: before a body is read, off the event loop, throttled.
+
+An ASGI middleware rather than a call inside each handler, so that no handler can read a body (or do anything
+else) for a request with wrong credentials, and so that the 429 answer carries ``Retry-After`` (RFC 9110
+section 10.2.3). Requests without Basic credentials pass through untouched: the open routes (health, CA),
+bearer-token routes (heartbeats) and the handlers' own "this request needs credentials" answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Mapping
+
+from starlette.datastructures import Headers
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from hostgate.errors import AuthenticationFailed, HostgateError, TooManyAttempts
+from hostgate.management.login_guard import LoginGuard
+from hostgate.management.security import Principal
+
+__all__ = ["PRINCIPAL_SCOPE_KEY", "BasicAuthGate", "parse_basic"]
+
+PRINCIPAL_SCOPE_KEY = "hostgate.principal"
+# No credentials needed there; a stray Authorization header must not cost an argon2 check.
+OPEN_PATHS = frozenset({"/api/v1/health", "/api/v1/ca"})
+
+
+def parse_basic(header: str) -> tuple[str, str] | None:
+    """(user, password) of a Basic ``Authorization`` value; None for another scheme; raises when malformed."""
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, sep, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise AuthenticationFailed("the Authorization header is malformed") from None
+    if not sep:
+        raise AuthenticationFailed("the Authorization header is malformed")
+    return user, password
+
+
+class BasicAuthGate:
+    def __init__(self, app: ASGIApp, guard: LoginGuard, identity: Mapping[str, str]) -> None:
+        self.app = app
+        self.guard = guard
+        self.identity = dict(identity)  # the headers every answer of this face carries
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        try:
+            credentials = parse_basic(Headers(scope=scope).get("authorization", ""))
+            if credentials is not None:
+                client = scope.get("client")
+                source = str(client[0]) if client else "unknown"
+                principal: Principal = await self.guard.authenticate(*credentials, source)
+                scope[PRINCIPAL_SCOPE_KEY] = principal
+        except HostgateError as exc:
+            payload = exc.to_payload()
+            request_id = scope.get("state", {}).get("request_id")  # set by hostgate._http's error boundary
+            if request_id:
+                payload = {**payload, "request_id": request_id}
+            response = JSONResponse(payload, status_code=exc.http_status, headers=self.identity)
+            if isinstance(exc, TooManyAttempts):
+                response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
