@@ -10,6 +10,7 @@ lost, any register history was not linearizable, or a fault could not be healed.
 from __future__ import annotations
 
 import argparse
+import signal
 import random
 import sys
 import tempfile
@@ -74,6 +75,9 @@ def summarize(results: list[dict[str, Any]]) -> tuple[str, bool]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so every batch's `finally` removes its namespaces,
+    # veths and processes instead of leaving a cluster running.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trials", type=int, default=100)
     p.add_argument("--seed", type=int, default=None, help="default: random (printed)")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hmac
 import json
 from pathlib import Path
 from typing import Any
 
 import tomli_w
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -118,7 +119,10 @@ def test_config_tables_raise_only_coded_errors(
     _only_coded(load_settings, tmp_path, env)
 
 
-KEY = b"k" * 32
+_KID, _PRIVATE_PEM, _PUBLIC_B64 = tokens.generate_key()
+_PRIVATE = serialization.load_pem_private_key(_PRIVATE_PEM.encode(), password=None)
+assert isinstance(_PRIVATE, Ed25519PrivateKey)
+KEYS = tokens.KeySet([tokens.PublicKey(_KID, _PUBLIC_B64)])
 
 
 def _b64(data: bytes) -> str:
@@ -126,32 +130,35 @@ def _b64(data: bytes) -> str:
 
 
 def _signed(header: bytes, payload: bytes) -> str:
+    """A token whose signature is genuine (the session server's own key set) around any header and payload."""
     signing_input = f"{_b64(header)}.{_b64(payload)}".encode()
-    return f"{signing_input.decode()}.{_b64(hmac.digest(KEY, signing_input, 'sha256'))}"
+    return f"{signing_input.decode()}.{_b64(_PRIVATE.sign(signing_input))}"
 
 
 @FAST
 @given(st.text(max_size=300))
 def test_token_verifier_on_any_string(token: str) -> None:
-    _only_coded(tokens.verify, KEY, token, kind="session", cluster_id="c", server="s")
+    _only_coded(KEYS.verify, token, kind="session", cluster_id="c", server="s")
+
+
+_HEADERS = [
+    f'{{"alg":"EdDSA","kid":"{_KID}","typ":"JWT"}}'.encode(),
+    b'{"alg":"HS256","typ":"JWT"}',
+    b'{"alg":"none"}',
+    b"[]",
+    b"{",
+]
 
 
 @FAST
-@given(documents, st.sampled_from([b'{"alg":"HS256","typ":"JWT"}', b'{"alg":"none"}', b"[]", b"{"]))
+@given(documents, st.sampled_from(_HEADERS))
 def test_token_verifier_on_signed_tokens_around_any_payload(payload: Any, header: bytes) -> None:
     if isinstance(payload, dict):
         payload = {"cid": "c", "srv": "s", "typ": "session", **payload}
     raw = json.dumps(payload, allow_nan=True).encode()
-    _only_coded(tokens.verify, KEY, _signed(header, raw), kind="session", cluster_id="c", server="s")
+    _only_coded(KEYS.verify, _signed(header, raw), kind="session", cluster_id="c", server="s")
 
 
 def test_token_verifier_on_a_deeply_nested_payload() -> None:
     raw = b'{"cid":"c","srv":"s","typ":"session","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
-    _only_coded(
-        tokens.verify,
-        KEY,
-        _signed(b'{"alg":"HS256","typ":"JWT"}', raw),
-        kind="session",
-        cluster_id="c",
-        server="s",
-    )
+    _only_coded(KEYS.verify, _signed(_HEADERS[0], raw), kind="session", cluster_id="c", server="s")

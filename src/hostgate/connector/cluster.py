@@ -152,6 +152,10 @@ class ClusterClient:
             return {}
         if self.bearer:
             return {"Authorization": f"Bearer {self.bearer}"}
+        if self.user is None and self.password is None:
+            # A client identified by its TLS certificate only (a session server's heartbeats): no empty
+            # Basic credentials, which the login gate would count as a failed login.
+            return {}
         raw = f"{self.user or ''}:{self.password or ''}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
