@@ -10,8 +10,8 @@ lost, any register history was not linearizable, or a fault could not be healed.
 from __future__ import annotations
 
 import argparse
-import signal
 import random
+import signal
 import sys
 import tempfile
 import time
