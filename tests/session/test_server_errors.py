@@ -21,7 +21,9 @@ from hostgate.session.registry import SessionRegistry
 from hostgate.session.server import create_session_app
 from tests.helpers.models import write_model
 
-KEY = b"k" * 32
+_KID, _PRIVATE_PEM, _PUBLIC_B64 = tokens.generate_key()
+SIGNER = tokens.Signer(_KID, _PRIVATE_PEM)
+KEYS = tokens.KeySet([tokens.PublicKey(_KID, _PUBLIC_B64)])
 CLUSTER = "c-test"
 
 
@@ -33,7 +35,7 @@ def _app(tmp_path: Path) -> httpx.AsyncClient:
     models = tmp_path / "models"
     models.mkdir()
     deploy_model(write_model(tmp_path, "demo3270", 1, name="m"), models)
-    registry = SessionRegistry("s1", CLUSTER, KEY, 4, ModelLibrary(models), host_factory=_broken_driver)
+    registry = SessionRegistry("s1", CLUSTER, KEYS, 4, ModelLibrary(models), host_factory=_broken_driver)
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(create_session_app(registry)), base_url="http://s1"
     )
@@ -43,7 +45,7 @@ def _token() -> str:
     claims = tokens.TokenClaims(
         "session", CLUSTER, "s1", user="alice", model="m", expires_at=time.time() + 60
     )
-    return tokens.mint(KEY, claims)
+    return SIGNER.mint(claims)
 
 
 async def test_an_unexpected_exception_is_hg_1000_with_a_request_id_logged_once(
