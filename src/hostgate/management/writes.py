@@ -46,6 +46,9 @@ from hostgate.store.guard import (
     valid_key,
 )
 
+# Never holds a value: a refused call's guarded delete of it stores the call's record and nothing else.
+_CLAIM_ONLY_KEY = "/hostgate-writes-claim"
+
 __all__ = [
     "DEADLINE_HEADER",
     "DEFAULT_DEADLINE",
@@ -157,9 +160,12 @@ class WriteCalls:
                 except HostgateError as exc:
                     answer = WriteAnswer.of_error(exc)
                     if not guard.claimed and not isinstance(exc, SecurityError | DeadlineExpired):
-                        # Checks made before the first write (e.g. "already exists") can fail *because*
-                        # another attempt of this call applied it: then its answer is ours too.
-                        await self._raise_if_applied(guard)
+                        # A refusal claims the key too (a guarded no-op write records it), so that another
+                        # attempt of this call, held up by a hung or cut-off member, cannot apply the call
+                        # later, after the client was told it failed (found by the nemesis suite: a hedged
+                        # create answered "already exists", its stalled twin created the key after a later
+                        # delete). If another attempt claimed it first, its answer is ours: DuplicateWrite.
+                        await self._claim_refusal(guard)
         except DuplicateWrite as dup:
             guard.fingerprint = await print_()
             return await self._replay(guard, dup.record)
@@ -182,6 +188,17 @@ class WriteCalls:
                 # The write stands; a duplicate of this call then answers WriteInProgress instead of our answer.
                 log.warning("could not record the answer of idempotency key %s: %s", guard.key, exc)
         return answer
+
+    async def _claim_refusal(self, guard: WriteGuard) -> None:
+        """Record this attempt's refusal under the key; raises ``DuplicateWrite`` if another attempt applied."""
+        try:
+            await self._store.delete(
+                _CLAIM_ONLY_KEY
+            )  # guarded: stores this attempt's record, deletes nothing
+        except HostgateError as exc:
+            # The refusal stands; a stalled twin can still apply (the store was unreachable for us too).
+            log.warning("could not record the refusal of idempotency key %s: %s", guard.key, exc)
+            await self._raise_if_applied(guard)
 
     async def _raise_if_applied(self, guard: WriteGuard) -> None:
         try:
