@@ -26,6 +26,7 @@ import secrets
 from collections.abc import Mapping
 
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -77,6 +78,12 @@ class ErrorBoundary:
                 self.log.warning("%s failed (request %s): %s", where, request_id, exc)
             if not started:
                 await self._answer(exc, request_id, scope, receive, send_stamped)
+        except ClientDisconnect:
+            # The client went away before its body was read (the dialer drops the slower attempt of a hedged
+            # request): no one is left to answer, and it is no bug.
+            self.log.info(
+                "%s: the client disconnected before its request was read (request %s)", where, request_id
+            )
         except Exception as exc:
             # The boundary: a bug anywhere below becomes one coded 500 and one log record.
             self.log.exception("%s failed (request %s)", where, request_id)

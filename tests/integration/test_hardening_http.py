@@ -61,6 +61,18 @@ class Lab:
             transport=httpx.HTTPTransport(verify=self.ctx, local_address=_source()),
         )
 
+    def as_session_server(self) -> httpx.Client:
+        """A client presenting session01's own certificate: how heartbeats authenticate (issue #15.2)."""
+        ctx = ssl.create_default_context(cafile=str(self.inst.ca_file))
+        d = self.session.data_dir
+        ctx.load_cert_chain(d / "member.pem", d / "member-key.pem")
+        return httpx.Client(
+            base_url=self.member.url,
+            verify=ctx,
+            timeout=10.0,
+            transport=httpx.HTTPTransport(verify=ctx, local_address=_source()),
+        )
+
     def admin(self) -> httpx.Client:
         return self.client(auth=_basic("admin", self.inst.password))
 
@@ -234,9 +246,7 @@ def test_session_server_caps_bodies_of_authenticated_requests(lab: Lab) -> None:
 
 
 def test_heartbeat_figures_are_checked(lab: Lab) -> None:
-    secrets = json.loads((lab.session.data_dir / "session-secrets.json").read_text())
-    token = secrets["server_token"]
-    with lab.client(auth=f"Bearer {token}") as c:
+    with lab.as_session_server() as c:
         for bad in (
             '{"active_sessions": 1, "capacity": 5, "interval": NaN}',
             '{"active_sessions": -1, "capacity": 5, "interval": 30}',
@@ -277,11 +287,10 @@ def test_report_after_being_routed_still_takes_the_server_out(lab: Lab) -> None:
         resp = api.post("/api/v1/route", json={"domain": "d", "unreachable": ["session01"]})
         assert resp.status_code == 503 and resp.json()["code"] == "HG-4101"
         assert not _live(api)
-        # Back at its next heartbeat; make it come now (the same token the server uses).
-        token = json.loads((lab.session.data_dir / "session-secrets.json").read_text())["server_token"]
+        # Back at its next heartbeat; make it come now (with the certificate the server itself uses).
         beat = {"active_sessions": 0, "capacity": 100, "interval": 30}
-        with lab.client(auth=f"Bearer {token}") as c:
-            assert c.post("/api/v1/session-servers/session01/heartbeat", json=beat).status_code == 204
+        with lab.as_session_server() as c:
+            assert c.post("/api/v1/session-servers/session01/heartbeat", json=beat).status_code == 200
         assert _live(api)
 
 
@@ -347,13 +356,13 @@ def test_admin_input_is_checked(lab: Lab) -> None:
         assert [s["name"] for s in api.get("/api/v1/session-servers").json()] == ["session01"]
 
 
-def test_session_server_with_a_bad_signing_key_stops_with_a_coded_error(lab: Lab) -> None:
+def test_session_server_with_malformed_token_keys_stops_with_a_coded_error(lab: Lab) -> None:
     import shutil
 
     copy = lab.inst.root / "broken-session"
     shutil.copytree(lab.session.data_dir, copy)
     secrets = json.loads((copy / "session-secrets.json").read_text())
-    (copy / "session-secrets.json").write_text(json.dumps({**secrets, "signing_key_b64": "not*base64!"}))
+    (copy / "session-secrets.json").write_text(json.dumps({**secrets, "token_keys": [{"kid": 1}]}))
     proc = lab.inst.hostgate("server", "--data-dir", str(copy), check=False, timeout=90)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0 and "Traceback" not in out, out

@@ -238,7 +238,7 @@ def _beat(inst: Installation, name: str, client: Member | None, bearer: str | No
     member = inst.members[0]
     return httpx.post(
         f"{member.url}/api/v1/session-servers/{name}/heartbeat",
-        json={"active_sessions": 0, "capacity": 1000000000, "interval": 3600},
+        json={"active_sessions": 0, "capacity": 1000, "interval": 30},
         headers=headers,
         verify=ctx,
         timeout=10,

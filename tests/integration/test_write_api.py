@@ -118,7 +118,9 @@ async def test_a_refused_call_is_never_applied_by_its_late_twin(member: Member) 
     """Found by the nemesis suite (make chaos): a hedged create answered "already exists" (HG-1003) by one
     member while its twin, held up on a hung member, created the domain later, after a delete the client had
     seen acknowledged. A refusal must claim the call's key like an applied write does."""
-    assert (await member.api.post("/api/v1/domains", json={"name": "flag"}, headers=call())).status_code == 201
+    assert (
+        await member.api.post("/api/v1/domains", json={"name": "flag"}, headers=call())
+    ).status_code == 201
     twin = call()
     refused = await member.api.post("/api/v1/domains", json={"name": "flag"}, headers=twin)
     assert refused.status_code == 400 and refused.json()["code"] == "HG-1003", refused.text

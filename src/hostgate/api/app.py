@@ -104,11 +104,11 @@ def create_app(service: ManagementService) -> Starlette:
         )
 
         async def print_() -> str:
-            # Asked for after the handler ran: it has authenticated the caller and read the body (cached).
-            try:
-                body = await request.body()
-            except RuntimeError:  # the handler consumed the stream itself
-                body = b""
+            # Asked for after the handler ran: it has authenticated the caller and read the body, which
+            # hostgate._bodies caches on the request. Never read it here: a handler that refused before reading
+            # (over the size cap) must not wait for a body the client may never send.
+            cached = getattr(request, "_body", None)
+            body = cached if isinstance(cached, bytes) else b""
             auth = request.headers.get("authorization", "")
             return fingerprint(request.method, request.url.path, auth, body)
 

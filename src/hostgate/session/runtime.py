@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.applications import Starlette
 
@@ -43,7 +44,7 @@ def start_session_role(settings: Settings) -> SessionRole:
     registry = SessionRegistry(
         server=settings.server.member_name,
         cluster_id=secrets.cluster_id,
-        token_keys=_key_set(secrets),
+        token_keys=_key_set(secrets, secrets_path),
         capacity=settings.session.capacity,
         models=ModelLibrary(settings.path(settings.session.models_dir)),
     )
@@ -82,11 +83,11 @@ def start_session_role(settings: Settings) -> SessionRole:
     return SessionRole(create_session_app(registry, max_body=settings.security.max_body), heartbeat, registry)
 
 
-def _key_set(secrets: SessionSecrets) -> tokens.KeySet:
+def _key_set(secrets: SessionSecrets, path: Path) -> tokens.KeySet:
     try:
         return tokens.KeySet(secrets.token_keys)
     except ValueError as exc:
         raise ConfigError(
-            f"the token keys in the session server's registration are malformed: {exc}",
+            f"{path}: the token keys in the session server's registration are malformed: {exc}",
             hint="Register the server again: `hostgate install --role session ...` into a new data directory.",
         ) from exc
