@@ -149,7 +149,7 @@ def header_values(samples: tuple[str, ...]) -> st.SearchStrategy[bytes]:
     )
 
 
-@dataclass
+@dataclass(repr=False)
 class Fuzzed:
     """One generated request."""
 
@@ -157,6 +157,15 @@ class Fuzzed:
     path: str
     headers: dict[str, bytes] = field(default_factory=dict)
     body: bytes | None = None
+
+    def __repr__(self) -> str:
+        # Short enough to read in a failure report (a body may be 200 kB of brackets); still code that
+        # rebuilds the request when nothing was cut, to paste into @example.
+        def cut(value: object) -> str:
+            text = repr(value)
+            return text if len(text) <= 2_000 else f"{text[:2_000]}...<{len(text)} chars>"
+
+        return f"Fuzzed({self.method!r}, {cut(self.path)}, {cut(self.headers)}, {cut(self.body)})"
 
 
 class _Records(logging.Handler):
