@@ -154,6 +154,7 @@ __all__ = [
     "UnexpectedEntity",
     "UnsafeAddress",
     "UsageError",
+    "UserNotFound",
     "WriteInProgress",
     "WrongCluster",
     "error_from_payload",
@@ -243,6 +244,14 @@ class MethodNotAllowed(HostgateError):
     code = "HG-1041"
     hint = "Use one of the methods the Allow header of this answer names."
     http_status = 405
+
+
+class UserNotFound(HostgateError):
+    """An account that does not exist, like every other "no X named" of the API: 404, not 400 (issue #15)."""
+
+    code = "HG-1042"
+    hint = "Check the name: `hostgate user list` shows the accounts of the cluster."
+    http_status = 404
 
 
 class StoreError(HostgateError):
