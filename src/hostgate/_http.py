@@ -114,12 +114,14 @@ async def _coded_http_exception(request: Request, exc: Exception) -> Response:
     # response from its ExceptionMiddleware, inside the boundary: without this the only uncoded errors of
     # both faces (found by the fuzz tests, issue #15).
     assert isinstance(exc, HTTPException)
-    where = f"{request.method} {request.url.path}"
+    path = request.url.path
+    path = path if len(path) <= 200 else f"{path[:200]}..."  # a fuzzer's 64 KiB path is not echoed whole
+    where = f"{request.method[:20]} {path}"
     error: HostgateError
     if exc.status_code == 404:
         error = NoSuchEndpoint(f"no such endpoint: {where}")
     elif exc.status_code == 405:
-        error = MethodNotAllowed(f"{request.url.path} does not take {request.method}")
+        error = MethodNotAllowed(f"{path} does not take {request.method[:20]}")
     else:
         error = UsageError(f"{where}: {exc.detail}")
     body = {**error.to_payload(), "request_id": request.scope.get("state", {}).get("request_id", "")}
