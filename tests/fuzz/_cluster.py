@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hostgate import pki
 from hostgate.api.app import create_app
@@ -35,10 +36,26 @@ from hostgate.management.token_keys import ensure_token_keys
 from hostgate.store.sqlite import SqliteStore
 from tests.helpers.etcd import write_member_files
 
-__all__ = ["CLUSTER", "PASSWORD", "Member", "basic", "start_member"]
+__all__ = ["AS_SERVER_HEADER", "CLUSTER", "PASSWORD", "Member", "basic", "start_member"]
 
 CLUSTER = "fuzz-cluster"
 PASSWORD = "correct-horse-battery"
+
+
+# A request with this header is handled as if it came over TLS with session server s1's client certificate
+# (what runtime/tls_scope.py puts in the ASGI scope under uvicorn), so heartbeats get past the certificate check.
+AS_SERVER_HEADER = b"x-fuzz-as-server"
+
+
+class _ClientCertificate:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.cert_pem = ""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(k == AS_SERVER_HEADER for k, _ in scope["headers"]):
+            scope = {**scope, "extensions": {"tls": {"client_cert_chain": [self.cert_pem]}}}
+        await self.app(scope, receive, send)
 
 
 def basic(user: str, password: str) -> bytes:
@@ -98,12 +115,10 @@ async def start_member(data_dir: Path) -> Member:
     cache = ConfigCache(store, PREFIX)
     await cache.start()
     await ensure_token_keys(store, cache)
-    http = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(ManagementService(settings, store, cache))),
-        base_url="https://m1",
-    )
+    app = _ClientCertificate(create_app(ManagementService(settings, store, cache)))
+    http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://m1")
     member = Member(http, store, cache)
-    await member.admin("POST", "/api/v1/session-servers", _server("s1"))
+    app.cert_pem = (await member.admin("POST", "/api/v1/session-servers", _server("s1"))).json()["cert_pem"]
     await member.admin("POST", "/api/v1/session-servers", _server("s2"))
     await member.admin("POST", "/api/v1/domains", {"name": "prod"})
     await member.admin("PUT", "/api/v1/domains/prod/servers/s1", {"weight": 1, "priority": 1})

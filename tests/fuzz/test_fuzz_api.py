@@ -18,7 +18,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hostgate import pki
-from tests.fuzz._cluster import CLUSTER, PASSWORD, basic, start_member
+from tests.fuzz._cluster import AS_SERVER_HEADER, CLUSTER, PASSWORD, basic, start_member
 from tests.fuzz._common import (
     EXAMPLES,
     NUMBERS,
@@ -152,6 +152,8 @@ def requests(draw: st.DrawFn) -> Fuzzed:
         deadline = draw(_DEADLINE)
         if deadline is not None:
             headers["X-Hostgate-Deadline"] = deadline
+    if draw(st.integers(0, 3)) == 0:  # as session server s1 (its TLS client certificate): heartbeats, keys
+        headers[AS_SERVER_HEADER.decode()] = b"1"
     if draw(st.booleans()):
         headers["Content-Type"] = draw(header_values(("application/json", "text/plain", "")))
     body = (
@@ -180,6 +182,14 @@ def test_the_management_api_answers_every_request_coded_and_stamped(tmp_path: Pa
             @example(fuzzed=Fuzzed("GET", "/api/v1/nowhere"))
             @example(fuzzed=Fuzzed("PATCH", "/api/v1/users"))
             @example(fuzzed=Fuzzed("DELETE", "/api/v1/users/nobody", {"Authorization": ADMIN}))
+            @example(
+                fuzzed=Fuzzed(
+                    "POST",
+                    "/api/v1/session-servers/s1/heartbeat",
+                    {AS_SERVER_HEADER.decode(): b"1"},
+                    b'{"active_sessions": 1, "capacity": 4, "interval": NaN}',
+                )
+            )
             def one(fuzzed: Fuzzed) -> None:
                 resp = loop.run_until_complete(send(fuzzed))
                 check_answer(fuzzed, resp, IDENTITY, trap.take())
