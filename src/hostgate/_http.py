@@ -23,16 +23,25 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import ClientDisconnect
-from starlette.responses import JSONResponse
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hostgate.errors import HostError, HostgateError, InternalError
+from hostgate.errors import (
+    HostError,
+    HostgateError,
+    InternalError,
+    MethodNotAllowed,
+    NoSuchEndpoint,
+    UsageError,
+)
 
-__all__ = ["REQUEST_ID_HEADER", "ErrorBoundary", "error_boundary"]
+__all__ = ["REQUEST_ID_HEADER", "ErrorBoundary", "coded_http_exceptions", "error_boundary"]
 
 REQUEST_ID_HEADER = "X-Request-Id"
 
@@ -104,3 +113,28 @@ class ErrorBoundary:
 def error_boundary(log: logging.Logger, headers: Mapping[str, str], face: str) -> Middleware:
     """The boundary as a Starlette ``middleware=[...]`` entry (outside routing, so 404/405 are stamped too)."""
     return Middleware(ErrorBoundary, log=log, headers=dict(headers), face=face)
+
+
+async def _coded_http_exception(request: Request, exc: Exception) -> Response:
+    # Starlette's router answers an unknown path (404) or method (405) with a plain-text HTTPException
+    # response from its ExceptionMiddleware, inside the boundary: without this the only uncoded errors of
+    # both faces (found by the fuzz tests, issue #15).
+    assert isinstance(exc, HTTPException)
+    path = request.url.path
+    path = path if len(path) <= 200 else f"{path[:200]}..."  # a fuzzer's 64 KiB path is not echoed whole
+    where = f"{request.method[:20]} {path}"
+    error: HostgateError
+    if exc.status_code == 404:
+        error = NoSuchEndpoint(f"no such endpoint: {where}")
+    elif exc.status_code == 405:
+        error = MethodNotAllowed(f"{path} does not take {request.method[:20]}")
+    else:
+        error = UsageError(f"{where}: {exc.detail}")
+    body = {**error.to_payload(), "request_id": request.scope.get("state", {}).get("request_id", "")}
+    status = exc.status_code if 400 <= exc.status_code < 500 else error.http_status
+    return JSONResponse(body, status_code=status, headers=dict(exc.headers or {}))
+
+
+def coded_http_exceptions() -> dict[Any, Callable[[Request, Exception], Awaitable[Response]]]:
+    """``Starlette(exception_handlers=...)``: Starlette's own 404/405 as coded errors (HG-1040, HG-1041)."""
+    return {HTTPException: _coded_http_exception}

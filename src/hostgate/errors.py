@@ -120,6 +120,7 @@ __all__ = [
     "MemberNotFound",
     "MemberNotReady",
     "MemberRemoved",
+    "MethodNotAllowed",
     "ModelError",
     "ModelIssue",
     "ModelItemNotFound",
@@ -131,6 +132,7 @@ __all__ = [
     "NoPathToEntity",
     "NoProcedureForQuery",
     "NoServerAvailable",
+    "NoSuchEndpoint",
     "NotAuthorized",
     "NotSupported",
     "QueryError",
@@ -152,6 +154,7 @@ __all__ = [
     "UnexpectedEntity",
     "UnsafeAddress",
     "UsageError",
+    "UserNotFound",
     "WriteInProgress",
     "WrongCluster",
     "error_from_payload",
@@ -225,6 +228,30 @@ class InvalidField(HostgateError):
     code = "HG-1011"
     hint = "Correct the named field (range and form are in the message) and send the request again."
     http_status = 400
+
+
+class NoSuchEndpoint(HostgateError):
+    """Starlette's own 404 for a path no route matches, coded like every other answer (issue #15, fuzzing)."""
+
+    code = "HG-1040"
+    hint = "Check the URL: the API's paths start with /api/v1/ (docs/architecture.md lists them)."
+    http_status = 404
+
+
+class MethodNotAllowed(HostgateError):
+    """Starlette's own 405 for a known path with another method; the answer keeps its ``Allow`` header."""
+
+    code = "HG-1041"
+    hint = "Use one of the methods the Allow header of this answer names."
+    http_status = 405
+
+
+class UserNotFound(HostgateError):
+    """An account that does not exist, like every other "no X named" of the API: 404, not 400 (issue #15)."""
+
+    code = "HG-1042"
+    hint = "Check the name: `hostgate user list` shows the accounts of the cluster."
+    http_status = 404
 
 
 class StoreError(HostgateError):

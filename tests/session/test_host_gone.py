@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hostgate import tokens
 from hostgate.errors import HostDisconnected, SessionNotFound
 from hostgate.models.library import ModelLibrary, deploy_model
 from hostgate.session.model_runtime import ModelSession
@@ -44,7 +45,7 @@ async def served(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         models = tmp_path / "models"
         models.mkdir()
         deploy_model(write_model(tmp_path, f"demo{kind}", host.port), models)
-        registry = SessionRegistry("s1", "c1", b"k" * 32, 4, ModelLibrary(models))
+        registry = SessionRegistry("s1", "c1", tokens.KeySet([]), 4, ModelLibrary(models))
         claims = TokenClaims(kind="session", cluster_id="c1", server="s1", user="ada", model=f"demo{kind}")
         session = await registry.open(claims, f"demo{kind}")
         try:

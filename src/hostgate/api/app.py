@@ -26,7 +26,7 @@ from starlette.routing import Route
 
 from hostgate import tokens
 from hostgate._bodies import body_limit, read_json
-from hostgate._http import error_boundary
+from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.errors import AuthenticationFailed, UsageError
 from hostgate.management.login_guard import LoginGuard
@@ -354,6 +354,7 @@ def create_app(service: ManagementService) -> Starlette:
     }
     app = Starlette(
         routes=routes,
+        exception_handlers=coded_http_exceptions(),
         # The error boundary outermost, so that whatever the login gate or a route raises is coded.
         middleware=[
             error_boundary(log, identity, "management API"),

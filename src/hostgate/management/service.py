@@ -31,6 +31,7 @@ from hostgate.errors import (
     StoreCorrupt,
     StoreUnavailable,
     UsageError,
+    UserNotFound,
 )
 from hostgate.management.cache import ConfigCache
 from hostgate.management.domains import DomainService
@@ -290,7 +291,7 @@ class ManagementService:
         principal.require_admin()
         kv = await self.store.get(user_key(name))
         if kv is None:
-            raise UsageError(f"no user named {name!r}")
+            raise UserNotFound(f"no user named {name!r}")
         if name.lower() == principal.name.lower():
             raise UsageError("you cannot remove the account you are logged in with")
         await self.store.compare_and_delete(user_key(name), kv.mod_revision)

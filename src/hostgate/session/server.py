@@ -42,7 +42,7 @@ from starlette.routing import Route
 
 from hostgate import tokens
 from hostgate._bodies import DEFAULT_MAX_BODY, body_limit, read_body
-from hostgate._http import error_boundary
+from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.errors import AuthenticationFailed, UsageError
 from hostgate.models import Value
 from hostgate.session.model_runtime import ModelSession, Records
@@ -211,6 +211,7 @@ def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX
     identity = {"X-Hostgate-Cluster-Id": registry.cluster_id, "X-Hostgate-Session-Server": registry.server}
     app = Starlette(
         middleware=[error_boundary(log, identity, "session server")],
+        exception_handlers=coded_http_exceptions(),
         routes=[
             Route("/api/v1/health", health, methods=["GET"]),
             Route("/api/v1/sessions", open_session, methods=["POST"]),
