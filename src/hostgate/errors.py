@@ -14,6 +14,8 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── FeatureNotAvailable        HG-1004  asked for something a later version brings (sessions from pools)
     ├── BodyTooLarge               HG-1010  a request body is larger than the route accepts (413)
     ├── InvalidField               HG-1011  a request field is out of range or malformed (names the field)
+    ├── ServerBusy                 HG-1030  the server has as many connections open as it accepts (503)
+    ├── RequestHeaderTimeout       HG-1031  the request line and headers did not arrive in time (408)
     ├── StoreError
     │   ├── StoreUnavailable       HG-2001  the store cannot be reached
     │   ├── QuorumLost             HG-2002  writes need a majority of members and there is none
@@ -136,9 +138,11 @@ __all__ = [
     "QueryError",
     "QuorumLost",
     "RemoteError",
+    "RequestHeaderTimeout",
     "ResolutionFailed",
     "RoutingError",
     "SecurityError",
+    "ServerBusy",
     "ServerCertificateRefused",
     "SessionError",
     "SessionLost",
@@ -225,6 +229,20 @@ class InvalidField(HostgateError):
     code = "HG-1011"
     hint = "Correct the named field (range and form are in the message) and send the request again."
     http_status = 400
+
+
+class ServerBusy(HostgateError):
+    code = "HG-1030"
+    hint = (
+        "Try again in a moment (the answer's Retry-After says when); the server is at its connection limit."
+    )
+    http_status = 503
+
+
+class RequestHeaderTimeout(HostgateError):
+    code = "HG-1031"
+    hint = "Send the whole request line and headers at once; a slow or stalled client is cut off."
+    http_status = 408
 
 
 class StoreError(HostgateError):
