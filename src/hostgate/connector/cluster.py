@@ -152,6 +152,10 @@ class ClusterClient:
             return {}
         if self.bearer:
             return {"Authorization": f"Bearer {self.bearer}"}
+        if self.user is None and self.password is None:
+            # A client authenticated by its certificate only (a session server's heartbeats): an empty Basic
+            # ":" would be checked, and refused, by the API's login gate (api/_auth.py) before the route runs.
+            return {}
         raw = f"{self.user or ''}:{self.password or ''}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
