@@ -86,6 +86,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from hostgate._public import public_text
+
 __all__ = [
     "AlreadyInCluster",
     "AttributeNotReadable",
@@ -178,9 +180,11 @@ class HostgateError(Exception):
     def __str__(self) -> str:
         return f"[{self.code}] {self.message}"
 
-    def to_payload(self) -> dict[str, str]:
-        """The JSON body an HTTP face sends for this error."""
-        return {"code": self.code, "message": self.message, "hint": self.hint}
+    def to_payload(self, *, public: bool = True) -> dict[str, str]:
+        """The JSON body an HTTP face sends for this error: echoed input bounded, and (``public``) no absolute
+        path of this host (issue #15, finding 8; ``hostgate._public``). The CLI keeps its own host's paths."""
+        message, hint = (public_text(t, hide_paths=public) for t in (self.message, self.hint))
+        return {"code": self.code, "message": message, "hint": hint}
 
 
 class InternalError(HostgateError):
@@ -694,8 +698,8 @@ class RemoteError(HostgateError):
     def __str__(self) -> str:
         return f"[{self.remote_code}] {self.message}"
 
-    def to_payload(self) -> dict[str, str]:
-        return {"code": self.remote_code, "message": self.message, "hint": self.hint}
+    def to_payload(self, *, public: bool = True) -> dict[str, str]:
+        return {**super().to_payload(public=public), "code": self.remote_code}
 
 
 def _all_coded() -> dict[str, type[HostgateError]]:

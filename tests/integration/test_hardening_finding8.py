@@ -81,7 +81,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         first.wait_healthy()
         inst.write_hosts_file()
         inst.add_session_server(1, interval=5.0)
-        yield Lab(inst)
+        lab = Lab(inst)
+        with lab.admin() as api:  # heartbeats (certificate only) pass the login gate
+            poll("session01 live", lambda: api.get("/api/v1/session-servers").json()[0]["live"], 60)
+        yield lab
 
 
 def _trickle(lab: Lab, server: Member, port: int | None, stop: threading.Event, out: list[float]) -> None:
@@ -166,3 +169,62 @@ def test_connections_beyond_the_cap_get_a_coded_503(lab: Lab) -> None:
     with lab.connect(lab.member) as sock:
         sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
         assert _read_response(sock)[0] == 200
+
+
+# --- the session server's /health -----------------------------------------------------------------------------
+
+
+def _token(lab: Lab, model: str = "") -> str:
+    with lab.admin() as api:
+        resp = api.post("/api/v1/tokens", json={"server": lab.session.name, "model": model})
+        assert resp.status_code in (200, 201), resp.text
+        return str(resp.json()["token"])
+
+
+def test_session_health_tells_strangers_only_who_it_is(lab: Lab) -> None:
+    (lab.session.data_dir / "models").mkdir(exist_ok=True)
+    (lab.session.data_dir / "models" / "secret-payroll.yaml").write_text("name: secret-payroll\n")
+    with httpx.Client(verify=lab.ctx, timeout=30) as c:
+        resp = c.get(f"{lab.session_url}/api/v1/health")
+    assert resp.status_code == 200
+    # Before the fix: also active_sessions, capacity and every model name.
+    assert resp.json() == {"status": "ok", "server": lab.session.name, "cluster_id": _cluster_id(lab)}
+    assert "secret-payroll" not in resp.text
+    with lab.admin(lab.session_url, token=_token(lab)) as c:
+        detail = c.get("/api/v1/health").json()
+    assert "secret-payroll" in detail["models"] and detail["active_sessions"] == 0
+    with lab.admin(lab.session_url, token="not-a-token") as c:
+        resp = c.get("/api/v1/health")
+    assert resp.status_code == 401 and resp.json()["code"] in ("HG-3001", "HG-3852"), resp.text
+
+
+def _cluster_id(lab: Lab) -> str:
+    health = lab.member.health(timeout=30)
+    assert health is not None
+    return str(health["cluster_id"])
+
+
+# --- error answers: bounded echoes, no server-side paths ------------------------------------------------------
+
+
+def test_a_huge_field_value_is_not_echoed_whole(lab: Lab) -> None:
+    huge = "x" * 1_000_000  # under the 1 MiB body cap once JSON-quoted in a list: the field check sees it
+    with lab.admin() as api:
+        resp = api.post("/api/v1/domains", json={"name": [huge]})
+    assert resp.status_code == 400 and resp.json()["code"] == "HG-1003", resp.text[:300]
+    # Before the fix: the answer was over 1 MB, the value whole.
+    assert len(resp.content) < 4096 and huge[:1000] not in resp.text
+    assert "(1000000 characters)" in resp.json()["message"]
+
+
+def test_a_model_error_does_not_show_the_data_directory(lab: Lab) -> None:
+    models = lab.session.data_dir / "models"
+    models.mkdir(exist_ok=True)
+    (models / "deep.yaml").write_text("a: " + "[" * 5_000 + "]" * 5_000)
+    with lab.admin(lab.session_url, token=_token(lab, "deep")) as c:
+        resp = c.post("/api/v1/sessions", json={"model": "deep"})
+    assert resp.status_code == 404 and resp.json()["code"] == "HG-6108", resp.text
+    message = resp.json()["message"]
+    assert "deep.yaml" in message  # still names the file
+    # Before the fix: "/tmp/pytest-of-.../session01/models/deep.yaml: ..."
+    assert str(lab.session.data_dir) not in resp.text and str(lab.inst.root) not in resp.text, message
