@@ -74,6 +74,8 @@ class TlsScopeH11Protocol(H11Protocol):
         self.app = app
 
     def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():  # refused (503) or cut (408): nothing it sends is served
+            return
         # A keep-alive connection's next request starts with this byte: its headers get the same deadline.
         if self.conn.their_state is h11.IDLE:
             self._arm_header_timer()
