@@ -14,6 +14,8 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── FeatureNotAvailable        HG-1004  asked for something a later version brings (sessions from pools)
     ├── BodyTooLarge               HG-1010  a request body is larger than the route accepts (413)
     ├── InvalidField               HG-1011  a request field is out of range or malformed (names the field)
+    ├── ServerBusy                 HG-1030  the server has as many connections open as it accepts (503)
+    ├── RequestHeaderTimeout       HG-1031  the request line and headers did not arrive in time (408)
     ├── StoreError
     │   ├── StoreUnavailable       HG-2001  the store cannot be reached
     │   ├── QuorumLost             HG-2002  writes need a majority of members and there is none
@@ -84,6 +86,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
+from hostgate._public import public_text
+
 __all__ = [
     "AlreadyInCluster",
     "AttributeNotReadable",
@@ -138,9 +142,11 @@ __all__ = [
     "QueryError",
     "QuorumLost",
     "RemoteError",
+    "RequestHeaderTimeout",
     "ResolutionFailed",
     "RoutingError",
     "SecurityError",
+    "ServerBusy",
     "ServerCertificateRefused",
     "SessionError",
     "SessionLost",
@@ -177,9 +183,11 @@ class HostgateError(Exception):
     def __str__(self) -> str:
         return f"[{self.code}] {self.message}"
 
-    def to_payload(self) -> dict[str, str]:
-        """The JSON body an HTTP face sends for this error."""
-        return {"code": self.code, "message": self.message, "hint": self.hint}
+    def to_payload(self, *, public: bool = True) -> dict[str, str]:
+        """The JSON body an HTTP face sends for this error: echoed input bounded, and (``public``) no absolute
+        path of this host (issue #15, finding 8; ``hostgate._public``). The CLI keeps its own host's paths."""
+        message, hint = (public_text(t, hide_paths=public) for t in (self.message, self.hint))
+        return {"code": self.code, "message": message, "hint": hint}
 
 
 class InternalError(HostgateError):
@@ -228,6 +236,20 @@ class InvalidField(HostgateError):
     code = "HG-1011"
     hint = "Correct the named field (range and form are in the message) and send the request again."
     http_status = 400
+
+
+class ServerBusy(HostgateError):
+    code = "HG-1030"
+    hint = (
+        "Try again in a moment (the answer's Retry-After says when); the server is at its connection limit."
+    )
+    http_status = 503
+
+
+class RequestHeaderTimeout(HostgateError):
+    code = "HG-1031"
+    hint = "Send the whole request line and headers at once; a slow or stalled client is cut off."
+    http_status = 408
 
 
 class NoSuchEndpoint(HostgateError):
@@ -703,8 +725,8 @@ class RemoteError(HostgateError):
     def __str__(self) -> str:
         return f"[{self.remote_code}] {self.message}"
 
-    def to_payload(self) -> dict[str, str]:
-        return {"code": self.remote_code, "message": self.message, "hint": self.hint}
+    def to_payload(self, *, public: bool = True) -> dict[str, str]:
+        return {**super().to_payload(public=public), "code": self.remote_code}
 
 
 def _all_coded() -> dict[str, type[HostgateError]]:

@@ -61,8 +61,19 @@ class Lab:
         )  # fmt: skip
 
     def health(self) -> dict[str, Any]:
+        """The session server's health with its detail (which needs a token of the cluster for it)."""
         ctx = ssl.create_default_context(cafile=str(self.inst.ca_file))
-        body: dict[str, Any] = httpx.get(f"{self.server.url}/api/v1/health", verify=ctx, timeout=5).json()
+        auth = base64.b64encode(f"admin:{self.inst.password}".encode()).decode()
+        grant = httpx.post(
+            f"{self.inst.members[0].url}/api/v1/tokens",
+            json={"server": self.server.name, "model": ""},
+            headers={"Authorization": f"Basic {auth}"},
+            verify=ctx,
+            timeout=30,
+        ).json()
+        headers = {"Authorization": f"Bearer {grant['token']}"}
+        resp = httpx.get(f"{self.server.url}/api/v1/health", headers=headers, verify=ctx, timeout=5)
+        body: dict[str, Any] = resp.json()
         return body
 
     def live(self) -> bool:

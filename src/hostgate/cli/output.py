@@ -56,7 +56,7 @@ _err = make_console(stderr=True)
 
 def fail(err: HostgateError) -> NoReturn:
     """Print ``error HG-NNNN: message`` and its hint to stderr, then exit 1 (2 for usage errors)."""
-    payload = err.to_payload()
+    payload = err.to_payload(public=False)  # this host's own paths help its operator
     _err.print(
         f"[bold red]error {payload['code']}[/]: {escape(payload['message'])}", markup=True, soft_wrap=True
     )

@@ -128,6 +128,10 @@ class SecuritySettings:
     lockout_seconds: float = 300.0  # ... for this long (even with the right password)
     max_body: int = 1_048_576  # bytes of a request body (JSON API and session server)
     heartbeat_max_body: int = 16_384
+    # Slow clients (issue #15, finding 8): seconds for a request line + headers (runtime/tls_scope.py), and open
+    # connections per HTTP face. Keep-alive stays 15 s (longer than a heartbeat interval).
+    header_timeout: float = 10.0
+    max_connections: int = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +361,8 @@ def _check_security(sec: SecuritySettings, source: str) -> None:
         "lockout_seconds": (0, 86_400 * 7),
         "max_body": (1024, 1 << 30),
         "heartbeat_max_body": (1024, 1 << 20),
+        "header_timeout": (0.1, 300),
+        "max_connections": (1, 100_000),
     }
     for name, (low, high) in bounds.items():
         value = getattr(sec, name)

@@ -153,8 +153,8 @@ class ClusterClient:
         if self.bearer:
             return {"Authorization": f"Bearer {self.bearer}"}
         if self.user is None and self.password is None:
-            # A client identified by its TLS certificate only (a session server's heartbeats): no empty
-            # Basic credentials, which the login gate would count as a failed login.
+            # A client authenticated by its certificate only (a session server's heartbeats): an empty Basic
+            # ":" would be checked, and refused, by the API's login gate (api/_auth.py) before the route runs.
             return {}
         raw = f"{self.user or ''}:{self.password or ''}".encode()
         return {"Authorization": "Basic " + base64.b64encode(raw).decode()}

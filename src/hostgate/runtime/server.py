@@ -86,15 +86,27 @@ async def _wait_loaded(cache: ConfigCache, member: EtcdMember | None) -> None:
             await asyncio.sleep(0.2)  # retry back-off
 
 
-def _uvicorn(settings: Settings, app: object, port: int, cert_file: str = "", key_file: str = "") -> _Server:
-    from hostgate.runtime.tls_scope import TlsScopeH11Protocol
+def _uvicorn(
+    settings: Settings,
+    app: object,
+    port: int,
+    identity: dict[str, str],
+    cert_file: str = "",
+    key_file: str = "",
+) -> _Server:
+    from hostgate.runtime.tls_scope import hardened_protocol
 
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
         host=settings.server.address,
         port=port,
-        # The client certificate reaches the app (heartbeats are authenticated by it).
-        http=TlsScopeH11Protocol,
+        # The client certificate reaches the app (heartbeats are authenticated by it); slow headers are cut
+        # off and connections capped (issue #15, finding 8), answered with the face's identity headers.
+        http=hardened_protocol(
+            header_timeout=settings.security.header_timeout,
+            max_connections=settings.security.max_connections,
+            identity=identity,
+        ),
         ssl_certfile=str(settings.path(cert_file or settings.tls.cert_file)),
         ssl_keyfile=str(settings.path(key_file or settings.tls.key_file)),
         ssl_ca_certs=str(settings.path(settings.tls.ca_file)),
@@ -130,7 +142,11 @@ async def _management(settings: Settings, stack: contextlib.AsyncExitStack) -> t
         settings.store,
     )
     lifecycle = _Lifecycle(settings, member, gate, stack)
-    return _uvicorn(settings, gate, settings.server.port), lifecycle
+    identity = {
+        "X-Hostgate-Cluster-Id": settings.server.cluster_id,
+        "X-Hostgate-Member": settings.server.member_name,
+    }
+    return _uvicorn(settings, gate, settings.server.port, identity), lifecycle
 
 
 class _Lifecycle:
@@ -221,8 +237,17 @@ async def _session(settings: Settings, stack: contextlib.AsyncExitStack) -> _Ser
         settings.session.port,
         settings.path(settings.session.models_dir),
     )
+    identity = {
+        "X-Hostgate-Cluster-Id": settings.server.cluster_id,
+        "X-Hostgate-Session-Server": settings.server.member_name,
+    }
     return _uvicorn(
-        settings, role.app, settings.session.port, settings.session.cert_file, settings.session.key_file
+        settings,
+        role.app,
+        settings.session.port,
+        identity,
+        settings.session.cert_file,
+        settings.session.key_file,
     )
 
 

@@ -6,7 +6,8 @@ refreshed with heartbeats), so this server keeps opening and serving sessions wh
 down; it holds no key that could mint a token. A token of another cluster,
 or for another server, is refused with "Token binding is invalid" (HG-3852).
 
-JSON endpoints (every one but ``health`` needs ``Authorization: Bearer TOKEN``; errors are
+JSON endpoints (every one but ``health`` needs ``Authorization: Bearer TOKEN``; ``health`` without one says only
+``{"status", "server", "cluster_id"}``, with one also ``active_sessions``, ``capacity`` and ``models``; errors are
 ``{"code", "message", "hint", "request_id"}`` with the error's HTTP status, every answer has ``X-Request-Id``;
 ``hostgate._http`` is the error boundary shared with the management API):
 
@@ -104,16 +105,18 @@ def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX
         return registry.claims(_bearer(request))
 
     async def health(request: Request) -> Response:
-        return JSONResponse(
-            {
-                "status": "ok",
-                "server": registry.server,
-                "cluster_id": registry.cluster_id,
+        # Anyone may learn that this server is up and whose it is (the connector proves a direct URL's cluster
+        # with it); its models and load only a caller with a token of this cluster for this server (issue
+        # #15, finding 8: the model names and session counts went to anyone). A bad token is a coded 401.
+        body: dict[str, Any] = {"status": "ok", "server": registry.server, "cluster_id": registry.cluster_id}
+        if "authorization" in request.headers:
+            claims(request)
+            body |= {
                 "active_sessions": registry.active,
                 "capacity": registry.capacity,
                 "models": registry.models.names(),
             }
-        )
+        return JSONResponse(body)
 
     async def open_session(request: Request) -> Response:
         who = claims(request)

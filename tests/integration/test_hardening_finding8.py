@@ -1,0 +1,230 @@
+"""Issue #15, finding 8 against real processes (TLS sockets, a lone SQLite member and a session server).
+
+* slow headers: a connection whose request line and headers are not complete within ``[security]
+  header_timeout`` is answered 408 (HG-1031) and closed, while other connections are served meanwhile;
+* open connections are capped (``max_connections``): one more is answered 503 (HG-1030) at once;
+* the session server's unauthenticated ``/health`` says only that it is up and who it is;
+* error answers bound echoed input and carry no server-side absolute path.
+
+The servers run with a short header timeout (2 s) and a small connection cap (48) so the tests stay quick.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from hostgate.cli.lab import Installation, Member, installation, poll
+
+pytestmark = [pytest.mark.slow]
+
+HEADER_TIMEOUT = 2.0
+MAX_CONNECTIONS = 48
+
+
+class Lab:
+    def __init__(self, inst: Installation) -> None:
+        self.inst = inst
+        self.member = inst.members[0]
+        self.session = inst.session_servers[0]
+        self.ctx = ssl.create_default_context(cafile=str(inst.ca_file))
+        self.session_url = f"https://{self.session.address}:{self.session.port}"
+
+    def connect(self, server: Member, port: int | None = None, timeout: float = 30.0) -> ssl.SSLSocket:
+        sock = socket.create_connection((server.address, port or server.port), timeout=timeout)
+        return self.ctx.wrap_socket(sock, server_hostname=server.address)
+
+    def admin(self, url: str | None = None, token: str | None = None) -> httpx.Client:
+        auth: Any = ("admin", self.inst.password) if token is None else None
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(
+            base_url=url or self.member.url, verify=self.ctx, auth=auth, headers=headers, timeout=30
+        )
+
+
+def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, Any]]:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"connection closed before a response: {data!r}")
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return int(lines[0].split()[1]), headers, json.loads(rest[:length]) if length else {}
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with pytest.MonkeyPatch.context() as mp, installation(tmp_path_factory.mktemp("slow")) as inst:
+        # Servers started below inherit these (Member.start passes os.environ).
+        mp.setenv("HOSTGATE_SECURITY_HEADER_TIMEOUT", str(HEADER_TIMEOUT))
+        mp.setenv("HOSTGATE_SECURITY_MAX_CONNECTIONS", str(MAX_CONNECTIONS))
+        first = inst.install_first(store="sqlite")
+        first.start()
+        first.wait_healthy()
+        inst.write_hosts_file()
+        inst.add_session_server(1, interval=5.0)
+        lab = Lab(inst)
+        with lab.admin() as api:  # heartbeats (certificate only) pass the login gate
+            poll("session01 live", lambda: api.get("/api/v1/session-servers").json()[0]["live"], 60)
+        yield lab
+
+
+def _trickle(lab: Lab, server: Member, port: int | None, stop: threading.Event, out: list[float]) -> None:
+    """Send a request's headers one byte per 0.2 s, never finishing; record when the server closed."""
+    started = time.monotonic()
+    try:
+        with lab.connect(server, port, timeout=1.0) as sock:
+            request = b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n" + b"X-Slow: " + b"a" * 10_000
+            for byte in request:
+                if stop.is_set():
+                    return
+                try:
+                    sock.sendall(bytes([byte]))
+                    sock.recv(65536)  # the 408 and then EOF; a timeout here means still open
+                except TimeoutError:
+                    continue
+                except (ConnectionError, ssl.SSLError, OSError):
+                    pass
+                out.append(time.monotonic() - started)
+                return
+    except (ConnectionError, ssl.SSLError, OSError):
+        out.append(time.monotonic() - started)
+
+
+@pytest.mark.parametrize("face", ["member", "session"])
+def test_trickling_headers_are_cut_off_while_others_are_served(lab: Lab, face: str) -> None:
+    server, port = (lab.member, None) if face == "member" else (lab.session, lab.session.port)
+    stop = threading.Event()
+    closed: list[float] = []
+    threads = [threading.Thread(target=_trickle, args=(lab, server, port, stop, closed)) for _ in range(20)]
+    for t in threads:
+        t.start()
+    try:
+        # Meanwhile a normal request on another connection is answered at once.
+        with lab.connect(server, port) as sock:
+            sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            status, _, body = _read_response(sock)
+        assert status == 200 and body["status"] == "ok"
+        # Before the fix: the tricklers stay connected for the whole 2,000 s of their request.
+        poll("every trickler cut off", lambda: len(closed) == len(threads), HEADER_TIMEOUT + 30)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert min(closed) >= HEADER_TIMEOUT * 0.9, closed
+
+
+def test_a_slow_request_gets_a_coded_408(lab: Lab) -> None:
+    with lab.connect(lab.member) as sock:
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")  # the blank line never comes
+        status, headers, body = _read_response(sock)
+        assert sock.recv(1) == b""  # and the connection is closed
+    assert status == 408 and body["code"] == "HG-1031", body
+    assert headers["x-hostgate-member"] == lab.member.name  # the connector can tell whose answer it is
+
+
+def test_a_keep_alive_connection_s_next_request_has_the_same_deadline(lab: Lab) -> None:
+    with lab.connect(lab.member) as sock:
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_response(sock)[0] == 200
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\n")  # keep-alive is 15 s; the headers get 2 s
+        started = time.monotonic()
+        status, _, body = _read_response(sock)
+    assert status == 408 and body["code"] == "HG-1031"
+    assert time.monotonic() - started < 15.0
+
+
+def test_connections_beyond_the_cap_get_a_coded_503(lab: Lab) -> None:
+    with contextlib.ExitStack() as stack:
+        refused: tuple[int, dict[str, str], dict[str, Any]] | None = None
+        for _ in range(MAX_CONNECTIONS + 10):
+            sock = stack.enter_context(lab.connect(lab.member))
+            sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")  # then held open by keep-alive
+            answer = _read_response(sock)
+            if answer[0] != 200:
+                refused = answer
+                break
+        assert refused is not None, "no connection was refused"
+        status, headers, body = refused
+        assert status == 503 and body["code"] == "HG-1030" and headers["retry-after"] == "1", refused
+    # Closed again: the member serves new connections.
+    with lab.connect(lab.member) as sock:
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_response(sock)[0] == 200
+
+
+# --- the session server's /health -----------------------------------------------------------------------------
+
+
+def _token(lab: Lab, model: str = "") -> str:
+    with lab.admin() as api:
+        resp = api.post("/api/v1/tokens", json={"server": lab.session.name, "model": model})
+        assert resp.status_code in (200, 201), resp.text
+        return str(resp.json()["token"])
+
+
+def test_session_health_tells_strangers_only_who_it_is(lab: Lab) -> None:
+    (lab.session.data_dir / "models").mkdir(exist_ok=True)
+    (lab.session.data_dir / "models" / "secret-payroll.yaml").write_text("name: secret-payroll\n")
+    with httpx.Client(verify=lab.ctx, timeout=30) as c:
+        resp = c.get(f"{lab.session_url}/api/v1/health")
+    assert resp.status_code == 200
+    # Before the fix: also active_sessions, capacity and every model name.
+    assert resp.json() == {"status": "ok", "server": lab.session.name, "cluster_id": _cluster_id(lab)}
+    assert "secret-payroll" not in resp.text
+    with lab.admin(lab.session_url, token=_token(lab)) as c:
+        detail = c.get("/api/v1/health").json()
+    assert "secret-payroll" in detail["models"] and detail["active_sessions"] == 0
+    with lab.admin(lab.session_url, token="not-a-token") as c:
+        resp = c.get("/api/v1/health")
+    assert resp.status_code == 401 and resp.json()["code"] in ("HG-3001", "HG-3852"), resp.text
+
+
+def _cluster_id(lab: Lab) -> str:
+    health = lab.member.health(timeout=30)
+    assert health is not None
+    return str(health["cluster_id"])
+
+
+# --- error answers: bounded echoes, no server-side paths ------------------------------------------------------
+
+
+def test_a_huge_field_value_is_not_echoed_whole(lab: Lab) -> None:
+    huge = "x" * 1_000_000  # under the 1 MiB body cap once JSON-quoted in a list: the field check sees it
+    with lab.admin() as api:
+        resp = api.post("/api/v1/domains", json={"name": [huge]})
+    assert resp.status_code == 400 and resp.json()["code"] == "HG-1003", resp.text[:300]
+    # Before the fix: the answer was over 1 MB, the value whole.
+    assert len(resp.content) < 4096 and huge[:1000] not in resp.text
+    assert "(1000000 characters)" in resp.json()["message"]
+
+
+def test_a_model_error_does_not_show_the_data_directory(lab: Lab) -> None:
+    models = lab.session.data_dir / "models"
+    models.mkdir(exist_ok=True)
+    (models / "deep.yaml").write_text("a: " + "[" * 5_000 + "]" * 5_000)
+    with lab.admin(lab.session_url, token=_token(lab, "deep")) as c:
+        resp = c.post("/api/v1/sessions", json={"model": "deep"})
+    assert resp.status_code == 404 and resp.json()["code"] == "HG-6108", resp.text
+    message = resp.json()["message"]
+    assert "deep.yaml" in message  # still names the file
+    # Before the fix: "/tmp/pytest-of-.../session01/models/deep.yaml: ..."
+    assert str(lab.session.data_dir) not in resp.text and str(lab.inst.root) not in resp.text, message
