@@ -46,12 +46,15 @@ demo: venv sysdeps
 bench: venv sysdeps
 	$(PY) bench/run_all.py
 
-# The nemesis suite's long run (tests/chaos/): TRIALS trials from SEED (random and printed when empty).
+# The nemesis suite's long run (tests/chaos/): TRIALS trials from SEED (random and printed when empty),
+# then the HTTP faces' fuzzing with FUZZ examples per face (make test runs 150).
 # Partitions need root for network namespaces; without them they are skipped with the reason.
 TRIALS ?= 100
 SEED   ?=
-chaos: venv sysdeps
+FUZZ   ?= 2000
+chaos: venv sysdeps testhosts
 	$(PY) -m tests.chaos.run --trials $(TRIALS) $(if $(SEED),--seed $(SEED))
+	HOSTGATE_FUZZ_EXAMPLES=$(FUZZ) $(PY) -m pytest -q -p no:cacheprovider tests/fuzz
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache build src/*.egg-info
