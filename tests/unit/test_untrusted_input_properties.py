@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import tomli_w
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -21,7 +22,7 @@ from hypothesis import strategies as st
 
 from hostgate import tokens
 from hostgate.config.settings import CONFIG_FILE, load_settings, settings_from_mapping
-from hostgate.errors import HostgateError
+from hostgate.errors import ConfigError, HostgateError
 from hostgate.models import load_model
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -162,3 +163,11 @@ def test_token_verifier_on_signed_tokens_around_any_payload(payload: Any, header
 def test_token_verifier_on_a_deeply_nested_payload() -> None:
     raw = b'{"cid":"c","srv":"s","typ":"session","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     _only_coded(KEYS.verify, _signed(_HEADERS[0], raw), kind="session", cluster_id="c", server="s")
+
+
+@pytest.mark.parametrize("text", ["²", "١٢", "1²", "-³"])
+def test_a_port_of_unicode_digits_is_a_coded_error(tmp_path: Path, text: str) -> None:
+    """str.isdigit() says yes to '²' and int() then raised a bare ValueError (found by hypothesis)."""
+    base: dict[str, Any] = {"server": {"member_name": "m1", "address": "127.0.0.1"}}
+    with pytest.raises(ConfigError, match="whole number"):
+        settings_from_mapping(base, tmp_path, {"HOSTGATE_SERVER_PORT": text}, "hostgate.toml")

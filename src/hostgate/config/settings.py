@@ -198,7 +198,8 @@ _SECTIONS: dict[str, type[Any]] = {
 def _coerce(section: str, name: str, value: object, annotation: str, source: str) -> object:
     where = f"{section}.{name} in {source}"
     if annotation == "int":
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        # str.isdigit() accepts '²' and other digits int() refuses: match ASCII digits only.
+        if isinstance(value, str) and re.fullmatch(r"\s*-?[0-9]+\s*", value):
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool):
             raise ConfigError(f"{where}: expected a whole number, got {value!r}")
