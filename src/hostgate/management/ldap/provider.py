@@ -1,0 +1,91 @@
+"""Directories tried in order, off the event loop, each bounded in time.
+
+The order follows VHI's practice with several authenticators: the next directory is asked only when this one
+does not know the user. So, per directory:
+
+* the user is found and the password is right: authenticated, with the directory's groups;
+* the user is found and the bind is refused (wrong password, locked, expired): final, ``AuthenticationFailed``;
+  the same password is not tried against the next directory (that would let a second directory's account
+  with the same name answer for the first one's user);
+* the user is not found: ask the next directory;
+* the directory is down (refused, silent past its timeouts, TLS refused, service account refused): ask the
+  next directory, and remember the fault. When no directory decided and at least one was down, the answer is
+  ``DirectoryUnavailable`` with each fault, not "wrong password": the user may well exist in the one that was
+  down.
+
+An empty password is refused before any bind: a simple bind with a DN and no password is an "unauthenticated
+bind" that servers answer with success (RFC 4513 §5.1.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from hostgate.errors import AuthenticationFailed, DirectoryUnavailable, EmptyPasswordRefused
+from hostgate.management.ldap.client import DirectoryDown, DirectoryIdentity, NotInDirectory, ask_directory
+from hostgate.management.ldap.config import DirectoryConfig, LdapSettings
+
+__all__ = ["DirectoryAuthenticator"]
+
+log = logging.getLogger("hostgate.security.ldap")
+
+# The steps of one attempt that wait on the directory: service bind, root DSE, user search, StartTLS and bind
+# as the user, and the group searches (at most max_depth). Each waits at most ``timeout``.
+_FIXED_STEPS = 6
+
+
+def _budget(directory: DirectoryConfig) -> float:
+    """The longest one attempt may take when every socket wait runs to its timeout (plus slack for a loaded
+    machine): past it the attempt counts as down, whatever its thread is still doing."""
+    per_url = directory.connect_timeout + directory.timeout
+    return 2 * len(directory.urls) * per_url + (_FIXED_STEPS + directory.max_depth) * directory.timeout + 1.0
+
+
+class DirectoryAuthenticator:
+    """Authenticates users against the configured directories (``settings()`` is read at each call, so a
+    change replicated through the store applies to the next login)."""
+
+    def __init__(self, settings: Callable[[], LdapSettings], *, workers: int = 4) -> None:
+        self._settings = settings
+        # Own small pool: a silent directory holds a worker up to its timeouts, and must not hold the event
+        # loop's default executor or the argon2 workers.
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ldap")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._settings().directories)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def authenticate(self, user: str, password: str) -> DirectoryIdentity:
+        if not password:
+            raise EmptyPasswordRefused("an empty password is refused (RFC 4513 §5.1.2: unauthenticated bind)")
+        if not user:
+            raise AuthenticationFailed("wrong user name or password")
+        faults: list[str] = []
+        for directory in self._settings().directories:
+            try:
+                return await self._ask(directory, user, password)
+            except NotInDirectory:
+                continue
+            except DirectoryDown as exc:
+                faults.append(f"{directory.name}: {exc}")
+                log.warning("directory %r skipped for user %r: %s", directory.name, user, exc)
+        if faults:
+            raise DirectoryUnavailable(
+                f"no directory could decide about user {user!r}: " + " | ".join(faults)
+            )
+        raise AuthenticationFailed("wrong user name or password")
+
+    async def _ask(self, directory: DirectoryConfig, user: str, password: str) -> DirectoryIdentity:
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._executor, ask_directory, directory, user, password)
+        budget = _budget(directory)
+        try:
+            return await asyncio.wait_for(future, budget)
+        except TimeoutError:
+            raise DirectoryDown(f"no decision within {budget:.0f} s") from None
