@@ -180,8 +180,16 @@ def ask_directory(directory: DirectoryConfig, user: str, password: str) -> Direc
     """Authenticate ``user`` in ``directory`` (blocking; see the module doc for the outcomes)."""
     if not password:
         raise AssertionError("empty passwords are refused before any directory is asked")
-    secret = _secret(directory)
-    with _connection(directory, directory.bind_dn, secret) as service:
+    with _service_connection(directory) as service:
+        dn = _find_user(service, directory, user)
+        _bind_as_user(directory, dn, password)
+        groups, how = _groups(service, directory, dn)
+    return DirectoryIdentity(user=user, dn=dn, directory=directory.name, groups=groups, nested=how)
+
+
+@contextmanager
+def _service_connection(directory: DirectoryConfig) -> Iterator[ldap3.Connection]:
+    with _connection(directory, directory.bind_dn, _secret(directory)) as service:
         try:
             bound = service.bind()
         except LDAPException as exc:
@@ -191,8 +199,14 @@ def ask_directory(directory: DirectoryConfig, user: str, password: str) -> Direc
                 f"the service account {directory.bind_dn or '(anonymous)'} was refused: "
                 f"{service.result.get('description', '')}"
             )
+        yield service
+
+
+def look_up(directory: DirectoryConfig, user: str) -> DirectoryIdentity:
+    """What ``directory`` says about ``user`` without the user's password: the entry and the groups, as the
+    service account sees them (``hostgate ldap test``). Same outcomes as :func:`ask_directory`, no user bind."""
+    with _service_connection(directory) as service:
         dn = _find_user(service, directory, user)
-        _bind_as_user(directory, dn, password)
         groups, how = _groups(service, directory, dn)
     return DirectoryIdentity(user=user, dn=dn, directory=directory.name, groups=groups, nested=how)
 

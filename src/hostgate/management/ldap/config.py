@@ -22,15 +22,20 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 from hostgate.errors import DirectoryConfigInvalid, DirectoryUnavailable
+from hostgate.management.records import PREFIX
 
 __all__ = [
     "IN_CHAIN_RULE",
+    "LDAP_KEY",
     "DirectoryConfig",
     "LdapSettings",
     "NestedGroups",
     "TlsMode",
     "resolve_secret",
 ]
+
+# The one replicated record of the directories' settings (under PREFIX: the config cache follows it).
+LDAP_KEY = PREFIX + "security/ldap"
 
 # LDAP_MATCHING_RULE_IN_CHAIN: Active Directory walks nested membership server side ([MS-ADTS] 3.1.1.3.4.4).
 IN_CHAIN_RULE = "1.2.840.113556.1.4.1941"

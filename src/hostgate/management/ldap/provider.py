@@ -23,12 +23,24 @@ import asyncio
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
-from hostgate.errors import AuthenticationFailed, DirectoryUnavailable, EmptyPasswordRefused
-from hostgate.management.ldap.client import DirectoryDown, DirectoryIdentity, NotInDirectory, ask_directory
+from hostgate.errors import (
+    AuthenticationFailed,
+    DirectoryUnavailable,
+    DirectoryUserAmbiguous,
+    EmptyPasswordRefused,
+)
+from hostgate.management.ldap.client import (
+    DirectoryDown,
+    DirectoryIdentity,
+    NotInDirectory,
+    ask_directory,
+    look_up,
+)
 from hostgate.management.ldap.config import DirectoryConfig, LdapSettings
 
-__all__ = ["DirectoryAuthenticator"]
+__all__ = ["DirectoryAuthenticator", "DirectoryReport"]
 
 log = logging.getLogger("hostgate.security.ldap")
 
@@ -44,22 +56,37 @@ def _budget(directory: DirectoryConfig) -> float:
     return 2 * len(directory.urls) * per_url + (_FIXED_STEPS + directory.max_depth) * directory.timeout + 1.0
 
 
+@dataclass(frozen=True, slots=True)
+class DirectoryReport:
+    """What one directory said about a user, for ``hostgate ldap test`` (no secret in it)."""
+
+    directory: str
+    outcome: str  # "found", "not found", "ambiguous", "down"
+    dn: str = ""
+    groups: tuple[str, ...] = ()
+    nested: str = ""
+    fault: str = ""
+
+
 class DirectoryAuthenticator:
     """Authenticates users against the configured directories (``settings()`` is read at each call, so a
     change replicated through the store applies to the next login)."""
 
     def __init__(self, settings: Callable[[], LdapSettings], *, workers: int = 4) -> None:
         self._settings = settings
+        self._workers = workers
         # Own small pool: a silent directory holds a worker up to its timeouts, and must not hold the event
-        # loop's default executor or the argon2 workers.
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ldap")
+        # loop's default executor or the argon2 workers. Made at first use, and again after close().
+        self._executor: ThreadPoolExecutor | None = None
 
     @property
     def configured(self) -> bool:
         return bool(self._settings().directories)
 
     def close(self) -> None:
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     async def authenticate(self, user: str, password: str) -> DirectoryIdentity:
         if not password:
@@ -81,9 +108,33 @@ class DirectoryAuthenticator:
             )
         raise AuthenticationFailed("wrong user name or password")
 
+    async def look_up(self, user: str) -> list[DirectoryReport]:
+        """Every directory's view of ``user`` (service account only, no user bind): an administrator's check
+        of the settings. Asks all directories, in order, whatever each answers."""
+        reports: list[DirectoryReport] = []
+        for directory in self._settings().directories:
+            try:
+                found = await self._run(directory, look_up, directory, user)
+            except NotInDirectory:
+                reports.append(DirectoryReport(directory.name, "not found"))
+            except DirectoryDown as exc:
+                reports.append(DirectoryReport(directory.name, "down", fault=str(exc)))
+            except DirectoryUserAmbiguous as exc:
+                reports.append(DirectoryReport(directory.name, "ambiguous", fault=exc.message))
+            else:
+                reports.append(DirectoryReport(directory.name, "found", found.dn, found.groups, found.nested))
+        return reports
+
     async def _ask(self, directory: DirectoryConfig, user: str, password: str) -> DirectoryIdentity:
+        return await self._run(directory, ask_directory, directory, user, password)
+
+    async def _run(
+        self, directory: DirectoryConfig, step: Callable[..., DirectoryIdentity], *args: object
+    ) -> DirectoryIdentity:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="ldap")
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self._executor, ask_directory, directory, user, password)
+        future = loop.run_in_executor(self._executor, step, *args)
         budget = _budget(directory)
         try:
             return await asyncio.wait_for(future, budget)
