@@ -146,15 +146,17 @@ class DirectoryConfig:
         if unknown:
             raise _field_error(index, unknown[0], "is not a directory setting")
         values = dict(data)
-        try:
-            urls = values.get("urls", ())
-            values["urls"] = (urls,) if isinstance(urls, str) else tuple(urls)
-            if "nested" in values:
-                values["nested"] = NestedGroups(values["nested"])
-            if "tls" in values:
-                values["tls"] = TlsMode(values["tls"])
-        except (ValueError, TypeError) as exc:
-            raise DirectoryConfigInvalid(f"ldap.directories[{index}]: {exc}") from None
+        urls = values.get("urls", ())
+        if not isinstance(urls, (str, list, tuple)) or not all(isinstance(u, str) for u in urls):
+            raise _field_error(index, "urls", "must be a list of ldap:// or ldaps:// URLs")
+        values["urls"] = (urls,) if isinstance(urls, str) else tuple(urls)
+        for name, kind in (("nested", NestedGroups), ("tls", TlsMode)):
+            if name in values:
+                try:
+                    values[name] = kind(values[name])
+                except ValueError:
+                    choices = ", ".join(k.value for k in kind)
+                    raise _field_error(index, name, f"{values[name]!r} is not one of {choices}") from None
         for name, expected in (("max_depth", int), ("timeout", int), ("connect_timeout", (int, float))):
             value = values.get(name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, expected)):
