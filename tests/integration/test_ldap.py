@@ -302,3 +302,37 @@ async def test_a_refused_service_account_makes_the_directory_unavailable_not_the
         await login("alice", "alice-pass-1", directory(corp, f"file:{wrong}"))
     assert "service account" in refused.value.message
     assert "not-the-service-password" not in refused.value.message
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def wall(self) -> float:
+        return self.now
+
+
+async def test_a_login_is_recognised_for_cache_seconds_and_only_with_the_same_password(
+    corp: Slapd, secret_ref: str
+) -> None:
+    clock = ManualClock()
+    settings = LdapSettings((directory(corp, secret_ref),), cache_seconds=60)
+    provider = DirectoryAuthenticator(lambda: settings, clock=clock)
+    try:
+        assert provider.recall("alice", "alice-pass-1") is None
+        who = await provider.authenticate("alice", "alice-pass-1")
+        assert provider.recall("alice", "alice-pass-1") == who
+        assert provider.recall("alice", "alice-pass-2") is None
+        assert provider.recall("bob", "alice-pass-1") is None
+        clock.now += 60.0
+        assert provider.recall("alice", "alice-pass-1") is None  # expired: the directory is asked again
+        await provider.authenticate("alice", "alice-pass-1")
+        settings = LdapSettings(settings.directories, cache_seconds=0)  # a change forgets, 0 keeps nothing
+        assert provider.recall("alice", "alice-pass-1") is None
+        await provider.authenticate("alice", "alice-pass-1")
+        assert provider.recall("alice", "alice-pass-1") is None
+    finally:
+        provider.close()

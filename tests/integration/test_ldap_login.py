@@ -115,6 +115,14 @@ async def test_directory_users_log_in_after_local_accounts_with_their_groups(
         denied = await alice.post("/api/v1/users", json={"name": "x", "password": "12345678", "admin": True})
         assert denied.status_code == 403 and denied.json()["code"] == "HG-3002"
 
+    # Recognised again without the directory (ldap.cache_seconds): even while it is stopped.
+    corp.pause()
+    try:
+        async with member.api("alice", "alice-pass-1") as alice:
+            assert (await alice.get("/api/v1/whoami")).status_code == 200
+    finally:
+        corp.resume()
+
     async with member.api("alice", "wrong-password") as wrong:
         answer = await wrong.get("/api/v1/whoami")
         assert answer.status_code == 401 and answer.json()["code"] == "HG-3001"

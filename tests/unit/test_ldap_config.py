@@ -22,11 +22,14 @@ GOOD: dict[str, Any] = {
 
 
 def test_round_trip_keeps_every_field() -> None:
-    settings = LdapSettings.from_json({"directories": [GOOD, {**GOOD, "name": "ad", "nested": "in_chain"}]})
+    settings = LdapSettings.from_json(
+        {"directories": [GOOD, {**GOOD, "name": "ad", "nested": "in_chain"}], "cache_seconds": 5}
+    )
     again = LdapSettings.decode(LDAP_KEY, settings.encode())
     assert again == settings
     assert again.directories[1].nested is NestedGroups.IN_CHAIN
     assert again.directories[0].tls is TlsMode.STARTTLS
+    assert again.cache_seconds == 5
 
 
 @pytest.mark.parametrize(
@@ -58,6 +61,12 @@ def test_a_bad_field_is_named_and_nothing_is_accepted(change: dict[str, Any], fi
         LdapSettings.from_json({"directories": [GOOD, {**GOOD, "name": "second", **change}]})
     assert f"ldap.directories[1].{field}" in refused.value.message
     assert refused.value.code == "HG-3100"
+
+
+@pytest.mark.parametrize("value", [-1, 3601, 1.5, True, "60"])
+def test_cache_seconds_is_bounded(value: object) -> None:
+    with pytest.raises(DirectoryConfigInvalid, match=r"ldap\.cache_seconds"):
+        LdapSettings.from_json({"directories": [GOOD], "cache_seconds": value})
 
 
 def test_names_are_unique_and_plain_ldap_is_allowed_only_on_loopback() -> None:

@@ -91,7 +91,11 @@ class Authenticator:
         """The user's record, and the principal when this very password was verified before (cheap)."""
         record = self._cache.decode(user_key(name), UserRecord.decode) if name else None
         if record is None:
-            return None, None
+            # No local account: a directory login recently verified with this password (management/ldap/).
+            identity = self.directories.recall(name, password) if name else None
+            if identity is None:
+                return None, None
+            return None, Principal(identity.user, ("user",), identity.groups)
         digest = hmac.digest(record.password_hash.encode(), password.encode(), "sha256")
         cached = self._verified.get((record.name, record.password_hash))
         if cached is not None and hmac.compare_digest(cached, digest):

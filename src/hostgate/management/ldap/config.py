@@ -186,9 +186,13 @@ class LdapSettings:
     """The directories, tried in order after the local accounts (management/ldap/provider.py says how)."""
 
     directories: tuple[DirectoryConfig, ...] = field(default=())
+    # How long a successful directory login is recognised without asking the directory again (0: never).
+    # Bounds how long a password changed or an account disabled in the directory still works here.
+    cache_seconds: int = 60
 
     def encode(self) -> bytes:
-        return json.dumps({"directories": [d.to_json() for d in self.directories]}, sort_keys=True).encode()
+        data = {"directories": [d.to_json() for d in self.directories], "cache_seconds": self.cache_seconds}
+        return json.dumps(data, sort_keys=True).encode()
 
     @classmethod
     def decode(cls, key: str, raw: bytes) -> LdapSettings:
@@ -202,9 +206,16 @@ class LdapSettings:
     def from_json(cls, data: Any) -> LdapSettings:
         if not isinstance(data, dict) or not isinstance(data.get("directories", []), list):
             raise DirectoryConfigInvalid("ldap.directories: must be a list of directory settings")
-        unknown = sorted(set(data) - {"directories"})
+        unknown = sorted(set(data) - {"directories", "cache_seconds"})
         if unknown:
             raise DirectoryConfigInvalid(f"ldap.{unknown[0]}: is not an LDAP setting")
+        cache_seconds = data.get("cache_seconds", 60)
+        if (
+            isinstance(cache_seconds, bool)
+            or not isinstance(cache_seconds, int)
+            or not 0 <= cache_seconds <= 3600
+        ):
+            raise DirectoryConfigInvalid(f"ldap.cache_seconds: {cache_seconds!r} is outside 0-3600 seconds")
         directories: list[DirectoryConfig] = []
         for index, item in enumerate(data.get("directories", [])):
             if not isinstance(item, dict):
@@ -214,7 +225,7 @@ class LdapSettings:
         for index, name in enumerate(names):
             if names.index(name) != index:
                 raise _field_error(index, "name", f"{name!r} is used by directories[{names.index(name)}] too")
-        return cls(tuple(directories))
+        return cls(tuple(directories), cache_seconds)
 
 
 def resolve_secret(directory: DirectoryConfig) -> str:

@@ -20,11 +20,15 @@ bind" that servers answer with success (RFC 4513 §5.1.2).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
+import secrets
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from hostgate._clock import SYSTEM_CLOCK, Clock
 from hostgate.errors import (
     AuthenticationFailed,
     DirectoryUnavailable,
@@ -72,9 +76,18 @@ class DirectoryAuthenticator:
     """Authenticates users against the configured directories (``settings()`` is read at each call, so a
     change replicated through the store applies to the next login)."""
 
-    def __init__(self, settings: Callable[[], LdapSettings], *, workers: int = 4) -> None:
+    def __init__(
+        self, settings: Callable[[], LdapSettings], *, workers: int = 4, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self._settings = settings
         self._workers = workers
+        self._clock = clock
+        # Successful logins recognised for ``cache_seconds`` by an HMAC of the password under a key of this
+        # process (never the password): HTTP Basic sends credentials with every request, and each directory
+        # login costs two TLS handshakes and several searches (~0.1 s here).
+        self._key = secrets.token_bytes(32)
+        self._verified: OrderedDict[str, tuple[bytes, float, DirectoryIdentity]] = OrderedDict()
+        self._verified_for: LdapSettings | None = None
         # Own small pool: a silent directory holds a worker up to its timeouts, and must not hold the event
         # loop's default executor or the argon2 workers. Made at first use, and again after close().
         self._executor: ThreadPoolExecutor | None = None
@@ -88,7 +101,46 @@ class DirectoryAuthenticator:
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
 
+    def recall(self, user: str, password: str) -> DirectoryIdentity | None:
+        """The identity of a login that succeeded with this very password within ``cache_seconds`` (cheap, no
+        directory asked); None otherwise. A change of the settings forgets every entry."""
+        settings = self._settings()
+        if settings is not self._verified_for:
+            self._verified.clear()
+            self._verified_for = settings
+        entry = self._verified.get(user.lower())
+        if entry is None or not password:
+            return None
+        digest, expires, identity = entry
+        if self._clock.monotonic() >= expires:
+            del self._verified[user.lower()]
+            return None
+        if not hmac.compare_digest(digest, self._digest(password)):
+            return None
+        return identity
+
+    def _remember(self, user: str, password: str, identity: DirectoryIdentity) -> None:
+        settings = self._settings()
+        if settings is not self._verified_for:
+            self._verified.clear()
+            self._verified_for = settings
+        if settings.cache_seconds <= 0:
+            return
+        expires = self._clock.monotonic() + settings.cache_seconds
+        self._verified[user.lower()] = (self._digest(password), expires, identity)
+        self._verified.move_to_end(user.lower())
+        while len(self._verified) > 10_000:  # bounded whatever names arrive
+            self._verified.popitem(last=False)
+
+    def _digest(self, password: str) -> bytes:
+        return hmac.digest(self._key, password.encode(), "sha256")
+
     async def authenticate(self, user: str, password: str) -> DirectoryIdentity:
+        identity = await self._authenticate(user, password)
+        self._remember(user, password, identity)
+        return identity
+
+    async def _authenticate(self, user: str, password: str) -> DirectoryIdentity:
         if not password:
             raise EmptyPasswordRefused("an empty password is refused (RFC 4513 §5.1.2: unauthenticated bind)")
         if not user:
