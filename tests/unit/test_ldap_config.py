@@ -107,3 +107,15 @@ def test_the_service_password_comes_from_its_reference_and_is_never_in_the_setti
     secret.write_text("from-a-file\n")
     from_file = DirectoryConfig.from_json(0, {**GOOD, "bind_password_ref": f"file:{secret}"})
     assert resolve_secret(from_file) == "from-a-file"
+
+
+def test_the_example_in_hostgate_ldap_set_help_is_valid() -> None:
+    import tomllib
+
+    from hostgate.cli.ldap_cmds import set_
+
+    doc = set_.help or ""
+    example = doc.split("directories asked in order:", 1)[1]
+    settings = LdapSettings.from_json(tomllib.loads("\n".join(line.strip() for line in example.splitlines())))
+    assert [d.name for d in settings.directories] == ["corp"]
+    assert settings.directories[0].tls is TlsMode.LDAPS

@@ -56,4 +56,8 @@ def ldap_routes(
 
 
 def _settings_json(admin: LdapAdmin) -> dict[str, object]:
-    return {"directories": [d.to_json() for d in admin.settings().directories]}
+    settings = admin.settings()
+    return {
+        "directories": [d.to_json() for d in settings.directories],
+        "cache_seconds": settings.cache_seconds,
+    }

@@ -52,6 +52,7 @@ def show(as_json: bool, **kw: Any) -> None:
             d["bind_dn"] or "(anonymous)",
         )
     console.print(table)
+    console.print(f"A successful directory login is recognised for {settings['cache_seconds']} s.")
 
 
 @ldap.command("set")
@@ -59,7 +60,24 @@ def show(as_json: bool, **kw: Any) -> None:
 @cluster_options
 @handle_errors
 def set_(settings_file: Path, **kw: Any) -> None:
-    """Replace the directories with those of SETTINGS_FILE (validated whole; needs an Administrator)."""
+    """Replace the directories with those of SETTINGS_FILE (validated whole; needs an Administrator).
+
+    \b
+    SETTINGS_FILE (TOML; JSON when it ends in .json), directories asked in order:
+      cache_seconds = 60
+      [[directories]]
+      name = "corp"
+      urls = ["ldaps://dc1.example.com"]
+      tls = "ldaps"                      # or "starttls"
+      ca_file = "/etc/hostgate/corp-ca.pem"
+      user_base = "dc=example,dc=com"
+      user_filter = "(&(objectClass=user)(sAMAccountName={user}))"
+      bind_dn = "cn=hostgate,ou=services,dc=example,dc=com"
+      bind_password_ref = "file:/etc/hostgate/ldap.pw"   # or "env:NAME"
+      group_base = "dc=example,dc=com"
+      group_filter = "(objectClass=group)"
+      nested = "auto"                    # in_chain | iterative | off
+    """
     body = _read_settings(settings_file)
     answer = client_from(kw).request_sync("PUT", "/api/v1/ldap", body)
     names = [d["name"] for d in answer.payload["directories"]]
