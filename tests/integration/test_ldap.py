@@ -336,3 +336,12 @@ async def test_a_login_is_recognised_for_cache_seconds_and_only_with_the_same_pa
         assert provider.recall("alice", "alice-pass-1") is None
     finally:
         provider.close()
+
+
+async def test_a_user_base_that_does_not_exist_is_the_directorys_fault_not_no_such_user(
+    corp: Slapd, secret_ref: str
+) -> None:
+    wrong_base = directory(corp, secret_ref, user_base=f"ou=nowhere,{BASE_DN}")
+    with pytest.raises(DirectoryUnavailable) as refused:
+        await login("alice", "alice-pass-1", wrong_base)
+    assert "noSuchObject" in refused.value.message and "ou=nowhere" in refused.value.message

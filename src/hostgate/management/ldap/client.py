@@ -172,8 +172,12 @@ def _search(
     except LDAPException as exc:
         raise DirectoryDown(f"{what}: {_fault(exc)}") from None
     description = (conn.result or {}).get("description", "")
-    if not ok and description not in ("success", "sizeLimitExceeded", "noSuchObject"):
-        raise DirectoryDown(f"{what} failed: {description} {conn.result.get('message', '')}".strip())
+    # noSuchObject means the base DN does not exist: a wrong setting, shown as this directory's fault rather
+    # than as "no such user" for everyone.
+    if not ok and description not in ("success", "sizeLimitExceeded"):
+        raise DirectoryDown(
+            f"{what} under {base!r} failed: {description} {conn.result.get('message', '')}".strip()
+        )
 
 
 def ask_directory(directory: DirectoryConfig, user: str, password: str) -> DirectoryIdentity:
