@@ -30,6 +30,10 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── TooManyAttempts        HG-3003  failed logins from this user/address: wait Retry-After seconds (429)
     │   ├── UnsafeAddress          HG-3004  a server would listen on every interface, or a URL is not https
     │   ├── ServerCertificateRefused HG-3030  a TLS client certificate is not the one registered for that server
+    │   ├── DirectoryConfigInvalid HG-3100  an LDAP directory setting is malformed (names the field)
+    │   ├── DirectoryUnavailable   HG-3101  no directory could decide about the user (lists each one's fault)
+    │   ├── DirectoryUserAmbiguous HG-3102  (an AuthenticationFailed) the user search matched several entries
+    │   ├── EmptyPasswordRefused   HG-3103  (an AuthenticationFailed) an empty password (RFC 4513 §5.1.2)
     │   └── ManagementSessionError HG-3852  VHI's "Cannot establish management session" / "Token binding is invalid"
     ├── ClusterError
     │   ├── AlreadyInCluster       HG-4001  a server belongs to one cluster only
@@ -101,7 +105,11 @@ __all__ = [
     "ConnectError",
     "DataDirError",
     "DeadlineExpired",
+    "DirectoryConfigInvalid",
+    "DirectoryUnavailable",
+    "DirectoryUserAmbiguous",
     "DomainNotFound",
+    "EmptyPasswordRefused",
     "EntityNotRecognized",
     "EtcdTrustOutdated",
     "FeatureNotAvailable",
@@ -388,6 +396,45 @@ class ServerCertificateRefused(SecurityError):
         "(DATA_DIR/member.pem); if that file was replaced, register the server again."
     )
     http_status = 403
+
+
+class DirectoryConfigInvalid(SecurityError):
+    """An LDAP / Active Directory provider setting is malformed; the message names ``ldap.directories[i].field``."""
+
+    code = "HG-3100"
+    hint = "Correct the named directory setting; nothing of the LDAP configuration was changed."
+    http_status = 400
+
+
+class DirectoryUnavailable(SecurityError):
+    """No configured directory could say yes or no about a user (down, timed out, TLS refused, the service
+    account's bind refused): the message lists each directory's fault. Never a verdict on the password."""
+
+    code = "HG-3101"
+    hint = (
+        "Check that the directories answer (`hostgate ldap test --user NAME`), their CA file and the service "
+        "account's password reference; local accounts keep working meanwhile."
+    )
+    http_status = 503
+
+
+class DirectoryUserAmbiguous(AuthenticationFailed):
+    """The user search found more than one entry: refused rather than guessing which person logs in."""
+
+    code = "HG-3102"
+    hint = (
+        "Make the directory's user_filter match exactly one entry per login name (e.g. a unique attribute)."
+    )
+    http_status = 401
+
+
+class EmptyPasswordRefused(AuthenticationFailed):
+    """An empty password would be an unauthenticated bind, which directories answer with success (RFC 4513
+    §5.1.2): refused before any bind."""
+
+    code = "HG-3103"
+    hint = "Give the user's password; an empty password is never accepted."
+    http_status = 401
 
 
 class ManagementSessionError(SecurityError):

@@ -68,6 +68,10 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("GET", "/api/v1/users", ()),
     ("POST", "/api/v1/users", ("name", "password", "admin")),
     ("DELETE", "/api/v1/users/{name}", ()),
+    ("GET", "/api/v1/ldap", ()),
+    ("POST", "/api/v1/ldap/test", ("user",)),
+    # Not PUT /api/v1/ldap: a fuzzed body that happened to be valid settings would make later logins dial
+    # whatever host it named (tests never send traffic off loopback). tests/unit/test_ldap_config.py covers it.
     # Not routes: Starlette's own 404 and 405 must be coded and stamped too.
     ("GET", "/api/v1/{name}", ()),
     ("PATCH", "/api/v1/users", ()),
@@ -96,6 +100,7 @@ FIELDS: dict[str, st.SearchStrategy[object]] = {
     "server": st.sampled_from(("s1", "s2", "")),
     "password": st.one_of(st.just("long-enough-password"), TEXT),
     "admin": st.booleans(),
+    "user": st.one_of(st.sampled_from(("alice", "*)(uid=*", "")), TEXT),
 }
 # Names that exist, so that some examples get past "not found". Not "admin": removing the fuzzer's own
 # Administrator would turn the rest of the run into 401s.

@@ -28,7 +28,9 @@ from hostgate import tokens
 from hostgate._bodies import body_limit, read_json
 from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
+from hostgate.api.ldap_routes import ldap_routes
 from hostgate.errors import AuthenticationFailed, UsageError
+from hostgate.management.ldap.admin import LdapAdmin
 from hostgate.management.login_guard import LoginGuard
 from hostgate.management.records import CA_KEY, CaRecord
 from hostgate.management.routing import Heartbeat
@@ -346,6 +348,7 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/users", users_list, methods=["GET"]),
         Route("/api/v1/users", guarded(users_add), methods=["POST"]),
         Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),
+        *ldap_routes(LdapAdmin(service.store, service.cache, service.auth.directories), principal, guarded),
     ]
     guard = LoginGuard(service.auth, service.settings.security)
     identity = {

@@ -119,6 +119,7 @@ class LoginGuard:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._auth.directories.close()
 
     def _refuse_if_blocked(self, user: str, source: str) -> None:
         now = self._clock.monotonic()
@@ -165,6 +166,8 @@ class LoginGuard:
                 verified = await loop.run_in_executor(self._executor, Authenticator.verify, record, password)
         finally:
             self._waiting -= 1
+        if record is None and self._auth.directories.configured:
+            return await self._check_directories(user, password, source)
         try:
             principal = self._auth.admit(record, password, verified)
         except AuthenticationFailed:
@@ -172,6 +175,18 @@ class LoginGuard:
             raise
         self._succeeded(user, source)
         return principal
+
+    async def _check_directories(self, user: str, password: str, source: str) -> Principal:
+        """No local account of that name: the directories, in order (management/ldap/provider.py). A refusal
+        counts as a failed login; a directory that is down does not (the user guessed nothing)."""
+        try:
+            identity = await self._auth.directories.authenticate(user, password)
+        except AuthenticationFailed:
+            self._failed(user, source)
+            raise
+        self._succeeded(user, source)
+        log.info("user %r authenticated by directory %r from %s", user, identity.directory, source)
+        return Principal(identity.user, ("user",), groups=identity.groups)
 
     @contextlib.asynccontextmanager
     async def _turn(self, turns: dict[str, _Turn], key: str) -> AsyncIterator[None]:

@@ -1,6 +1,8 @@
 """Local accounts: argon2 password hashes kept in the replicated store, checked against the in-memory copy.
 
-LDAP providers, profiles, grants and bound tokens arrive with the security issue; their place is here.
+Directories (LDAP / Active Directory, management/ldap/) are asked after the local accounts, for a user name
+that has no local account (``Authenticator.directories``; the login guard runs it off the event loop).
+Profiles, grants and bound tokens arrive with the security issue; their place is here.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from hostgate.errors import AuthenticationFailed, NotAuthorized, UsageError
 from hostgate.management.cache import ConfigCache
+from hostgate.management.ldap import DirectoryAuthenticator, LdapSettings
+from hostgate.management.ldap.config import LDAP_KEY
 from hostgate.management.records import UserRecord, user_key
 
 __all__ = ["ADMIN_ROLE", "Authenticator", "Principal", "hash_password", "validate_new_password"]
@@ -47,6 +51,8 @@ def validate_user_name(name: str) -> None:
 class Principal:
     name: str
     roles: tuple[str, ...]
+    # A directory user's groups (nested ones included), for grants to groups; empty for local accounts.
+    groups: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
@@ -65,6 +71,11 @@ class Authenticator:
         # Successful verifications are remembered by (name, hash) -> password digest, so a busy client does
         # not pay argon2 on every request; a changed hash (new password) invalidates the entry by itself.
         self._verified: dict[tuple[str, str], bytes] = {}
+        self.directories = DirectoryAuthenticator(self.ldap_settings)
+
+    def ldap_settings(self) -> LdapSettings:
+        """The directories as replicated (validated when written), from memory."""
+        return self._cache.decode(LDAP_KEY, LdapSettings.decode) or LdapSettings()
 
     def authenticate(self, name: str, password: str) -> Principal:
         """All three steps in the calling thread (blocking: argon2 takes ~0.1 s and 64 MiB)."""
@@ -80,7 +91,11 @@ class Authenticator:
         """The user's record, and the principal when this very password was verified before (cheap)."""
         record = self._cache.decode(user_key(name), UserRecord.decode) if name else None
         if record is None:
-            return None, None
+            # No local account: a directory login recently verified with this password (management/ldap/).
+            identity = self.directories.recall(name, password) if name else None
+            if identity is None:
+                return None, None
+            return None, Principal(identity.user, ("user",), identity.groups)
         digest = hmac.digest(record.password_hash.encode(), password.encode(), "sha256")
         cached = self._verified.get((record.name, record.password_hash))
         if cached is not None and hmac.compare_digest(cached, digest):
