@@ -12,6 +12,7 @@ backoff, no lockout) so that refused logins cost no time; tests of the throttle 
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,16 @@ from hostgate.management.token_keys import ensure_token_keys
 from hostgate.store.sqlite import SqliteStore
 from tests.helpers.etcd import write_member_files
 
-__all__ = ["CLUSTER_ID", "CLUSTER_NAME", "PASSWORD", "InProcessMember", "start_member"]
+__all__ = [
+    "ADMIN",
+    "CLUSTER_ID",
+    "CLUSTER_NAME",
+    "OPERATOR",
+    "PASSWORD",
+    "InProcessMember",
+    "password_hash",
+    "start_member",
+]
 
 CLUSTER_ID = "test-cluster"
 CLUSTER_NAME = "vhi-prod-sea"
@@ -48,6 +58,13 @@ PASSWORD = "correct-horse-battery"
 MEMBER = "m1"
 ADMIN = Principal("admin", (ADMIN_ROLE,))
 OPERATOR = Principal("operator", ("user",))
+
+
+@functools.cache
+def password_hash(password: str) -> str:
+    """argon2 costs ~0.5 s a hash on a loaded machine: hash each test password once per test run."""
+    return hash_password(password)
+
 
 LENIENT = SecuritySettings(
     login_fail_delay=0.0,
@@ -96,8 +113,8 @@ async def start_member(data_dir: Path, *, visibility_timeout: float = 5.0) -> In
         CA_KEY: ca_record,
         ETCD_CA_KEY: ca_record,
         member_key(MEMBER): MemberRecord(MEMBER, "127.0.0.1", 9443, "", "", time.time()).encode(),
-        user_key("admin"): UserRecord("admin", hash_password(PASSWORD), (ADMIN_ROLE,)).encode(),
-        user_key("operator"): UserRecord("operator", hash_password(PASSWORD), ("user",)).encode(),
+        user_key("admin"): UserRecord("admin", password_hash(PASSWORD), (ADMIN_ROLE,)).encode(),
+        user_key("operator"): UserRecord("operator", password_hash(PASSWORD), ("user",)).encode(),
     }
     for key, value in seeds.items():
         await store.put(key, value)

@@ -242,6 +242,11 @@ class DomainService:
     def heartbeat(self, server: str, client_cert_pem: str | None, beat: Heartbeat) -> str:
         """Record a heartbeat authenticated by the server's certificate; returns the token key set's version."""
         self.authenticate_server(server, client_cert_pem)
+        if beat.server != server:
+            # The certificate vouches for ``server`` only: it must not keep another server live.
+            raise ServerCertificateRefused(
+                f"session server {server!r} cannot send a heartbeat for {beat.server!r}"
+            )
         _check_heartbeat(beat)
         self.router.heartbeat(beat)
         return self.token_keys.version()
