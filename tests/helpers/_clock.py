@@ -11,13 +11,12 @@ memory), so a test can step past a deadline without sleeping.
 
 from __future__ import annotations
 
-from hostgate._clock import Clock
-
 __all__ = ["ManualClock"]
 
 
 class ManualClock:
-    """Monotonic and wall time both read ``now``; it never moves by itself and never moves back."""
+    """A :class:`hostgate._clock.Clock` whose monotonic and wall time both read ``now``; it never moves by itself
+    and never moves back."""
 
     def __init__(self, now: float = 1000.0) -> None:
         self.now = now
@@ -35,5 +34,3 @@ class ManualClock:
         self.now += seconds
         return self.now
 
-
-_: Clock = ManualClock()  # mypy checks here that it satisfies the protocol
