@@ -33,4 +33,3 @@ class ManualClock:
             raise ValueError(f"a monotonic clock cannot go back ({seconds} s)")
         self.now += seconds
         return self.now
-
