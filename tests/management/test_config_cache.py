@@ -21,7 +21,7 @@ from hostgate.errors import StoreUnavailable
 from hostgate.management.cache import ConfigCache
 from hostgate.management.records import PREFIX, UserRecord, user_key
 from hostgate.management.security import Authenticator, hash_password
-from hostgate.store.base import KeyValue
+from hostgate.store.base import KeyValue, StoreEvent
 from hostgate.store.sqlite import SqliteStore
 
 BOUND = 10.0  # generous for a loaded 2-core machine; every wait below returns as soon as its condition holds
@@ -35,6 +35,11 @@ class FlakyStore(SqliteStore):
         super().__init__(path, member_name="m1")
         self.reads = 0
         self.refuse_reads = False
+        self.refuse_watches = False
+        # A prefix read answered as a member that lags behind would answer it (the contract allows a
+        # serializable read to be stale: an etcd follower that has not applied the latest writes yet).
+        self.stale: tuple[list[KeyValue], int] | None = None
+        self.stale_served = 0
 
     def _read(self) -> None:
         self.reads += 1
@@ -47,7 +52,19 @@ class FlakyStore(SqliteStore):
 
     async def get_prefix(self, prefix: str, *, serializable: bool = False) -> tuple[list[KeyValue], int]:
         self._read()
+        if self.stale is not None and serializable:
+            self.stale_served += 1
+            return self.stale
         return await super().get_prefix(prefix, serializable=serializable)
+
+    def watch_prefix(self, prefix: str, start_revision: int) -> AsyncIterator[StoreEvent]:
+        if self.refuse_watches:
+            return self._refused_watch()
+        return super().watch_prefix(prefix, start_revision)
+
+    async def _refused_watch(self) -> AsyncIterator[StoreEvent]:
+        raise StoreUnavailable("the test refuses watches")
+        yield  # an async generator that fails on its first step
 
     async def break_watches(self) -> None:
         """End every running watch with StoreUnavailable, the way ``close()`` ends them (on the store's thread)."""
@@ -175,3 +192,28 @@ async def test_close_stops_following(store: FlakyStore, cache: ConfigCache) -> N
     revision = await store.put(PREFIX + "after", b"x")
     assert not await cache.wait_for_revision(revision, 0.2)
     assert cache.get(PREFIX + "after") is None
+
+
+async def test_a_reload_from_a_lagging_member_never_moves_the_copy_back(
+    store: FlakyStore, cache: ConfigCache
+) -> None:
+    """Found writing these tests: a reload took whatever the serializable read answered, so after a broken
+    watch a member whose read was served by a lagging etcd follower went back in time (an account just added,
+    and shown, could no longer log in; ``revision`` went down), until the watch caught up again."""
+    before = await store.get_prefix(PREFIX, serializable=True)
+    revision = await store.put(PREFIX + "b", b"2")
+    assert await cache.wait_for_revision(revision, BOUND)
+    store.stale = before
+    store.refuse_watches = True  # hold the copy on what the reload made of it
+    await store.break_watches()
+    deadline = asyncio.get_running_loop().time() + BOUND
+    while store.stale_served < 2:  # the second reload attempt: the first one has been applied (or not)
+        assert asyncio.get_running_loop().time() < deadline, "the copy was never reloaded"
+        await asyncio.sleep(0.01)  # poll interval, bounded by the deadline
+    assert cache.revision >= revision
+    assert cache.get(PREFIX + "b") == b"2"
+    store.stale = None
+    store.refuse_watches = False
+    later = await store.put(PREFIX + "c", b"3")
+    assert await cache.wait_for_revision(later, BOUND)
+    assert dict(cache.items(PREFIX)) == {PREFIX + "a": b"1", PREFIX + "b": b"2", PREFIX + "c": b"3"}

@@ -30,7 +30,8 @@ class ConfigCache:
 
     - After ``start()`` it holds exactly the keys under ``prefix`` as one revision of the store had them; from
       then the watch's changes are applied in revision order: the copy may lag behind the store, never runs
-      ahead of it, and never loses a change (after a broken watch it is reloaded whole).
+      ahead of it, never loses a change (after a broken watch it is reloaded whole) and never goes back (a
+      reload older than the copy, from a member that lags behind, is ignored).
     - Reads (``get``, ``items``, ``decode``, ``revision``) are plain memory reads: they never touch the store
       and never wait, so logins, status and routing answer while the store has no majority or is unreachable.
     - A broken watch is logged (one line), the last copy keeps being served, and the copy is reloaded (a
@@ -104,6 +105,15 @@ class ConfigCache:
     async def _load(self) -> None:
         kvs, revision = await self._store.get_prefix(self._prefix, serializable=True)
         async with self._changed:
+            if revision < self._revision:
+                # A serializable read may be answered by a member that lags behind (an etcd follower that has
+                # not applied what this copy already shows): keep the newer copy and watch on from it.
+                log.info(
+                    "config reload answered revision %d, older than this copy's %d; kept",
+                    revision,
+                    self._revision,
+                )
+                return
             self._data = {kv.key: kv.value for kv in kvs}
             self._decoded.clear()
             self._revision = revision
