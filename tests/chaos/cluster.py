@@ -18,7 +18,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hostgate.cli.lab import PYTHON, Member, _die_with_parent, common_free_port, free_port, poll
+from hostgate.cli.lab import PYTHON, Member, _die_with_parent, poll
+from tests.helpers.ports import common_free_port, free_port
 
 __all__ = ["ChaosCluster", "NsMember"]
 

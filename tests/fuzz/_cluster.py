@@ -1,8 +1,9 @@
-"""A fresh lone management member in process, for the fuzz tests of both faces: the real ``create_app`` over a
-real SqliteStore, ConfigCache and ManagementService, seeded like a new cluster (CA, token keys, an
-Administrator, an account with no role, session servers s1 and s2, domain prod with s1).
+"""A fresh lone management member in process, for the fuzz tests of both faces: the shared in-process member
+(tests/helpers/inprocess.py: the real ``create_app`` over a real SqliteStore, ConfigCache and
+ManagementService, seeded like a new cluster) with an account with no role, session servers s1 and s2, and
+domain prod with s1.
 
-The security settings are lenient (no fail delay, no backoff, no lockout): with the defaults every refused
+Its security settings are lenient (no fail delay, no backoff, no lockout): with the defaults every refused
 login waits 0.5 s and a fuzzer's wrong passwords soon lock the Administrator out, so examples with the right
 password would all be 429. A 429 with Retry-After is still a correct answer wherever it comes.
 """
@@ -10,7 +11,6 @@ password would all be 429. A 429 with Retry-After is still a correct answer wher
 from __future__ import annotations
 
 import base64
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,27 +19,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hostgate import pki
 from hostgate.api.app import create_app
-from hostgate.config.settings import SecuritySettings, ServerSettings, Settings
 from hostgate.management.cache import ConfigCache
-from hostgate.management.records import (
-    CA_KEY,
-    CLUSTER_KEY,
-    PREFIX,
-    CaRecord,
-    ClusterInfo,
-    UserRecord,
-    user_key,
-)
-from hostgate.management.security import ADMIN_ROLE, hash_password
-from hostgate.management.service import ManagementService
-from hostgate.management.token_keys import ensure_token_keys
+from hostgate.management.records import UserRecord, user_key
 from hostgate.store.sqlite import SqliteStore
-from tests.helpers.etcd import write_member_files
+from tests.helpers import inprocess
 
 __all__ = ["AS_SERVER_HEADER", "CLUSTER", "PASSWORD", "Member", "basic", "start_member"]
 
-CLUSTER = "fuzz-cluster"
-PASSWORD = "correct-horse-battery"
+CLUSTER = inprocess.CLUSTER_ID
+PASSWORD = inprocess.PASSWORD
 
 
 # A request with this header is handled as if it came over TLS with session server s1's client certificate
@@ -94,30 +82,15 @@ def _server(name: str) -> dict[str, object]:
 
 
 async def start_member(data_dir: Path) -> Member:
-    ca = pki.create_ca(CLUSTER)
-    write_member_files(data_dir, ca, "m1", "127.0.0.1")
-    settings = Settings(
-        data_dir=data_dir,
-        server=ServerSettings(member_name="m1", address="127.0.0.1", cluster_id=CLUSTER),
-        security=SecuritySettings(
-            login_fail_delay=0.0,
-            login_free_failures=1_000_000,
-            lockout_failures=1_000_000,
-            login_backoff=0.001,
-            login_backoff_max=0.001,
-        ),
+    inproc = await inprocess.start_member(data_dir)
+    # The fuzzer's "operator" has no role at all (the shared member's has the user role).
+    revision = await inproc.store.put(
+        user_key("operator"), UserRecord("operator", inprocess.password_hash(PASSWORD), ()).encode()
     )
-    store = SqliteStore(data_dir / "store.sqlite3", member_name="m1")
-    await store.put(CLUSTER_KEY, ClusterInfo(CLUSTER, "vhi-fuzz", time.time()).encode())
-    await store.put(CA_KEY, CaRecord(ca.cert_pem.decode(), ca.key_pem.decode()).encode())
-    await store.put(user_key("admin"), UserRecord("admin", hash_password(PASSWORD), (ADMIN_ROLE,)).encode())
-    await store.put(user_key("operator"), UserRecord("operator", hash_password(PASSWORD), ()).encode())
-    cache = ConfigCache(store, PREFIX)
-    await cache.start()
-    await ensure_token_keys(store, cache)
-    app = _ClientCertificate(create_app(ManagementService(settings, store, cache)))
+    assert await inproc.cache.wait_for_revision(revision)
+    app = _ClientCertificate(create_app(inproc.service))
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="https://m1")
-    member = Member(http, store, cache)
+    member = Member(http, inproc.store, inproc.cache)
     app.cert_pem = (await member.admin("POST", "/api/v1/session-servers", _server("s1"))).json()["cert_pem"]
     await member.admin("POST", "/api/v1/session-servers", _server("s2"))
     await member.admin("POST", "/api/v1/domains", {"name": "prod"})

@@ -20,10 +20,11 @@ from typing import Any
 import httpx
 import pytest
 
-from hostgate.cli.lab import Installation, Member, free_port, installation, poll, start_cluster
+from hostgate.cli.lab import Installation, Member, installation, poll, start_cluster
 from hostgate.connector import SessionLost, connect_to_model_via_domain
 from tests.helpers.hosts import HostProcess, host_3270
 from tests.helpers.models import write_model
+from tests.helpers.ports import free_port
 
 __all__ = ["host_3270"]
 

@@ -12,8 +12,6 @@ The servers run with a short header timeout (2 s) and a small connection cap (48
 from __future__ import annotations
 
 import contextlib
-import json
-import socket
 import ssl
 import threading
 import time
@@ -23,7 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hostgate.cli.lab import Installation, Member, installation, poll
+from hostgate.cli.lab import Member, poll
+from tests.helpers.lone_member import LoneMember, lone_member, read_response
 
 pytestmark = [pytest.mark.slow]
 
@@ -31,18 +30,7 @@ HEADER_TIMEOUT = 2.0
 MAX_CONNECTIONS = 48
 
 
-class Lab:
-    def __init__(self, inst: Installation) -> None:
-        self.inst = inst
-        self.member = inst.members[0]
-        self.session = inst.session_servers[0]
-        self.ctx = ssl.create_default_context(cafile=str(inst.ca_file))
-        self.session_url = f"https://{self.session.address}:{self.session.port}"
-
-    def connect(self, server: Member, port: int | None = None, timeout: float = 30.0) -> ssl.SSLSocket:
-        sock = socket.create_connection((server.address, port or server.port), timeout=timeout)
-        return self.ctx.wrap_socket(sock, server_hostname=server.address)
-
+class Lab(LoneMember):
     def admin(self, url: str | None = None, token: str | None = None) -> httpx.Client:
         auth: Any = ("admin", self.inst.password) if token is None else None
         headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -51,40 +39,14 @@ class Lab:
         )
 
 
-def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, Any]]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"connection closed before a response: {data!r}")
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return int(lines[0].split()[1]), headers, json.loads(rest[:length]) if length else {}
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with pytest.MonkeyPatch.context() as mp, installation(tmp_path_factory.mktemp("slow")) as inst:
+    with pytest.MonkeyPatch.context() as mp:
         # Servers started below inherit these (Member.start passes os.environ).
         mp.setenv("HOSTGATE_SECURITY_HEADER_TIMEOUT", str(HEADER_TIMEOUT))
         mp.setenv("HOSTGATE_SECURITY_MAX_CONNECTIONS", str(MAX_CONNECTIONS))
-        first = inst.install_first(store="sqlite")
-        first.start()
-        first.wait_healthy()
-        inst.write_hosts_file()
-        inst.add_session_server(1, interval=5.0)
-        lab = Lab(inst)
-        with lab.admin() as api:  # heartbeats (certificate only) pass the login gate
-            poll("session01 live", lambda: api.get("/api/v1/session-servers").json()[0]["live"], 60)
-        yield lab
+        with lone_member(tmp_path_factory.mktemp("slow"), heartbeat_interval=5.0) as lone:
+            yield Lab(lone.inst)
 
 
 def _trickle(lab: Lab, server: Member, port: int | None, stop: threading.Event, out: list[float]) -> None:
@@ -121,7 +83,7 @@ def test_trickling_headers_are_cut_off_while_others_are_served(lab: Lab, face: s
         # Meanwhile a normal request on another connection is answered at once.
         with lab.connect(server, port) as sock:
             sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-            status, _, body = _read_response(sock)
+            status, _, body = read_response(sock)
         assert status == 200 and body["status"] == "ok"
         # Before the fix: the tricklers stay connected for the whole 2,000 s of their request.
         poll("every trickler cut off", lambda: len(closed) == len(threads), HEADER_TIMEOUT + 30)
@@ -135,7 +97,7 @@ def test_trickling_headers_are_cut_off_while_others_are_served(lab: Lab, face: s
 def test_a_slow_request_gets_a_coded_408(lab: Lab) -> None:
     with lab.connect(lab.member) as sock:
         sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n")  # the blank line never comes
-        status, headers, body = _read_response(sock)
+        status, headers, body = read_response(sock)
         assert sock.recv(1) == b""  # and the connection is closed
     assert status == 408 and body["code"] == "HG-1031", body
     assert headers["x-hostgate-member"] == lab.member.name  # the connector can tell whose answer it is
@@ -144,10 +106,10 @@ def test_a_slow_request_gets_a_coded_408(lab: Lab) -> None:
 def test_a_keep_alive_connection_s_next_request_has_the_same_deadline(lab: Lab) -> None:
     with lab.connect(lab.member) as sock:
         sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert _read_response(sock)[0] == 200
+        assert read_response(sock)[0] == 200
         sock.sendall(b"GET /api/v1/health HTTP/1.1\r\n")  # keep-alive is 15 s; the headers get 2 s
         started = time.monotonic()
-        status, _, body = _read_response(sock)
+        status, _, body = read_response(sock)
     assert status == 408 and body["code"] == "HG-1031"
     assert time.monotonic() - started < 15.0
 
@@ -158,7 +120,7 @@ def test_connections_beyond_the_cap_get_a_coded_503(lab: Lab) -> None:
         for _ in range(MAX_CONNECTIONS + 10):
             sock = stack.enter_context(lab.connect(lab.member))
             sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")  # then held open by keep-alive
-            answer = _read_response(sock)
+            answer = read_response(sock)
             if answer[0] != 200:
                 refused = answer
                 break
@@ -168,7 +130,7 @@ def test_connections_beyond_the_cap_get_a_coded_503(lab: Lab) -> None:
     # Closed again: the member serves new connections.
     with lab.connect(lab.member) as sock:
         sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert _read_response(sock)[0] == 200
+        assert read_response(sock)[0] == 200
 
 
 # --- the session server's /health -----------------------------------------------------------------------------

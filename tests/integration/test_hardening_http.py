@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import ssl
 import statistics
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
-from hostgate.cli.lab import Installation, Member, installation, poll
+from hostgate.cli.lab import Member, poll
+from tests.helpers.lone_member import LoneMember, lone_member, read_response
 
 pytestmark = [pytest.mark.slow]
 
@@ -41,14 +40,7 @@ def _basic(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
-class Lab:
-    def __init__(self, inst: Installation) -> None:
-        self.inst = inst
-        self.member = inst.members[0]
-        self.session = inst.session_servers[0]
-        self.ctx = ssl.create_default_context(cafile=str(inst.ca_file))
-        self.session_url = f"https://{self.session.address}:{self.session.port}"
-
+class Lab(LoneMember):
     def client(
         self, url: str | None = None, *, auth: str | None = None, timeout: float = 10.0
     ) -> httpx.Client:
@@ -76,50 +68,19 @@ class Lab:
     def admin(self) -> httpx.Client:
         return self.client(auth=_basic("admin", self.inst.password))
 
-    def raw(self, member: Member, port: int | None, head: str, timeout: float) -> socket.socket:
+    def raw(self, member: Member, port: int | None, head: str, timeout: float) -> ssl.SSLSocket:
         """A TLS connection from a fresh source address that has sent ``head`` (request line + headers)."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind((_source(), 0))
-        sock.settimeout(timeout)
-        sock.connect((member.address, port or member.port))
-        tls = self.ctx.wrap_socket(sock, server_hostname=member.address)
+        tls = self.connect(member, port, timeout=timeout, source=_source())
         tls.sendall(head.encode())
         return tls
 
 
-def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], dict[str, Any]]:
-    """Status, headers and JSON body of one response (the body is small: a coded error)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"connection closed before a response: {data!r}")
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
-    length = int(headers.get("content-length", "0"))
-    while len(rest) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        rest += chunk
-    return status, headers, json.loads(rest[:length]) if length else {}
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with installation(tmp_path_factory.mktemp("hardening")) as inst:
-        first = inst.install_first(store="sqlite")
-        first.start()
-        first.wait_healthy()
-        inst.write_hosts_file()
-        # A long heartbeat interval: a server taken out of routing stays out while the test looks.
-        inst.add_session_server(1, interval=30.0)
-        lab = Lab(inst)
+    # A long heartbeat interval: a server taken out of routing stays out while the test looks.
+    with lone_member(tmp_path_factory.mktemp("hardening"), heartbeat_interval=30.0, live_within=30.0) as lone:
+        lab = Lab(lone.inst)
         with lab.admin() as api:
-            poll("session01 live", lambda: api.get("/api/v1/session-servers").json()[0]["live"], 30)
             assert api.post("/api/v1/domains", json={"name": "d"}).status_code == 201
             resp = api.put("/api/v1/domains/d/servers/session01", json={"weight": 1, "priority": 1})
             assert resp.status_code == 200, resp.text
@@ -195,7 +156,7 @@ def test_heartbeat_without_credentials_is_refused_before_its_body(lab: Lab) -> N
         f"Content-Type: application/json\r\nContent-Length: {_HUGE}\r\n\r\n"
     )
     with lab.raw(lab.member, None, head, timeout=10) as sock:
-        status, _, body = _read_response(sock)  # before the fix: waits for 50 MB that never come
+        status, _, body = read_response(sock)  # before the fix: waits for 50 MB that never come
     assert status == 401 and body["code"] == "HG-3001"
 
 
@@ -206,7 +167,7 @@ def test_session_routes_refuse_before_reading_the_body(lab: Lab) -> None:
             f"Content-Type: application/json\r\nContent-Length: {_HUGE}\r\n\r\n"
         )
         with lab.raw(lab.session, lab.session.port, head, timeout=10) as sock:
-            status, _, body = _read_response(sock)
+            status, _, body = read_response(sock)
         assert status == 401 and body["code"] == "HG-3001", (route, body)
 
 
@@ -217,7 +178,7 @@ def test_declared_length_over_the_limit_is_a_coded_413(lab: Lab) -> None:
         f"Content-Type: application/json\r\nContent-Length: {2 * 1024 * 1024}\r\n\r\n"
     )
     with lab.raw(lab.member, None, head, timeout=20) as sock:
-        status, _, body = _read_response(sock)
+        status, _, body = read_response(sock)
     assert status == 413 and body["code"] == "HG-1010"
 
 
@@ -241,7 +202,7 @@ def test_session_server_caps_bodies_of_authenticated_requests(lab: Lab) -> None:
         f"Content-Type: application/json\r\nContent-Length: {2 * 1024 * 1024}\r\n\r\n"
     )
     with lab.raw(lab.session, lab.session.port, head, timeout=20) as sock:
-        status, _, body = _read_response(sock)
+        status, _, body = read_response(sock)
     assert status == 413 and body["code"] == "HG-1010"
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from hostgate.errors import NoMemberAnswered, WrongCluster
 from hostgate.naming import LastGood, dial, first_answer
+from tests.helpers._clock import ManualClock
 
 Behaviour = Callable[[], Awaitable[str]]
 BOUND = 5.0  # a generous upper bound for a whole test, far below any delay it must not wait out
@@ -263,18 +264,17 @@ async def test_an_attempt_cancelled_from_inside_is_a_fault_and_the_next_is_tried
 
 
 async def test_cancelling_the_dial_cancels_every_running_attempt() -> None:
-    attempts = Attempts(a=hang, b=hang)
     both_started = asyncio.Event()
 
-    async def attempt(address: str) -> str:
-        if address == "b":
-            both_started.set()
-        return await attempts(address)
+    async def b_starts_and_hangs() -> str:
+        # Runs after Attempts recorded b's start, and b starts only after a did: both are running now.
+        both_started.set()
+        return await hang()
 
-    task = asyncio.create_task(first_answer(["a", "b"], attempt, delay=0.01))
+    attempts = Attempts(a=hang, b=b_starts_and_hangs)
+    task = asyncio.create_task(first_answer(["a", "b"], attempts, delay=0.01))
     async with asyncio.timeout(BOUND):
         await both_started.wait()
-        await asyncio.sleep(0)  # let b's attempt record its start
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -284,33 +284,22 @@ async def test_cancelling_the_dial_cancels_every_running_attempt() -> None:
 # --- LastGood and dial ---------------------------------------------------------------------------------
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.now
-
-
 def test_last_good_moves_the_remembered_address_first_until_its_ttl_passes() -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     last_good = LastGood(ttl=30.0, clock=clock)
     assert last_good.order("vhi", ["a", "b", "c"]) == ["a", "b", "c"]
     last_good.remember("vhi", "c")
     assert last_good.order("vhi", ["a", "b", "c"]) == ["c", "a", "b"]
     assert last_good.order("other", ["a", "b", "c"]) == ["a", "b", "c"]
-    clock.now += 29.9
+    clock.advance(29.9)
     assert last_good.get("vhi") == "c"
-    clock.now += 0.1
+    clock.advance(0.1)
     assert last_good.get("vhi") is None
     assert last_good.order("vhi", ["a", "b", "c"]) == ["a", "b", "c"]
 
 
 def test_last_good_ignores_an_address_the_alias_no_longer_has() -> None:
-    last_good = LastGood(clock=FakeClock())
+    last_good = LastGood(clock=ManualClock())
     last_good.remember("vhi", "gone")
     assert last_good.order("vhi", ["a", "b"]) == ["a", "b"]
     last_good.forget("vhi")
@@ -318,7 +307,7 @@ def test_last_good_ignores_an_address_the_alias_no_longer_has() -> None:
 
 
 async def test_dial_tries_the_last_good_member_first_the_next_time() -> None:
-    last_good = LastGood(clock=FakeClock())
+    last_good = LastGood(clock=ManualClock())
     first = Attempts(a=refuse, b=answer("b"))
     async with asyncio.timeout(BOUND):
         assert await dial("vhi", ["a", "b"], first, last_good=last_good, delay=LONG) == ("b", "b")
@@ -328,7 +317,7 @@ async def test_dial_tries_the_last_good_member_first_the_next_time() -> None:
 
 
 async def test_dial_forgets_the_last_good_member_when_nothing_answers() -> None:
-    last_good = LastGood(clock=FakeClock())
+    last_good = LastGood(clock=ManualClock())
     last_good.remember("vhi", "b")
     with pytest.raises(NoMemberAnswered):
         async with asyncio.timeout(BOUND):

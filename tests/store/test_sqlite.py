@@ -13,22 +13,12 @@ from hostgate.config.settings import ServerSettings, Settings, StoreBackend
 from hostgate.errors import DataDirError, NotSupported, StoreError, StoreUnavailable
 from hostgate.store import EventKind, open_store
 from hostgate.store.sqlite import SqliteStore
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.now
+from tests.helpers._clock import ManualClock
 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    s = SqliteStore(tmp_path / "store.sqlite3", member_name="solo", clock=FakeClock(), sweep_interval=3600)
+    s = SqliteStore(tmp_path / "store.sqlite3", member_name="solo", clock=ManualClock(), sweep_interval=3600)
     try:
         yield s
     finally:
@@ -48,15 +38,15 @@ async def test_one_member_that_leads_itself(store: SqliteStore) -> None:
 
 async def test_expired_lease_is_gone_on_the_next_read_without_the_sweeper(store: SqliteStore) -> None:
     clock = store._clock
-    assert isinstance(clock, FakeClock)
+    assert isinstance(clock, ManualClock)
     lease = await store.grant_lease(10)
     rev = await store.put("/l/k", b"v", lease=lease)
-    clock.now += 9
+    clock.advance(9)
     await store.refresh_lease(lease)  # good for 10 s from now
-    clock.now += 9
+    clock.advance(9)
     assert await store.get("/l/k") is not None
     async with contextlib.aclosing(store.watch_prefix("/l/", rev + 1)) as events:
-        clock.now += 1.5
+        clock.advance(1.5)
         assert await store.get("/l/k") is None  # expired at read time: the sweeper runs only hourly here
         event = await asyncio.wait_for(anext(events), 5)
     assert (event.kind, event.key, event.mod_revision) == (EventKind.DELETE, "/l/k", rev + 1)
@@ -65,13 +55,13 @@ async def test_expired_lease_is_gone_on_the_next_read_without_the_sweeper(store:
 
 
 async def test_the_sweeper_expires_leases_nobody_reads(tmp_path: Path) -> None:
-    clock = FakeClock()
+    clock = ManualClock()
     store = SqliteStore(tmp_path / "s.sqlite3", clock=clock, sweep_interval=0.01)
     try:
         lease = await store.grant_lease(5)
         rev = await store.put("/l/k", b"v", lease=lease)
         async with contextlib.aclosing(store.watch_prefix("/l/", rev + 1)) as events:
-            clock.now += 6
+            clock.advance(6)
             event = await asyncio.wait_for(anext(events), 5)  # no read or write of ours triggered it
         assert event.kind is EventKind.DELETE
     finally:
@@ -80,7 +70,7 @@ async def test_the_sweeper_expires_leases_nobody_reads(tmp_path: Path) -> None:
 
 async def test_data_revision_and_leases_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
-    clock = FakeClock()
+    clock = ManualClock()
     first = SqliteStore(path, clock=clock)
     lease = await first.grant_lease(30)
     await first.put("/p/leased", b"l", lease=lease)
@@ -88,7 +78,7 @@ async def test_data_revision_and_leases_survive_a_restart(tmp_path: Path) -> Non
     member = (await first.status()).member_id
     await first.close()
 
-    clock.now += 1_000_000  # monotonic time means nothing across a restart: leases get their TTL again
+    clock.advance(1_000_000)  # monotonic time means nothing across a restart: leases get their TTL again
     second = SqliteStore(path, clock=clock)
     try:
         kv = await second.get("/p/k")
@@ -133,11 +123,19 @@ async def test_close_ends_watches_and_refuses_work(store: SqliteStore) -> None:
     reader = asyncio.create_task(anext(events))
     await store.put("/c/k", b"v")
     assert (await asyncio.wait_for(reader, 5)).key == "/c/k"
-    reader = asyncio.create_task(anext(events))
-    await asyncio.sleep(0)  # let the reader wait on the queue
+    parked = asyncio.Event()
+
+    async def read_next() -> object:
+        # Nothing between set() and the watcher's empty queue.get() yields, so once this task suspends it is
+        # parked on the queue: close() must wake a reader that is already waiting, not only a later one.
+        parked.set()
+        return await anext(events)
+
+    waiting = asyncio.create_task(read_next())
+    await parked.wait()
     await store.close()
     with pytest.raises(StoreUnavailable):
-        await asyncio.wait_for(reader, 5)
+        await asyncio.wait_for(waiting, 5)
     with pytest.raises(StoreUnavailable):
         await store.get("/c/k")
     await events.aclose()  # type: ignore[attr-defined]

@@ -18,20 +18,10 @@ from hostgate.management.cache import ConfigCache
 from hostgate.management.login_guard import LoginGuard
 from hostgate.management.records import UserRecord, user_key
 from hostgate.management.security import Authenticator, hash_password
+from tests.helpers._clock import ManualClock
 
 R = TypeVar("R")
 PASSWORD = "right-password-1"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.now
 
 
 class OneUser:
@@ -44,8 +34,8 @@ class OneUser:
         return decoder(key, self.raw) if key == user_key("alice") else None
 
 
-def _guard(**policy: Any) -> tuple[LoginGuard, FakeClock]:
-    clock = FakeClock()
+def _guard(**policy: Any) -> tuple[LoginGuard, ManualClock]:
+    clock = ManualClock()
     settings = SecuritySettings(
         login_free_failures=2,
         login_backoff=1.0,
@@ -71,10 +61,10 @@ def test_backoff_doubles_after_the_free_failures_and_success_clears_it() -> None
     guard, clock = _guard(lockout_seconds=60.0)
     assert [_try(guard, "alice", "wrong") for _ in range(3)] == ["401", "401", "401"]
     assert _try(guard, "alice", PASSWORD) == "429:1"  # blocked even with the right password
-    clock.now += 1.01
+    clock.advance(1.01)
     assert _try(guard, "alice", "wrong") == "401"
     assert _try(guard, "alice", "wrong") == "429:2"
-    clock.now += 2.01
+    clock.advance(2.01)
     assert _try(guard, "alice", PASSWORD) == "ok"
     assert _try(guard, "alice", "wrong") == "401"  # counts start again
 
@@ -82,10 +72,10 @@ def test_backoff_doubles_after_the_free_failures_and_success_clears_it() -> None
 def test_lockout_holds_the_user_for_lockout_seconds() -> None:
     guard, clock = _guard(lockout_seconds=300.0)
     for i in range(5):
-        clock.now += 100.0 if i else 0.0  # past every backoff: only the lockout is left
+        clock.advance(100.0 if i else 0.0)  # past every backoff: only the lockout is left
         assert _try(guard, "alice", "wrong", source=f"10.0.1.{i}") == "401"
     assert _try(guard, "alice", PASSWORD, source="10.9.9.9") == "429:300"
-    clock.now += 301.0
+    clock.advance(301.0)
     assert _try(guard, "alice", PASSWORD, source="10.9.9.9") == "ok"
 
 

@@ -10,25 +10,15 @@ import pytest
 from hostgate.errors import NoServerAvailable
 from hostgate.management.records import DomainMember, DomainRecord, SessionServerRecord
 from hostgate.management.routing import Heartbeat, Router
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def monotonic(self) -> float:
-        return self.now
-
-    def wall(self) -> float:
-        return self.now
+from tests.helpers._clock import ManualClock
 
 
 def _servers(*names: str) -> dict[str, SessionServerRecord]:
     return {n: SessionServerRecord(n, "127.0.0.1", 1, "127.0.0.1", 1, "", 0.0) for n in names}
 
 
-def _router() -> tuple[Router, FakeClock]:
-    clock = FakeClock()
+def _router() -> tuple[Router, ManualClock]:
+    clock = ManualClock()
     return Router(clock=clock, rng=random.Random(7)), clock
 
 
@@ -51,9 +41,9 @@ def test_lowest_tier_with_a_live_server_is_used_weighted() -> None:
 def test_missed_heartbeats_make_a_server_not_live() -> None:
     router, clock = _router()
     _beat(router, "a", "b", "c", interval=2.0)
-    clock.now += 2.9  # within 1.5 intervals
+    clock.advance(2.9)  # within 1.5 intervals
     assert router.is_live("a")
-    clock.now += 0.2
+    clock.advance(0.2)
     assert not router.is_live("a")
     _beat(router, "c")
     assert router.pick(DOMAIN, _servers("a", "b", "c")).name == "c"
@@ -88,7 +78,7 @@ def test_run_cycle_explains_the_decision() -> None:
     router, clock = _router()
     _beat(router, "a", "b", "c")
     assert router.run_cycle([DOMAIN], _servers("a", "b", "c")) == "routing domain prod to a, b"
-    clock.now += 10
+    clock.advance(10)
     _beat(router, "c")
     line = router.run_cycle([DOMAIN], _servers("a", "b", "c"))
     assert line == "session servers not live: a, b; routing domain prod to c"

@@ -34,9 +34,13 @@ def _die_with_parent() -> None:
     _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def free_port(address: str) -> int:
-    """A TCP port free on ``address`` right now (bind to 0, read it back)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def free_port(address: str = "127.0.0.1") -> int:
+    """A TCP port free on ``address`` right now (bind to 0, read it back): never a fixed port.
+
+    The one free-port helper of the lab, the tests (``tests/helpers/ports.py`` re-exports it) and the benches.
+    """
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
         s.bind((address, 0))
         return int(s.getsockname()[1])
 

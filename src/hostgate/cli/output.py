@@ -70,7 +70,11 @@ def emit_json(data: Any) -> None:
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn every ``HostgateError`` (and a stray OS error) into a coded message instead of a traceback."""
+    """Turn a ``HostgateError`` into its coded message on stderr (exit 2 for a ``UsageError``, else 1) and
+    Ctrl-C into "interrupted" (exit 130), instead of a traceback.
+
+    It catches nothing else: an ``OSError`` or any other exception is a seam that forgot to translate it into
+    a coded error (STYLE.md 3), and its traceback is the bug report."""
 
     @wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:

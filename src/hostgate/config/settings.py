@@ -136,6 +136,14 @@ class SecuritySettings:
 
 @dataclass(frozen=True, slots=True)
 class Settings:
+    """The whole configuration of one server: a frozen value, read once at start (restart to change it).
+
+    ``load_settings`` (the file and ``HOSTGATE_*`` variables) and ``settings_from_mapping`` check every field
+    and raise one ``ConfigError`` naming ``section.key`` and its source; constructing it directly (tests,
+    ``install``) checks nothing. File names in it are relative to ``data_dir`` unless absolute (``path()``);
+    URLs bracket IPv6 addresses. Holds no secrets itself: keys and passwords are files it names.
+    """
+
     data_dir: Path
     server: ServerSettings
     store: StoreBackend = StoreBackend.SQLITE

@@ -99,6 +99,14 @@ class Answer:
 class ClusterClient:
     """A client of the management API for one cluster (used by the CLI and the connector).
 
+    Every call resolves the alias again (never cached), dials its addresses staggered (the member that answered
+    last first) and accepts an answer only over TLS verified against the cluster CA and stamped with this
+    cluster's id; a member that is not serving (HG-2001, HG-4010, HG-4011) counts as not answering. A write is
+    sent with one idempotency key and deadline for all its attempts, so a hedged duplicate is applied once.
+    An error answer is raised as the matching ``HostgateError``; transport failures of every member become
+    ``NoMemberAnswered``. Connections are kept between calls only with ``keep_alive`` (close with ``aclose``).
+    Not thread-safe; one event loop at a time.
+
     >>> client = ClusterClient("vhi-prod-sea", ca_file=Path("ca.pem"), user="admin", password="...")
     >>> asyncio.run(client.request("GET", "/api/v1/cluster")).payload["name"]
     'vhi-prod-sea'

@@ -24,6 +24,27 @@ R = TypeVar("R")
 
 
 class ConfigCache:
+    """This member's copy of every record under ``prefix``, following the store's watch.
+
+    Guarantees:
+
+    - After ``start()`` it holds exactly the keys under ``prefix`` as one revision of the store had them; from
+      then the watch's changes are applied in revision order: the copy may lag behind the store, never runs
+      ahead of it, never loses a change (after a broken watch it is reloaded whole) and never goes back (a
+      reload older than the copy, from a member that lags behind, is ignored).
+    - Reads (``get``, ``items``, ``decode``, ``revision``) are plain memory reads: they never touch the store
+      and never wait, so logins, status and routing answer while the store has no majority or is unreachable.
+    - A broken watch is logged (one line), the last copy keeps being served, and the copy is reloaded (a
+      serializable read: no majority needed) and followed again every ``retry_delay`` seconds until that
+      works; changes made meanwhile, deletes included, then show up.
+    - ``wait_for_revision``/``wait_until`` give read-your-writes after a put and return ``False`` on timeout,
+      never raise and never wait past ``timeout``.
+    - ``decode`` runs a decoder once per stored value; a decoded record is never served for bytes that are no
+      longer stored (records are frozen, so sharing them is safe).
+
+    Not thread-safe: use it from one event loop (the one that called ``start()``).
+    """
+
     def __init__(self, store: Store, prefix: str, *, retry_delay: float = 0.5) -> None:
         self._store = store
         self._prefix = prefix
@@ -84,6 +105,15 @@ class ConfigCache:
     async def _load(self) -> None:
         kvs, revision = await self._store.get_prefix(self._prefix, serializable=True)
         async with self._changed:
+            if revision < self._revision:
+                # A serializable read may be answered by a member that lags behind (an etcd follower that has
+                # not applied what this copy already shows): keep the newer copy and watch on from it.
+                log.info(
+                    "config reload answered revision %d, older than this copy's %d; kept",
+                    revision,
+                    self._revision,
+                )
+                return
             self._data = {kv.key: kv.value for kv in kvs}
             self._decoded.clear()
             self._revision = revision

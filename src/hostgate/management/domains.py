@@ -83,6 +83,29 @@ def _check_name(what: str, name: str) -> None:
 
 
 class DomainService:
+    """Session servers, domains, heartbeats and "connect via domain" routing, for every face.
+
+    Guarantees:
+
+    - **Routing never reads the store.** ``route``, ``grant_direct``, ``heartbeat``, ``authenticate_server`` and
+      ``server_views`` read the member's copy and the :class:`Router`'s memory only, so they keep working
+      while any one management member is up (and keep the routing path independent of the store's speed).
+    - **Heartbeats are authenticated by the certificate alone:** the TLS client certificate must be the one
+      registered for the server the heartbeat names (its fingerprint is in the server's record), so a removed
+      server's certificate stops counting as soon as the removal is shown, and no server can speak for
+      another. Impossible figures are refused (``InvalidField``) before anything changes.
+    - **Changes** are for Administrators only, checked whole before anything is written, and shown by this
+      member's next read (or answered "visibility: pending"). Domain membership is updated by
+      compare-and-set with re-reads, so two members editing one domain at once lose neither change.
+    - **A route request that fails changes nothing:** the domain is looked up first; an "unreachable" report
+      counts only for a server this member routed that same user to (:class:`RouteReports`), and then only
+      until that server's next heartbeat.
+    - Tokens are minted with the cluster's current signing key, bound to one session server, user, model and
+      domain, valid for ``SESSION_TOKEN_TTL`` seconds; an account without a role gets none.
+
+    Not thread-safe: use it from the server's event loop. Liveness is per member (soft state, not replicated).
+    """
+
     def __init__(
         self, store: Store, cache: ConfigCache, router: Router, *, visibility_timeout: float = 5.0
     ) -> None:
@@ -242,6 +265,11 @@ class DomainService:
     def heartbeat(self, server: str, client_cert_pem: str | None, beat: Heartbeat) -> str:
         """Record a heartbeat authenticated by the server's certificate; returns the token key set's version."""
         self.authenticate_server(server, client_cert_pem)
+        if beat.server != server:
+            # The certificate vouches for ``server`` only: it must not keep another server live.
+            raise ServerCertificateRefused(
+                f"session server {server!r} cannot send a heartbeat for {beat.server!r}"
+            )
         _check_heartbeat(beat)
         self.router.heartbeat(beat)
         return self.token_keys.version()

@@ -69,6 +69,16 @@ class ServerState:
 
 @dataclass(slots=True)
 class Router:
+    """Liveness and load of session servers as this member heard them, and the routing choice (VHI 7.x).
+
+    Soft state only: filled by heartbeats and client reports, never stored or replicated, so each member
+    decides from what it heard itself and a restarted member starts with every server not live until its next
+    heartbeat. Time comes from ``clock`` (monotonic; a :class:`~hostgate._clock.Clock`), chance from ``rng``,
+    so tests drive both. ``pick`` raises only ``NoServerAvailable`` (HG-4101), whatever odd weights or
+    priorities a stored record holds (see the module docstring). Never reads the store, never blocks; not
+    thread-safe (the server's event loop).
+    """
+
     clock: Clock = SYSTEM_CLOCK
     miss_factor: float = 1.5
     rng: random.Random = field(default_factory=random.Random)

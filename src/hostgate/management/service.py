@@ -131,6 +131,31 @@ async def seed_store(store: Store, data_dir: Path) -> bool:
 
 
 class ManagementService:
+    """The cluster's operations, one method each, for every face (API, console, CLI through the API).
+
+    Guarantees:
+
+    - **Reads come from memory.** ``cluster_info``, ``member_records``, ``users`` and ``authenticate`` read the
+      member's copy (:class:`ConfigCache`), never the store, so they answer while any one member is up;
+      ``cluster_status`` also asks the store and the other members, each bounded by ``probe_timeout``, and
+      reports what did not answer instead of failing.
+    - **Checked before written.** Every change first checks that the principal is an Administrator
+      (``NotAuthorized``, HG-3002) and then the input (coded ``UsageError``/``InvalidField``); a refused
+      request writes nothing.
+    - **Read-your-writes.** A change returns once this member's copy shows it, or after
+      ``visibility_timeout`` as a committed success marked "visibility: pending" (``store.guard.note_unseen``);
+      never as an error that would tempt a retry.
+    - **Compare-and-set, not last-writer-wins**, where a change depends on what is stored (rename, new user,
+      new member record): a concurrent change makes it re-read (rename) or refuse ("already exists").
+    - Membership changes keep the store's majority safe: a joiner is added as an etcd learner after its record
+      is written (the record is removed again if the store refuses); a removal deletes the record while the
+      full majority is still there, then the store member. A lone SQLite member refuses both with coded
+      errors (``NotSupported``, ``LastMember``).
+
+    Not thread-safe: use it from the server's event loop. ``authenticate`` runs argon2 in the calling thread
+    (~0.1 s); the HTTP face calls it through ``LoginGuard``, off the loop and throttled.
+    """
+
     def __init__(
         self,
         settings: Settings,

@@ -63,7 +63,21 @@ class ServedSession:
 
 
 class SessionRegistry:
-    """Token checks, capacity, and the sessions of this server (used from the server's event loop only)."""
+    """Token checks, capacity, and the sessions of this server (used from the server's event loop only).
+
+    Guarantees:
+
+    - ``claims`` accepts only session tokens of this cluster, bound to this server, signed with a current key
+      and not expired (it holds public keys only: it can check tokens, never mint them).
+    - A session belongs to the user its token names: another user's ``get``, ``call`` or ``close`` is refused
+      (``NotAuthorized``), an unknown or closed id is ``SessionNotFound`` (HG-4202).
+    - ``capacity`` is never exceeded: a session counts from the moment its open starts (``active``), so two
+      opens racing for the last place cannot both win; an open refused for its token or model touches no
+      host, and a failed open gives its place back.
+    - Calls on one session run one at a time (its own lock); sessions never wait for each other.
+    - A call after which the host connection is gone closes the session; ``close`` waits for the call in
+      progress and signs off best effort (it never raises for a host that is already gone).
+    """
 
     def __init__(
         self,

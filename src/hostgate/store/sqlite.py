@@ -104,6 +104,11 @@ class _Watcher:
 class SqliteStore(Store):
     """The store in one SQLite file, for a single management server.
 
+    Keeps the whole ``Store`` contract (tests/store/test_conformance.py) except membership changes, which it
+    refuses with ``NotSupported``. Every operation runs on the store's own thread, so no call blocks the event
+    loop and operations are applied one at a time in call order; an acknowledged write is on disk
+    (``synchronous=FULL``). After ``close()`` every call and running watch raises ``StoreUnavailable``.
+
     Example::
 
         store = SqliteStore(data_dir / "store.sqlite3", member_name="m1")

@@ -1,0 +1,125 @@
+"""A lone management member in process: the real ``ManagementService`` over a real ``SqliteStore`` and
+``ConfigCache``, its HTTP face through ``httpx.ASGITransport`` (no sockets, no subprocesses).
+
+Seeded like a new cluster: cluster record, CA, the member's own record, token keys, an Administrator
+(``admin``) and an account with the plain user role (``operator``). Login throttling is off (no fail delay, no
+backoff, no lockout) so that refused logins cost no time; tests of the throttle use ``LoginGuard`` directly.
+
+    member = await start_member(tmp_path)
+    async with member.http() as api:
+        assert (await api.get("/api/v1/whoami")).json()["name"] == "admin"
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from hostgate import pki
+from hostgate.api.app import create_app
+from hostgate.config.settings import SecuritySettings, ServerSettings, Settings, StoreBackend
+from hostgate.management.cache import ConfigCache
+from hostgate.management.records import (
+    CA_KEY,
+    CLUSTER_KEY,
+    ETCD_CA_KEY,
+    PREFIX,
+    CaRecord,
+    ClusterInfo,
+    MemberRecord,
+    UserRecord,
+    member_key,
+    user_key,
+)
+from hostgate.management.security import ADMIN_ROLE, Principal, hash_password
+from hostgate.management.service import ManagementService
+from hostgate.management.token_keys import ensure_token_keys
+from hostgate.store.sqlite import SqliteStore
+from tests.helpers.etcd import write_member_files
+
+__all__ = [
+    "ADMIN",
+    "CLUSTER_ID",
+    "CLUSTER_NAME",
+    "OPERATOR",
+    "PASSWORD",
+    "InProcessMember",
+    "password_hash",
+    "start_member",
+]
+
+CLUSTER_ID = "test-cluster"
+CLUSTER_NAME = "vhi-prod-sea"
+PASSWORD = "correct-horse-battery"
+MEMBER = "m1"
+ADMIN = Principal("admin", (ADMIN_ROLE,))
+OPERATOR = Principal("operator", ("user",))
+
+
+@functools.cache
+def password_hash(password: str) -> str:
+    """argon2 costs ~0.5 s a hash on a loaded machine: hash each test password once per test run."""
+    return hash_password(password)
+
+
+LENIENT = SecuritySettings(
+    login_fail_delay=0.0,
+    login_free_failures=1_000_000,
+    lockout_failures=1_000_000,
+    login_backoff=0.001,
+    login_backoff_max=0.001,
+)
+
+
+@dataclass
+class InProcessMember:
+    settings: Settings
+    store: SqliteStore
+    cache: ConfigCache
+    service: ManagementService
+    ca: pki.CertPair
+
+    def http(self, user: str = "admin", password: str = PASSWORD) -> httpx.AsyncClient:
+        """A client of the member's JSON API (in process), with these Basic credentials (none if ``user`` is
+        empty)."""
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_app(self.service)),
+            base_url=f"https://{MEMBER}",
+            auth=(user, password) if user else None,
+        )
+
+    async def close(self) -> None:
+        await self.cache.close()
+        await self.store.close()
+
+
+async def start_member(data_dir: Path, *, visibility_timeout: float = 5.0) -> InProcessMember:
+    ca = pki.create_ca(CLUSTER_ID)
+    write_member_files(data_dir, ca, MEMBER, "127.0.0.1")
+    settings = Settings(
+        data_dir=data_dir,
+        server=ServerSettings(member_name=MEMBER, address="127.0.0.1", cluster_id=CLUSTER_ID),
+        store=StoreBackend.SQLITE,
+        security=LENIENT,
+    )
+    store = SqliteStore(data_dir / "store.sqlite3", member_name=MEMBER)
+    ca_record = CaRecord(ca.cert_pem.decode(), ca.key_pem.decode()).encode()
+    seeds = {
+        CLUSTER_KEY: ClusterInfo(CLUSTER_ID, CLUSTER_NAME, time.time()).encode(),
+        CA_KEY: ca_record,
+        ETCD_CA_KEY: ca_record,
+        member_key(MEMBER): MemberRecord(MEMBER, "127.0.0.1", 9443, "", "", time.time()).encode(),
+        user_key("admin"): UserRecord("admin", password_hash(PASSWORD), (ADMIN_ROLE,)).encode(),
+        user_key("operator"): UserRecord("operator", password_hash(PASSWORD), ("user",)).encode(),
+    }
+    for key, value in seeds.items():
+        await store.put(key, value)
+    cache = ConfigCache(store, PREFIX)
+    await cache.start()
+    await ensure_token_keys(store, cache)
+    service = ManagementService(settings, store, cache, visibility_timeout=visibility_timeout)
+    return InProcessMember(settings, store, cache, service, ca)
