@@ -9,7 +9,7 @@ import pytest
 from hostgate.errors import InvalidValue, ModelItemNotFound
 from hostgate.hosts import Screen, open_session
 from hostgate.models import Attribute, ValueType
-from hostgate.session.model_runtime import ModelSession, _typed_text, describe_screen, to_text, typed
+from hostgate.session.navigator import ModelSession, _typed_text, describe_screen, to_text, typed
 from tests.helpers.hosts import sample_model
 
 

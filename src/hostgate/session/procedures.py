@@ -1,4 +1,4 @@
-"""Table procedures and SQL queries on a :class:`~hostgate.session.model_runtime.ModelSession`.
+"""Table procedures and SQL queries on a :class:`~hostgate.session.navigator.ModelSession`.
 
 A procedure walks its path from ``navigation.home`` (the runtime navigates there first): on each step's
 entity it fills attributes (templates over the inputs and the model variables), reads outputs (attributes, or
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from hostgate.errors import InvalidValue, ModelItemNotFound, UnexpectedEntity
 from hostgate.models import Procedure, Record, Table, Value, plan_query, render_template
-from hostgate.session.model_runtime import ModelSession, Records, to_text, typed
+from hostgate.session.navigator import ModelSession, Records, to_text, typed
 
 __all__ = ["perform_table_procedure", "query"]
 
