@@ -47,6 +47,7 @@ import aetcd
 import grpc
 from aetcd import rpc
 
+from hostgate._names import CLUSTER_DNS_NAME
 from hostgate.config.settings import Settings
 from hostgate.errors import (
     CertificateError,
@@ -59,7 +60,6 @@ from hostgate.errors import (
     StoreError,
     StoreUnavailable,
 )
-from hostgate.pki import CLUSTER_DNS_NAME
 from hostgate.store.base import EventKind, KeyValue, MemberInfo, Store, StoreEvent, StoreStatus
 from hostgate.store.guard import RETENTION, WriteGuard, active_guard, idempotency_path
 
@@ -93,7 +93,7 @@ class EtcdTls:
     """What a client shows etcd's client port: the cluster CA, this member's certificate and key.
 
     ``server_name`` is the name checked in the member's certificate; hostgate's member certificates all carry
-    :data:`~hostgate.pki.CLUSTER_DNS_NAME`, so one channel can dial several members by IP. ``None`` checks
+    :data:`~hostgate._names.CLUSTER_DNS_NAME`, so one channel can dial several members by IP. ``None`` checks
     the host named in the URL instead (external etcd).
     """
 
