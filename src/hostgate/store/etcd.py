@@ -35,8 +35,9 @@ from aetcd import rpc
 
 from hostgate.config.settings import Settings
 from hostgate.errors import CompareFailed, StoreError, StoreUnavailable
-from hostgate.store.base import EventKind, KeyValue, MemberInfo, Store, StoreEvent, StoreStatus
+from hostgate.store.base import EventKind, KeyValue, Store, StoreEvent, StoreStatus
 from hostgate.store.etcd_channel import REQUIRE_LEADER, EtcdTls, SecureClient, fetch_status, grpc_target
+from hostgate.store.etcd_cluster import EtcdMembership
 from hostgate.store.etcd_faults import details
 from hostgate.store.etcd_guarded import GuardedWrites
 from hostgate.store.etcd_retry import Mode, Requests
@@ -57,7 +58,7 @@ def _kv(kv: Any) -> KeyValue:
     return KeyValue(kv.key.decode(), bytes(kv.value), kv.mod_revision, kv.lease)
 
 
-class EtcdStore(Store):
+class EtcdStore(EtcdMembership, Store):
     """The store on an etcd cluster, reached over mutual TLS.
 
     ``endpoints`` are client URLs, this host's member first; the channel stays on the first that answers.
@@ -308,67 +309,7 @@ class EtcdStore(Store):
             if "lease not found" not in str(exc):
                 raise  # a lease that is already gone needs no revoking
 
-    # --- membership and status ------------------------------------------------------------------------------
-
-    async def members(self) -> list[MemberInfo]:
-        async def attempt(c: SecureClient, timeout: float) -> Any:
-            return await c.clusterstub.MemberList(rpc.MemberListRequest(), timeout=timeout)
-
-        resp = await self._rpc.request("list members", attempt, Mode.READ, needs_leader=False)
-        return [_member(m) for m in resp.members]
-
-    async def add_member(
-        self, peer_urls: list[str], *, learner: bool = False
-    ) -> tuple[MemberInfo, list[MemberInfo]]:
-        # A learner (etcd 3.4 raft learner) does not count towards the majority until promoted, so a member
-        # that is added and never started costs the cluster no fault tolerance.
-        request = rpc.MemberAddRequest(peerURLs=peer_urls, isLearner=learner)
-
-        async def attempt(c: SecureClient, timeout: float) -> Any:
-            return await c.clusterstub.MemberAdd(request, timeout=timeout, metadata=REQUIRE_LEADER)
-
-        what = f"add member {','.join(peer_urls)}"
-        resp = await self._rpc.request(what, attempt, Mode.ONCE, timeout=self._reconfig_timeout)
-        return _member(resp.member), [_member(m) for m in resp.members]
-
-    async def remove_member(self, member_id: int) -> None:
-        request = rpc.MemberRemoveRequest(ID=member_id)
-
-        async def attempt(c: SecureClient, timeout: float) -> Any:
-            return await c.clusterstub.MemberRemove(request, timeout=timeout, metadata=REQUIRE_LEADER)
-
-        await self._rpc.request(
-            f"remove member {member_id:x}", attempt, Mode.ONCE, timeout=self._reconfig_timeout
-        )
-
-    async def promote_member(self, member_id: int) -> bool:
-        """Promote a learner to a voting member: ``True`` once it votes, ``False`` while it has not caught up.
-
-        etcd answers FAILED_PRECONDITION "can only promote a learner member which is in sync with leader" until
-        the learner's log is close to the leader's (the caller retries), and "can only promote a learner
-        member" for a member that already votes (an earlier promotion went through: ``True``). A learner's
-        own etcd refuses the call ("rpc not supported for learner"): this store must talk to voters.
-        """
-        request = rpc.MemberPromoteRequest(ID=member_id)
-
-        async def attempt(c: SecureClient, timeout: float) -> Any:
-            try:
-                return await c.clusterstub.MemberPromote(request, timeout=timeout, metadata=REQUIRE_LEADER)
-            except grpc.aio.AioRpcError as exc:
-                if exc.code() is grpc.StatusCode.FAILED_PRECONDITION:
-                    return details(exc)
-                raise
-
-        answer = await self._rpc.request(
-            f"promote member {member_id:x}", attempt, Mode.ONCE, timeout=self._reconfig_timeout
-        )
-        if not isinstance(answer, str):
-            return True
-        if "in sync" in answer:
-            return False
-        if "learner" in answer:
-            return True  # "can only promote a learner member": it already votes
-        raise StoreError(f"promote member {member_id:x}: etcd answered {answer}")
+    # --- status ------------------------------------------------------------------------------------------
 
     async def status(self, client_url: str | None = None) -> StoreStatus:
         if client_url is not None and self._endpoints != (client_url,):
@@ -384,7 +325,3 @@ class EtcdStore(Store):
 
     async def close(self) -> None:
         await self._rpc.close()
-
-
-def _member(m: Any) -> MemberInfo:
-    return MemberInfo(m.ID, m.name, tuple(m.peerURLs), tuple(m.clientURLs), bool(m.isLearner))
