@@ -1,73 +1,355 @@
-"""Holds the import directions of ARCHITECTURE.md: who may import whom inside src/hostgate."""
+"""Holds the import directions of docs/architecture.md: who may import whom inside src/hostgate.
+
+Every import form counts: ``import hostgate.x``, ``from hostgate.x import y``, ``from hostgate import x``,
+relative imports (``from . import x``, ``from ..x import y``), imports under ``if TYPE_CHECKING:`` and imports
+inside functions. An import inside a function ("lazy") hides a direction from anyone reading the module's
+head, so each one must be listed by name in :data:`LAZY` (file, imported module, why); a listed one that is
+gone fails too, so the list stays true. A test in a subprocess checks what ``import hostgate.connector``
+really loads, and the checker itself is run on a planted tree with one violation of each kind.
+"""
 
 from __future__ import annotations
 
 import ast
+import json
+import re
+import subprocess
+import sys
+import textwrap
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hostgate"
-BOTTOM = {"errors", "_types", "_clock", "_http", "_bodies", "_public", "pki", "__init__"}
-ALLOWED: dict[str, set[str]] = {
-    "bottom": BOTTOM,
-    "config": BOTTOM | {"config"},
-    "naming": BOTTOM | {"naming", "config"},
-    "store": BOTTOM | {"store", "config"},
-    "models": BOTTOM | {"models"},
-    "hosts": BOTTOM | {"hosts", "models"},
-    "management": BOTTOM | {"management", "store", "naming", "models", "config"},
-    "session": BOTTOM | {"session", "hosts", "models", "connector", "config"},
-    "connector": BOTTOM | {"connector", "naming"},
-    "api": BOTTOM | {"api", "management"},
-    "console": BOTTOM | {"console", "management"},
-    # The CLI reaches server code only inside `hostgate install` / `hostgate server` (lazy imports).
-    # The composition root: wires management, its HTTP faces and the store member into one process.
-    "runtime": BOTTOM | {"runtime", "management", "api", "console", "store", "config", "naming", "session"},
-    # `hostgate model check` validates a file with hostgate.models alone (a pure validator, no server code).
-    "cli": BOTTOM | {"cli", "connector", "config", "naming", "models"},
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
+
+# Top-level modules at the bottom of the house, each with the bottom modules it may import itself.
+BOTTOM_ROWS: dict[str, frozenset[str]] = {
+    "__init__": frozenset(),
+    "_public": frozenset(),
+    "_clock": frozenset(),
+    "_names": frozenset(),
+    "errors": frozenset({"_public"}),
+    "_http": frozenset({"errors"}),
+    "_bodies": frozenset({"errors"}),
+    "pki": frozenset({"errors", "_names"}),
+    "tokens": frozenset({"errors"}),
 }
-CLI_SERVER_MODULES = {"server_cmds.py", "demo.py"}
+BOTTOM = frozenset(BOTTOM_ROWS)
+SERVER_SIDE = frozenset(
+    {"management", "api", "console", "store", "config", "naming", "session", "models", "hosts"}
+)
+
+# The table of docs/architecture.md ("Packages and their directions"): layer -> the other layers it may import.
+MAY_IMPORT: dict[str, frozenset[str]] = {
+    **BOTTOM_ROWS,
+    "config": BOTTOM,
+    "naming": BOTTOM | {"config"},
+    "store": BOTTOM | {"config"},
+    "models": BOTTOM,
+    "hosts": BOTTOM | {"models"},
+    "management": BOTTOM | {"store", "naming", "config"},
+    "api": BOTTOM | {"management"},
+    "console": BOTTOM | {"management", "connector"},
+    # The composition root of `hostgate server`: wires every server-side part into one process.
+    "runtime": BOTTOM | SERVER_SIDE,
+    "session": BOTTOM | {"hosts", "models", "connector", "config"},
+    "connector": BOTTOM | {"naming"},
+    # `hostgate model check` validates a file with hostgate.models alone (a pure validator, no server code).
+    "cli": BOTTOM | {"connector", "config", "naming", "models"},
+}
+
+# Every import inside a function, by (file under src/hostgate, imported module), with the reason it is lazy.
+_MERGE = "no technical need (no cycle, no heavy library): hoist once issue #16's parallel edits of this file are merged"
+LAZY: dict[tuple[str, str], str] = {
+    (
+        "store/__init__.py",
+        "hostgate.store.etcd",
+    ): "grpc and aetcd are loaded only by servers whose store is etcd",
+    (
+        "store/__init__.py",
+        "hostgate.store.sqlite",
+    ): "a server whose store is etcd never loads the SQLite backend",
+    ("hosts/__init__.py", "hostgate.hosts.tn3270"): "drivers load on first use: only 3270 sessions load tnz",
+    (
+        "hosts/__init__.py",
+        "hostgate.hosts.tn5250",
+    ): "drivers load on first use: only 5250 sessions load ibm5250",
+    (
+        "hosts/__init__.py",
+        "hostgate.hosts.vt",
+    ): "drivers load on first use: only VT sessions load telnetlib3/pyte",
+    (
+        "runtime/server.py",
+        "hostgate.session.role",
+    ): "the session role (drivers, models, YAML) loads only when enabled",
+    (
+        "runtime/server.py",
+        "hostgate.store.etcd_member",
+    ): "only a server that runs its own etcd member supervises one",
+    (
+        "runtime/server.py",
+        "hostgate.runtime.membership",
+    ): "imports the etcd store (grpc, aetcd): etcd members only",
+    ("runtime/server.py", "hostgate.runtime.tls_scope"): _MERGE + " (wt-stack: the server stack)",
+    ("runtime/server.py", "hostgate.management.token_keys"): _MERGE + " (wt-stack: the server stack)",
+    ("runtime/server.py", "hostgate.api.app"): _MERGE + " (wt-stack: the server stack)",
+    # The CLI reaches server code only inside `hostgate install` and `hostgate server` (ARCHITECTURE.md).
+    (
+        "cli/server_cmds.py",
+        "hostgate.management.install",
+    ): "server code, only inside `hostgate install` (join)",
+    ("cli/server_cmds.py", "hostgate.runtime.server"): "server code, only inside `hostgate server`",
+    ("cli/server_cmds.py", "hostgate.config.settings"): _MERGE + " (wt-msgs: one enrol function)",
+    ("cli/server_cmds.py", "hostgate.pki"): _MERGE + " (wt-msgs: one enrol function)",
+    ("cli/server_cmds.py", "hostgate.connector.cluster"): _MERGE + " (wt-msgs: one enrol function)",
+    ("cli/common.py", "hostgate.connector.cluster"): _MERGE + " (wt-msgs/wt-dialer: make_client)",
+    ("cli/cluster_cmds.py", "hostgate.config.datadir"): _MERGE + " (wt-msgs: typed cluster status)",
+    ("cli/cluster_cmds.py", "hostgate.config.settings"): _MERGE + " (wt-msgs: typed cluster status)",
+    ("management/install.py", "hostgate.config.settings"): _MERGE + " (wt-msgs: JoinGrant out of install.py)",
+    ("management/install.py", "hostgate.config.secrets"): _MERGE + " (wt-msgs: JoinGrant out of install.py)",
+}
 
 
-def _package_of(path: Path) -> str:
-    rel = path.relative_to(SRC)
-    return rel.parts[0] if len(rel.parts) > 1 else "bottom"
+@dataclass(frozen=True, slots=True)
+class Import:
+    file: str  # relative to the package root, e.g. "session/navigator.py"
+    line: int
+    module: str  # the hostgate module imported, resolved: "hostgate.session.procedures"
+    lazy: bool  # inside a function body
 
 
-def _imports(path: Path) -> list[tuple[str, bool]]:
-    """(hostgate subpackage, imported at module level) for each hostgate import in the file."""
-    tree = ast.parse(path.read_text())
-    found: list[tuple[str, bool]] = []
-    top_level = {id(n) for n in tree.body}
-    for node in ast.walk(tree):
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "hostgate" and len(parts) > 1:
-                found.append((parts[1], id(node) in top_level))
+def _module_exists(root: Path, module: str) -> bool:
+    parts = module.split(".")[1:]
+    if not parts:
+        return True
+    path = root.joinpath(*parts)
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def _resolve_from(root: Path, path: Path, node: ast.ImportFrom) -> list[str]:
+    if node.level:
+        package = [root.name, *path.relative_to(root).parent.parts]
+        if node.level - 1 > len(package) - 1:
+            return [".".join(["<beyond>", *(node.module or "").split(".")])]
+        base = package[: len(package) - (node.level - 1)]
+        target = ".".join([*base, *([node.module] if node.module else [])])
+    else:
+        target = node.module or ""
+    if target.split(".")[0] != root.name:
+        return []
+    found: list[str] = []
+    for alias in node.names:
+        candidate = f"{target}.{alias.name}"
+        found.append(candidate if alias.name != "*" and _module_exists(root, candidate) else target)
     return found
 
 
-FILES = sorted(p for p in SRC.rglob("*.py"))
+def imports_of(root: Path, path: Path) -> list[Import]:
+    """Every import of a module of the package ``root`` in ``path``, resolved to a module name."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    rel = path.relative_to(root).as_posix()
+    found: list[Import] = []
+
+    def visit(node: ast.AST, lazy: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            inner = lazy or isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+            if isinstance(child, ast.Import):
+                for alias in child.names:
+                    if alias.name.split(".")[0] == root.name:
+                        found.append(Import(rel, child.lineno, alias.name, lazy))
+            elif isinstance(child, ast.ImportFrom):
+                for module in _resolve_from(root, path, child):
+                    found.append(Import(rel, child.lineno, module, lazy))
+            visit(child, inner)
+
+    visit(tree, False)
+    return list(dict.fromkeys(found))  # `from x import a, b` of one module counts once
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(SRC)))
-def test_imports_follow_the_architecture(path: Path) -> None:
-    package = _package_of(path)
-    allowed = ALLOWED[package]
-    for target, top in _imports(path):
-        if package == "cli" and path.name in CLI_SERVER_MODULES and not top:
+def layer_of_file(root: Path, path: Path) -> str:
+    rel = path.relative_to(root)
+    return rel.parts[0] if len(rel.parts) > 1 else rel.stem
+
+
+def layer_of_module(root: Path, module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def violations(
+    root: Path, may_import: Mapping[str, frozenset[str]], lazy: Mapping[tuple[str, str], str]
+) -> list[str]:
+    """Everything in the tree at ``root`` that breaks the table or the lazy list (empty: all is well)."""
+    found: list[str] = []
+    seen_lazy: set[tuple[str, str]] = set()
+    for path in sorted(root.rglob("*.py")):
+        layer = layer_of_file(root, path)
+        rel = path.relative_to(root).as_posix()
+        if layer not in may_import:
+            found.append(f"{rel}: layer {layer!r} has no row in the table")
             continue
-        assert target in allowed, f"{path.relative_to(SRC)} imports hostgate.{target} ({package} may not)"
+        for imp in imports_of(root, path):
+            target = layer_of_module(root, imp.module)
+            where = f"{rel}:{imp.line}"
+            if imp.module.startswith("<beyond>"):
+                found.append(f"{where}: relative import beyond the package")
+                continue
+            if imp.lazy:
+                seen_lazy.add((rel, imp.module))
+                if (rel, imp.module) not in lazy:
+                    found.append(f"{where}: lazy import of {imp.module} is not listed in LAZY")
+                continue
+            if target != layer and target not in may_import[layer]:
+                found.append(f"{where}: {layer} imports {imp.module} ({layer} may not import {target})")
+    for key in sorted(set(lazy) - seen_lazy):
+        found.append(f"{key[0]}: LAZY lists {key[1]}, which it no longer imports inside a function")
+    return found
 
 
-def test_the_check_can_fail(tmp_path: Path) -> None:
-    bad = tmp_path / "x.py"
-    bad.write_text("from hostgate.management import service\n")
-    assert ("management", True) in _imports(bad)
-    assert "management" not in ALLOWED["connector"]
+def test_imports_follow_the_architecture() -> None:
+    assert violations(SRC, MAY_IMPORT, LAZY) == []
+
+
+def test_every_lazy_import_says_why() -> None:
+    assert all(len(reason) > 20 for reason in LAZY.values())
+
+
+# --- the connector loads no server code --------------------------------------------------------------------
+
+SERVER_PACKAGES = ("management", "session", "store", "api", "runtime", "hosts", "models", "console", "cli")
+SERVER_LIBRARIES = ("starlette", "uvicorn", "aetcd", "grpc", "tnz", "ibm5250", "pyte", "argon2", "yaml")
+
+
+def _loaded_by(statement: str) -> set[str]:
+    code = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return set(json.loads(out.stdout))
+
+
+def test_importing_the_connector_loads_no_server_code() -> None:
+    loaded = _loaded_by("import hostgate.connector")
+    assert "hostgate.connector" in loaded
+    server = sorted(m for m in loaded if m.split(".")[:2] in (["hostgate", p] for p in SERVER_PACKAGES))
+    libraries = sorted(m for m in loaded if m.split(".")[0] in SERVER_LIBRARIES)
+    assert server == [] and libraries == []
+
+
+def test_the_subprocess_check_sees_a_server_package() -> None:
+    # The same check fails for a module that does load server code (so it is not vacuous).
+    loaded = _loaded_by("import hostgate.session.server")
+    assert "hostgate.session.server" in loaded and "starlette" in loaded
+
+
+# --- the table is the one in docs/architecture.md ----------------------------------------------------------
+
+
+def _doc_rows() -> dict[str, str]:
+    text = DOCS.read_text()
+    section = text.split("## Packages and their directions", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, str] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        for name in re.findall(r"`([^`]+)`", cells[0]):
+            rows[name.removesuffix(".py").removesuffix("/")] = cells[2]
+    return rows
+
+
+def _doc_allowed(cell: str) -> frozenset[str]:
+    cell = cell.split(";", 1)[0]  # "...; server code only lazily inside install/server": the LAZY list
+    if cell.strip() == "nothing":
+        return frozenset()
+    if cell.strip() == "everything server-side":
+        return BOTTOM | SERVER_SIDE
+    names: set[str] = set()
+    for word in re.findall(r"[`]?([_a-z]+)[`]?", cell):
+        if word == "bottom":
+            names |= BOTTOM
+        elif word in MAY_IMPORT:
+            names.add(word)
+    return frozenset(names)
+
+
+def test_the_table_is_the_one_in_docs_architecture() -> None:
+    rows = _doc_rows()
+    layers = {layer_of_file(SRC, p) for p in SRC.rglob("*.py")}
+    assert sorted(layers - set(rows)) == [], "layers without a row in docs/architecture.md"
+    assert sorted(set(MAY_IMPORT) - set(rows) - {"__init__"}) == [], "table rows the docs do not have"
+    differ = {
+        name: (sorted(_doc_allowed(cell) - {name}), sorted(MAY_IMPORT[name] - {name}))
+        for name, cell in rows.items()
+        if name in MAY_IMPORT and _doc_allowed(cell) - {name} != MAY_IMPORT[name] - {name}
+    }
+    assert differ == {}, "(docs, test) may-import sets differ"
+
+
+# --- the checker can fail ---------------------------------------------------------------------------------
+
+
+def _plant(root: Path, files: Mapping[str, str]) -> Path:
+    pkg = root / "hostgate"
+    for name in ("", "connector", "management", "naming", "session", "store", "cli"):
+        (pkg / name).mkdir(parents=True, exist_ok=True)
+        (pkg / name / "__init__.py").write_text("")
+    (pkg / "errors.py").write_text("")
+    (pkg / "management" / "service.py").write_text("")
+    (pkg / "naming" / "dialer.py").write_text("")
+    for name, text in files.items():
+        (pkg / name).parent.mkdir(parents=True, exist_ok=True)
+        (pkg / name).write_text(textwrap.dedent(text))
+    return pkg
+
+
+PLANTED: dict[str, tuple[str, str]] = {
+    # kind: (file, source) each of which imports management from the connector (or hides an import)
+    "absolute": ("connector/a.py", "import hostgate.management.service\n"),
+    "from-module": ("connector/b.py", "from hostgate.management import service\n"),
+    "from-hostgate": ("connector/c.py", "from hostgate import management\n"),
+    "relative-up": ("connector/d.py", "from ..management import service\n"),
+    "relative-up-package": ("connector/e.py", "from .. import management\n"),
+    "type-checking": (
+        "connector/f.py",
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from hostgate.management.service import X\n",
+    ),
+    "lazy-unlisted": ("session/g.py", "def f():\n    from hostgate.session import h\n"),
+    "no-row": ("newroom/x.py", "import os\n"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(PLANTED))
+def test_the_checker_reports_a_planted_violation(tmp_path: Path, kind: str) -> None:
+    name, source = PLANTED[kind]
+    root = _plant(tmp_path, {name: source})
+    found = violations(root, MAY_IMPORT, {})
+    assert len(found) == 1 and found[0].startswith(name), found
+
+
+def test_the_checker_passes_allowed_forms_and_reports_a_stale_lazy_entry(tmp_path: Path) -> None:
+    root = _plant(
+        tmp_path,
+        {
+            "connector/ok.py": "from . import x\nfrom .. import errors\nfrom ..naming import dialer\n",
+            "connector/x.py": "def f():\n    import hostgate.naming.dialer\n",
+        },
+    )
+    listed = {("connector/x.py", "hostgate.naming.dialer"): "a reason long enough to read"}
+    assert violations(root, MAY_IMPORT, listed) == []
+    stale = {**listed, ("connector/ok.py", "hostgate.naming"): "a reason long enough to read"}
+    assert violations(root, MAY_IMPORT, stale) == [
+        "connector/ok.py: LAZY lists hostgate.naming, which it no longer imports inside a function"
+    ]
+
+
+def test_relative_imports_resolve_to_modules(tmp_path: Path) -> None:
+    root = _plant(
+        tmp_path, {"session/a.py": "from . import b\nfrom .b import c\nfrom ..management import service\n"}
+    )
+    (root / "session" / "b.py").write_text("")
+    mods = [i.module for i in imports_of(root, root / "session" / "a.py")]
+    assert mods == ["hostgate.session.b", "hostgate.session.b", "hostgate.management.service"]

@@ -9,7 +9,7 @@
   etcd accepts is root over the whole store (the CA keys, the token keys, every account). Session servers get
   their certificates from the cluster CA, which etcd does not trust: they cannot reach etcd at all.
 
-Member certificates carry the member's IP addresses and the shared DNS name :data:`CLUSTER_DNS_NAME`, which
+Member certificates carry the member's IP addresses and the shared DNS name :data:`~hostgate._names.CLUSTER_DNS_NAME`, which
 clients that dial several members at once use as the name to verify. Session-server certificates never carry
 it, so a session server cannot pose as a management member either.
 """
@@ -28,10 +28,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from hostgate._names import CLUSTER_DNS_NAME
 from hostgate.errors import CertificateError
 
 __all__ = [
-    "CLUSTER_DNS_NAME",
     "ETCD_CA_PREFIX",
     "CertPair",
     "check_tls_files",
@@ -44,7 +44,6 @@ __all__ = [
     "sign_session_csr",
 ]
 
-CLUSTER_DNS_NAME = "hostgate-cluster"
 ETCD_CA_PREFIX = "hostgate etcd CA "
 _VALIDITY = dt.timedelta(days=3650)
 
@@ -147,7 +146,7 @@ def sign_csr(ca: CertPair, csr_pem: bytes, member_name: str, addresses: Sequence
 
 def sign_session_csr(ca: CertPair, csr_pem: bytes, server_name: str, addresses: Sequence[str]) -> bytes:
     """Sign a session server's request with the cluster CA: its own name and addresses, never
-    :data:`CLUSTER_DNS_NAME`. Server auth is its HTTPS face; client auth is its identity towards the
+    :data:`~hostgate._names.CLUSTER_DNS_NAME`. Server auth is its HTTPS face; client auth is its identity towards the
     management API (heartbeats), which is not etcd: etcd trusts only the etcd CA."""
     return _sign(ca, csr_pem, server_name, [server_name], addresses)
 

@@ -18,7 +18,7 @@ import pytest
 
 from hostgate.errors import HostDisconnected, HostError, HostUnreachable
 from hostgate.hosts import open_session
-from hostgate.session.model_runtime import ModelSession
+from hostgate.session.model_session import ModelSession
 from tests.helpers.hosts import APPS, HostProcess, RefusingHost, VtHost, sample_model, sample_spec
 
 KINDS = ["3270", "5250", "vt"]

@@ -30,9 +30,9 @@ from typing import Any
 
 import pytest
 
-from hostgate.cli.doctor_cmd import Check
 from hostgate.cli.lab import Installation, Member, installation, start_cluster
 from hostgate.connector.cluster import Answer, ClusterClient
+from hostgate.connector.diagnosis import Check
 from tests.helpers.dnsmasq import Dnsmasq, dnsmasq_binary
 
 pytestmark = [

@@ -15,7 +15,7 @@ import pytest
 from hostgate import tokens
 from hostgate.errors import HostDisconnected, SessionNotFound
 from hostgate.models.library import ModelLibrary, deploy_model
-from hostgate.session.model_runtime import ModelSession
+from hostgate.session.model_session import ModelSession
 from hostgate.session.registry import ServedSession, SessionRegistry
 from hostgate.tokens import TokenClaims
 from tests.helpers.hosts import HostProcess, MainframeHost, VtHost

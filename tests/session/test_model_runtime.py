@@ -22,7 +22,8 @@ from hostgate.errors import (
 )
 from hostgate.hosts import open_session
 from hostgate.models import Model, load_model
-from hostgate.session.model_runtime import MASK, ModelSession
+from hostgate.session.model_session import ModelSession
+from hostgate.session.values import MASK
 from tests.helpers.hosts import HostProcess
 from tests.helpers.models import FAULTS, model_text
 from tests.helpers.ports import free_port

@@ -9,7 +9,8 @@ import pytest
 from hostgate.errors import InvalidValue, ModelItemNotFound
 from hostgate.hosts import Screen, open_session
 from hostgate.models import Attribute, ValueType
-from hostgate.session.model_runtime import ModelSession, _typed_text, describe_screen, to_text, typed
+from hostgate.session.model_session import ModelSession
+from hostgate.session.values import describe_screen, to_text, typed, typed_text
 from tests.helpers.hosts import sample_model
 
 
@@ -48,13 +49,11 @@ def test_variables_override_defaults_and_unknown_ones_are_refused() -> None:
 
 def test_values_are_checked_against_type_and_length() -> None:
     count = Attribute("count", 1, 1, 4, type=ValueType.INTEGER)
-    assert (
-        _typed_text(count, 42) == "42" and _typed_text(count, " 7") == "7" and _typed_text(count, None) == ""
-    )
+    assert typed_text(count, 42) == "42" and typed_text(count, " 7") == "7" and typed_text(count, None) == ""
     with pytest.raises(InvalidValue, match="is integer"):
-        _typed_text(count, "seven")
+        typed_text(count, "seven")
     with pytest.raises(InvalidValue, match="holds 4 characters"):
-        _typed_text(count, 123456)
+        typed_text(count, 123456)
     with pytest.raises(InvalidValue):
         to_text(True, "flag")
     assert typed("2.50", ValueType.DECIMAL, "price") == Decimal("2.50")

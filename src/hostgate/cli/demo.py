@@ -21,6 +21,7 @@ import click
 
 from hostgate.cli.lab import Installation, VtTestHost, installation, poll, start_cluster
 from hostgate.cli.output import console, handle_errors
+from hostgate.connector import Session, SessionLost, connect_to_model_via_domain
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import HostgateError, UsageError
 
@@ -201,8 +202,6 @@ def _sessions(inst: Installation, alias_args: list[str]) -> None:
 
 
 def _sessions_on(inst: Installation, alias_args: list[str], host: VtTestHost) -> None:
-    from hostgate.connector import Session, SessionLost, connect_to_model_via_domain
-
     _say("Adding three session servers (127.0.0.11-13), registered through the alias, in domain 'prod'.")
     for i in (1, 2, 3):
         inst.add_session_server(i)

@@ -20,7 +20,7 @@ from typing import Any
 
 import tomli_w
 
-from hostgate.errors import ConfigError, UnsafeAddress
+from hostgate.errors import ConfigError, DataDirError, UnsafeAddress
 
 __all__ = [
     "CONFIG_FILE",
@@ -264,8 +264,6 @@ def _check_port(section: str, name: str, port: int, source: str) -> None:
 
 def load_settings(data_dir: Path, env: Mapping[str, str] | None = None) -> Settings:
     """Read and check ``data_dir/hostgate.toml``; raise ``ConfigError``/``DataDirError`` naming the field."""
-    from hostgate.errors import DataDirError
-
     env = os.environ if env is None else env
     data_dir = data_dir.resolve()
     path = data_dir / CONFIG_FILE

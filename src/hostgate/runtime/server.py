@@ -224,7 +224,7 @@ async def _routing_loop(service: ManagementService) -> None:
 
 async def _session(settings: Settings, stack: contextlib.AsyncExitStack) -> _Server:
     """The session-server role: local token checks, sessions, heartbeats to every management member."""
-    from hostgate.session.runtime import start_session_role
+    from hostgate.session.role import start_session_role
 
     role = start_session_role(settings)
     # Registered first, so it runs last: sessions sign off after the HTTP face has stopped taking calls.

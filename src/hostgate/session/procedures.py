@@ -1,4 +1,4 @@
-"""Table procedures and SQL queries on a :class:`~hostgate.session.model_runtime.ModelSession`.
+"""Table procedures and SQL queries, walked with a :class:`~hostgate.session.navigator.Navigator`.
 
 A procedure walks its path from ``navigation.home`` (the runtime navigates there first): on each step's
 entity it fills attributes (templates over the inputs and the model variables), reads outputs (attributes, or
@@ -16,12 +16,13 @@ from collections.abc import Mapping
 
 from hostgate.errors import InvalidValue, ModelItemNotFound, UnexpectedEntity
 from hostgate.models import Procedure, Record, Table, Value, plan_query, render_template
-from hostgate.session.model_runtime import ModelSession, Records, to_text, typed
+from hostgate.session.navigator import Navigator
+from hostgate.session.values import Records, to_text, typed
 
 __all__ = ["perform_table_procedure", "query"]
 
 
-def _procedure(session: ModelSession, table: str, procedure: str) -> tuple[Table, Procedure]:
+def _procedure(session: Navigator, table: str, procedure: str) -> tuple[Table, Procedure]:
     model = session.model
     found = model.table(table)
     if found is None:
@@ -44,7 +45,7 @@ def _column(table: Table, name: str) -> str:
 
 
 async def perform_table_procedure(
-    session: ModelSession,
+    session: Navigator,
     table: str,
     procedure: str,
     inputs: Mapping[str, object] | None = None,
@@ -111,7 +112,7 @@ async def perform_table_procedure(
     return Records(proc.outputs, tuple(kept))
 
 
-async def query(session: ModelSession, sql: str) -> Records:
+async def query(session: Navigator, sql: str) -> Records:
     """Answer ``sql`` (hostgate's SQL subset, docs/models.md) with the procedure it maps to."""
     plan = plan_query(session.model, sql)
     found = await perform_table_procedure(

@@ -1,6 +1,6 @@
 """The sessions of one session server: opened with bound tokens on deployed models, one call at a time each.
 
-A session is a :class:`~hostgate.session.model_runtime.ModelSession` (a live host connection driven through a
+A session is a :class:`~hostgate.session.model_session.ModelSession` (a live host connection driven through a
 model) owned by the user its token names. Opening one loads the model from the models directory (reloaded
 when its file changed), connects to the host and signs on; only then does the session count. Calls on one
 session are serialised by its own lock, so a client that sends two at once gets them one after the other;
@@ -23,7 +23,7 @@ from hostgate.errors import HostgateError, NotAuthorized, SessionNotFound, Usage
 from hostgate.hosts import HostSession, open_session
 from hostgate.models import HostSpec
 from hostgate.models.library import ModelLibrary
-from hostgate.session.model_runtime import ModelSession
+from hostgate.session.model_session import ModelSession
 
 __all__ = ["ServedSession", "SessionRegistry"]
 

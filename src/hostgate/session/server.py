@@ -46,8 +46,9 @@ from hostgate._bodies import DEFAULT_MAX_BODY, body_limit, read_body
 from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.errors import AuthenticationFailed, UsageError
 from hostgate.models import Value
-from hostgate.session.model_runtime import ModelSession, Records
+from hostgate.session.model_session import ModelSession
 from hostgate.session.registry import SessionRegistry
+from hostgate.session.values import Records
 
 __all__ = ["create_session_app"]
 

@@ -1,8 +1,8 @@
-"""The model runtime: a live host session driven through a model (VHI's session, without the HTTP face).
+"""The navigator: a live host session driven through a model (VHI's session, without the HTTP face).
 
-:class:`ModelSession` connects to the model's host, signs on (``navigation.sign_on``, model variables with
+:class:`Navigator` (and :class:`~hostgate.session.model_session.ModelSession`, which adds tables and SQL) connects to the model's host, signs on (``navigation.sign_on``, model variables with
 per-session overrides), and then answers VHI's session calls: the current entity, navigation to an entity,
-attributes, entity operations, recordsets, table procedures and SQL queries; ``close`` signs off (best effort)
+attributes, entity operations and recordsets; ``close`` signs off (best effort)
 and disconnects.
 
 How "the host answered" is known: after an attention key, a block-mode driver (3270, 5250) shows no screen
@@ -30,8 +30,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 
 from hostgate.errors import (
     AttributeNotReadable,
@@ -58,17 +57,13 @@ from hostgate.models import (
     Record,
     TypeStep,
     Value,
-    ValueType,
-    convert_value,
     render_template,
 )
+from hostgate.session.values import MASK, Records, describe_screen, to_text, typed, typed_text
 
-__all__ = ["MASK", "ModelSession", "Records", "describe_screen", "to_text"]
+__all__ = ["Navigator"]
 
 log = logging.getLogger("hostgate.session.runtime")
-
-MASK = "********"
-"""What a hidden attribute reads as: never its value, not even its length."""
 
 # How long an operation that landed on another entity may still take to reach a destination (a host that
 # shows an intermediate screen). Only failing operations pay it.
@@ -76,52 +71,9 @@ UNEXPECTED_GRACE = 0.5
 CLOSE_TIMEOUT = 10.0
 
 
-@dataclass(frozen=True, slots=True)
-class Records:
-    """Rows read from the host: ``columns`` in order, and each row keyed by column."""
-
-    columns: tuple[str, ...]
-    rows: tuple[Record, ...]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-
-def describe_screen(screen: Screen) -> str:
-    """A short quote of a screen for error messages: its first and last two non-blank rows."""
-    shown = [(i, line.strip()) for i, line in enumerate(screen.lines, start=1) if line.strip()]
-    if not shown:
-        return "a blank screen"
-    picked = [shown[0], *[s for s in shown[-2:] if s != shown[0]]]
-    return "; ".join(f"row {row}: {text[:80]!r}" for row, text in picked)
-
-
-def to_text(value: object, what: str) -> str:
-    """A value given by a caller (JSON: text, whole or decimal number, null) as the text to type."""
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
-        raise InvalidValue(f"{what}: expected text or a number, got {type(value).__name__}")
-    return str(value)
-
-
-def _typed_text(attribute: Attribute, value: object) -> str:
-    """The text to type into ``attribute`` for ``value``, checked against its type and length."""
-    what = f"attribute {attribute.name!r}"
-    text = to_text(value, what)
-    if attribute.type is not ValueType.STRING and text.strip():
-        try:
-            number = convert_value(text, attribute.type)
-        except (ValueError, InvalidOperation):
-            raise InvalidValue(f"{what} is {attribute.type.value}: {text!r} is not one") from None
-        text = str(number)
-    if len(text) > attribute.length:
-        raise InvalidValue(f"{what} holds {attribute.length} characters; {text!r} has {len(text)}")
-    return text
-
-
-class ModelSession:
-    """One host session driven through ``model`` (see the module docstring for the rules it keeps).
+class Navigator:
+    """One host session driven through ``model`` (see the module docstring for the rules it keeps); tables
+    and SQL are added by :class:`~hostgate.session.model_session.ModelSession`.
 
     ``variables`` override the model's variable defaults for this session (user id, password, ...);
     ``timeout`` bounds waits the model gives no timeout for (paging a recordset); ``ready_timeout`` bounds
@@ -296,7 +248,7 @@ class ModelSession:
                 raise AttributeNotWritable(
                     f"attribute {name!r} of {current.name} is read-only (access: {attribute.access.value})"
                 )
-            planned.append((attribute, _typed_text(attribute, value)))
+            planned.append((attribute, typed_text(attribute, value)))
         for attribute, text in planned:
             await self.write(current, attribute, text)
         return current
@@ -463,25 +415,6 @@ class ModelSession:
         kept = rows if max_records is None else rows[:max_records]
         return Records(tuple(f.name for f in rs.fields), tuple(kept))
 
-    # -- tables -------------------------------------------------------------------------------------------
-    async def perform_table_procedure(
-        self,
-        table: str,
-        procedure: str,
-        inputs: Mapping[str, object] | None = None,
-        filters: Mapping[str, object] | None = None,
-    ) -> Records:
-        """Run a table procedure (see :mod:`hostgate.session.procedures`)."""
-        from hostgate.session.procedures import perform_table_procedure
-
-        return await perform_table_procedure(self, table, procedure, inputs, filters)
-
-    async def query(self, sql: str) -> Records:
-        """Answer an SQL query through the procedure it maps to (``plan_query``)."""
-        from hostgate.session.procedures import query
-
-        return await query(self, sql)
-
     # -- lookups -------------------------------------------------------------------------------------------
     def _entity(self, name: str) -> Entity:
         found = self.model.entity(name)
@@ -521,12 +454,3 @@ class ModelSession:
 def _next_page(shown: Screen, entity: Entity) -> Callable[[Screen], bool]:
     """A new page of the same entity (a VT host may redraw the old page before the new one)."""
     return lambda screen: screen.lines != shown.lines and entity.matches(screen)
-
-
-def typed(value: object, type_: ValueType, what: str) -> Value:
-    """A caller's value (filter, input) as the typed value rows carry, for comparison."""
-    text = to_text(value, what)
-    try:
-        return convert_value(text, type_)
-    except (ValueError, InvalidOperation):
-        raise InvalidValue(f"{what}: {text!r} is not {type_.value}") from None
