@@ -220,7 +220,7 @@ def test_every_lazy_import_says_why() -> None:
 # --- the connector loads no server code --------------------------------------------------------------------
 
 SERVER_PACKAGES = ("management", "session", "store", "api", "runtime", "hosts", "models", "console", "cli")
-SERVER_LIBRARIES = ("starlette", "uvicorn", "aetcd", "grpc", "tnz", "ibm5250", "pyte", "argon2", "yaml")
+SERVER_LIBRARIES = ("starlette", "uvicorn", "aetcd", "grpc", "tnz", "ibm5250", "pyte", "argon2", "yaml", "ldap3")
 
 
 def _loaded_by(statement: str) -> set[str]:
