@@ -8,9 +8,11 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hostgate"
-BOTTOM = {"errors", "_types", "_clock", "_http", "_bodies", "_public", "pki", "__init__"}
+# messages/: the typed wire messages (msgspec only), imported by both faces, the connector and the CLI.
+BOTTOM = {"errors", "_types", "_clock", "_http", "_bodies", "_public", "pki", "messages", "__init__"}
 ALLOWED: dict[str, set[str]] = {
     "bottom": BOTTOM,
+    "messages": {"errors", "messages"},
     "config": BOTTOM | {"config"},
     "naming": BOTTOM | {"naming", "config"},
     "store": BOTTOM | {"store", "config"},
@@ -23,7 +25,9 @@ ALLOWED: dict[str, set[str]] = {
     "console": BOTTOM | {"console", "management"},
     # The CLI reaches server code only inside `hostgate install` / `hostgate server` (lazy imports).
     # The composition root: wires management, its HTTP faces and the store member into one process.
-    "runtime": BOTTOM | {"runtime", "management", "api", "console", "store", "config", "naming", "session"},
+    # runtime/enrol.py is the one enrolment flow (join / register): a client of the cluster, so the connector.
+    "runtime": BOTTOM
+    | {"runtime", "management", "api", "console", "store", "config", "naming", "session", "connector"},
     # `hostgate model check` validates a file with hostgate.models alone (a pure validator, no server code).
     "cli": BOTTOM | {"cli", "connector", "config", "naming", "models"},
 }

@@ -46,6 +46,7 @@ from hostgate.errors import (
     NotAuthorized,
     ResolutionFailed,
 )
+from hostgate.messages import API
 from hostgate.naming import (
     SYSTEM_HOSTS,
     AliasResolver,
@@ -317,9 +318,9 @@ async def _member_list(answering: Sequence[str], inputs: Inputs) -> tuple[tuple[
         target = format_target(address, inputs.port)
         client = ClusterClient(target, ca_file=inputs.ca_file, user=inputs.user, password=inputs.password)
         try:
-            payload = (await client.request("GET", "/api/v1/cluster")).payload
-            members = tuple(MemberEntry(m["name"], m["address"], int(m["port"])) for m in payload["members"])
-            return members, str(payload["answered_by"])
+            status = (await client.call(API.cluster, None)).payload
+            members = tuple(MemberEntry(m.name, m.address, m.port) for m in status.members)
+            return members, status.answered_by
         except (AuthenticationFailed, NotAuthorized) as exc:
             return f"{address} refused the credentials: {exc}"
         except HostgateError as exc:

@@ -30,7 +30,6 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from hostgate.errors import (
@@ -46,6 +45,7 @@ from hostgate.errors import (
     UnexpectedEntity,
 )
 from hostgate.hosts import HostSession, Screen
+from hostgate.messages import Records  # the one Records class (sent as is by the session server)
 from hostgate.models import (
     Attribute,
     Entity,
@@ -74,17 +74,6 @@ MASK = "********"
 # shows an intermediate screen). Only failing operations pay it.
 UNEXPECTED_GRACE = 0.5
 CLOSE_TIMEOUT = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class Records:
-    """Rows read from the host: ``columns`` in order, and each row keyed by column."""
-
-    columns: tuple[str, ...]
-    rows: tuple[Record, ...]
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 def describe_screen(screen: Screen) -> str:
@@ -425,7 +414,7 @@ class ModelSession:
         recordset: str,
         max_records: int | None = None,
         filters: Mapping[str, object] | None = None,
-    ) -> Records:
+    ) -> Records[Value]:
         """Records of ``recordset`` on the current entity, from the page shown on, scrolling forward until
         the end of data or ``max_records`` matching records. ``filters`` keep records whose field equals the
         value (typed like the field)."""
@@ -470,13 +459,13 @@ class ModelSession:
         procedure: str,
         inputs: Mapping[str, object] | None = None,
         filters: Mapping[str, object] | None = None,
-    ) -> Records:
+    ) -> Records[Value]:
         """Run a table procedure (see :mod:`hostgate.session.procedures`)."""
         from hostgate.session.procedures import perform_table_procedure
 
         return await perform_table_procedure(self, table, procedure, inputs, filters)
 
-    async def query(self, sql: str) -> Records:
+    async def query(self, sql: str) -> Records[Value]:
         """Answer an SQL query through the procedure it maps to (``plan_query``)."""
         from hostgate.session.procedures import query
 

@@ -49,7 +49,7 @@ async def perform_table_procedure(
     procedure: str,
     inputs: Mapping[str, object] | None = None,
     filters: Mapping[str, object] | None = None,
-) -> Records:
+) -> Records[Value]:
     """Run ``table.procedure`` with ``inputs`` (column -> value) and keep the rows matching ``filters``."""
     tbl, proc = _procedure(session, table, procedure)
     given: dict[str, str] = {}
@@ -111,7 +111,7 @@ async def perform_table_procedure(
     return Records(proc.outputs, tuple(kept))
 
 
-async def query(session: ModelSession, sql: str) -> Records:
+async def query(session: ModelSession, sql: str) -> Records[Value]:
     """Answer ``sql`` (hostgate's SQL subset, docs/models.md) with the procedure it maps to."""
     plan = plan_query(session.model, sql)
     found = await perform_table_procedure(
