@@ -43,6 +43,7 @@ class Reply(msgspec.Struct, frozen=True):
 
 
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+_LONGEST_PATH = 100
 _NAMED = re.compile(r"(?:missing required|contains unknown) field `(?P<name>[^`]*)`")
 
 
@@ -54,7 +55,11 @@ def _field_path(exc: msgspec.ValidationError) -> tuple[str, str]:
     named = _NAMED.search(what)
     if named:
         path = f"{path}.{named['name']}"
-    return path.lstrip("."), what
+        what = "not a field of this message" if "unknown" in what else "missing (required)"
+    path = path.lstrip(".")
+    if len(path) > _LONGEST_PATH:  # a client's field name is echoed; a 1 MB one is not (issue #15)
+        path = f"{path[:_LONGEST_PATH]}...({len(path)} characters)"
+    return path, what
 
 
 def _refusal(exc: msgspec.ValidationError) -> Exception:
