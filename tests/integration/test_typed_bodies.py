@@ -199,3 +199,16 @@ async def test_the_connector_and_the_cli_read_answers_as_the_typed_messages(
     done = inst.hostgate("cluster", "status", "--json", *inst.client_args(), check=False)
     assert done.returncode in (0, 3), done.stderr
     assert msgspec.json.decode(done.stdout, type=ClusterStatus).id == cluster_id
+
+
+def test_the_openapi_document_is_served_behind_the_same_credentials(
+    lab: tuple[Installation, Member, Member],
+) -> None:
+    inst, member, _ = lab
+    with httpx.Client(base_url=member.url, verify=_tls(inst), timeout=30) as anonymous:
+        refused = anonymous.get("/api/v1/openapi.json")
+    assert refused.status_code == 401 and refused.json()["code"] == "HG-3001", refused.text
+    with _admin(inst, member.url) as api:
+        doc = api.get("/api/v1/openapi.json").json()
+    assert doc["openapi"].startswith("3.1") and "/api/v1/route" in doc["paths"]
+    assert "/api/v1/sessions/{id}/query" in doc["paths"] and "RouteRequest" in doc["components"]["schemas"]
