@@ -8,12 +8,25 @@ while it streams, so a 50 MB POST costs at most the limit in memory (issue #15, 
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
 from starlette.requests import Request
+from starlette.responses import Response
 
 from hostgate.errors import BodyTooLarge, UsageError
+from hostgate.messages import decode_request, encode
 
-__all__ = ["DEFAULT_MAX_BODY", "HEARTBEAT_MAX_BODY", "body_limit", "read_body", "read_json"]
+__all__ = [
+    "DEFAULT_MAX_BODY",
+    "HEARTBEAT_MAX_BODY",
+    "body_limit",
+    "read_body",
+    "read_json",
+    "read_message",
+    "reply",
+]
+
+T = TypeVar("T")
 
 DEFAULT_MAX_BODY = 1_048_576
 HEARTBEAT_MAX_BODY = 16_384
@@ -59,3 +72,15 @@ async def read_json(request: Request, limit: int) -> object:
         return json.loads(raw)
     except (ValueError, RecursionError):  # json raises RecursionError on deep nesting
         raise UsageError("the request body is not valid JSON") from None
+
+
+async def read_message(request: Request, kind: type[T], limit: int | None = None) -> T:
+    """The body as the message ``kind`` (hostgate.messages), capped and type-checked in one pass: a wrong
+    type, a missing or an unknown field is InvalidField (HG-1011) naming the field, before anything changes."""
+    raw = await read_body(request, body_limit(request) if limit is None else limit)
+    return decode_request(raw, kind)
+
+
+def reply(message: object, status_code: int = 200) -> Response:
+    """A message (or a list of them) as the JSON answer: encoded by the definition the clients decode with."""
+    return Response(encode(message), status_code=status_code, media_type="application/json")

@@ -16,6 +16,7 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── InvalidField               HG-1011  a request field is out of range or malformed (names the field)
     ├── ServerBusy                 HG-1030  the server has as many connections open as it accepts (503)
     ├── RequestHeaderTimeout       HG-1031  the request line and headers did not arrive in time (408)
+    ├── MalformedAnswer            HG-1050  a server's answer does not match its message definition (502)
     ├── StoreError
     │   ├── StoreUnavailable       HG-2001  the store cannot be reached
     │   ├── QuorumLost             HG-2002  writes need a majority of members and there is none
@@ -128,6 +129,7 @@ __all__ = [
     "KeyNotSupported",
     "KeyboardLocked",
     "LastMember",
+    "MalformedAnswer",
     "ManagementSessionError",
     "MemberNotFound",
     "MemberNotReady",
@@ -244,6 +246,12 @@ class InvalidField(HostgateError):
     code = "HG-1011"
     hint = "Correct the named field (range and form are in the message) and send the request again."
     http_status = 400
+
+
+class MalformedAnswer(HostgateError):
+    code = "HG-1050"
+    hint = "Run the same hostgate version on clients and servers; the message names the field that did not match."
+    http_status = 502
 
 
 class ServerBusy(HostgateError):

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hostgate.errors import AuthenticationFailed, ManagementSessionError
+from hostgate.messages.enrolment import PublicKey
 
 __all__ = [
     "MAX_CLOCK_SKEW",
@@ -60,30 +61,6 @@ class TokenClaims:
     domain: str = ""
     expires_at: float = 0.0
     token_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class PublicKey:
-    """A public token key as session servers hold it."""
-
-    kid: str
-    public_b64: str  # the raw 32-byte Ed25519 public key
-    accept_until: float = 0.0  # 0: the signing key; else a retired key, accepted until then
-
-    def to_json(self) -> dict[str, object]:
-        return {"kid": self.kid, "public_b64": self.public_b64, "accept_until": self.accept_until}
-
-    @classmethod
-    def from_json(cls, data: object) -> PublicKey:
-        """``ValueError`` unless ``data`` is a key as :meth:`to_json` writes it."""
-        if not isinstance(data, dict):
-            raise ValueError("a token key must be an object")
-        kid, public, until = data.get("kid"), data.get("public_b64"), data.get("accept_until", 0.0)
-        if not isinstance(kid, str) or not isinstance(public, str):
-            raise ValueError("a token key needs 'kid' and 'public_b64' strings")
-        if not isinstance(until, int | float) or isinstance(until, bool):
-            raise ValueError("'accept_until' must be a number")
-        return cls(kid, public, float(until))
 
 
 def key_set_version(keys: Sequence[PublicKey]) -> str:

@@ -142,7 +142,7 @@ def test_sign_on_navigate_read_page_query_sign_off(lab: Lab, kind: str) -> None:
         found = session.query("SELECT name, number FROM customers WHERE city = 'CITY3'")
         assert found.columns == ("name", "number")
         assert [r["number"] for r in found] == [3, 8, 13, 18, 23, 28, 33, 38]
-        assert session.info()["entity"] == "Menu"
+        assert session.info().entity == "Menu"
     assert lab.health()["active_sessions"] == 0
     if kind != "vt":  # the mock host logs each key; the VT host has no log
         # PF12 on the menu twice: navigating to SignOn above, and the sign-off when the session closed.

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from hostgate.session.model_runtime import ModelSession
 
 from hostgate import tokens
 from hostgate.errors import (
@@ -36,7 +37,6 @@ from hostgate.hosts import HostSession
 from hostgate.hosts.base import Condition, Screen, as_predicate
 from hostgate.models import HostSpec, Key
 from hostgate.models.library import ModelLibrary, deploy_model
-from hostgate.session.model_runtime import ModelSession
 from hostgate.session.registry import SessionRegistry
 from tests.helpers._clock import ManualClock
 

@@ -15,8 +15,6 @@ import base64
 import binascii
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,23 +23,44 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hostgate import tokens
-from hostgate._bodies import body_limit, read_json
+from hostgate._bodies import read_message, reply
 from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.api.ldap_routes import ldap_routes
-from hostgate.errors import AuthenticationFailed, UsageError
+from hostgate.errors import AuthenticationFailed
 from hostgate.management.ldap.admin import LdapAdmin
 from hostgate.management.login_guard import LoginGuard
-from hostgate.management.records import CA_KEY, CaRecord
+from hostgate.management.records import CA_KEY, CaRecord, DomainRecord
 from hostgate.management.routing import Heartbeat
 from hostgate.management.security import Principal
-from hostgate.management.service import JoinRequest, ManagementService
+from hostgate.management.service import ManagementService
 from hostgate.management.writes import (
     DEADLINE_HEADER,
     IDEMPOTENCY_HEADER,
     WriteAnswer,
     fingerprint,
     json_body,
+)
+from hostgate.messages import (
+    ClusterName,
+    ClusterRename,
+    DomainCreate,
+    DomainMember,
+    DomainServerSettings,
+    DomainView,
+    Health,
+    HeartbeatAnswer,
+    HeartbeatReport,
+    JoinRequest,
+    MemberRemovedAnswer,
+    NewUser,
+    Removed,
+    RouteRequest,
+    ServerRegistration,
+    TokenKeysAnswer,
+    TokenRequest,
+    UserView,
+    openapi,
 )
 
 __all__ = ["create_app"]
@@ -71,22 +90,10 @@ def _client_cert(request: Request) -> str | None:
     return str(chain[0]) if chain else None
 
 
-def _str_list(value: object) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
-
-
-async def _json_body(request: Request, fields: dict[str, Any], limit: int | None = None) -> dict[str, Any]:
-    # Capped (HG-1010); every caller has checked the credentials first.
-    body = await read_json(request, body_limit(request) if limit is None else limit)
-    if not isinstance(body, dict):
-        raise UsageError("the request body must be a JSON object")
-    out: dict[str, Any] = {}
-    for name, typ in fields.items():
-        value = body.get(name)
-        if not isinstance(value, typ) or isinstance(value, bool):
-            raise UsageError(f"field {name!r}: expected {getattr(typ, '__name__', typ)}, got {value!r}")
-        out[name] = value
-    return out
+def _domain_view(record: DomainRecord) -> DomainView:
+    return DomainView(
+        record.name, tuple(DomainMember(m.server, m.weight, m.priority) for m in record.members)
+    )
 
 
 def create_app(service: ManagementService) -> Starlette:
@@ -146,9 +153,7 @@ def create_app(service: ManagementService) -> Starlette:
         return wrapped
 
     async def health(request: Request) -> Response:
-        return JSONResponse(
-            {"status": "ok", "member": service.member_name, "cluster_id": service.settings.server.cluster_id}
-        )
+        return reply(Health("ok", service.member_name, service.settings.server.cluster_id))
 
     async def ca(request: Request) -> Response:
         raw = service.cache.get(CA_KEY)
@@ -156,82 +161,71 @@ def create_app(service: ManagementService) -> Starlette:
             return Response(status_code=503)
         return Response(CaRecord.decode(CA_KEY, raw).cert_pem, media_type="application/x-pem-file")
 
+    async def openapi_document(request: Request) -> Response:
+        principal(request)
+        return reply(openapi())
+
     async def cluster_status(request: Request) -> Response:
         principal(request)
-        status = await service.cluster_status()
-        return JSONResponse(asdict(status))
+        return reply(await service.cluster_status())
 
     async def cluster_rename(request: Request) -> Response:
         who = principal(request)
-        body = await _json_body(request, {"name": str})
-        info = await service.rename_cluster(who, body["name"])
-        return JSONResponse(asdict(info))
+        body = await read_message(request, ClusterRename)
+        info = await service.rename_cluster(who, body.name)
+        return reply(ClusterName(info.id, info.name, info.created_at))
 
     async def members_join(request: Request) -> Response:
         who = principal(request)
-        body = await _json_body(
-            request,
-            {
-                "name": str,
-                "address": str,
-                "port": int,
-                "etcd_client_port": int,
-                "etcd_peer_port": int,
-                "csr_pem": str,
-            },
-        )
-        grant = await service.join(who, JoinRequest(**body))
-        return JSONResponse(asdict(grant), status_code=201)
+        grant = await service.join(who, await read_message(request, JoinRequest))
+        return reply(grant, 201)
 
     async def members_remove(request: Request) -> Response:
         who = principal(request)
         record = await service.remove_member(who, request.path_params["name"])
-        return JSONResponse({"removed": record.name, "address": record.address})
+        return reply(MemberRemovedAnswer(record.name, record.address))
 
     async def users_list(request: Request) -> Response:
         principal(request).require_admin()
-        return JSONResponse([{"name": u.name, "roles": list(u.roles)} for u in service.users()])
+        return reply([UserView(u.name, tuple(u.roles)) for u in service.users()])
 
     async def users_add(request: Request) -> Response:
         who = principal(request)
-        body = await _json_body(request, {"name": str, "password": str})
-        admin = (await request.json()).get("admin") is True
-        user = await service.add_user(who, body["name"], body["password"], admin)
-        return JSONResponse({"name": user.name, "roles": list(user.roles)}, status_code=201)
+        body = await read_message(request, NewUser)
+        user = await service.add_user(who, body.name, body.password, body.admin)
+        return reply(UserView(user.name, tuple(user.roles)), 201)
 
     async def users_remove(request: Request) -> Response:
         who = principal(request)
         await service.remove_user(who, request.path_params["name"])
-        return JSONResponse({"removed": request.path_params["name"]})
+        return reply(Removed(request.path_params["name"]))
 
     async def whoami(request: Request) -> Response:
         who = principal(request)
-        return JSONResponse({"name": who.name, "roles": list(who.roles)})
+        return reply(UserView(who.name, tuple(who.roles)))
 
     async def servers_list(request: Request) -> Response:
         principal(request)
-        return JSONResponse([asdict(v) for v in service.domains.server_views()])
+        return reply(service.domains.server_views())
 
     async def servers_register(request: Request) -> Response:
         who = principal(request)
-        body = await _json_body(
-            request,
-            {
-                "name": str,
-                "address": str,
-                "port": int,
-                "advertised_address": str,
-                "advertised_port": int,
-                "csr_pem": str,
-            },
+        body = await read_message(request, ServerRegistration)
+        grant = await service.domains.register_server(
+            who,
+            name=body.name,
+            address=body.address,
+            port=body.port,
+            advertised_address=body.advertised_address,
+            advertised_port=body.advertised_port,
+            csr_pem=body.csr_pem,
         )
-        grant = await service.domains.register_server(who, **body)
-        return JSONResponse(grant.to_json(), status_code=201)
+        return reply(grant, 201)
 
     async def servers_remove(request: Request) -> Response:
         who = principal(request)
         await service.domains.remove_server(who, request.path_params["name"])
-        return JSONResponse({"removed": request.path_params["name"]})
+        return reply(Removed(request.path_params["name"]))
 
     async def servers_heartbeat(request: Request) -> Response:
         name = request.path_params["name"]
@@ -239,93 +233,76 @@ def create_app(service: ManagementService) -> Starlette:
         # token: session servers hold nothing that could vouch for another server. Checked before the body
         # is read (capped small: a heartbeat is a few numbers).
         service.domains.authenticate_server(name, _client_cert(request))
-        body = await _json_body(
-            request,
-            {"active_sessions": int, "capacity": int, "interval": float | int},
-            service.settings.security.heartbeat_max_body,
-        )
+        body = await read_message(request, HeartbeatReport, service.settings.security.heartbeat_max_body)
         keys_version = service.domains.heartbeat(
-            request.path_params["name"],
+            name,
             _client_cert(request),
-            Heartbeat(
-                request.path_params["name"],
-                body["active_sessions"],
-                body["capacity"],
-                float(body["interval"]),
-            ),
+            Heartbeat(name, body.active_sessions, body.capacity, body.interval),
         )
-        return JSONResponse({"token_keys": keys_version})
+        return reply(HeartbeatAnswer(keys_version))
 
     async def token_keys(request: Request) -> Response:
         # A registered session server (by its certificate), or any account of the cluster.
         if service.domains.server_by_certificate(_client_cert(request)) is None:
             principal(request)
         keys = service.domains.token_keys.public()
-        return JSONResponse({"version": tokens.key_set_version(keys), "keys": [k.to_json() for k in keys]})
+        return reply(TokenKeysAnswer(tokens.key_set_version(keys), tuple(keys)))
 
     async def token_keys_rotate(request: Request) -> Response:
         who = principal(request)
         keys = await service.domains.token_keys.rotate(who)
-        return JSONResponse({"version": tokens.key_set_version(keys), "keys": [k.to_json() for k in keys]})
+        return reply(TokenKeysAnswer(tokens.key_set_version(keys), tuple(keys)))
 
     async def domains_list(request: Request) -> Response:
         principal(request)
-        return JSONResponse([asdict(d) for d in service.domains.domains()])
+        return reply([_domain_view(d) for d in service.domains.domains()])
 
     async def domains_create(request: Request) -> Response:
         who = principal(request)
-        body = await _json_body(request, {"name": str})
-        return JSONResponse(asdict(await service.domains.create_domain(who, body["name"])), status_code=201)
+        body = await read_message(request, DomainCreate)
+        return reply(_domain_view(await service.domains.create_domain(who, body.name)), 201)
 
     async def domains_show(request: Request) -> Response:
         principal(request)
-        return JSONResponse(asdict(service.domains.domain(request.path_params["name"])))
+        return reply(_domain_view(service.domains.domain(request.path_params["name"])))
 
     async def domains_delete(request: Request) -> Response:
         who = principal(request)
         await service.domains.delete_domain(who, request.path_params["name"])
-        return JSONResponse({"removed": request.path_params["name"]})
+        return reply(Removed(request.path_params["name"]))
 
     async def domains_add_server(request: Request) -> Response:
         who = principal(request)
-        body = await _json_body(request, {"weight": int, "priority": int})
+        body = await read_message(request, DomainServerSettings)
         rec = await service.domains.add_server(
-            who, request.path_params["name"], request.path_params["server"], body["weight"], body["priority"]
+            who, request.path_params["name"], request.path_params["server"], body.weight, body.priority
         )
-        return JSONResponse(asdict(rec))
+        return reply(_domain_view(rec))
 
     async def domains_remove_server(request: Request) -> Response:
         who = principal(request)
         rec = await service.domains.remove_server_from_domain(
             who, request.path_params["name"], request.path_params["server"]
         )
-        return JSONResponse(asdict(rec))
+        return reply(_domain_view(rec))
 
     async def route(request: Request) -> Response:
         who = principal(request)
-        body = await _json_body(request, {"domain": str})
-        raw = await request.json()
-        model = raw.get("model", "")
-        exclude = raw.get("exclude", [])
-        unreachable = raw.get("unreachable", [])
-        if not isinstance(model, str) or not _str_list(exclude) or not _str_list(unreachable):
-            raise UsageError(
-                "fields 'model' (string), 'exclude' and 'unreachable' (lists of names) are malformed"
-            )
-        answer = service.domains.route(who, body["domain"], model, exclude, unreachable)
-        return JSONResponse(asdict(answer))
+        body = await read_message(request, RouteRequest)  # one pass: every field type-checked (HG-1011)
+        answer = service.domains.route(
+            who, body.domain, body.model, list(body.exclude), list(body.unreachable)
+        )
+        return reply(answer)
 
     async def grant_direct(request: Request) -> Response:
         who = principal(request)
-        body = await _json_body(request, {"server": str})
-        model = (await request.json()).get("model", "")
-        if not isinstance(model, str):
-            raise UsageError("field 'model': expected str")
-        return JSONResponse(asdict(service.domains.grant_direct(who, body["server"], model)))
+        body = await read_message(request, TokenRequest)
+        return reply(service.domains.grant_direct(who, body.server, body.model))
 
     routes = [
         Route("/api/v1/health", health, methods=["GET"]),
         Route("/api/v1/ca", ca, methods=["GET"]),
+        Route("/api/v1/openapi.json", openapi_document, methods=["GET"]),
         Route("/api/v1/whoami", whoami, methods=["GET"]),
         Route("/api/v1/cluster", cluster_status, methods=["GET"]),
         Route("/api/v1/cluster/name", guarded(cluster_rename), methods=["PUT"]),

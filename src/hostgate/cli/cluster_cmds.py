@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 from rich.table import Table
 
 from hostgate.cli.common import client_from, cluster_options, make_client
 from hostgate.cli.output import console, emit_json, handle_errors
 from hostgate.errors import DataDirError, MemberNotFound
+from hostgate.messages import API, ClusterRename, ClusterStatus
 
 __all__ = ["cluster"]
 
@@ -26,37 +28,12 @@ def cluster() -> None:
     """See and change the management cluster."""
 
 
-def _status_json(payload: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": payload["name"],
-        "id": payload["id"],
-        "answered_by": payload["answered_by"],
-        "store": payload["store"],
-        "quorum": payload["quorum"],
-        "voters": payload.get("voters", len(payload["members"])),
-        "fault_tolerance": payload.get("fault_tolerance", 0),
-        "degraded": payload.get("degraded", False),
-        "members": [
-            {
-                "name": m["name"],
-                "address": m["address"],
-                "port": m["port"],
-                "healthy": m["healthy"],
-                "leader": m["leader"],
-                "role": m.get("role", "voter"),
-                "detail": m["detail"],
-            }
-            for m in payload["members"]
-        ],
-    }
-
-
-def _tolerance_line(data: dict[str, Any]) -> str:
-    if not data["quorum"]:
+def _tolerance_line(data: ClusterStatus) -> str:
+    if not data.quorum:
         return "[red]no majority: the cluster cannot take changes[/]"
-    n = data["fault_tolerance"]
+    n = data.fault_tolerance
     colour = "green" if n > 0 else "yellow"
-    return f"[{colour}]can lose {n} more member{'' if n == 1 else 's'}[/] ({data['voters']} voting)"
+    return f"[{colour}]can lose {n} more member{'' if n == 1 else 's'}[/] ({data.voters} voting)"
 
 
 @cluster.command()
@@ -71,32 +48,32 @@ def status(
     it can lose, and who answered. Exits 3 when the cluster is degraded (a member down, a learner not yet
     promoted, or no majority), 0 when all is well."""
     client = client_from(kw)
-    data = _status_json(client.request_sync("GET", "/api/v1/cluster").payload)
+    data = client.call_sync(API.cluster, None).payload
     if as_json:
-        emit_json(data)
+        emit_json(msgspec.to_builtins(data))  # the wire message itself: one definition, no retyping
     else:
-        console.print(f"Cluster [bold]{data['name']}[/]  id {data['id']}  store {data['store']}")
-        console.print(f"answered by member [bold]{data['answered_by']}[/]")
+        console.print(f"Cluster [bold]{data.name}[/]  id {data.id}  store {data.store}")
+        console.print(f"answered by member [bold]{data.answered_by}[/]")
         table = Table("member", "address", "role", "health", "store leader", "detail")
-        for m in data["members"]:
+        for m in data.members:
             table.add_row(
-                m["name"],
-                f"{m['address']}:{m['port']}",
-                m["role"],
-                "[green]healthy[/]" if m["healthy"] else "[red]down[/]",
-                "leader" if m["leader"] else "",
-                m["detail"],
+                m.name,
+                f"{m.address}:{m.port}",
+                m.role,
+                "[green]healthy[/]" if m.healthy else "[red]down[/]",
+                "leader" if m.leader else "",
+                m.detail,
             )
         console.print(table)
         console.print(f"fault tolerance: {_tolerance_line(data)}")
-        if not data["quorum"]:
+        if not data.quorum:
             console.print(
                 "[yellow]No store leader: reads and logins work, changes are refused until a majority "
                 "of members is back.[/]"
             )
-        elif data["degraded"]:
+        elif data.degraded:
             console.print("[yellow]Degraded: see the members that are down or still learners.[/]")
-    if data["degraded"]:
+    if data.degraded:
         sys.exit(EXIT_DEGRADED)
 
 
@@ -110,8 +87,8 @@ def rename(
 ) -> None:
     """Rename the cluster (KB 7021563 suggests its DNS alias); every member shows it at once."""
     client = client_from(kw)
-    answer = client.request_sync("PUT", "/api/v1/cluster/name", {"name": name})
-    console.print(f"Cluster {answer.payload['id']} is now named [bold]{answer.payload['name']}[/].")
+    renamed = client.call_sync(API.rename, ClusterRename(name)).payload
+    console.print(f"Cluster {renamed.id} is now named [bold]{renamed.name}[/].")
 
 
 @cluster.command()
@@ -124,8 +101,8 @@ def remove(
 ) -> None:
     """Take a (dead) member out of the cluster's membership. Nothing else is reset."""
     client = client_from(kw)
-    answer = client.request_sync("DELETE", f"/api/v1/cluster/members/{member}")
-    console.print(f"Member [bold]{answer.payload['removed']}[/] ({answer.payload['address']}) removed.")
+    removed = client.call_sync(API.remove_member, None, name=member).payload
+    console.print(f"Member [bold]{removed.removed}[/] ({removed.address}) removed.")
 
 
 @cluster.command("rotate-keys")
@@ -139,14 +116,14 @@ def rotate_keys(
     """Make a new token signing key. Tokens signed before stay valid until they expire (the old public key is
     kept that long, then dropped); session servers fetch the new public key with their next heartbeat."""
     client = client_from(kw)
-    payload = client.request_sync("POST", "/api/v1/token-keys/rotate").payload
+    rotated = client.call_sync(API.rotate_token_keys, None).payload
     if as_json:
-        emit_json(payload)
+        emit_json(msgspec.to_builtins(rotated))
         return
-    keys = payload["keys"]
-    console.print(f"New token signing key [bold]{keys[0]['kid']}[/].")
+    keys = rotated.keys
+    console.print(f"New token signing key [bold]{keys[0].kid}[/].")
     for k in keys[1:]:
-        console.print(f"  retired key {k['kid']} accepted until {k['accept_until']:.0f} (epoch seconds)")
+        console.print(f"  retired key {k.kid} accepted until {k.accept_until:.0f} (epoch seconds)")
 
 
 @cluster.command()
@@ -207,7 +184,7 @@ def leave(
         target = f"[{settings.server.address}]:{settings.server.port}"
     client = make_client(target, hosts_file, (), settings.path(settings.tls.ca_file), user, password_file)
     try:
-        client.request_sync("DELETE", f"/api/v1/cluster/members/{name}")
+        client.call_sync(API.remove_member, None, name=name)
     except MemberNotFound:
         console.print(f"Member [bold]{name}[/] is not a member of its cluster any more.")
     mark_removed(

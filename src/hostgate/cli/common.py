@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from hostgate.errors import UsageError
+
+if TYPE_CHECKING:  # loaded by the commands that talk to a cluster (a fast --help)
+    from hostgate.connector.cluster import ClusterClient
 
 __all__ = ["client_from", "cluster_options", "make_client", "read_secret_file"]
 
@@ -78,7 +81,8 @@ def make_client(
     ca_file: Path,
     user: str,
     password_file: Path | None,
-) -> Any:
+) -> ClusterClient:
+    """The typed client of the management API (answers decoded by hostgate.messages: ``client.call_sync(API.x)``)."""
     from hostgate.connector.cluster import ClusterClient
 
     password = read_secret_file(password_file, "password") if password_file else None
@@ -87,7 +91,7 @@ def make_client(
     )
 
 
-def client_from(options: dict[str, Any]) -> Any:
+def client_from(options: dict[str, Any]) -> ClusterClient:
     """The cluster client for a command's ``**options`` (consumes the shared cluster options from the dict)."""
     return make_client(
         options.pop("server"),

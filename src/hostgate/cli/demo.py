@@ -24,6 +24,7 @@ from hostgate.cli.output import console, handle_errors
 from hostgate.connector import Session, SessionLost, connect_to_model_via_domain
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import HostgateError, UsageError
+from hostgate.messages import API, NewUser
 
 __all__ = ["demo"]
 
@@ -63,10 +64,9 @@ class _Traffic:
                 ok = True
                 try:
                     if kind == "read":
-                        await client.request("GET", "/api/v1/cluster")
+                        await client.call(API.cluster, None)
                     else:
-                        body = {"name": f"demo{i:05d}", "password": "demo-password"}
-                        await client.request("POST", "/api/v1/users", body)
+                        await client.call(API.add_user, NewUser(f"demo{i:05d}", "demo-password"))
                 except HostgateError:
                     ok = False
                 log.append((started, time.monotonic() - started, ok))

@@ -5,19 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 import click
+import msgspec
 from rich.table import Table
 
 from hostgate.cli.common import client_from, cluster_options
 from hostgate.cli.output import console, emit_json, handle_errors
 from hostgate.errors import UsageError
+from hostgate.messages import API, DomainCreate, DomainServerSettings, DomainView
 
 __all__ = ["domain", "servers"]
 
 
-def _print_domain(d: dict[str, Any]) -> None:
-    table = Table("server", "weight", "priority", title=f"domain {d['name']}")
-    for m in d["members"]:
-        table.add_row(m["server"], str(m["weight"]), str(m["priority"]))
+def _print_domain(d: DomainView) -> None:
+    table = Table("server", "weight", "priority", title=f"domain {d.name}")
+    for m in d.members:
+        table.add_row(m.server, str(m.weight), str(m.priority))
     console.print(table)
 
 
@@ -32,7 +34,7 @@ def domain() -> None:
 @handle_errors
 def create(name: str, **kw: Any) -> None:
     """Create an empty domain."""
-    client_from(kw).request_sync("POST", "/api/v1/domains", {"name": name})
+    client_from(kw).call_sync(API.create_domain, DomainCreate(name))
     console.print(f"Domain [bold]{name}[/] created.")
 
 
@@ -42,7 +44,7 @@ def create(name: str, **kw: Any) -> None:
 @handle_errors
 def delete(name: str, **kw: Any) -> None:
     """Delete a domain (its session servers stay registered)."""
-    client_from(kw).request_sync("DELETE", f"/api/v1/domains/{name}")
+    client_from(kw).call_sync(API.delete_domain, None, name=name)
     console.print(f"Domain [bold]{name}[/] deleted.")
 
 
@@ -70,10 +72,8 @@ def add_server(domain_name: str, server_name: str, weight: int, priority: int, *
         )
     if not 1 <= priority <= 100:
         raise UsageError(f"--priority {priority} is outside 1-100", hint="Priority 1 is the first tier.")
-    answer = client_from(kw).request_sync(
-        "PUT",
-        f"/api/v1/domains/{domain_name}/servers/{server_name}",
-        {"weight": weight, "priority": priority},
+    answer = client_from(kw).call_sync(
+        API.add_domain_server, DomainServerSettings(weight, priority), name=domain_name, server=server_name
     )
     _print_domain(answer.payload)
 
@@ -85,7 +85,7 @@ def add_server(domain_name: str, server_name: str, weight: int, priority: int, *
 @handle_errors
 def remove_server(domain_name: str, server_name: str, **kw: Any) -> None:
     """Take a session server out of a domain."""
-    answer = client_from(kw).request_sync("DELETE", f"/api/v1/domains/{domain_name}/servers/{server_name}")
+    answer = client_from(kw).call_sync(API.remove_domain_server, None, name=domain_name, server=server_name)
     _print_domain(answer.payload)
 
 
@@ -95,15 +95,13 @@ def remove_server(domain_name: str, server_name: str, **kw: Any) -> None:
 @handle_errors
 def list_domains(as_json: bool, **kw: Any) -> None:
     """Every domain with its servers."""
-    domains = client_from(kw).request_sync("GET", "/api/v1/domains").payload
+    domains = client_from(kw).call_sync(API.domains, None).payload
     if as_json:
-        emit_json(domains)
+        emit_json(msgspec.to_builtins(domains))
         return
     table = Table("domain", "servers (weight/priority)")
     for d in domains:
-        table.add_row(
-            d["name"], ", ".join(f"{m['server']} ({m['weight']}/{m['priority']})" for m in d["members"])
-        )
+        table.add_row(d.name, ", ".join(f"{m.server} ({m.weight}/{m.priority})" for m in d.members))
     console.print(table)
 
 
@@ -114,9 +112,9 @@ def list_domains(as_json: bool, **kw: Any) -> None:
 @handle_errors
 def show(name: str, as_json: bool, **kw: Any) -> None:
     """One domain's servers, weights and priorities."""
-    d = client_from(kw).request_sync("GET", f"/api/v1/domains/{name}").payload
+    d = client_from(kw).call_sync(API.domain, None, name=name).payload
     if as_json:
-        emit_json(d)
+        emit_json(msgspec.to_builtins(d))
     else:
         _print_domain(d)
 
@@ -127,20 +125,20 @@ def show(name: str, as_json: bool, **kw: Any) -> None:
 @handle_errors
 def servers(as_json: bool, **kw: Any) -> None:
     """Session servers with their state, load and domains (as the answering member sees them)."""
-    answer = client_from(kw).request_sync("GET", "/api/v1/session-servers")
+    answer = client_from(kw).call_sync(API.servers, None)
     if as_json:
-        emit_json({"answered_by": answer.member, "servers": answer.payload})
+        emit_json({"answered_by": answer.member, "servers": msgspec.to_builtins(answer.payload)})
         return
     table = Table("server", "advertised", "state", "sessions", "last heartbeat", "domains")
     for v in answer.payload:
-        seen = v["seconds_since_heartbeat"]
+        seen = v.seconds_since_heartbeat
         table.add_row(
-            v["name"],
-            v["advertised"],
-            "[green]live[/]" if v["live"] else "[red]down[/]",
-            f"{v['active_sessions']}/{v['capacity']}",
+            v.name,
+            v.advertised,
+            "[green]live[/]" if v.live else "[red]down[/]",
+            f"{v.active_sessions}/{v.capacity}",
             "never" if seen is None else f"{seen:.1f} s ago",
-            ", ".join(v["domains"]),
+            ", ".join(v.domains),
         )
     console.print(table)
     console.print(f"answered by member {answer.member}")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from hostgate.cli.common import read_secret_file
 from hostgate.cli.output import console, handle_errors
 from hostgate.errors import UsageError
+
+if TYPE_CHECKING:  # server code loads lazily, inside the commands
+    pass
 
 __all__ = ["install", "server"]
 
@@ -111,21 +115,36 @@ def install(
             )
         if join_target or cluster_name:
             raise UsageError("--join and --name are for management servers, not --role session")
-        _install_session(
-            data_dir,
-            address=address,
-            port=port,
-            member_name=member_name,
-            management=management,
+        from hostgate.connector.cluster import ClusterClient
+        from hostgate.runtime.enrol import Enrolment, enrol
+
+        client = ClusterClient(
+            management,
+            ca_file=ca_file,
             user=admin_user,
             password=password,
-            ca_file=ca_file,
+            hosts_file=hosts_file,
+            dns_servers=dns_servers,
+            deadline=30.0,
+        )
+        plan = Enrolment(
+            "session",
+            address,
+            port,
+            member_name,
+            management=management,
             advertised_address=advertised_address or "",
             advertised_port=advertised_port,
             hosts_file=hosts_file,
             dns_servers=dns_servers,
             heartbeat_interval=heartbeat_interval,
         )
+        done = enrol(data_dir, plan, client)
+        console.print(
+            f"Session server [bold]{done.name}[/] registered with cluster [bold]{done.cluster_name}[/] "
+            f"({done.cluster_id}) through {done.through}."
+        )
+        console.print(f"Start it with: hostgate server --data-dir {done.settings.data_dir}")
         return
     if join_target is None:
         result = inst.install_first(
@@ -154,137 +173,19 @@ def install(
         raise UsageError("--name sets the name of a new cluster; a joining member takes its cluster's name")
     if password is None or ca_file is None:
         raise UsageError("--join needs --admin-password-file (an Administrator's password) and --ca-file")
-    _join(
-        data_dir,
-        address,
-        port,
-        member_name,
-        etcd_client_port,
-        etcd_peer_port,
-        join_target,
-        admin_user,
-        password,
-        ca_file,
-    )
-
-
-def _join(
-    data_dir: Path,
-    address: str,
-    port: int,
-    member_name: str | None,
-    etcd_client_port: int,
-    etcd_peer_port: int,
-    target: str,
-    user: str,
-    password: str,
-    ca_file: Path,
-) -> None:
-    from hostgate import pki
     from hostgate.connector.cluster import ClusterClient
-    from hostgate.management import install as inst
+    from hostgate.runtime.enrol import Enrolment, enrol
 
-    inst.prepare_join(data_dir)
-    name = member_name or inst.default_member_name()
-    csr_pem, key_pem = pki.make_csr(name)
-    client = ClusterClient(target, ca_file=ca_file, user=user, password=password, deadline=30.0)
-    answer = client.request_sync(
-        "POST",
-        "/api/v1/cluster/members",
-        {
-            "name": name,
-            "address": address,
-            "port": port,
-            "etcd_client_port": etcd_client_port,
-            "etcd_peer_port": etcd_peer_port,
-            "csr_pem": csr_pem.decode(),
-        },
-    )
-    grant = inst.JoinGrant(**answer.payload)
-    settings = inst.install_joined(
-        data_dir,
-        grant=grant,
-        key_pem=key_pem,
-        address=address,
-        port=port,
-        member_name=name,
-        etcd_client_port=etcd_client_port,
-        etcd_peer_port=etcd_peer_port,
+    client = ClusterClient(join_target, ca_file=ca_file, user=admin_user, password=password, deadline=30.0)
+    plan = Enrolment("management", address, port, member_name, etcd_client_port, etcd_peer_port)
+    done = enrol(data_dir, plan, client)
+    console.print(
+        f"Member [bold]{done.name}[/] joined cluster [bold]{done.cluster_name}[/] ({done.cluster_id}) "
+        f"through {done.through}."
     )
     console.print(
-        f"Member [bold]{name}[/] joined cluster [bold]{grant.cluster_name}[/] ({grant.cluster_id}) "
-        f"through {answer.member}."
+        f"Start it now (the cluster counts it already): hostgate server --data-dir {done.settings.data_dir}"
     )
-    console.print(
-        f"Start it now (the cluster counts it already): hostgate server --data-dir {settings.data_dir}"
-    )
-
-
-def _install_session(
-    data_dir: Path,
-    *,
-    address: str,
-    port: int,
-    member_name: str | None,
-    management: str,
-    user: str,
-    password: str,
-    ca_file: Path,
-    advertised_address: str,
-    advertised_port: int,
-    hosts_file: Path | None,
-    dns_servers: tuple[str, ...],
-    heartbeat_interval: float,
-) -> None:
-    from hostgate import pki
-    from hostgate.connector.cluster import ClusterClient
-    from hostgate.management import install as inst
-
-    inst.prepare_session(data_dir)
-    existing = inst.existing_management_member(data_dir.resolve())
-    name = existing.server.member_name if existing else (member_name or inst.default_member_name())
-    csr_pem, key_pem = pki.make_csr(name)
-    client = ClusterClient(
-        management,
-        ca_file=ca_file,
-        user=user,
-        password=password,
-        hosts_file=hosts_file,
-        dns_servers=dns_servers,
-        deadline=30.0,
-    )
-    answer = client.request_sync(
-        "POST",
-        "/api/v1/session-servers",
-        {
-            "name": name,
-            "address": address,
-            "port": port,
-            "advertised_address": advertised_address,
-            "advertised_port": advertised_port,
-            "csr_pem": csr_pem.decode(),
-        },
-    )
-    grant = inst.SessionGrant.from_json(answer.payload)
-    settings = inst.install_session(
-        data_dir,
-        grant=grant,
-        key_pem=key_pem,
-        member_name=name,
-        address=address,
-        port=port,
-        management=management,
-        advertised_address=advertised_address,
-        advertised_port=advertised_port,
-        hosts_file=hosts_file,
-        dns_servers=dns_servers,
-        heartbeat_interval=heartbeat_interval,
-    )
-    console.print(
-        f"Session server [bold]{name}[/] registered with cluster [bold]{grant.cluster_name}[/] "
-        f"({grant.cluster_id}) through {answer.member}."
-    )
-    console.print(f"Start it with: hostgate server --data-dir {settings.data_dir}")
 
 
 @click.command()

@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 from rich.table import Table
 
 from hostgate.cli.common import client_from, cluster_options, read_secret_file
 from hostgate.cli.output import console, emit_json, handle_errors
+from hostgate.messages import API, NewUser
 
 __all__ = ["user"]
 
@@ -29,13 +31,13 @@ def list_users(
 ) -> None:
     """List the accounts and their roles."""
     client = client_from(kw)
-    users = client.request_sync("GET", "/api/v1/users").payload
+    users = client.call_sync(API.users, None).payload
     if as_json:
-        emit_json(users)
+        emit_json(msgspec.to_builtins(users))
         return
     table = Table("user", "roles")
     for u in users:
-        table.add_row(u["name"], ", ".join(u["roles"]))
+        table.add_row(u.name, ", ".join(u.roles))
     console.print(table)
 
 
@@ -58,9 +60,9 @@ def add_user(
 ) -> None:
     """Add an account (needs an Administrator)."""
     client = client_from(kw)
-    body = {"name": name, "password": read_secret_file(new_password_file, "new password"), "admin": admin}
-    answer = client.request_sync("POST", "/api/v1/users", body)
-    console.print(f"User [bold]{answer.payload['name']}[/] added ({', '.join(answer.payload['roles'])}).")
+    body = NewUser(name, read_secret_file(new_password_file, "new password"), admin)
+    added = client.call_sync(API.add_user, body).payload
+    console.print(f"User [bold]{added.name}[/] added ({', '.join(added.roles)}).")
 
 
 @user.command("remove")
@@ -73,5 +75,5 @@ def remove_user(
 ) -> None:
     """Remove an account (needs an Administrator)."""
     client = client_from(kw)
-    client.request_sync("DELETE", f"/api/v1/users/{name}")
+    client.call_sync(API.remove_user, None, name=name)
     console.print(f"User [bold]{name}[/] removed.")

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import ssl
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Generic, TypeVar
 
 import httpx
 from cryptography import x509
@@ -41,11 +42,16 @@ from hostgate.errors import (
     WrongCluster,
     error_from_payload,
 )
+from hostgate.messages import Endpoint, decode_answer, encode
 from hostgate.naming.dialer import LastGood, dial
 from hostgate.naming.resolver import SYSTEM_HOSTS, AliasResolver
 from hostgate.naming.target import parse_target
 
 __all__ = ["Answer", "ClusterClient", "cluster_id_of_ca"]
+
+T = TypeVar("T")
+Req = TypeVar("Req")
+Rep = TypeVar("Rep")
 
 DEFAULT_PORT = 9440
 _LAST_GOOD = LastGood()
@@ -72,6 +78,16 @@ def cluster_id_of_ca(ca_pem: bytes) -> str:
     return cn[len(_CA_PREFIX) :]
 
 
+def _json(content: bytes) -> object:
+    """An answer body's JSON value (None when empty, the text when it is not JSON)."""
+    if not content:
+        return None
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError):
+        return content.decode("utf-8", "replace")
+
+
 def _caused_by_verification(exc: BaseException) -> bool:
     seen: BaseException | None = exc
     for _ in range(10):
@@ -84,14 +100,16 @@ def _caused_by_verification(exc: BaseException) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(Generic[T]):
     """A member's answer. ``visible`` is ``False`` when a write was committed but the answering member's own
-    copy had not shown it yet (``X-Hostgate-Visibility: pending``): another read may briefly miss it."""
+    copy had not shown it yet (``X-Hostgate-Visibility: pending``): another read may briefly miss it.
+    ``payload`` is the answer's message (hostgate.messages) for :meth:`ClusterClient.call`; the raw JSON value
+    for :meth:`ClusterClient.request`."""
 
     member: str
     address: str
     status: int
-    payload: Any
+    payload: T
     visible: bool = True
 
 
@@ -179,15 +197,18 @@ class ClusterClient:
             await client.aclose()
 
     async def _send(
-        self, address: str, port: int, method: str, path: str, body: Any, headers: dict[str, str]
-    ) -> Answer:
+        self, address: str, port: int, method: str, path: str, body: object, headers: dict[str, str]
+    ) -> Answer[bytes]:
         """One request to one member; raises unless it is a valid answer of this cluster."""
         url_host = f"[{address}]" if ":" in address else address
         kept = self._kept.get(address) if self.keep_alive else None
         client = kept or httpx.AsyncClient(transport=closing_transport(self._ssl), timeout=self.deadline)
         try:
             resp = await client.request(
-                method, f"https://{url_host}:{port}{path}", json=body, headers=headers
+                method,
+                f"https://{url_host}:{port}{path}",
+                content=None if body is None else encode(body),
+                headers=headers if body is None else {**headers, "Content-Type": "application/json"},
             )
         except httpx.ConnectError as exc:
             await self._drop(address, client)
@@ -206,21 +227,41 @@ class ClusterClient:
         answered_for = resp.headers.get("x-hostgate-cluster-id")
         if answered_for != self.cluster_id:
             raise WrongCluster(f"{address} answered for cluster {answered_for or '(none)'}")
-        try:
-            payload = resp.json() if resp.content else None
-        except ValueError:
-            payload = resp.text
-        if resp.status_code == 503 and isinstance(payload, dict) and payload.get("code") in _NOT_ANSWERING:
-            raise error_from_payload(payload, resp.status_code)
+        if resp.status_code == 503:
+            payload = _json(resp.content)
+            if isinstance(payload, dict) and payload.get("code") in _NOT_ANSWERING:
+                raise error_from_payload(payload, resp.status_code)
         return Answer(
             resp.headers.get("x-hostgate-member", address),
             address,
             resp.status_code,
-            payload,
+            resp.content,
             resp.headers.get(VISIBILITY_HEADER, "") != "pending",
         )
 
-    async def request(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Answer:
+    async def call(self, endpoint: Endpoint[Req, Rep], body: Req, **params: str) -> Answer[Rep]:
+        """Call one endpoint of the management API (hostgate.messages.API); the answer is its typed message.
+
+        >>> status = (await client.call(API.cluster, None)).payload      # a ClusterStatus
+        """
+        answer = await self._raw(
+            endpoint.method, endpoint.url_path(**params), body, auth=endpoint.auth != "none"
+        )
+        where = f"member {answer.member} ({endpoint.method} {endpoint.path})"
+        reply: Rep = decode_answer(answer.payload, endpoint.reply, where)
+        return Answer(answer.member, answer.address, answer.status, reply, answer.visible)
+
+    def call_sync(self, endpoint: Endpoint[Req, Rep], body: Req, **params: str) -> Answer[Rep]:
+        return asyncio.run(self.call(endpoint, body, **params))
+
+    async def request(
+        self, method: str, path: str, body: object = None, *, auth: bool = True
+    ) -> Answer[object]:
+        """Send any request; the answer's payload is its JSON value (untyped: prefer :meth:`call`)."""
+        answer = await self._raw(method, path, body, auth=auth)
+        return Answer(answer.member, answer.address, answer.status, _json(answer.payload), answer.visible)
+
+    async def _raw(self, method: str, path: str, body: object, *, auth: bool) -> Answer[bytes]:
         """Send to the first member that answers (staggered over the alias's addresses)."""
         host, port, addresses = await self.addresses()
         headers = self._auth_headers(auth)
@@ -229,36 +270,43 @@ class ClusterClient:
             headers[IDEMPOTENCY_HEADER] = uuid.uuid4().hex
             headers[DEADLINE_HEADER] = f"{time.time() + self.deadline:.3f}"
 
-        async def attempt(address: str) -> Answer:
+        async def attempt(address: str) -> Answer[bytes]:
             return await self._send(address, port, method, path, body, headers)
 
         _, answer = await dial(
             host, addresses, attempt, last_good=_LAST_GOOD, delay=self.delay, deadline=self.deadline
         )
         if answer.status >= 400:
-            raise error_from_payload(answer.payload, answer.status)
+            raise error_from_payload(_json(answer.payload), answer.status)
         return answer
 
-    async def broadcast(self, method: str, path: str, body: Any = None) -> dict[str, Answer | HostgateError]:
+    async def broadcast(
+        self, endpoint: Endpoint[Req, Rep], body: Req, **params: str
+    ) -> dict[str, Answer[Rep] | HostgateError]:
         """Send to every address of the alias at once (heartbeats go to every member); per-address outcome."""
         _, port, addresses = await self.addresses()
         headers = self._auth_headers(True)
+        path = endpoint.url_path(**params)
 
-        async def one(address: str) -> Answer | HostgateError:
+        async def one(address: str) -> Answer[Rep] | HostgateError:
             try:
                 answer = await asyncio.wait_for(
-                    self._send(address, port, method, path, body, headers), self.deadline
+                    self._send(address, port, endpoint.method, path, body, headers), self.deadline
                 )
+                if answer.status < 400:
+                    where = f"member {answer.member} ({endpoint.method} {endpoint.path})"
+                    reply: Rep = decode_answer(answer.payload, endpoint.reply, where)
+                    return Answer(answer.member, answer.address, answer.status, reply, answer.visible)
             except HostgateError as exc:
                 return exc
             except (httpx.HTTPError, OSError, TimeoutError) as exc:
                 return NoMemberAnswered(f"{address}: {type(exc).__name__}: {exc}")
-            if answer.status >= 400:
-                return error_from_payload(answer.payload, answer.status)
-            return answer
+            return error_from_payload(_json(answer.payload), answer.status)
 
         results = await asyncio.gather(*(one(a) for a in addresses))
         return dict(zip(addresses, results, strict=True))
 
-    def request_sync(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> Answer:
+    def request_sync(
+        self, method: str, path: str, body: object = None, *, auth: bool = True
+    ) -> Answer[object]:
         return asyncio.run(self.request(method, path, body, auth=auth))

@@ -14,12 +14,12 @@ server. The session calls mirror VHI's: entities, attributes, operations, record
 from __future__ import annotations
 
 import asyncio
+import json
 import ssl
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
-from urllib.parse import quote
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -32,37 +32,33 @@ from hostgate.errors import (
     WrongCluster,
     error_from_payload,
 )
+from hostgate.messages import (
+    API,
+    SESSION,
+    AttributesWrite,
+    Cell,
+    Endpoint,
+    EntityMove,
+    OpenSession,
+    OperationCall,
+    Ping,
+    ProcedureCall,
+    Query,
+    Records,
+    RouteAnswer,
+    RouteRequest,
+    SessionInfo,
+    TokenRequest,
+    decode_answer,
+    encode,
+)
 
 __all__ = ["AsyncSession", "Records", "connect_direct", "connect_via_domain"]
 
+Req = TypeVar("Req")
+Rep = TypeVar("Rep")
+
 DEFAULT_CALL_TIMEOUT = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Records:
-    """Rows a session read from the host: ``columns`` in order and one mapping per row. Iterating gives the
-    rows; decimal values arrive as strings (exact), whole numbers as ``int``, blank numbers as ``None``.
-
-    >>> found = session.query("SELECT number, name FROM customers WHERE city = 'CITY1'")
-    >>> found.columns, len(found), found[0]["name"]
-    (('number', 'name'), 8, 'CUSTOMER 01')
-    """
-
-    columns: tuple[str, ...]
-    rows: tuple[dict[str, Any], ...]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        return iter(self.rows)
-
-    def __getitem__(self, index: int) -> dict[str, Any]:
-        return self.rows[index]
-
-    @classmethod
-    def from_payload(cls, payload: Any) -> Records:
-        return cls(tuple(payload["columns"]), tuple(payload["records"]))
 
 
 @dataclass(slots=True)
@@ -87,98 +83,92 @@ class AsyncSession:
     closed: bool = False
     timeout: float = DEFAULT_CALL_TIMEOUT
 
-    async def _call(self, method: str, path: str, body: Any = None, params: Any = None) -> Any:
+    async def _call(
+        self,
+        endpoint: Endpoint[Req, Rep],
+        body: Req,
+        query: Mapping[str, str] | None = None,
+        **params: str,
+    ) -> Rep:
         if self.closed:
             raise SessionLost(f"session {self.id} is closed")
         try:
             resp = await self._http.request(
-                method,
-                f"{self.url}/api/v1/sessions/{self.id}{path}",
-                json=body,
-                params=params,
-                headers={"Authorization": f"Bearer {self.token}"},
+                endpoint.method,
+                self.url + endpoint.url_path(id=self.id, **params),
+                content=None if body is None else encode(body),
+                params=query,
+                headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
                 timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0)),
             )
         except httpx.HTTPError as exc:
             raise SessionLost(
                 f"session {self.id} on session server {self.server} is lost ({type(exc).__name__})"
             ) from exc
-        payload = resp.json() if resp.content else None
-        if resp.status_code >= 400:
-            raise error_from_payload(payload, resp.status_code)
-        return payload
+        return _answer(resp, endpoint, self.server)
 
-    async def ping(self) -> dict[str, Any]:
+    async def ping(self) -> Ping:
         """A round trip to the session (proves the session and its server are alive; no host call)."""
-        result: dict[str, Any] = await self._call("POST", "/ping")
-        return result
+        return await self._call(SESSION.ping, None)
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> SessionInfo:
         """The session as the server sees it: model, user, last entity, number of calls."""
-        result: dict[str, Any] = await self._call("GET", "")
-        return result
+        return await self._call(SESSION.show, None)
 
     async def current_entity(self) -> str:
         """The name of the entity (screen) the host shows now."""
-        return str((await self._call("GET", "/entity"))["entity"])
+        return (await self._call(SESSION.entity, None)).entity
 
     async def set_current_entity(self, entity: str) -> str:
         """Navigate to ``entity`` through the model's operations; returns it."""
-        return str((await self._call("PUT", "/entity", {"entity": entity}))["entity"])
+        return (await self._call(SESSION.move, EntityMove(entity))).entity
 
-    async def get_attributes(self, names: Sequence[str] | None = None) -> dict[str, Any]:
+    async def get_attributes(self, names: Sequence[str] | None = None) -> dict[str, Cell]:
         """Attributes of the current entity (all readable ones, or ``names``); hidden ones read as
         ``"********"``."""
-        params = {"names": ",".join(names)} if names is not None else None
-        result: dict[str, Any] = (await self._call("GET", "/attributes", params=params))["attributes"]
-        return result
+        query = {"names": ",".join(names)} if names is not None else None
+        return (await self._call(SESSION.attributes, None, query)).attributes
 
-    async def set_attributes(self, values: Mapping[str, Any]) -> str:
+    async def set_attributes(self, values: Mapping[str, Cell]) -> str:
         """Write attributes of the current entity; returns the entity."""
-        return str((await self._call("PUT", "/attributes", {"attributes": dict(values)}))["entity"])
+        return (await self._call(SESSION.set_attributes, AttributesWrite(dict(values)))).entity
 
-    async def perform_entity_operation(self, name: str, parameters: Mapping[str, Any] | None = None) -> str:
+    async def perform_entity_operation(self, name: str, parameters: Mapping[str, Cell] | None = None) -> str:
         """Run an operation of the current entity; returns the entity it led to."""
-        body = {"parameters": dict(parameters or {})}
-        return str((await self._call("POST", f"/operations/{quote(name, safe='')}", body))["entity"])
+        body = OperationCall(dict(parameters or {}))
+        return (await self._call(SESSION.operation, body, name=name)).entity
 
     async def fetch_records(
-        self, recordset: str, max_records: int | None = None, filters: Mapping[str, Any] | None = None
-    ) -> Records:
+        self, recordset: str, max_records: int | None = None, filters: Mapping[str, Cell] | None = None
+    ) -> Records[Cell]:
         """Records of a recordset of the current entity, paging forward from the page shown."""
-        params: dict[str, str] = {f"filter.{k}": str(v) for k, v in (filters or {}).items()}
+        query: dict[str, str] = {f"filter.{k}": str(v) for k, v in (filters or {}).items()}
         if max_records is not None:
-            params["max"] = str(max_records)
-        found = await self._call("GET", f"/recordsets/{quote(recordset, safe='')}", params=params)
-        return Records.from_payload(found)
+            query["max"] = str(max_records)
+        return await self._call(SESSION.recordset, None, query, name=recordset)
 
     async def perform_table_procedure(
         self,
         table: str,
         procedure: str,
-        inputs: Mapping[str, Any] | None = None,
-        filters: Mapping[str, Any] | None = None,
-    ) -> Records:
+        inputs: Mapping[str, Cell] | None = None,
+        filters: Mapping[str, Cell] | None = None,
+    ) -> Records[Cell]:
         """Run a procedure of a model table with ``inputs`` (sent to the host) and ``filters`` (applied to
         the rows it returns)."""
-        body = {
-            "table": table,
-            "procedure": procedure,
-            "inputs": dict(inputs or {}),
-            "filters": dict(filters or {}),
-        }
-        return Records.from_payload(await self._call("POST", "/procedures", body))
+        body = ProcedureCall(table, procedure, dict(inputs or {}), dict(filters or {}))
+        return await self._call(SESSION.procedure, body)
 
-    async def query(self, sql: str) -> Records:
+    async def query(self, sql: str) -> Records[Cell]:
         """``SELECT cols FROM table [WHERE col = value [AND ...]]`` over the model's tables."""
-        return Records.from_payload(await self._call("POST", "/query", {"sql": sql}))
+        return await self._call(SESSION.query, Query(sql))
 
     async def close(self) -> None:
         """Sign off and disconnect (idempotent; a session whose server is gone closes quietly)."""
         if self.closed:
             return
         try:
-            await self._call("DELETE", "")
+            await self._call(SESSION.close, None)
         except HostgateError:
             pass  # closing a session whose server is gone is not an error for the caller
         finally:
@@ -192,25 +182,35 @@ class AsyncSession:
         await self.close()
 
 
+def _answer(resp: httpx.Response, endpoint: Endpoint[Any, Rep], server: str) -> Rep:
+    """The session server's answer as the endpoint's message, or its coded error raised."""
+    if resp.status_code >= 400:
+        try:
+            payload = json.loads(resp.content) if resp.content else None
+        except (ValueError, RecursionError):
+            payload = None
+        raise error_from_payload(payload, resp.status_code)
+    reply: Rep = decode_answer(resp.content, endpoint.reply, f"session server {server} ({endpoint.path})")
+    return reply
+
+
 async def _open(
     http: httpx.AsyncClient,
-    route: Mapping[str, Any],
+    route: RouteAnswer,
     url: str,
     model: str,
-    variables: Mapping[str, Any] | None,
+    variables: Mapping[str, Cell] | None,
     timeout: float,
 ) -> AsyncSession:
     """POST the session open to ``url``; raises httpx errors (the caller decides about failover) and the
     server's coded errors. The caller closes ``http`` when this raises."""
     resp = await http.post(
-        f"{url}/api/v1/sessions",
-        json={"model": model, "variables": dict(variables or {})},
-        headers={"Authorization": f"Bearer {route['token']}"},
+        url + SESSION.open.path,
+        content=encode(OpenSession(model, dict(variables or {}))),
+        headers={"Authorization": f"Bearer {route.token}", "Content-Type": "application/json"},
     )
-    if resp.status_code >= 400:
-        raise error_from_payload(resp.json() if resp.content else None, resp.status_code)
-    session = resp.json()
-    return AsyncSession(session["id"], route["server"], url, route["token"], model, http, timeout=timeout)
+    session = _answer(resp, SESSION.open, route.server)
+    return AsyncSession(session.id, route.server, url, route.token, model, http, timeout=timeout)
 
 
 async def connect_via_domain(
@@ -244,24 +244,18 @@ async def connect_via_domain(
     tls = ssl.create_default_context(cafile=str(ca_file))
     last_error: HostgateError | None = None
     while loop.time() < give_up:
-        answer = await cluster.request(
-            "POST",
-            "/api/v1/route",
-            {"domain": domain, "model": model, "exclude": tried, "unreachable": unreachable},
-        )
+        answer = await cluster.call(API.route, RouteRequest(domain, model, tuple(tried), tuple(unreachable)))
         route = answer.payload
         http = httpx.AsyncClient(
             verify=tls, timeout=httpx.Timeout(max(0.1, give_up - loop.time()), connect=server_connect_timeout)
         )
         try:
-            return await _open(http, route, route["url"], model, variables, timeout)
+            return await _open(http, route, route.url, model, variables, timeout)
         except httpx.HTTPError as exc:
             await http.aclose()
-            tried.append(route["server"])
-            unreachable = [route["server"]]
-            last_error = SessionLost(
-                f"session server {route['server']} did not answer ({type(exc).__name__})"
-            )
+            tried.append(route.server)
+            unreachable = [route.server]
+            last_error = SessionLost(f"session server {route.server} did not answer ({type(exc).__name__})")
         except BaseException:
             await http.aclose()
             raise
@@ -306,9 +300,9 @@ async def connect_direct(
         if server.lower().startswith("https://"):
             url = server.rstrip("/")
             name = await _server_name(http, url, cluster.cluster_id)
-        answer = await cluster.request("POST", "/api/v1/tokens", {"server": name, "model": model})
+        answer = await cluster.call(API.grant_direct, TokenRequest(name, model))
         route = answer.payload
-        return await _open(http, route, url or route["url"], model, variables, timeout)
+        return await _open(http, route, url or route.url, model, variables, timeout)
     except httpx.HTTPError as exc:
         await http.aclose()
         raise SessionLost(f"session server {server} did not answer ({type(exc).__name__})") from exc
@@ -319,8 +313,8 @@ async def connect_direct(
 
 async def _server_name(http: httpx.AsyncClient, url: str, cluster_id: str) -> str:
     """The name a session server at ``url`` answers with, once it proved it belongs to our cluster."""
-    resp = await http.get(f"{url}/api/v1/health")
+    resp = await http.get(url + SESSION.health.path)
     answered_for = resp.headers.get("x-hostgate-cluster-id")
     if answered_for != cluster_id:
         raise WrongCluster(f"{url} answered for cluster {answered_for or '(none)'}")
-    return str(resp.json()["server"])
+    return _answer(resp, SESSION.health, url).server

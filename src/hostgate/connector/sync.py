@@ -21,6 +21,7 @@ from hostgate.connector.session import (
     connect_via_domain,
 )
 from hostgate.errors import FeatureNotAvailable
+from hostgate.messages import Cell, Ping, SessionInfo
 
 __all__ = [
     "Session",
@@ -80,11 +81,11 @@ class Session:
         """The model the session drives."""
         return self._inner.model
 
-    def ping(self) -> dict[str, Any]:
+    def ping(self) -> Ping:
         """A round trip to the session (no host call)."""
         return self._runner.run(self._inner.ping())
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> SessionInfo:
         """The session as the server sees it: model, user, last entity, number of calls."""
         return self._runner.run(self._inner.info())
 
@@ -96,21 +97,21 @@ class Session:
         """Navigate to ``entity`` through the model's operations; returns it."""
         return self._runner.run(self._inner.set_current_entity(entity))
 
-    def get_attributes(self, names: Sequence[str] | None = None) -> dict[str, Any]:
+    def get_attributes(self, names: Sequence[str] | None = None) -> dict[str, Cell]:
         """Attributes of the current entity; hidden ones read as ``"********"``."""
         return self._runner.run(self._inner.get_attributes(names))
 
-    def set_attributes(self, values: Mapping[str, Any]) -> str:
+    def set_attributes(self, values: Mapping[str, Cell]) -> str:
         """Write attributes of the current entity; returns the entity."""
         return self._runner.run(self._inner.set_attributes(values))
 
-    def perform_entity_operation(self, name: str, parameters: Mapping[str, Any] | None = None) -> str:
+    def perform_entity_operation(self, name: str, parameters: Mapping[str, Cell] | None = None) -> str:
         """Run an operation of the current entity; returns the entity it led to."""
         return self._runner.run(self._inner.perform_entity_operation(name, parameters))
 
     def fetch_records(
-        self, recordset: str, max_records: int | None = None, filters: Mapping[str, Any] | None = None
-    ) -> Records:
+        self, recordset: str, max_records: int | None = None, filters: Mapping[str, Cell] | None = None
+    ) -> Records[Cell]:
         """Records of a recordset of the current entity, paging forward from the page shown."""
         return self._runner.run(self._inner.fetch_records(recordset, max_records, filters))
 
@@ -118,13 +119,13 @@ class Session:
         self,
         table: str,
         procedure: str,
-        inputs: Mapping[str, Any] | None = None,
-        filters: Mapping[str, Any] | None = None,
-    ) -> Records:
+        inputs: Mapping[str, Cell] | None = None,
+        filters: Mapping[str, Cell] | None = None,
+    ) -> Records[Cell]:
         """Run a procedure of a model table (inputs go to the host, filters apply to the rows)."""
         return self._runner.run(self._inner.perform_table_procedure(table, procedure, inputs, filters))
 
-    def query(self, sql: str) -> Records:
+    def query(self, sql: str) -> Records[Cell]:
         """``SELECT cols FROM table [WHERE col = value [AND ...]]`` over the model's tables."""
         return self._runner.run(self._inner.query(sql))
 

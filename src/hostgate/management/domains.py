@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
 
 from hostgate import pki, tokens
 from hostgate.errors import (
@@ -25,7 +24,6 @@ from hostgate.errors import (
     UsageError,
 )
 from hostgate.management.cache import ConfigCache
-from hostgate.management.install import SessionGrant
 from hostgate.management.records import (
     CA_KEY,
     CLUSTER_KEY,
@@ -44,6 +42,7 @@ from hostgate.management.routing import MAX_PRIORITY, MAX_WEIGHT, MIN_PRIORITY, 
 from hostgate.management.security import Principal
 from hostgate.management.token_keys import TokenKeys
 from hostgate.management.validation import check_host, check_ip, check_port
+from hostgate.messages import RouteAnswer, ServerView, SessionGrant
 from hostgate.store.base import Store
 from hostgate.store.guard import note_unseen
 
@@ -52,29 +51,6 @@ __all__ = ["DomainService", "RouteAnswer", "ServerView"]
 log = logging.getLogger("hostgate.management.domains")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SESSION_TOKEN_TTL = tokens.SESSION_TOKEN_TTL
-
-
-@dataclass(frozen=True, slots=True)
-class RouteAnswer:
-    server: str
-    url: str
-    address: str
-    port: int
-    token: str
-    expires_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ServerView:
-    name: str
-    address: str
-    port: int
-    advertised: str
-    live: bool
-    active_sessions: int
-    capacity: int
-    seconds_since_heartbeat: float | None
-    domains: tuple[str, ...]
 
 
 def _check_name(what: str, name: str) -> None:

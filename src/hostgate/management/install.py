@@ -28,7 +28,7 @@ import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from hostgate import pki, tokens
+from hostgate import pki
 from hostgate.config.settings import (
     CONFIG_FILE,
     EtcdSettings,
@@ -53,6 +53,7 @@ from hostgate.management.records import (
 from hostgate.management.security import ADMIN_ROLE, hash_password, validate_new_password
 from hostgate.management.token_keys import new_key_set
 from hostgate.management.validation import check_cluster_name
+from hostgate.messages import JoinGrant, SessionGrant
 
 __all__ = [
     "BOOTSTRAP_FILE",
@@ -76,21 +77,6 @@ class InstallResult:
     cluster_name: str
     ca_fingerprint: str
     generated_password_file: Path | None
-
-
-@dataclass(frozen=True, slots=True)
-class JoinGrant:
-    """What a cluster member answers to a join request (see ``ManagementService.join``)."""
-
-    cluster_id: str
-    cluster_name: str
-    cert_pem: str
-    ca_pem: str
-    initial_cluster: str
-    store: str
-    # The member-only etcd CA and the joiner's etcd certificate from it (same key as its API certificate).
-    etcd_ca_pem: str = ""
-    etcd_cert_pem: str = ""
 
 
 def default_member_name() -> str:
@@ -370,43 +356,6 @@ def install_joined(
         etcd=(grant.etcd_ca_pem.encode(), grant.etcd_cert_pem.encode(), key_pem),
     )
     return settings
-
-
-@dataclass(frozen=True, slots=True)
-class SessionGrant:
-    """What the management cluster answers when a session server registers."""
-
-    cluster_id: str
-    cluster_name: str
-    cert_pem: str  # the session server's certificate, from the cluster CA (not trusted by etcd)
-    ca_pem: str
-    token_keys: tuple[tokens.PublicKey, ...]  # public keys only: session servers cannot mint tokens
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "cluster_id": self.cluster_id,
-            "cluster_name": self.cluster_name,
-            "cert_pem": self.cert_pem,
-            "ca_pem": self.ca_pem,
-            "token_keys": [k.to_json() for k in self.token_keys],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, object]) -> SessionGrant:
-        keys = data.get("token_keys")
-        if not isinstance(keys, list):
-            raise JoinFailed("the cluster's registration answer has no token keys (an earlier version?)")
-        try:
-            public = tuple(tokens.PublicKey.from_json(k) for k in keys)
-            return cls(
-                str(data["cluster_id"]),
-                str(data["cluster_name"]),
-                str(data["cert_pem"]),
-                str(data["ca_pem"]),
-                public,
-            )
-        except (ValueError, KeyError) as exc:
-            raise JoinFailed(f"the cluster's registration answer is malformed: {exc}") from None
 
 
 def install_session(

@@ -13,11 +13,11 @@ import json
 import logging
 import ssl
 import time
-from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from msgspec.structs import replace
 
 from hostgate import pki
 from hostgate.config.settings import Settings, StoreBackend
@@ -35,7 +35,7 @@ from hostgate.errors import (
 )
 from hostgate.management.cache import ConfigCache
 from hostgate.management.domains import DomainService
-from hostgate.management.install import BOOTSTRAP_FILE, JoinGrant
+from hostgate.management.install import BOOTSTRAP_FILE
 from hostgate.management.records import (
     CA_KEY,
     CLUSTER_KEY,
@@ -60,49 +60,13 @@ from hostgate.management.security import (
 )
 from hostgate.management.validation import check_cluster_name
 from hostgate.management.writes import WriteCalls
+from hostgate.messages import ClusterStatus, JoinGrant, JoinRequest, MemberStatus
 from hostgate.store.base import MemberInfo, Store, StoreStatus
 from hostgate.store.guard import note_unseen
 
 __all__ = ["ClusterStatus", "JoinRequest", "ManagementService", "MemberStatus", "seed_store"]
 
 log = logging.getLogger("hostgate.management")
-
-
-@dataclass(frozen=True, slots=True)
-class MemberStatus:
-    name: str
-    address: str
-    port: int
-    healthy: bool
-    leader: bool
-    store_healthy: bool
-    detail: str
-    role: str = "voter"  # "learner": joined, replicating, not yet promoted (does not count for the majority)
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterStatus:
-    name: str
-    id: str
-    answered_by: str
-    store: str
-    quorum: bool
-    members: tuple[MemberStatus, ...]
-    voters: int = 1
-    # How many more voting members may fail before the cluster loses its majority (writes stop).
-    fault_tolerance: int = 0
-    # A member down, a learner not yet promoted, or no majority.
-    degraded: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class JoinRequest:
-    name: str
-    address: str
-    port: int
-    etcd_client_port: int
-    etcd_peer_port: int
-    csr_pem: str
 
 
 async def seed_store(store: Store, data_dir: Path) -> bool:

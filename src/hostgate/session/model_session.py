@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from hostgate.messages import Records
+from hostgate.models import Value
 from hostgate.session import procedures
 from hostgate.session.navigator import Navigator
-from hostgate.session.values import Records
 
 __all__ = ["ModelSession"]
 
@@ -31,10 +32,10 @@ class ModelSession(Navigator):
         procedure: str,
         inputs: Mapping[str, object] | None = None,
         filters: Mapping[str, object] | None = None,
-    ) -> Records:
+    ) -> Records[Value]:
         """Run a table procedure (see :mod:`hostgate.session.procedures`)."""
         return await procedures.perform_table_procedure(self, table, procedure, inputs, filters)
 
-    async def query(self, sql: str) -> Records:
+    async def query(self, sql: str) -> Records[Value]:
         """Answer an SQL query through the procedure it maps to (``plan_query``)."""
         return await procedures.query(self, sql)

@@ -45,6 +45,7 @@ from hostgate.errors import (
     UnexpectedEntity,
 )
 from hostgate.hosts import HostSession, Screen
+from hostgate.messages import Records  # the one Records class (sent as is by the session server)
 from hostgate.models import (
     Attribute,
     Entity,
@@ -59,7 +60,7 @@ from hostgate.models import (
     Value,
     render_template,
 )
-from hostgate.session.values import MASK, Records, describe_screen, to_text, typed, typed_text
+from hostgate.session.values import MASK, describe_screen, to_text, typed, typed_text
 
 __all__ = ["Navigator"]
 
@@ -377,7 +378,7 @@ class Navigator:
         recordset: str,
         max_records: int | None = None,
         filters: Mapping[str, object] | None = None,
-    ) -> Records:
+    ) -> Records[Value]:
         """Records of ``recordset`` on the current entity, from the page shown on, scrolling forward until
         the end of data or ``max_records`` matching records. ``filters`` keep records whose field equals the
         value (typed like the field)."""

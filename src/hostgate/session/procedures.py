@@ -15,9 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from hostgate.errors import InvalidValue, ModelItemNotFound, UnexpectedEntity
+from hostgate.messages import Records
 from hostgate.models import Procedure, Record, Table, Value, plan_query, render_template
 from hostgate.session.navigator import Navigator
-from hostgate.session.values import Records, to_text, typed
+from hostgate.session.values import to_text, typed
 
 __all__ = ["perform_table_procedure", "query"]
 
@@ -50,7 +51,7 @@ async def perform_table_procedure(
     procedure: str,
     inputs: Mapping[str, object] | None = None,
     filters: Mapping[str, object] | None = None,
-) -> Records:
+) -> Records[Value]:
     """Run ``table.procedure`` with ``inputs`` (column -> value) and keep the rows matching ``filters``."""
     tbl, proc = _procedure(session, table, procedure)
     given: dict[str, str] = {}
@@ -112,7 +113,7 @@ async def perform_table_procedure(
     return Records(proc.outputs, tuple(kept))
 
 
-async def query(session: Navigator, sql: str) -> Records:
+async def query(session: Navigator, sql: str) -> Records[Value]:
     """Answer ``sql`` (hostgate's SQL subset, docs/models.md) with the procedure it maps to."""
     plan = plan_query(session.model, sql)
     found = await perform_table_procedure(

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from hostgate import tokens
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import HostgateError
+from hostgate.messages import API, HeartbeatReport
 
 __all__ = ["Heartbeater"]
 
@@ -49,11 +50,9 @@ class Heartbeater:
         self._on_token_keys = on_token_keys
 
     async def run_cycle(self) -> str:
-        body = {"active_sessions": self._active(), "capacity": self._capacity, "interval": self._interval}
+        body = HeartbeatReport(self._active(), self._capacity, float(self._interval))
         try:
-            results = await self._client.broadcast(
-                "POST", f"/api/v1/session-servers/{self._server}/heartbeat", body
-            )
+            results = await self._client.broadcast(API.heartbeat, body, name=self._server)
         except HostgateError as exc:  # the alias itself did not resolve
             self.answering = set()
             return f"heartbeat: cannot resolve the management alias ({exc})"
@@ -65,24 +64,18 @@ class Heartbeater:
         text = f"heartbeat: registered with {len(ok)} of {len(results)} management members"
         if failed:
             text += " (no answer from " + ", ".join(sorted(failed)) + ")"
-        versions = {
-            str(a.payload["token_keys"])
-            for a in results.values()
-            if not isinstance(a, HostgateError) and isinstance(a.payload, dict) and "token_keys" in a.payload
-        }
+        versions = {a.payload.token_keys for a in results.values() if not isinstance(a, HostgateError)}
         if versions and self.keys_version not in versions:
             text += "; " + await self._refresh_token_keys()
         return text
 
     async def _refresh_token_keys(self) -> str:
         try:
-            answer = await self._client.request("GET", "/api/v1/token-keys")
-            payload = answer.payload
-            keys = tuple(tokens.PublicKey.from_json(k) for k in payload["keys"])
-            version = str(payload["version"])
+            answer = await self._client.call(API.token_keys, None)
+            keys, version = answer.payload.keys, answer.payload.version
             if self._on_token_keys is not None:
                 self._on_token_keys(keys)
-        except (HostgateError, ValueError, KeyError, TypeError) as exc:
+        except HostgateError as exc:
             return f"token keys not refreshed ({exc}); retrying next beat"
         self.keys_version = version
         return f"token keys refreshed from {answer.member}: {', '.join(k.kid for k in keys)}"

@@ -21,6 +21,7 @@ from typing import TypeVar
 from hostgate import tokens
 from hostgate.errors import HostgateError, NotAuthorized, SessionNotFound, UsageError
 from hostgate.hosts import HostSession, open_session
+from hostgate.messages import SessionInfo
 from hostgate.models import HostSpec
 from hostgate.models.library import ModelLibrary
 from hostgate.session.model_session import ModelSession
@@ -45,21 +46,21 @@ class ServedSession:
     operations: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def info(self) -> dict[str, object]:
+    def info(self) -> SessionInfo:
         """What the session's JSON face shows about it (no host call)."""
         entity = self.runtime.entity
-        return {
-            "id": self.id,
-            "user": self.user,
-            "model": self.model,
-            "model_digest": self.model_digest,
-            "domain": self.domain,
-            "created_at": self.created_at,
-            "last_used": self.last_used,
-            "operations": self.operations,
-            "entity": entity.name if entity else None,
-            "connected": self.runtime.connected,
-        }
+        return SessionInfo(
+            self.id,
+            self.user,
+            self.model,
+            self.model_digest,
+            self.domain,
+            self.created_at,
+            self.last_used,
+            self.operations,
+            entity.name if entity else None,
+            self.runtime.connected,
+        )
 
 
 class SessionRegistry:

@@ -31,24 +31,32 @@ Decimal values travel as strings (JSON numbers would lose digits).
 
 from __future__ import annotations
 
-import json
 import logging
-from decimal import Decimal
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from hostgate import tokens
-from hostgate._bodies import DEFAULT_MAX_BODY, body_limit, read_body
+from hostgate._bodies import DEFAULT_MAX_BODY, read_message, reply
 from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.errors import AuthenticationFailed, UsageError
+from hostgate.messages import (
+    AttributesWrite,
+    Closed,
+    EntityAnswer,
+    EntityMove,
+    OpenSession,
+    OperationCall,
+    Ping,
+    ProcedureCall,
+    Query,
+    SessionHealth,
+)
 from hostgate.models import Value
 from hostgate.session.model_session import ModelSession
 from hostgate.session.registry import SessionRegistry
-from hostgate.session.values import Records
 
 __all__ = ["create_session_app"]
 
@@ -62,45 +70,6 @@ def _bearer(request: Request) -> str:
     return value
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    """The JSON object of the body (capped, HG-1010): call it only after the token was checked."""
-    raw = await read_body(request, body_limit(request))
-    if not raw:
-        return {}
-    try:
-        body = json.loads(raw)
-    except (ValueError, RecursionError):  # json raises RecursionError, not ValueError, on deep nesting
-        raise UsageError("the request body is not valid JSON (or is nested too deeply)") from None
-    if not isinstance(body, dict):
-        raise UsageError("the request body must be a JSON object")
-    return body
-
-
-def _text(body: dict[str, Any], name: str, default: str | None = None) -> str:
-    value = body.get(name, default)
-    if not isinstance(value, str):
-        raise UsageError(f"field {name!r}: expected a string")
-    return value
-
-
-def _object(body: dict[str, Any], name: str) -> dict[str, Any]:
-    value = body.get(name) or {}
-    if not isinstance(value, dict):
-        raise UsageError(f"field {name!r}: expected an object of name: value")
-    return value
-
-
-def _json(value: Value) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
-
-
-def _records(found: Records) -> dict[str, Any]:
-    return {
-        "columns": list(found.columns),
-        "records": [{k: _json(v) for k, v in row.items()} for row in found.rows],
-    }
-
-
 def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX_BODY) -> Starlette:
     def claims(request: Request) -> tokens.TokenClaims:
         return registry.claims(_bearer(request))
@@ -109,44 +78,46 @@ def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX
         # Anyone may learn that this server is up and whose it is (the connector proves a direct URL's cluster
         # with it); its models and load only a caller with a token of this cluster for this server (issue
         # #15, finding 8: the model names and session counts went to anyone). A bad token is a coded 401.
-        body: dict[str, Any] = {"status": "ok", "server": registry.server, "cluster_id": registry.cluster_id}
-        if "authorization" in request.headers:
-            claims(request)
-            body |= {
-                "active_sessions": registry.active,
-                "capacity": registry.capacity,
-                "models": registry.models.names(),
-            }
-        return JSONResponse(body)
+        if "authorization" not in request.headers:
+            return reply(SessionHealth("ok", registry.server, registry.cluster_id))
+        claims(request)
+        return reply(
+            SessionHealth(
+                "ok",
+                registry.server,
+                registry.cluster_id,
+                registry.active,
+                registry.capacity,
+                tuple(registry.models.names()),
+            )
+        )
 
     async def open_session(request: Request) -> Response:
         who = claims(request)
-        body = await _body(request)
-        session = await registry.open(who, _text(body, "model", ""), _object(body, "variables"))
-        return JSONResponse(session.info(), status_code=201)
+        body = await read_message(request, OpenSession)
+        session = await registry.open(who, body.model, body.variables)
+        return reply(session.info(), 201)
 
     async def show(request: Request) -> Response:
-        return JSONResponse(registry.get(claims(request), request.path_params["id"]).info())
+        return reply(registry.get(claims(request), request.path_params["id"]).info())
 
     async def ping(request: Request) -> Response:
         session = registry.get(claims(request), request.path_params["id"])
-        return JSONResponse(
-            {"session": session.id, "server": registry.server, "operations": session.operations}
-        )
+        return reply(Ping(session.id, registry.server, session.operations))
 
     async def close(request: Request) -> Response:
         await registry.close(claims(request), request.path_params["id"])
-        return JSONResponse({"closed": request.path_params["id"]})
+        return reply(Closed(request.path_params["id"]))
 
     async def entity_get(request: Request) -> Response:
         found = await registry.call(claims(request), request.path_params["id"], lambda s: s.current_entity())
-        return JSONResponse({"entity": found.name})
+        return reply(EntityAnswer(found.name))
 
     async def entity_put(request: Request) -> Response:
         who = claims(request)  # the token before the body (issue #15, finding 4)
-        name = _text(await _body(request), "entity")
+        name = (await read_message(request, EntityMove)).entity
         found = await registry.call(who, request.path_params["id"], lambda s: s.set_current_entity(name))
-        return JSONResponse({"entity": found.name})
+        return reply(EntityAnswer(found.name))
 
     async def attributes_get(request: Request) -> Response:
         raw = request.query_params.get("names")
@@ -157,24 +128,25 @@ def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX
             return s.entity.name if s.entity else "", values
 
         entity, values = await registry.call(claims(request), request.path_params["id"], read)
-        return JSONResponse({"entity": entity, "attributes": {k: _json(v) for k, v in values.items()}})
+        # messages.Attributes on the wire; a Decimal encodes as a string (no digit lost).
+        return reply({"entity": entity, "attributes": values})
 
     async def attributes_put(request: Request) -> Response:
         who = claims(request)
-        values = _object(await _body(request), "attributes")
+        values = (await read_message(request, AttributesWrite)).attributes
         found = await registry.call(who, request.path_params["id"], lambda s: s.set_attributes(values))
-        return JSONResponse({"entity": found.name})
+        return reply(EntityAnswer(found.name))
 
     async def operation(request: Request) -> Response:
         who = claims(request)
-        parameters = _object(await _body(request), "parameters")
+        parameters = (await read_message(request, OperationCall)).parameters
         name = request.path_params["name"]
         found = await registry.call(
             who,
             request.path_params["id"],
             lambda s: s.perform_entity_operation(name, parameters),
         )
-        return JSONResponse({"entity": found.name})
+        return reply(EntityAnswer(found.name))
 
     async def recordset(request: Request) -> Response:
         params = request.query_params
@@ -191,25 +163,23 @@ def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX
             request.path_params["id"],
             lambda s: s.fetch_records(name, max_records, filters),
         )
-        return JSONResponse(_records(found))
+        return reply(found)
 
     async def procedure(request: Request) -> Response:
         who = claims(request)
-        body = await _body(request)
-        table, proc = _text(body, "table"), _text(body, "procedure")
-        inputs, filters = _object(body, "inputs"), _object(body, "filters")
+        body = await read_message(request, ProcedureCall)
         found = await registry.call(
             who,
             request.path_params["id"],
-            lambda s: s.perform_table_procedure(table, proc, inputs, filters),
+            lambda s: s.perform_table_procedure(body.table, body.procedure, body.inputs, body.filters),
         )
-        return JSONResponse(_records(found))
+        return reply(found)
 
     async def query(request: Request) -> Response:
         who = claims(request)
-        sql = _text(await _body(request), "sql")
+        sql = (await read_message(request, Query)).sql
         found = await registry.call(who, request.path_params["id"], lambda s: s.query(sql))
-        return JSONResponse(_records(found))
+        return reply(found)
 
     session = "/api/v1/sessions/{id}"
     identity = {"X-Hostgate-Cluster-Id": registry.cluster_id, "X-Hostgate-Session-Server": registry.server}

@@ -6,28 +6,16 @@ procedures (``procedures.py``), so neither imports the other for them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from hostgate.errors import InvalidValue
 from hostgate.hosts import Screen
-from hostgate.models import Attribute, Record, Value, ValueType, convert_value
+from hostgate.models import Attribute, Value, ValueType, convert_value
 
-__all__ = ["MASK", "Records", "describe_screen", "to_text", "typed", "typed_text"]
+__all__ = ["MASK", "describe_screen", "to_text", "typed", "typed_text"]
 
 MASK = "********"
 """What a hidden attribute reads as: never its value, not even its length."""
-
-
-@dataclass(frozen=True, slots=True)
-class Records:
-    """Rows read from the host: ``columns`` in order, and each row keyed by column."""
-
-    columns: tuple[str, ...]
-    rows: tuple[Record, ...]
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 def describe_screen(screen: Screen) -> str:

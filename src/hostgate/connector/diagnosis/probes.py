@@ -22,6 +22,7 @@ import httpx
 from hostgate.connector.cluster import ClusterClient
 from hostgate.connector.diagnosis.findings import Inputs, MemberEntry, Probe, State
 from hostgate.errors import AuthenticationFailed, HostgateError, NotAuthorized
+from hostgate.messages import API
 from hostgate.naming import NameServer, format_target, normalize_name
 
 __all__ = ["member_list", "probe", "ptr"]
@@ -114,9 +115,9 @@ async def member_list(answering: Sequence[str], inputs: Inputs) -> tuple[tuple[M
         target = format_target(address, inputs.port)
         client = ClusterClient(target, ca_file=inputs.ca_file, user=inputs.user, password=inputs.password)
         try:
-            payload = (await client.request("GET", "/api/v1/cluster")).payload
-            members = tuple(MemberEntry(m["name"], m["address"], int(m["port"])) for m in payload["members"])
-            return members, str(payload["answered_by"])
+            status = (await client.call(API.cluster, None)).payload
+            members = tuple(MemberEntry(m.name, m.address, m.port) for m in status.members)
+            return members, status.answered_by
         except (AuthenticationFailed, NotAuthorized) as exc:
             return f"{address} refused the credentials: {exc}"
         except HostgateError as exc:

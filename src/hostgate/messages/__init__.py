@@ -1,0 +1,108 @@
+"""Every message that crosses the wire, defined once (issue #16, "Typed messages").
+
+The management API (api/app.py), the session server (session/server.py), the connector and the CLI all import
+these definitions: the faces decode requests and encode answers with them, the clients encode requests and
+decode answers with them, and :func:`openapi` generates the OpenAPI document from them. This package is a bottom
+module: it imports only msgspec and ``hostgate.errors`` (``import hostgate.connector`` stays free of server code).
+
+    body = decode_request(raw, RouteRequest)      # one pass: JSON -> checked RouteRequest, or HG-1011 naming
+    raw = encode(RouteAnswer(...))                #   the field (``exclude[1]``), before anything changes
+"""
+
+from __future__ import annotations
+
+from hostgate.messages._base import Cell, Message, Reply, decode_answer, decode_request, encode
+from hostgate.messages.endpoints import API, ENDPOINTS, SESSION, Endpoint
+from hostgate.messages.enrolment import JoinGrant, JoinRequest, PublicKey, ServerRegistration, SessionGrant
+from hostgate.messages.management import (
+    ClusterName,
+    ClusterRename,
+    ClusterStatus,
+    DomainCreate,
+    DomainMember,
+    DomainServerSettings,
+    DomainView,
+    ErrorBody,
+    Health,
+    HeartbeatAnswer,
+    HeartbeatReport,
+    MemberRemovedAnswer,
+    MemberStatus,
+    NewUser,
+    Removed,
+    RouteAnswer,
+    RouteRequest,
+    ServerView,
+    TokenKeysAnswer,
+    TokenRequest,
+    UserView,
+)
+from hostgate.messages.openapi import openapi
+from hostgate.messages.session import (
+    Attributes,
+    AttributesWrite,
+    Closed,
+    EntityAnswer,
+    EntityMove,
+    OpenSession,
+    OperationCall,
+    Ping,
+    ProcedureCall,
+    Query,
+    Records,
+    SessionHealth,
+    SessionInfo,
+)
+
+__all__ = [
+    "API",
+    "ENDPOINTS",
+    "SESSION",
+    "Attributes",
+    "AttributesWrite",
+    "Cell",
+    "Closed",
+    "ClusterName",
+    "ClusterRename",
+    "ClusterStatus",
+    "DomainCreate",
+    "DomainMember",
+    "DomainServerSettings",
+    "DomainView",
+    "Endpoint",
+    "EntityAnswer",
+    "EntityMove",
+    "ErrorBody",
+    "Health",
+    "HeartbeatAnswer",
+    "HeartbeatReport",
+    "JoinGrant",
+    "JoinRequest",
+    "MemberRemovedAnswer",
+    "MemberStatus",
+    "Message",
+    "NewUser",
+    "OpenSession",
+    "OperationCall",
+    "Ping",
+    "ProcedureCall",
+    "PublicKey",
+    "Query",
+    "Records",
+    "Removed",
+    "Reply",
+    "RouteAnswer",
+    "RouteRequest",
+    "ServerRegistration",
+    "ServerView",
+    "SessionGrant",
+    "SessionHealth",
+    "SessionInfo",
+    "TokenKeysAnswer",
+    "TokenRequest",
+    "UserView",
+    "decode_answer",
+    "decode_request",
+    "encode",
+    "openapi",
+]

@@ -1,0 +1,212 @@
+"""Every endpoint of both HTTP faces: method, path, request and answer message (one table, three users).
+
+The faces route these paths (a test checks that every Starlette route of api/app.py and session/server.py is
+here and the other way round), the typed client (``hostgate.connector.api``) calls them by endpoint so each
+answer arrives as its message type, and :func:`hostgate.messages.openapi` describes them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Generic, Literal, TypeVar
+
+from hostgate.messages._base import Cell
+from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistration, SessionGrant
+from hostgate.messages.management import (
+    ClusterName,
+    ClusterRename,
+    ClusterStatus,
+    DomainCreate,
+    DomainServerSettings,
+    DomainView,
+    Health,
+    HeartbeatAnswer,
+    HeartbeatReport,
+    MemberRemovedAnswer,
+    NewUser,
+    Removed,
+    RouteAnswer,
+    RouteRequest,
+    ServerView,
+    TokenKeysAnswer,
+    TokenRequest,
+    UserView,
+)
+from hostgate.messages.session import (
+    Attributes,
+    AttributesWrite,
+    Closed,
+    EntityAnswer,
+    EntityMove,
+    OpenSession,
+    OperationCall,
+    Ping,
+    ProcedureCall,
+    Query,
+    Records,
+    SessionHealth,
+    SessionInfo,
+)
+
+__all__ = ["ENDPOINTS", "Endpoint"]
+
+Req = TypeVar("Req")
+Rep = TypeVar("Rep")
+Face = Literal["management", "session"]
+# How a caller proves who it is: none, HTTP Basic (an account), the session server's TLS client certificate,
+# or the session token (Bearer) the cluster granted.
+Auth = Literal["none", "basic", "certificate", "basic-or-certificate", "bearer", "optional-bearer"]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint(Generic[Req, Rep]):
+    """One exchange: ``request`` is the body's message (``None``: no body), ``reply`` the answer's type."""
+
+    face: Face
+    method: str
+    path: str
+    request: Any  # type[Req] | None (mypy has no "type form" for tuple[...] answers)
+    reply: Any  # type[Rep], or None for a non-JSON answer (the CA's PEM)
+    summary: str
+    status: int = 200
+    auth: Auth = "basic"
+
+    def url_path(self, **params: str) -> str:
+        """The path with ``{name}`` parameters filled in (quoted: a name never changes the path's shape)."""
+        from urllib.parse import quote
+
+        return self.path.format(**{k: quote(v, safe="") for k, v in params.items()})
+
+
+def _m(method: str, path: str, request: Any, reply: Any, summary: str, **kw: Any) -> Endpoint[Any, Any]:
+    return Endpoint("management", method, "/api/v1" + path, request, reply, summary, **kw)
+
+
+def _s(method: str, path: str, request: Any, reply: Any, summary: str, **kw: Any) -> Endpoint[Any, Any]:
+    return Endpoint("session", method, "/api/v1" + path, request, reply, summary, **kw)
+
+
+class _Management:
+    """The management API's endpoints by name (``API.route`` ...), typed for the client."""
+
+    health: Endpoint[None, Health] = _m(
+        "GET", "/health", None, Health, "Liveness and cluster id", auth="none"
+    )
+    ca: Endpoint[None, None] = _m("GET", "/ca", None, None, "The cluster CA certificate (PEM)", auth="none")
+    openapi: Endpoint[None, dict[str, Any]] = _m("GET", "/openapi.json", None, dict, "This document")
+    whoami: Endpoint[None, UserView] = _m("GET", "/whoami", None, UserView, "The calling account")
+    cluster: Endpoint[None, ClusterStatus] = _m("GET", "/cluster", None, ClusterStatus, "Cluster status")
+    rename: Endpoint[ClusterRename, ClusterName] = _m(
+        "PUT", "/cluster/name", ClusterRename, ClusterName, "Rename the cluster"
+    )
+    join: Endpoint[JoinRequest, JoinGrant] = _m(
+        "POST", "/cluster/members", JoinRequest, JoinGrant, "Join a management member", status=201
+    )
+    remove_member: Endpoint[None, MemberRemovedAnswer] = _m(
+        "DELETE", "/cluster/members/{name}", None, MemberRemovedAnswer, "Remove a member"
+    )
+    servers: Endpoint[None, tuple[ServerView, ...]] = _m(
+        "GET", "/session-servers", None, tuple[ServerView, ...], "Session servers and their load"
+    )
+    register: Endpoint[ServerRegistration, SessionGrant] = _m(
+        "POST", "/session-servers", ServerRegistration, SessionGrant, "Register a session server", status=201
+    )
+    remove_server: Endpoint[None, Removed] = _m(
+        "DELETE", "/session-servers/{name}", None, Removed, "Remove a session server"
+    )
+    heartbeat: Endpoint[HeartbeatReport, HeartbeatAnswer] = _m(
+        "POST", "/session-servers/{name}/heartbeat", HeartbeatReport, HeartbeatAnswer,
+        "A session server's load (soft state)", auth="certificate",
+    )  # fmt: skip
+    token_keys: Endpoint[None, TokenKeysAnswer] = _m(
+        "GET", "/token-keys", None, TokenKeysAnswer, "Public token keys", auth="basic-or-certificate"
+    )
+    rotate_token_keys: Endpoint[None, TokenKeysAnswer] = _m(
+        "POST", "/token-keys/rotate", None, TokenKeysAnswer, "Rotate the token signing key"
+    )
+    domains: Endpoint[None, tuple[DomainView, ...]] = _m(
+        "GET", "/domains", None, tuple[DomainView, ...], "Load-distribution domains"
+    )
+    create_domain: Endpoint[DomainCreate, DomainView] = _m(
+        "POST", "/domains", DomainCreate, DomainView, "Create a domain", status=201
+    )
+    domain: Endpoint[None, DomainView] = _m("GET", "/domains/{name}", None, DomainView, "One domain")
+    delete_domain: Endpoint[None, Removed] = _m("DELETE", "/domains/{name}", None, Removed, "Delete a domain")
+    add_domain_server: Endpoint[DomainServerSettings, DomainView] = _m(
+        "PUT", "/domains/{name}/servers/{server}", DomainServerSettings, DomainView,
+        "Put a session server in a domain (weight, priority)",
+    )  # fmt: skip
+    remove_domain_server: Endpoint[None, DomainView] = _m(
+        "DELETE",
+        "/domains/{name}/servers/{server}",
+        None,
+        DomainView,
+        "Take a session server out of a domain",
+    )
+    route: Endpoint[RouteRequest, RouteAnswer] = _m(
+        "POST", "/route", RouteRequest, RouteAnswer, "A session server of a domain, and a token bound to it"
+    )
+    grant_direct: Endpoint[TokenRequest, RouteAnswer] = _m(
+        "POST", "/tokens", TokenRequest, RouteAnswer, "A token for one named session server"
+    )
+    users: Endpoint[None, tuple[UserView, ...]] = _m("GET", "/users", None, tuple[UserView, ...], "Accounts")
+    add_user: Endpoint[NewUser, UserView] = _m(
+        "POST", "/users", NewUser, UserView, "Add an account", status=201
+    )
+    remove_user: Endpoint[None, Removed] = _m("DELETE", "/users/{name}", None, Removed, "Remove an account")
+
+
+class _Session:
+    """The session server's endpoints by name, typed for the connector's sessions."""
+
+    health: Endpoint[None, SessionHealth] = _s(
+        "GET",
+        "/health",
+        None,
+        SessionHealth,
+        "Whose server; with a token also its load",
+        auth="optional-bearer",
+    )
+    open: Endpoint[OpenSession, SessionInfo] = _s(
+        "POST", "/sessions", OpenSession, SessionInfo, "Open a session (connect and sign on)", status=201,
+        auth="bearer",
+    )  # fmt: skip
+    show: Endpoint[None, SessionInfo] = _s(
+        "GET", "/sessions/{id}", None, SessionInfo, "The session", auth="bearer"
+    )
+    close: Endpoint[None, Closed] = _s("DELETE", "/sessions/{id}", None, Closed, "Sign off", auth="bearer")
+    ping: Endpoint[None, Ping] = _s("POST", "/sessions/{id}/ping", None, Ping, "Round trip", auth="bearer")
+    entity: Endpoint[None, EntityAnswer] = _s(
+        "GET", "/sessions/{id}/entity", None, EntityAnswer, "The current entity", auth="bearer"
+    )
+    move: Endpoint[EntityMove, EntityAnswer] = _s(
+        "PUT", "/sessions/{id}/entity", EntityMove, EntityAnswer, "Navigate to an entity", auth="bearer"
+    )
+    attributes: Endpoint[None, Attributes] = _s(
+        "GET", "/sessions/{id}/attributes", None, Attributes, "Attributes (?names=a,b)", auth="bearer"
+    )
+    set_attributes: Endpoint[AttributesWrite, EntityAnswer] = _s(
+        "PUT", "/sessions/{id}/attributes", AttributesWrite, EntityAnswer, "Write attributes", auth="bearer"
+    )
+    operation: Endpoint[OperationCall, EntityAnswer] = _s(
+        "POST", "/sessions/{id}/operations/{name}", OperationCall, EntityAnswer, "Run an operation",
+        auth="bearer",
+    )  # fmt: skip
+    recordset: Endpoint[None, Records[Cell]] = _s(
+        "GET", "/sessions/{id}/recordsets/{name}", None, Records[Cell], "Records (?max=N&filter.COL=V)",
+        auth="bearer",
+    )  # fmt: skip
+    procedure: Endpoint[ProcedureCall, Records[Cell]] = _s(
+        "POST", "/sessions/{id}/procedures", ProcedureCall, Records[Cell], "Run a table procedure",
+        auth="bearer",
+    )  # fmt: skip
+    query: Endpoint[Query, Records[Cell]] = _s(
+        "POST", "/sessions/{id}/query", Query, Records[Cell], "SQL over the model's tables", auth="bearer"
+    )
+
+
+API = _Management()
+SESSION = _Session()
+ENDPOINTS: tuple[Endpoint[Any, Any], ...] = tuple(
+    e for table in (_Management, _Session) for e in vars(table).values() if isinstance(e, Endpoint)
+)

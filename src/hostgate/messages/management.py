@@ -1,0 +1,194 @@
+"""Bodies of the management API (api/app.py): cluster, members, users, session servers, domains, routing.
+
+Each exchange is defined once here; the API decodes requests with these, the connector and the CLI decode the
+answers with them, and ``hostgate.messages.openapi()`` describes them. Field order is the positional order.
+"""
+
+from __future__ import annotations
+
+from hostgate.messages._base import Message, Reply
+from hostgate.messages.enrolment import PublicKey
+
+__all__ = [
+    "ClusterName",
+    "ClusterRename",
+    "ClusterStatus",
+    "DomainCreate",
+    "DomainMember",
+    "DomainServerSettings",
+    "DomainView",
+    "ErrorBody",
+    "Health",
+    "HeartbeatAnswer",
+    "HeartbeatReport",
+    "MemberRemovedAnswer",
+    "MemberStatus",
+    "NewUser",
+    "Removed",
+    "RouteAnswer",
+    "RouteRequest",
+    "ServerView",
+    "TokenKeysAnswer",
+    "TokenRequest",
+    "UserView",
+]
+
+
+class ErrorBody(Reply, frozen=True):
+    """Every coded error of both faces (``HostgateError.to_payload`` plus the request id)."""
+
+    code: str
+    message: str
+    hint: str | None = None
+    request_id: str = ""
+
+
+class Health(Reply, frozen=True):
+    """``GET /api/v1/health`` of a management member (no credentials)."""
+
+    status: str
+    member: str
+    cluster_id: str
+
+
+class MemberStatus(Reply, frozen=True):
+    name: str
+    address: str
+    port: int
+    healthy: bool
+    leader: bool
+    store_healthy: bool
+    detail: str
+    role: str = "voter"  # "learner": joined, replicating, not yet promoted (does not count for the majority)
+
+
+class ClusterStatus(Reply, frozen=True):
+    """``GET /api/v1/cluster``: the cluster as the answering member sees it."""
+
+    name: str
+    id: str
+    answered_by: str
+    store: str
+    quorum: bool
+    members: tuple[MemberStatus, ...]
+    voters: int = 1
+    # How many more voting members may fail before the cluster loses its majority (writes stop).
+    fault_tolerance: int = 0
+    # A member down, a learner not yet promoted, or no majority.
+    degraded: bool = False
+
+
+class ClusterRename(Message, frozen=True):
+    name: str
+
+
+class ClusterName(Reply, frozen=True):
+    """The cluster's record after a rename."""
+
+    id: str
+    name: str
+    created_at: float
+
+
+class MemberRemovedAnswer(Reply, frozen=True):
+    removed: str
+    address: str
+
+
+class Removed(Reply, frozen=True):
+    """A user, session server or domain removed (by name)."""
+
+    removed: str
+
+
+class UserView(Reply, frozen=True):
+    name: str
+    roles: tuple[str, ...]
+
+
+class NewUser(Message, frozen=True):
+    name: str
+    password: str
+    admin: bool = False
+
+
+class ServerView(Reply, frozen=True):
+    name: str
+    address: str
+    port: int
+    advertised: str
+    live: bool
+    active_sessions: int
+    capacity: int
+    seconds_since_heartbeat: float | None
+    domains: tuple[str, ...]
+
+
+class HeartbeatReport(Message, frozen=True):
+    """A session server's load, sent to every member (soft state, never stored)."""
+
+    active_sessions: int
+    capacity: int
+    interval: float
+
+
+class HeartbeatAnswer(Reply, frozen=True):
+    """The version of the cluster's public token keys: a server fetches them when it differs from its own."""
+
+    token_keys: str
+
+
+class TokenKeysAnswer(Reply, frozen=True):
+    version: str
+    keys: tuple[PublicKey, ...]
+
+
+class DomainMember(Reply, frozen=True):
+    server: str
+    weight: int = 1
+    priority: int = 1
+
+
+class DomainView(Reply, frozen=True):
+    name: str
+    members: tuple[DomainMember, ...] = ()
+
+
+class DomainCreate(Message, frozen=True):
+    name: str
+
+
+class DomainServerSettings(Message, frozen=True):
+    weight: int
+    priority: int
+
+
+class RouteRequest(Message, frozen=True):
+    """``POST /api/v1/route``: a session server of ``domain`` for ``model``, and a token bound to it.
+
+    ``exclude``: servers this client already tried; ``unreachable``: those it could not reach (reported, so
+    the member marks them suspect).
+    """
+
+    domain: str
+    model: str = ""
+    exclude: tuple[str, ...] = ()
+    unreachable: tuple[str, ...] = ()
+
+
+class TokenRequest(Message, frozen=True):
+    """``POST /api/v1/tokens``: a token for one named session server (a direct connection)."""
+
+    server: str
+    model: str = ""
+
+
+class RouteAnswer(Reply, frozen=True, gc=False):
+    """Where to open the session, and the token bound to that server, user and model."""
+
+    server: str
+    url: str
+    address: str
+    port: int
+    token: str
+    expires_at: float

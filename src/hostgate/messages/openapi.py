@@ -1,0 +1,99 @@
+"""The OpenAPI 3.1 document of both faces, generated from the message definitions and the endpoint table.
+
+Served by the management API at ``/api/v1/openapi.json`` (behind the same credentials as the rest). JSON Schema
+2020-12 (which OpenAPI 3.1 uses) comes from msgspec for the very types the faces decode with, so the document
+cannot drift from what the servers accept.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from hostgate.messages.endpoints import ENDPOINTS, Endpoint
+from hostgate.messages.management import ErrorBody
+
+__all__ = ["openapi"]
+
+_REF = "#/components/schemas/{name}"
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "none": [],
+    "basic": [{"basic": []}],
+    "certificate": [{"certificate": []}],
+    "basic-or-certificate": [{"basic": []}, {"certificate": []}],
+    "bearer": [{"bearer": []}],
+    "optional-bearer": [{}, {"bearer": []}],
+}
+
+
+def _operation(endpoint: Endpoint[Any, Any], schemas: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "summary": endpoint.summary,
+        "tags": [endpoint.face],
+        "security": _SECURITY[endpoint.auth],
+        "responses": {
+            str(endpoint.status): (
+                {"description": "PEM", "content": {"application/x-pem-file": {"schema": {"type": "string"}}}}
+                if endpoint.reply is None
+                else {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": schemas[endpoint.reply]}},
+                }
+            ),
+            "default": {
+                "description": "A coded error (docs/errors.md)",
+                "content": {"application/json": {"schema": schemas[ErrorBody]}},
+            },
+        },
+    }
+    if endpoint.request is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schemas[endpoint.request]}},
+        }
+    params = [p.split("}")[0] for p in endpoint.path.split("{")[1:]]
+    if params:
+        op["parameters"] = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
+        ]
+    return op
+
+
+def openapi(face: str | None = None) -> dict[str, Any]:
+    """The OpenAPI document of ``face`` (``"management"``, ``"session"``) or of both (``None``)."""
+    chosen = [e for e in ENDPOINTS if face is None or e.face == face]
+    types = list(
+        dict.fromkeys(
+            [
+                ErrorBody,
+                *(e.request for e in chosen if e.request is not None),
+                *(e.reply for e in chosen if e.reply),
+            ]
+        )
+    )
+    found, components = msgspec.json.schema_components(types, ref_template=_REF)
+    schemas = dict(zip(types, found, strict=True))
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in chosen:
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "hostgate", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "basic": {"type": "http", "scheme": "basic"},
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "a session token from the cluster",
+                },
+                "certificate": {
+                    "type": "mutualTLS",
+                    "description": "a registered session server's certificate",
+                },
+            },
+        },
+    }

@@ -1,0 +1,130 @@
+"""Bodies of the session server's API (session/server.py), which the connector's sessions speak.
+
+``Records`` is the one class for rows read from a host, on both sides: the session server builds
+``Records[Value]`` (decimals as ``Decimal``, encoded as strings so no digit is lost) and the connector decodes
+``Records[Cell]`` (decimals arrive as strings, whole numbers as ``int``, blank numbers as ``None``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Generic, TypeVar
+
+import msgspec
+
+from hostgate.messages._base import Cell, Message, Reply
+
+__all__ = [
+    "Attributes",
+    "AttributesWrite",
+    "Closed",
+    "EntityAnswer",
+    "EntityMove",
+    "OpenSession",
+    "OperationCall",
+    "Ping",
+    "ProcedureCall",
+    "Query",
+    "Records",
+    "SessionHealth",
+    "SessionInfo",
+]
+
+C = TypeVar("C")
+
+# Values a caller sends (variables, attributes, parameters, inputs, filters): text, numbers or null.
+Values = dict[str, Cell]
+
+
+class SessionHealth(Reply, frozen=True, omit_defaults=True):
+    """``GET /api/v1/health``: anyone learns whose server it is; a caller with a token also its load."""
+
+    status: str
+    server: str
+    cluster_id: str
+    active_sessions: int | None = None
+    capacity: int | None = None
+    models: tuple[str, ...] | None = None
+
+
+class OpenSession(Message, frozen=True):
+    model: str = ""
+    variables: Values = msgspec.field(default_factory=dict)
+
+
+class SessionInfo(Reply, frozen=True):
+    """A session as its server sees it (no host call)."""
+
+    id: str
+    user: str
+    model: str
+    model_digest: str
+    domain: str
+    created_at: float
+    last_used: float
+    operations: int
+    entity: str | None
+    connected: bool
+
+
+class Ping(Reply, frozen=True):
+    session: str
+    server: str
+    operations: int
+
+
+class Closed(Reply, frozen=True):
+    closed: str
+
+
+class EntityAnswer(Reply, frozen=True):
+    entity: str
+
+
+class EntityMove(Message, frozen=True):
+    entity: str
+
+
+class Attributes(Reply, frozen=True):
+    entity: str
+    attributes: dict[str, Cell]
+
+
+class AttributesWrite(Message, frozen=True):
+    attributes: Values = msgspec.field(default_factory=dict)
+
+
+class OperationCall(Message, frozen=True):
+    parameters: Values = msgspec.field(default_factory=dict)
+
+
+class ProcedureCall(Message, frozen=True):
+    table: str
+    procedure: str
+    inputs: Values = msgspec.field(default_factory=dict)
+    filters: Values = msgspec.field(default_factory=dict)
+
+
+class Query(Message, frozen=True):
+    sql: str
+
+
+class Records(Reply, Generic[C], frozen=True):
+    """Rows read from the host: ``columns`` in order and one mapping per row. Iterating gives the rows.
+
+    >>> found = session.query("SELECT number, name FROM customers WHERE city = 'CITY1'")
+    >>> found.columns, len(found), found[0]["name"]
+    (('number', 'name'), 8, 'CUSTOMER 01')
+    """
+
+    columns: tuple[str, ...]
+    rows: tuple[Mapping[str, C], ...] = msgspec.field(name="records")
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[Mapping[str, C]]:
+        return iter(self.rows)
+
+    def __getitem__(self, index: int) -> Mapping[str, C]:
+        return self.rows[index]
