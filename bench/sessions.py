@@ -12,9 +12,12 @@ For C = 1, 10 and 100 concurrent sessions:
   ``hostgate.hosts`` sessions (``fill_field``, ``send_key``, ``wait_until`` the destination's rules): no HTTP,
   no session server, no runtime.
 
-Printed: operations/s over the window, p50/p99 latency per operation, and the session server's memory per
-session: the RSS growth of its process (``/proc/PID/status`` VmRSS) from before the C sessions were opened to
-after, divided by C. The client and the session server share the machine's cores with the mock host.
+Printed: operations/s over the window, p50/p99 latency per operation, hostgate's share of the raw driver's
+rate next to issue #16's goal (>= 70 % at 1 and 10 sessions, >= 80 % at 100; p99 at 10 sessions <= 2 x the
+raw driver's), the session server's HTTP stack (uvicorn's protocol and event loop, as this venv has them),
+and the session server's memory per session: the RSS growth of its process (``/proc/PID/status`` VmRSS)
+from before the C sessions were opened to after, divided by C. The client and the session server share the
+machine's cores with the mock host (and with whatever else runs: run it twice).
 
     python bench/sessions.py [--seconds 4] [--levels 1,10,100]
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -51,6 +55,12 @@ class Figures:
     latencies: list[float] = field(default_factory=list)
     seconds: float = 0.0
     rss_per_session: float | None = None
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds per process over the window
+
+    def cpu_ms(self, name: str) -> float:
+        """CPU milliseconds per operation of one process (``total``: of all)."""
+        spent = sum(self.cpu.values()) if name == "total" else self.cpu.get(name, 0.0)
+        return spent / len(self.latencies) * 1000 if self.latencies else float("nan")
 
     @property
     def rate(self) -> float:
@@ -73,13 +83,21 @@ async def _loop(ops: list[Op], until: float, out: list[float]) -> None:
         await ops[-1]()
 
 
-async def _measure(workers: list[list[Op]], seconds: float) -> Figures:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/PID/stat`` utime, stime)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _measure(workers: list[list[Op]], seconds: float, pids: dict[str, int] | None = None) -> Figures:
     figures = Figures()
+    before = {name: _cpu_seconds(pid) for name, pid in (pids or {}).items()}
     started = time.monotonic()
     until = started + seconds
     lists: list[list[float]] = [[] for _ in workers]
     await asyncio.gather(*(_loop(ops, until, out) for ops, out in zip(workers, lists, strict=True)))
     figures.seconds = time.monotonic() - started
+    figures.cpu = {name: _cpu_seconds(pid) - before[name] for name, pid in (pids or {}).items()}
     figures.latencies = [x for out in lists for x in out]
     return figures
 
@@ -92,10 +110,11 @@ def _rss_kib(pid: int) -> int:
 
 
 class Bench:
-    def __init__(self, inst: Installation, server: Member, model: Model) -> None:
+    def __init__(self, inst: Installation, server: Member, model: Model, host_pid: int) -> None:
         self.inst = inst
         self.server = server
         self.model = model
+        self.host_pid = host_pid
 
     async def _connect(self) -> AsyncSession:
         return await connect_via_domain(
@@ -119,7 +138,8 @@ class Bench:
                 ]
 
             await _measure([ops(s) for s in sessions[: min(count, 5)]], min(1.0, seconds))  # warm-up
-            figures = await _measure([ops(s) for s in sessions], seconds)
+            pids = {"client": os.getpid(), "server": self.server.proc.pid, "host": self.host_pid}
+            figures = await _measure([ops(s) for s in sessions], seconds, pids)
         finally:
             await asyncio.gather(*(s.close() for s in sessions))
         figures.rss_per_session = grown / count
@@ -157,14 +177,14 @@ class Bench:
                 return [open_form, back]
 
             await _measure([ops(h) for h in hosts[: min(count, 5)]], min(1.0, seconds))
-            return await _measure([ops(h) for h in hosts], seconds)
+            return await _measure(
+                [ops(h) for h in hosts], seconds, {"client": os.getpid(), "host": self.host_pid}
+            )
         finally:
             await asyncio.gather(*(h.disconnect() for h in hosts))
 
 
 def run(levels: list[int], seconds: float) -> int:
-    import os
-
     os.environ["HOSTGATE_SESSION_CAPACITY"] = str(max(levels) + 10)
     results: list[tuple[int, Figures, Figures]] = []
     started = time.monotonic()
@@ -187,36 +207,83 @@ def run(levels: list[int], seconds: float) -> int:
         inst.deploy_model(server, model_file)
         model = load_model(model_file)
         poll("the session server to route", lambda: inst.hostgate("servers", *args).returncode == 0, 20)
-        bench = Bench(inst, server, model)
+        assert host.proc is not None
+        bench = Bench(inst, server, model, host.proc.pid)
+        assert server.proc is not None
+        stack = server_stack(server.proc.pid)
         for count in levels:
             hg = asyncio.run(bench.hostgate(count, seconds))
             raw = asyncio.run(bench.raw(count, seconds))
             results.append((count, hg, raw))
             print(f"  {count} session(s) done", flush=True)
     print(f"({time.monotonic() - started:.0f} s in all)")
-    return report(results, seconds)
+    return report(results, seconds, stack)
 
 
-def report(results: list[tuple[int, Figures, Figures]], seconds: float) -> int:
+# Issue #16's goals: hostgate's rate as a share of the raw driver's, by sessions; p99 at P99_LEVEL sessions.
+RATE_GOAL = {1: 70, 10: 70, 100: 80}
+P99_LEVEL, P99_GOAL = 10, 2.0
+
+
+def server_stack(pid: int) -> str:
+    """The HTTP stack the running session server has loaded (its mapped extension modules): httptools or
+    h11 (pure Python, so it maps nothing), uvloop or asyncio."""
+    import importlib.metadata
+
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    http = "httptools" if "/httptools/" in maps else "h11"
+    loop = "uvloop" if "/uvloop/" in maps else "asyncio"
+    return (
+        f"uvicorn {importlib.metadata.version('uvicorn')}, {http}, {loop} (as loaded by the running server)"
+    )
+
+
+def report(results: list[tuple[int, Figures, Figures]], seconds: float, stack: str) -> int:
     print()
     print(f"sessions: Menu.open_form / CustomerForm.back against the mock 3270 host, {seconds:g} s per level")
+    print(f"session server stack: {stack}")
     head = (
         f"{'sessions':>8}{'hostgate ops/s':>16}{'p50':>9}{'p99':>9}"
-        f"{'raw driver ops/s':>18}{'p50':>9}{'p99':>9}{'share':>8}{'RSS/session':>14}"
+        f"{'raw driver ops/s':>18}{'p50':>9}{'p99':>9}{'share':>8}{'goal':>7}{'p99 x raw':>11}{'RSS/session':>14}"
     )
     print(head)
     print("-" * len(head))
     for count, hg, raw in results:
         share = hg.rate / raw.rate * 100 if raw.rate else float("nan")
+        goal = RATE_GOAL.get(count)
+        verdict = "" if goal is None else ("ok" if share >= goal else "no")
+        goal_text = f">={goal}%" if goal is not None else "-"
+        times = hg.p(99) / raw.p(99) if raw.p(99) else float("nan")
+        times_text = f"{times:.1f}x" + (
+            f" {'ok' if times <= P99_GOAL else 'no'}" if count == P99_LEVEL else "   "
+        )
         rss = f"{hg.rss_per_session:.0f} KiB" if hg.rss_per_session is not None else "-"
         print(
             f"{count:>8}{hg.rate:>16.0f}{hg.p(50):>7.1f}ms{hg.p(99):>7.1f}ms"
-            f"{raw.rate:>18.0f}{raw.p(50):>7.1f}ms{raw.p(99):>7.1f}ms{share:>7.0f}%{rss:>14}"
+            f"{raw.rate:>18.0f}{raw.p(50):>7.1f}ms{raw.p(99):>7.1f}ms{share:>7.0f}%"
+            f"{goal_text:>7}{verdict:>3}{times_text:>9}{rss:>14}"
+        )
+    print()
+    print(
+        "CPU per operation (ms; less sensitive to the load of others than the rates): client, server, host, total"
+    )
+    head = f"{'sessions':>8}{'hostgate':>30}{'raw driver':>24}{'raw/hostgate':>14}"
+    print(head)
+    print("-" * len(head))
+    for count, hg, raw in results:
+        mine = "/".join(f"{hg.cpu_ms(n):.2f}" for n in ("client", "server", "host"))
+        theirs = "/".join(f"{raw.cpu_ms(n):.2f}" for n in ("client", "host"))
+        share = raw.cpu_ms("total") / hg.cpu_ms("total") * 100
+        print(
+            f"{count:>8}{mine:>22} = {hg.cpu_ms('total'):>5.2f}{theirs:>16} = {raw.cpu_ms('total'):>5.2f}"
+            f"{share:>13.0f}%"
         )
     print()
     print(
         "hostgate: connector -> HTTPS -> session server (token, lock, model runtime) -> tnz thread -> host; "
-        "raw driver: tnz sessions in this process. RSS/session: the session server's RSS growth / sessions."
+        "raw driver: tnz sessions in this process. share: hostgate's rate / the raw driver's; goal (issue #16): "
+        f">= 70 % at 1 and 10 sessions, >= 80 % at 100, p99 at {P99_LEVEL} sessions <= {P99_GOAL:g} x the raw "
+        "driver's. RSS/session: the session server's RSS growth / sessions."
     )
     return 0
 

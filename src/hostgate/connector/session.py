@@ -23,6 +23,7 @@ from typing import Any, Self, TypeVar
 
 import httpx
 
+from hostgate.connector._streams import asyncio_transport
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import (
     HostgateError,
@@ -247,7 +248,9 @@ async def connect_via_domain(
         answer = await cluster.call(API.route, RouteRequest(domain, model, tuple(tried), tuple(unreachable)))
         route = answer.payload
         http = httpx.AsyncClient(
-            verify=tls, timeout=httpx.Timeout(max(0.1, give_up - loop.time()), connect=server_connect_timeout)
+            verify=tls,
+            transport=asyncio_transport(tls),
+            timeout=httpx.Timeout(max(0.1, give_up - loop.time()), connect=server_connect_timeout),
         )
         try:
             return await _open(http, route, route.url, model, variables, timeout)
@@ -293,7 +296,11 @@ async def connect_direct(
         dns_servers=dns_servers, deadline=deadline,
     )  # fmt: skip
     tls = ssl.create_default_context(cafile=str(ca_file))
-    http = httpx.AsyncClient(verify=tls, timeout=httpx.Timeout(deadline, connect=min(deadline, 2.0)))
+    http = httpx.AsyncClient(
+        verify=tls,
+        transport=asyncio_transport(tls),
+        timeout=httpx.Timeout(deadline, connect=min(deadline, 2.0)),
+    )
     try:
         url: str | None = None
         name = server

@@ -12,15 +12,18 @@ pyte). ``open_session(spec)`` picks the driver for a model's host.
 
 from __future__ import annotations
 
-from hostgate.hosts.base import Condition, Field, HostSession, Screen, as_predicate
+from hostgate.hosts.base import Condition, Field, Fill, HostSession, Input, Screen, TypeText, as_predicate
 from hostgate.models import HostSpec, HostType, Key
 
 __all__ = [
     "Condition",
     "Field",
+    "Fill",
     "HostSession",
+    "Input",
     "Key",
     "Screen",
+    "TypeText",
     "as_predicate",
     "open_session",
 ]

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 from abc import abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from hostgate.errors import HostDisconnected, HostUnreachable, KeyNotSupported
 from hostgate.hosts._liveness import Pollable, probe
-from hostgate.hosts.base import Condition, HostSession, Screen, as_predicate
+from hostgate.hosts.base import Condition, Fill, HostSession, Input, Screen, TypeText, as_predicate
 from hostgate.models import HOST_KEYS, HostSpec, HostType, Key
 
 __all__ = ["DRAIN_TIMEOUT", "SessionThread", "ThreadedSession", "closed_text"]
@@ -96,11 +96,18 @@ class ThreadedSession(HostSession):
 
     Liveness: the libraries notice a closed connection only when they read, so every call first polls the
     socket (:mod:`hostgate.hosts._liveness`, one system call) on the session thread and lets the driver
-    apply pending bytes or drain to the close (``_refresh``); ``connected`` polls too, from any thread."""
+    apply pending bytes or drain to the close (``_refresh``); ``connected`` polls too, from any thread.
+
+    Speed (issue #16, bench/sessions.py): a trip to the session thread and back costs more than what most
+    calls do there, so :meth:`perform` runs a whole operation's inputs and its wait in one trip; and a driver
+    whose library applies every complete record as it reads it (``settled_cache``) answers a wait from the
+    screen its last wait returned while nothing happened since: no call in between, the keyboard unlocked,
+    and the socket polled quiet (no byte pending, not closed), so the host cannot have changed it."""
 
     kind = "host"
     host_type: HostType
     with_loop = False
+    settled_cache = False
 
     def __init__(self, spec: HostSpec, *, keyboard_timeout: float = 5.0) -> None:
         super().__init__(spec, keyboard_timeout=keyboard_timeout)
@@ -110,6 +117,7 @@ class ThreadedSession(HostSession):
         self._seen: tuple[str, ...] | None = None  # the lines of the last screen handed to the caller
         self._closed: str | None = None  # how the host closed the connection, once it has
         self._up = False  # connect() succeeded
+        self._settled: Screen | None = None  # what the last call's wait returned, until the next call
 
     @property
     def where(self) -> str:
@@ -152,10 +160,13 @@ class ThreadedSession(HostSession):
         if thread is not None:
             await thread.close(self._shutdown_sync)
 
-    async def _call(self, func: Callable[[], T]) -> T:
+    async def _call(self, func: Callable[[], T], *, settles: bool = False) -> T:
+        """Run ``func`` on the session thread after ``_refresh``; ``settles``: it returns the screen of a
+        finished wait (kept for the next wait while nothing happens, see the class docstring)."""
         thread = self._thread
         if thread is None or thread.closed:
             raise HostDisconnected(f"{self.where}: the session is not connected")
+        self._settled = None
 
         def checked() -> T:
             self._refresh()
@@ -168,7 +179,18 @@ class ThreadedSession(HostSession):
             raise
         if isinstance(result, Screen):
             self._seen = result.lines
+            if settles and self.settled_cache and not result.keyboard_locked:
+                self._settled = result
         return result
+
+    def _still(self, predicate: Callable[[Screen], bool]) -> Screen | None:
+        """The settled screen if it is still what the terminal shows and ``predicate`` holds on it."""
+        screen = self._settled
+        if screen is None or self._lost or self._thread is None or self._thread.closed:
+            return None
+        if not probe(self._socket()).quiet:  # bytes to apply, or the host is gone: ask the library
+            return None
+        return screen if predicate(screen) else None
 
     def _lost_error(self, reason: str = "") -> HostDisconnected:
         """On the session thread, once the library saw the close: HostDisconnected quoting the host's last
@@ -190,7 +212,30 @@ class ThreadedSession(HostSession):
 
     async def wait_until(self, condition: Condition, timeout: float) -> Screen:
         predicate = as_predicate(condition)
-        return await self._call(lambda: self._wait(predicate, timeout, condition))
+        still = self._still(predicate)
+        if still is not None:
+            return still
+        return await self._call(lambda: self._wait(predicate, timeout, condition), settles=True)
+
+    async def perform(self, inputs: Sequence[Input], condition: Condition, timeout: float) -> Screen:
+        predicate = as_predicate(condition)
+
+        # One socket check for the trip (_call's _refresh), not one per input: the inputs only edit the
+        # terminal's buffer until the attention key is sent, and a host that closes meanwhile is seen by the
+        # wait (tnz and ibm5250 read the close there), so the call still ends in HostDisconnected.
+        def run() -> Screen:
+            for step in inputs:
+                if isinstance(step, Fill):
+                    self._fill(step.row, step.col, step.text)
+                elif isinstance(step, TypeText):
+                    self._type(step.text)
+                else:
+                    if step not in HOST_KEYS[self.host_type]:
+                        raise KeyNotSupported(f"key {step.value} does not exist on a {self.kind} terminal")
+                    self._key(step)
+            return self._wait(predicate, timeout, condition)
+
+        return await self._call(run, settles=True)
 
     # -- on the session thread (the subclass's terminal library) ----------------------------------------
     @abstractmethod

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 from hostgate.models import HostSpec, Key
 
-__all__ = ["Condition", "Field", "HostSession", "Screen", "as_predicate"]
+__all__ = ["Condition", "Field", "Fill", "HostSession", "Input", "Screen", "TypeText", "as_predicate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,26 @@ class Screen:
 
 
 Condition = Callable[[Screen], bool] | str | re.Pattern[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    """An input of :meth:`HostSession.perform`: ``fill_field(row, col, text)``."""
+
+    row: int
+    col: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class TypeText:
+    """An input of :meth:`HostSession.perform`: ``type_text(text)``."""
+
+    text: str
+
+
+Input = Fill | TypeText | Key
+"""One input of :meth:`HostSession.perform` (a :class:`~hostgate.models.Key` is ``send_key(key)``)."""
 
 
 def as_predicate(condition: Condition) -> Callable[[Screen], bool]:
@@ -154,6 +174,21 @@ class HostSession(ABC):
     @abstractmethod
     async def wait_until(self, condition: Condition, timeout: float) -> Screen:
         """Wait for a screen on which ``condition`` holds (see :func:`as_predicate`)."""
+
+    async def perform(self, inputs: Sequence[Input], condition: Condition, timeout: float) -> Screen:
+        """The inputs in order, then ``wait_until(condition, timeout)``: what one model operation does.
+
+        Same rules and errors as those calls one by one (every input checks the socket first, a key waits for
+        the keyboard, the first failing input stops the rest); a driver on a thread of its own does them in
+        one trip to that thread instead of one per call."""
+        for step in inputs:
+            if isinstance(step, Fill):
+                await self.fill_field(step.row, step.col, step.text)
+            elif isinstance(step, TypeText):
+                await self.type_text(step.text)
+            else:
+                await self.send_key(step)
+        return await self.wait_until(condition, timeout)
 
     async def wait_ready(self, timeout: float) -> Screen:
         """Wait until the host is ready for input (keyboard unlocked; VT: output has settled)."""

@@ -64,6 +64,9 @@ class Tn3270Session(ThreadedSession):
     kind = "3270"
     host_type = HostType.TN3270
     with_loop = True
+    # tnz applies each complete record in data_received, while its loop reads (Tnz._data_received): bytes it
+    # has not applied are still in the socket, where the liveness poll sees them.
+    settled_cache = True
 
     def __init__(self, spec: HostSpec, *, keyboard_timeout: float = 5.0) -> None:
         if spec.type is not HostType.TN3270:

@@ -44,7 +44,7 @@ from hostgate.errors import (
     SignOnFailed,
     UnexpectedEntity,
 )
-from hostgate.hosts import HostSession, Screen
+from hostgate.hosts import Fill, HostSession, Input, Screen, TypeText
 from hostgate.messages import Records  # the one Records class (sent as is by the session server)
 from hostgate.models import (
     Attribute,
@@ -303,6 +303,14 @@ class Navigator:
     async def run_operation(self, entity: Entity, operation: Operation, values: Mapping[str, str]) -> Entity:
         """Do ``operation``'s steps on ``entity`` (fills typed as the steps say) and wait for a destination."""
         context = {**self.variables, **values}
+        destinations = [self._entity(d) for d in operation.destinations]
+        after = f"{entity.name}.{operation.name}"
+        if self.model.host.type is not HostType.VT:
+            # Block-mode hosts: every input is known up front, so the driver does them and the wait in one
+            # trip to its thread (HostSession.perform); each is checked before the first is typed.
+            return await self._arrive(
+                destinations, operation.timeout, after, self._inputs(entity, operation, context)
+            )
         for step in operation.steps:
             if isinstance(step, FillStep):
                 attribute = self.attribute_of(entity, step.attribute)
@@ -317,17 +325,37 @@ class Navigator:
                 await self.host.type_text(render_template(step.text, context))
             elif isinstance(step, KeyStep):
                 await self.host.send_key(step.key)
-        destinations = [self._entity(d) for d in operation.destinations]
-        return await self._arrive(destinations, operation.timeout, f"{entity.name}.{operation.name}")
+        return await self._arrive(destinations, operation.timeout, after)
 
-    async def _arrive(self, destinations: Sequence[Entity], timeout: float, after: str) -> Entity:
-        """Wait for one of ``destinations`` (see the module docstring); the coded error names what was seen."""
+    def _inputs(self, entity: Entity, operation: Operation, context: Mapping[str, str]) -> list[Input]:
+        inputs: list[Input] = []
+        for step in operation.steps:
+            if isinstance(step, FillStep):
+                attribute = self.attribute_of(entity, step.attribute)
+                text = render_template(step.value, context)
+                if len(text) > attribute.length:
+                    raise InvalidValue(
+                        f"{entity.name}.{operation.name}: {len(text)} characters do not fit attribute "
+                        f"{attribute.name!r} ({attribute.length})"
+                    )
+                inputs.append(Fill(attribute.row, attribute.col, text))
+            elif isinstance(step, TypeStep):
+                inputs.append(TypeText(render_template(step.text, context)))
+            elif isinstance(step, KeyStep):
+                inputs.append(step.key)
+        return inputs
+
+    async def _arrive(
+        self, destinations: Sequence[Entity], timeout: float, after: str, inputs: Sequence[Input] = ()
+    ) -> Entity:
+        """Send ``inputs`` and wait for one of ``destinations`` (see the module docstring); the coded error
+        names what was seen."""
         wanted = {d.name for d in destinations}
         expected = " or ".join(sorted(wanted))
         loop = asyncio.get_running_loop()
         give_up = loop.time() + timeout
         try:
-            screen = await self.host.wait_until(lambda s: self.model.recognize(s) is not None, timeout)
+            screen = await self.host.perform(inputs, lambda s: self.model.recognize(s) is not None, timeout)
         except HostTimeout as exc:
             raise await self._not_arrived(expected, after, timeout, exc) from exc
         found = self.model.recognize(screen)
