@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hostgate.session.model_runtime import ModelSession
+from hostgate.session.model_session import ModelSession
 
 from hostgate.errors import HostDisconnected
 from hostgate.hosts import Key, Screen, open_session

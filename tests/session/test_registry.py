@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hostgate.session.model_runtime import ModelSession
+from hostgate.session.model_session import ModelSession
 
 from hostgate import tokens
 from hostgate.errors import (

@@ -64,7 +64,7 @@ from hostgate.session.values import MASK, describe_screen, to_text, typed, typed
 
 __all__ = ["Navigator"]
 
-log = logging.getLogger("hostgate.session.runtime")
+log = logging.getLogger("hostgate.session.navigator")
 
 # How long an operation that landed on another entity may still take to reach a destination (a host that
 # shows an intermediate screen). Only failing operations pay it.
