@@ -43,12 +43,16 @@ from hostgate.errors import (
 )
 from hostgate.naming.dialer import LastGood, dial
 from hostgate.naming.resolver import SYSTEM_HOSTS, AliasResolver
+from hostgate.naming.stagger import AttemptDelay
 from hostgate.naming.target import parse_target
 
 __all__ = ["Answer", "ClusterClient", "cluster_id_of_ca"]
 
 DEFAULT_PORT = 9440
 _LAST_GOOD = LastGood()
+# Shared by every client of this process, like _LAST_GOOD: the answer times of an alias are the same
+# whichever client object saw them (the CLI and the connector create one per call).
+ADAPTIVE_DELAY = AttemptDelay()
 _CA_PREFIX = "hostgate cluster CA "
 # The wire contract of hedged writes (management/writes.py on the server side).
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -110,7 +114,9 @@ class ClusterClient:
     password: str | None = None
     hosts_file: Path | None = None
     dns_servers: Sequence[str] = ()
-    delay: float = 0.25
+    # The stagger between attempts: None learns it per alias from the answer times (RFC 8305 section 8,
+    # naming/stagger.py), a number fixes it (0.25 is RFC 8305's default, hostgate's only stagger before issue #16).
+    delay: float | None = None
     deadline: float = 10.0
     system_hosts: Path | None = None
     bearer: str | None = None
@@ -225,7 +231,12 @@ class ClusterClient:
             return await self._send(address, port, method, path, body, headers)
 
         _, answer = await dial(
-            host, addresses, attempt, last_good=_LAST_GOOD, delay=self.delay, deadline=self.deadline
+            host,
+            addresses,
+            attempt,
+            last_good=_LAST_GOOD,
+            delay=ADAPTIVE_DELAY if self.delay is None else self.delay,
+            deadline=self.deadline,
         )
         if answer.status >= 400:
             raise error_from_payload(answer.payload, answer.status)
