@@ -44,7 +44,7 @@ from hostgate.errors import (
 from hostgate.naming.dialer import LastGood, dial
 from hostgate.naming.resolver import SYSTEM_HOSTS, AliasResolver
 from hostgate.naming.stagger import AttemptDelay
-from hostgate.naming.target import parse_target
+from hostgate.naming.target import parse_target, url_host
 
 __all__ = ["Answer", "ClusterClient", "cluster_id_of_ca"]
 
@@ -180,12 +180,11 @@ class ClusterClient:
         self, address: str, port: int, method: str, path: str, body: Any, headers: dict[str, str]
     ) -> Answer:
         """One request to one member; raises unless it is a valid answer of this cluster."""
-        url_host = f"[{address}]" if ":" in address else address
         kept = self._kept.get(address) if self.keep_alive else None
         client = kept or httpx.AsyncClient(transport=closing_transport(self._ssl), timeout=self.deadline)
         try:
             resp = await client.request(
-                method, f"https://{url_host}:{port}{path}", json=body, headers=headers
+                method, f"https://{url_host(address)}:{port}{path}", json=body, headers=headers
             )
         except httpx.ConnectError as exc:
             await self._drop(address, client)
