@@ -31,6 +31,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from hostgate.connector._transport import closing_transport
+from hostgate.connector.location import DEFAULT_PORT as DEFAULT_PORT  # hostgate doctor imports it from here
+from hostgate.connector.location import ClusterLocation
 from hostgate.errors import (
     CertificateError,
     HostgateError,
@@ -48,7 +50,6 @@ from hostgate.naming.target import parse_target, url_host
 
 __all__ = ["Answer", "ClusterClient", "cluster_id_of_ca"]
 
-DEFAULT_PORT = 9440
 _LAST_GOOD = LastGood()
 # Shared by every client of this process, like _LAST_GOOD: the answer times of an alias are the same
 # whichever client object saw them (the CLI and the connector create one per call).
@@ -115,8 +116,9 @@ class ClusterClient:
     hosts_file: Path | None = None
     dns_servers: Sequence[str] = ()
     # The stagger between attempts: None learns it per alias from the answer times (RFC 8305 section 8,
-    # naming/stagger.py), a number fixes it (0.25 is RFC 8305's default, hostgate's only stagger before issue #16).
-    delay: float | None = None
+    # naming/stagger.py) shared by the whole process, an AttemptDelay learns it in that one, a number fixes
+    # it (0.25 is RFC 8305's default, hostgate's only stagger before issue #16).
+    delay: float | AttemptDelay | None = None
     deadline: float = 10.0
     system_hosts: Path | None = None
     bearer: str | None = None
@@ -142,6 +144,35 @@ class ClusterClient:
                 self._ssl.load_cert_chain(self.cert_file, self.key_file)
             except (OSError, ssl.SSLError) as exc:
                 raise CertificateError(f"cannot load the client certificate {self.cert_file}: {exc}") from exc
+
+    @classmethod
+    def at(
+        cls,
+        location: ClusterLocation,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        bearer: str | None = None,
+        keep_alive: bool = False,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
+    ) -> ClusterClient:
+        """A client of the cluster at ``location`` with these credentials."""
+        return cls(
+            location.alias,
+            ca_file=location.ca_file,
+            user=user,
+            password=password,
+            hosts_file=location.hosts_file,
+            dns_servers=location.dns_servers,
+            delay=location.delay,
+            deadline=location.deadline,
+            system_hosts=location.system_hosts,
+            bearer=bearer,
+            keep_alive=keep_alive,
+            cert_file=cert_file,
+            key_file=key_file,
+        )
 
     async def addresses(self) -> tuple[str, int, list[str]]:
         host, port = parse_target(self.target, DEFAULT_PORT)
