@@ -291,7 +291,8 @@ def report(results: dict[str, Results], healthy: Healthy, trials: int, warm: int
             f"  answer time p50 {_quantile(healthy.times, 50) * 1000:.1f} ms, p99 "
             f"{_quantile(healthy.times, 99) * 1000:.1f} ms; learned stagger p50 "
             f"{_quantile(learned, 50) * 1000:.1f} ms, max {max(learned) * 1000:.1f} ms "
-            f"({len(healthy.delays) - len(learned)} calls still at 250 ms: too little history)"
+            f"({len(healthy.delays) - len(learned)} calls at the 250 ms cap: under 16 answers of history, "
+            "or answers slower than 125 ms)"
         )
     print()
     print(
