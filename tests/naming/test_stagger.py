@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 
 import pytest
 
@@ -130,3 +131,25 @@ async def test_dial_learns_from_the_winning_attempts_answer_time() -> None:
         await dial("vhi", ["a"], Attempts(a=slow), delay=pacer)
     assert 0.1 <= pacer.delay("vhi") < BOUND  # 2 x (>= 50 ms)
     assert AttemptDelay().delay("vhi") == DEFAULT_DELAY  # each pacer learns on its own
+
+
+def test_threads_may_share_a_pacer() -> None:
+    """The sync connector calls from a loop thread per session: observing while another thread computes a
+    delay must not break the window ("deque mutated during iteration")."""
+    pacer = AttemptDelay(clock=ManualClock())
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(20_000):
+                pacer.observe("vhi", 0.001 * (i % 7 + n))
+                pacer.delay("vhi")
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors

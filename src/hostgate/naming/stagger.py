@@ -27,6 +27,7 @@ load, not correctness.
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict, deque
 from dataclasses import dataclass
 
@@ -65,7 +66,7 @@ class AttemptDelay:
     0.01
 
     Memory is bounded: ``WINDOW`` samples per alias, the ``MAX_ALIASES`` most recently used aliases. Safe to
-    share between the tasks of one event loop (no awaits inside).
+    share between threads (the sync connector runs each session's calls on a loop thread of its own).
     """
 
     def __init__(
@@ -97,39 +98,43 @@ class AttemptDelay:
         self._samples: OrderedDict[str, deque[tuple[float, float]]] = OrderedDict()
         self._calls = 0
         self._hedges = 0
+        self._lock = threading.Lock()
 
     def observe(self, alias: str, seconds: float) -> None:
         """Record that an attempt for ``alias`` got its answer ``seconds`` after it started."""
         if not math.isfinite(seconds) or seconds < 0:
             return
-        samples = self._samples.get(alias)
-        if samples is None:
-            samples = self._samples[alias] = deque(maxlen=self.window)
-            while len(self._samples) > self.max_aliases:
-                self._samples.popitem(last=False)
-        else:
-            self._samples.move_to_end(alias)
-        samples.append((self._clock.monotonic(), seconds))
+        with self._lock:
+            samples = self._samples.get(alias)
+            if samples is None:
+                samples = self._samples[alias] = deque(maxlen=self.window)
+                while len(self._samples) > self.max_aliases:
+                    self._samples.popitem(last=False)
+            else:
+                self._samples.move_to_end(alias)
+            samples.append((self._clock.monotonic(), seconds))
 
     def delay(self, alias: str) -> float:
         """The delay before the next attempt of a call to ``alias`` starts while earlier ones still run."""
-        samples = self._samples.get(alias)
-        if not samples:
-            return self.cap
-        oldest = self._clock.monotonic() - self.max_age
-        while samples and samples[0][0] < oldest:
-            samples.popleft()
-        if len(samples) < self.min_samples:
-            return self.cap
-        times = sorted(seconds for _, seconds in samples)
+        with self._lock:
+            samples = self._samples.get(alias)
+            if not samples:
+                return self.cap
+            oldest = self._clock.monotonic() - self.max_age
+            while samples and samples[0][0] < oldest:
+                samples.popleft()
+            if len(samples) < self.min_samples:
+                return self.cap
+            times = sorted(seconds for _, seconds in samples)
         # The nearest-rank quantile: the smallest sample with at least `quantile` of the samples at or below.
         rank = max(1, math.ceil(self.quantile * len(times)))
         return min(self.cap, max(self.floor, self.factor * times[rank - 1]))
 
     def count(self, *, hedges: int) -> None:
         """Record one dialled call that started ``hedges`` attempts while an earlier one was still running."""
-        self._calls += 1
-        self._hedges += hedges
+        with self._lock:
+            self._calls += 1
+            self._hedges += hedges
 
     @property
     def stats(self) -> DelayStats:
