@@ -47,8 +47,10 @@ SERVER_SIDE = frozenset(
 # The table of docs/architecture.md ("Packages and their directions"): layer -> the other layers it may import.
 MAY_IMPORT: dict[str, frozenset[str]] = {
     **BOTTOM_ROWS,
-    "config": BOTTOM,
-    "naming": BOTTOM | {"config"},
+    # config builds an AliasResolver from [naming] (config/naming.py); naming stays free of config so the
+    # connector never loads it.
+    "config": BOTTOM | {"naming"},
+    "naming": BOTTOM,
     "store": BOTTOM | {"config"},
     "models": BOTTOM,
     "hosts": BOTTOM | {"models"},

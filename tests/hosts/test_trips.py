@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hostgate.session.model_session import ModelSession
 
 from hostgate.errors import HostDisconnected
 from hostgate.hosts import Key, Screen, open_session
 from hostgate.hosts._liveness import Pollable
 from hostgate.hosts._worker import SessionThread, ThreadedSession
 from hostgate.models import HostType, load_model
+from hostgate.session.model_session import ModelSession
 from tests.helpers.hosts import HostProcess, MainframeHost, sample_spec
 from tests.helpers.models import model_text
 

@@ -33,6 +33,7 @@ import pytest
 from hostgate.cli.lab import Installation, Member, installation, start_cluster
 from hostgate.connector.cluster import Answer, ClusterClient
 from hostgate.connector.diagnosis import Check
+from hostgate.naming import AttemptDelay
 from tests.helpers.dnsmasq import Dnsmasq, dnsmasq_binary
 
 pytestmark = [
@@ -298,6 +299,35 @@ def test_a_hosts_file_in_the_kb_format_works_the_same(lab: Installation, hostgat
         assert accept_queue(one) > queued
         assert answer.member == two.name  # the next line of the file, 0.25 s later
         assert took < SEQUENTIAL_TIMEOUT
+    finally:
+        one.cont()
+        gc.collect()
+
+
+def test_a_hung_member_costs_the_learned_stagger_not_the_default(lab: Installation) -> None:
+    """The adaptive stagger (naming/stagger.py) with a cap of 60 s: a call that waited out the cap instead
+    of the stagger learned from the healthy calls before it would blow the test's 20 s bound."""
+    alias = "vhi-adaptive"
+    hosts = lab.write_hosts_file(alias)
+    pacer = AttemptDelay(cap=60.0)
+    client = ClusterClient(f"{alias}:{lab.api_port}", ca_file=lab.ca_file, hosts_file=hosts, delay=pacer)
+    for _ in range(20):  # a client that has been working: MIN_SAMPLES (16) answers and a few more
+        last = client.request_sync("GET", "/api/v1/health", auth=False).member
+    # The member that answered last is the one the client tries first (LastGood): that one hangs.
+    one = member_named(lab, last)
+    learned = pacer.delay(alias)
+    assert learned < 60.0, "20 answers should have given the pacer a stagger of its own"
+    before = pacer.stats
+    one.stop()
+    try:
+        queued = accept_queue(one)
+        started = time.monotonic()
+        answer = client.request_sync("GET", "/api/v1/health", auth=False)
+        took = time.monotonic() - started
+        assert accept_queue(one) > queued, "the client did not try the hung member first"
+        assert answer.member != one.name
+        assert learned <= took < learned + 20.0, f"{took:.2f} s with a learned stagger of {learned:.3f} s"
+        assert pacer.stats.hedges == before.hedges + 1  # exactly one extra request: to the next member
     finally:
         one.cont()
         gc.collect()

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from hostgate.cli.lab import Installation, Member, installation, poll, start_cluster
-from hostgate.connector import SessionLost, connect_to_model_via_domain
+from hostgate.connector import ClusterLocation, SessionLost, connect_to_model_via_domain
 from tests.helpers.hosts import HostProcess, host_3270
 from tests.helpers.models import write_model
 from tests.helpers.ports import free_port
@@ -116,7 +116,10 @@ def lab(
         api.close()
 
 
-def _connect(inst: Installation, domain: str) -> Any:
+def _connect(inst: Installation, domain: str, *, as_location: bool = False) -> Any:
+    if as_location:  # where the cluster is, as one value built once (issue #16)
+        where = ClusterLocation(f"vhi-prod-sea:{inst.api_port}", inst.ca_file, hosts_file=inst.root / "hosts")
+        return connect_to_model_via_domain(where, domain, "m", user="admin", password=inst.password)
     return connect_to_model_via_domain(
         f"vhi-prod-sea:{inst.api_port}",
         domain,
@@ -248,7 +251,7 @@ def test_sessions_outlive_the_management_cluster_and_registrations_resume(
         api = Api(inst, inst.members[0])
         poll("live servers", lambda: _all_live(api, {"session01", "session02", "session03"}), 30)
         api.close()
-        sessions = [_connect(inst, "weighted") for _ in range(6)]
+        sessions = [_connect(inst, "weighted", as_location=i % 2 == 1) for i in range(6)]
         for m in inst.members:
             m.kill9()
         for s in sessions:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 from hostgate.config import NamingSettings
+from hostgate.config.naming import alias_resolver
 from hostgate.errors import ConfigError, HostsFileError, ResolutionFailed, UsageError
 from hostgate.naming import AliasResolver, Source, SourceAnswer, SourceStatus
 
@@ -254,12 +257,12 @@ def test_bad_source_lists_are_refused(sources: list[str], problem: str) -> None:
         AliasResolver(sources=sources)
 
 
-async def test_from_settings_reads_the_naming_section(tmp_path: Path, write_file: WriteFile) -> None:
+async def test_the_config_side_reads_the_naming_section(tmp_path: Path, write_file: WriteFile) -> None:
     write_file("hosts", "10.0.0.7 w7 vhi\n")
     naming = NamingSettings(
         hosts_file="hosts", dns_servers=("127.0.0.1:5353",), sources=("hosts_file", "dns")
     )
-    resolver = AliasResolver.from_settings(naming, base_dir=tmp_path, system_hosts=None)
+    resolver = alias_resolver(naming, base_dir=tmp_path, system_hosts=None)
     assert resolver.hosts_file == tmp_path / "hosts"
     assert resolver.sources == (Source.HOSTS_FILE, Source.DNS)
     assert resolver.dns is not None and [str(s) for s in resolver.dns.servers] == ["127.0.0.1:5353"]
@@ -274,12 +277,22 @@ async def test_from_settings_reads_the_naming_section(tmp_path: Path, write_file
         (NamingSettings(sources=("hosts_file", "ldap")), "naming.sources"),
     ],
 )
-def test_from_settings_turns_bad_values_into_config_errors_naming_the_field(
+def test_the_config_side_turns_bad_values_into_config_errors_naming_the_field(
     naming: NamingSettings, field: str
 ) -> None:
     with pytest.raises(ConfigError) as caught:
-        AliasResolver.from_settings(naming)
+        alias_resolver(naming)
     assert caught.value.message.startswith(f"{field}: ")
+
+
+def test_the_connector_and_naming_load_no_config() -> None:
+    """A client application has no hostgate.toml: resolving and dialing must not drag hostgate.config in."""
+    code = (
+        "import sys, hostgate.connector, hostgate.naming; "
+        "print(sorted(m for m in sys.modules if m.startswith('hostgate.config')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
 
 
 async def test_an_empty_alias_is_a_usage_error() -> None:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from hostgate.config.settings import ServerSettings, Settings
 from hostgate.errors import UsageError
-from hostgate.naming import NameServer, format_target, is_ip_literal, parse_name_server, parse_target
+from hostgate.management.records import MemberRecord, SessionServerRecord
+from hostgate.naming import (
+    NameServer,
+    format_target,
+    is_ip_literal,
+    parse_name_server,
+    parse_target,
+    url_host,
+)
 
 
 @pytest.mark.parametrize(
@@ -102,3 +113,33 @@ def test_name_server_prints_as_written() -> None:
 def test_parse_name_server_wants_an_ip_and_a_valid_port(text: str) -> None:
     with pytest.raises(UsageError):
         parse_name_server(text)
+
+
+@pytest.mark.parametrize(
+    ("host", "in_url"),
+    [
+        ("fe80::1%eth0", "[fe80::1%eth0]"),  # scoped: the zone stays raw (getaddrinfo takes it so)
+        ("::1", "[::1]"),
+        ("2001:db8::7", "[2001:db8::7]"),
+        ("10.0.0.1", "10.0.0.1"),
+        ("vhi-prod-sea", "vhi-prod-sea"),
+        ("workhorse01.example.com", "workhorse01.example.com"),
+    ],
+)
+def test_url_host_brackets_ipv6_only_and_round_trips(host: str, in_url: str) -> None:
+    assert url_host(host) == in_url
+    assert format_target(host, 9440) == f"{in_url}:9440"
+    assert parse_target(format_target(host, 9440), 1) == (host, 9440)
+
+
+def test_every_url_of_a_scoped_member_is_bracketed_once() -> None:
+    """Settings, member and session-server records all build their URLs with url_host."""
+    settings = Settings(Path("/srv/hg"), ServerSettings(member_name="w1", address="fe80::1%eth0", port=9440))
+    assert settings.url == "https://[fe80::1%eth0]:9440"
+    assert settings.etcd_client_url.startswith("https://[fe80::1%eth0]:")
+    assert settings.etcd_peer_url.startswith("https://[fe80::1%eth0]:")
+    member = MemberRecord("w1", "fe80::1%eth0", 9440, "", "", 0.0)
+    assert member.url == "https://[fe80::1%eth0]:9440"
+    server = SessionServerRecord("s1", "10.0.0.1", 9450, "fe80::2%eth1", 9451, "", 0.0)
+    assert server.url == "https://[fe80::2%eth1]:9451"
+    assert MemberRecord("w2", "10.0.0.2", 9440, "", "", 0.0).url == "https://10.0.0.2:9440"

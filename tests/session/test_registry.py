@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hostgate.session.model_session import ModelSession
 
 from hostgate import tokens
 from hostgate.errors import (
@@ -37,6 +36,7 @@ from hostgate.hosts import HostSession
 from hostgate.hosts.base import Condition, Screen, as_predicate
 from hostgate.models import HostSpec, Key
 from hostgate.models.library import ModelLibrary, deploy_model
+from hostgate.session.model_session import ModelSession
 from hostgate.session.registry import SessionRegistry
 from tests.helpers._clock import ManualClock
 
@@ -197,7 +197,7 @@ async def test_a_token_is_checked_for_server_cluster_and_expiry(lab: Lab) -> Non
 async def test_an_open_session_belongs_to_its_user(lab: Lab) -> None:
     ada = lab.claims("ada")
     session = await lab.registry.open(ada, "mini")
-    assert session.info()["connected"] is True and session.info()["entity"] == "Menu"
+    assert session.info().connected is True and session.info().entity == "Menu"
     assert lab.registry.get(ada, session.id) is session
     with pytest.raises(NotAuthorized):
         lab.registry.get(lab.claims("bob"), session.id)

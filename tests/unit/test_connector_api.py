@@ -9,12 +9,12 @@ from types import ModuleType
 import pytest
 
 import hostgate.connector as connector
-from hostgate.connector import cluster, session, sync
+from hostgate.connector import cluster, location, session, sync
 from hostgate.errors import FeatureNotAvailable, HostgateError
 
 # Names of the connector modules that only hostgate's own CLI and servers use.
 INTERNAL = {"Answer", "cluster_id_of_ca", "DEFAULT_CALL_TIMEOUT"}
-USER_MODULES = [session, sync, cluster]
+USER_MODULES = [session, sync, cluster, location]
 
 
 def _defined(module: ModuleType) -> set[str]:

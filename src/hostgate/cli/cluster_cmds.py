@@ -15,6 +15,7 @@ from hostgate.cli.common import client_from, cluster_options, make_client
 from hostgate.cli.output import console, emit_json, handle_errors
 from hostgate.errors import DataDirError, MemberNotFound
 from hostgate.messages import API, ClusterRename, ClusterStatus
+from hostgate.naming import format_target
 
 __all__ = ["cluster"]
 
@@ -179,9 +180,7 @@ def leave(
     if not settings.is_management:
         raise DataDirError(f"{data_dir} holds no management member")
     name = settings.server.member_name
-    target = server or f"{settings.server.address}:{settings.server.port}"
-    if ":" in settings.server.address and not server:
-        target = f"[{settings.server.address}]:{settings.server.port}"
+    target = server or format_target(settings.server.address, settings.server.port)
     client = make_client(target, hosts_file, (), settings.path(settings.tls.ca_file), user, password_file)
     try:
         client.call_sync(API.remove_member, None, name=name)

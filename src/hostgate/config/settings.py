@@ -21,6 +21,7 @@ from typing import Any
 import tomli_w
 
 from hostgate.errors import ConfigError, DataDirError, UnsafeAddress
+from hostgate.naming.target import url_host
 
 __all__ = [
     "CONFIG_FILE",
@@ -176,19 +177,15 @@ class Settings:
 
     @property
     def url(self) -> str:
-        return f"https://{_host_for_url(self.server.address)}:{self.server.port}"
+        return f"https://{url_host(self.server.address)}:{self.server.port}"
 
     @property
     def etcd_client_url(self) -> str:
-        return f"https://{_host_for_url(self.server.address)}:{self.etcd.client_port}"
+        return f"https://{url_host(self.server.address)}:{self.etcd.client_port}"
 
     @property
     def etcd_peer_url(self) -> str:
-        return f"https://{_host_for_url(self.server.address)}:{self.etcd.peer_port}"
-
-
-def _host_for_url(address: str) -> str:
-    return f"[{address}]" if ":" in address else address
+        return f"https://{url_host(self.server.address)}:{self.etcd.peer_port}"
 
 
 # --- loading -------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ re-exported here.
 """
 
 from hostgate.connector.cluster import ClusterClient
+from hostgate.connector.location import ClusterLocation
 from hostgate.connector.session import AsyncSession, Records, connect_direct, connect_via_domain
 from hostgate.connector.sync import (
     Session,
@@ -49,6 +50,7 @@ from hostgate.errors import (
 __all__ = [
     "AsyncSession",
     "ClusterClient",
+    "ClusterLocation",
     "EntityNotRecognized",
     "FeatureNotAvailable",
     "HostError",

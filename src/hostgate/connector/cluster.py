@@ -32,6 +32,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from hostgate.connector._transport import closing_transport
+from hostgate.connector.location import DEFAULT_PORT as DEFAULT_PORT  # hostgate doctor imports it from here
+from hostgate.connector.location import ClusterLocation
 from hostgate.errors import (
     CertificateError,
     HostgateError,
@@ -45,16 +47,18 @@ from hostgate.errors import (
 from hostgate.messages import Endpoint, decode_answer, encode
 from hostgate.naming.dialer import LastGood, dial
 from hostgate.naming.resolver import SYSTEM_HOSTS, AliasResolver
-from hostgate.naming.target import parse_target
+from hostgate.naming.stagger import AttemptDelay
+from hostgate.naming.target import parse_target, url_host
 
 __all__ = ["Answer", "ClusterClient", "cluster_id_of_ca"]
 
 T = TypeVar("T")
 Req = TypeVar("Req")
 Rep = TypeVar("Rep")
-
-DEFAULT_PORT = 9440
 _LAST_GOOD = LastGood()
+# Shared by every client of this process, like _LAST_GOOD: the answer times of an alias are the same
+# whichever client object saw them (the CLI and the connector create one per call).
+ADAPTIVE_DELAY = AttemptDelay()
 _CA_PREFIX = "hostgate cluster CA "
 # The wire contract of hedged writes (management/writes.py on the server side).
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -136,7 +140,10 @@ class ClusterClient:
     password: str | None = None
     hosts_file: Path | None = None
     dns_servers: Sequence[str] = ()
-    delay: float = 0.25
+    # The stagger between attempts: None learns it per alias from the answer times (RFC 8305 section 8,
+    # naming/stagger.py) shared by the whole process, an AttemptDelay learns it in that one, a number fixes
+    # it (0.25 is RFC 8305's default, hostgate's only stagger before issue #16).
+    delay: float | AttemptDelay | None = None
     deadline: float = 10.0
     system_hosts: Path | None = None
     bearer: str | None = None
@@ -162,6 +169,35 @@ class ClusterClient:
                 self._ssl.load_cert_chain(self.cert_file, self.key_file)
             except (OSError, ssl.SSLError) as exc:
                 raise CertificateError(f"cannot load the client certificate {self.cert_file}: {exc}") from exc
+
+    @classmethod
+    def at(
+        cls,
+        location: ClusterLocation,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        bearer: str | None = None,
+        keep_alive: bool = False,
+        cert_file: Path | None = None,
+        key_file: Path | None = None,
+    ) -> ClusterClient:
+        """A client of the cluster at ``location`` with these credentials."""
+        return cls(
+            location.alias,
+            ca_file=location.ca_file,
+            user=user,
+            password=password,
+            hosts_file=location.hosts_file,
+            dns_servers=location.dns_servers,
+            delay=location.delay,
+            deadline=location.deadline,
+            system_hosts=location.system_hosts,
+            bearer=bearer,
+            keep_alive=keep_alive,
+            cert_file=cert_file,
+            key_file=key_file,
+        )
 
     async def addresses(self) -> tuple[str, int, list[str]]:
         host, port = parse_target(self.target, DEFAULT_PORT)
@@ -200,13 +236,12 @@ class ClusterClient:
         self, address: str, port: int, method: str, path: str, body: object, headers: dict[str, str]
     ) -> Answer[bytes]:
         """One request to one member; raises unless it is a valid answer of this cluster."""
-        url_host = f"[{address}]" if ":" in address else address
         kept = self._kept.get(address) if self.keep_alive else None
         client = kept or httpx.AsyncClient(transport=closing_transport(self._ssl), timeout=self.deadline)
         try:
             resp = await client.request(
                 method,
-                f"https://{url_host}:{port}{path}",
+                f"https://{url_host(address)}:{port}{path}",
                 content=None if body is None else encode(body),
                 headers=headers if body is None else {**headers, "Content-Type": "application/json"},
             )
@@ -274,7 +309,12 @@ class ClusterClient:
             return await self._send(address, port, method, path, body, headers)
 
         _, answer = await dial(
-            host, addresses, attempt, last_good=_LAST_GOOD, delay=self.delay, deadline=self.deadline
+            host,
+            addresses,
+            attempt,
+            last_good=_LAST_GOOD,
+            delay=ADAPTIVE_DELAY if self.delay is None else self.delay,
+            deadline=self.deadline,
         )
         if answer.status >= 400:
             raise error_from_payload(_json(answer.payload), answer.status)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ import httpx
 
 from hostgate.connector._streams import asyncio_transport
 from hostgate.connector.cluster import ClusterClient
+from hostgate.connector.location import ClusterLocation
 from hostgate.errors import (
     HostgateError,
     NoServerAvailable,
@@ -215,13 +215,13 @@ async def _open(
 
 
 async def connect_via_domain(
-    alias: str,
+    alias: str | ClusterLocation,
     domain: str,
     model: str,
     *,
     user: str,
     password: str,
-    ca_file: Path,
+    ca_file: Path | None = None,
     hosts_file: Path | None = None,
     dns_servers: Sequence[str] = (),
     variables: Mapping[str, Any] | None = None,
@@ -231,18 +231,21 @@ async def connect_via_domain(
 ) -> AsyncSession:
     """Open a session on ``model`` on a session server of ``domain`` (VHI ``ConnectToModelViaDomain``).
 
-    ``variables`` override the model's variables for this session (user id, password of the host).
-    ``deadline`` bounds finding a server and signing on; ``timeout`` each later call.
+    ``alias`` is the cluster's alias with ``ca_file`` (its CA), ``hosts_file`` and ``dns_servers``, or a
+    :class:`ClusterLocation` holding them (then those three are ignored). ``variables`` override the model's
+    variables for this session (user id, password of the host). ``deadline`` bounds finding a server and
+    signing on (a location's own deadline wins); ``timeout`` each later call.
     """
-    cluster = ClusterClient(
-        alias, ca_file=ca_file, user=user, password=password, hosts_file=hosts_file, dns_servers=dns_servers,
-        deadline=deadline,
-    )  # fmt: skip
+    location = ClusterLocation.of(
+        alias, ca_file=ca_file, hosts_file=hosts_file, dns_servers=dns_servers, deadline=deadline
+    )
+    deadline = location.deadline
+    cluster = ClusterClient.at(location, user=user, password=password)
     loop = asyncio.get_running_loop()
     give_up = loop.time() + deadline
     tried: list[str] = []
     unreachable: list[str] = []
-    tls = ssl.create_default_context(cafile=str(ca_file))
+    tls = location.server_tls()
     last_error: HostgateError | None = None
     while loop.time() < give_up:
         answer = await cluster.call(API.route, RouteRequest(domain, model, tuple(tried), tuple(unreachable)))
@@ -272,10 +275,10 @@ async def connect_direct(
     server: str,
     model: str,
     *,
-    management: str,
+    management: str | ClusterLocation,
     user: str,
     password: str,
-    ca_file: Path,
+    ca_file: Path | None = None,
     hosts_file: Path | None = None,
     dns_servers: Sequence[str] = (),
     variables: Mapping[str, Any] | None = None,
@@ -286,16 +289,18 @@ async def connect_direct(
 
     ``server`` is the session server's registered name (``session01``) or its URL
     (``https://10.0.1.1:9450``, for an address the cluster does not know, behind NAT say). The token still
-    comes from the management cluster at ``management`` (its alias), which checks the user.
+    comes from the management cluster at ``management`` (its alias, or a :class:`ClusterLocation`), which
+    checks the user.
     """
     if "://" in server and not server.lower().startswith("https://"):
         # A session token travels in every request: never over plain HTTP (issue #15, finding 8).
         raise UnsafeAddress(f"{server!r}: a session server is reached over https:// only")
-    cluster = ClusterClient(
-        management, ca_file=ca_file, user=user, password=password, hosts_file=hosts_file,
-        dns_servers=dns_servers, deadline=deadline,
-    )  # fmt: skip
-    tls = ssl.create_default_context(cafile=str(ca_file))
+    location = ClusterLocation.of(
+        management, ca_file=ca_file, hosts_file=hosts_file, dns_servers=dns_servers, deadline=deadline
+    )
+    deadline = location.deadline
+    cluster = ClusterClient.at(location, user=user, password=password)
+    tls = location.server_tls()
     http = httpx.AsyncClient(
         verify=tls,
         transport=asyncio_transport(tls),

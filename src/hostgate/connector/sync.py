@@ -7,14 +7,14 @@ unchanged and a blocking application never touches an event loop.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import threading
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
-from pathlib import Path
-from typing import Any, NoReturn, Self, TypeVar
+from typing import Any, NoReturn, ParamSpec, Self, TypeVar
 
 from hostgate.connector.session import (
-    DEFAULT_CALL_TIMEOUT,
     AsyncSession,
     Records,
     connect_direct,
@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class _LoopThread:
@@ -155,81 +156,49 @@ def _session(connect: Coroutine[Any, Any, AsyncSession]) -> Session:
     return Session(runner, inner)
 
 
-def connect_to_model_via_domain(
-    alias: str,
-    domain: str,
-    model: str,
-    *,
-    user: str,
-    password: str,
-    ca_file: Path,
-    hosts_file: Path | None = None,
-    dns_servers: Sequence[str] = (),
-    variables: Mapping[str, Any] | None = None,
-    deadline: float = 10.0,
-    timeout: float = DEFAULT_CALL_TIMEOUT,
-) -> Session:
+def _blocking(
+    connect: Callable[P, Coroutine[Any, Any, AsyncSession]], name: str, doc: str
+) -> Callable[P, Session]:
+    """The sync twin of an async connect function: the same parameters (one signature, not a copy that can
+    drift), the session run on its own loop thread."""
+
+    @functools.wraps(connect)
+    def run(*args: P.args, **kwargs: P.kwargs) -> Session:
+        return _session(connect(*args, **kwargs))
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = doc
+    run.__module__ = __name__
+    # help() and IDEs read this: the async function's parameters, returning the blocking Session.
+    setattr(run, "__signature__", inspect.signature(connect).replace(return_annotation=Session))  # noqa: B010
+    return run
+
+
+connect_to_model_via_domain = _blocking(
+    connect_via_domain,
+    "connect_to_model_via_domain",
     """VHI ``ConnectToModelViaDomain``: a signed-on session on ``model`` on a live session server of
-    ``domain``, found through the management cluster's ``alias``.
+    ``domain``, found through the management cluster's ``alias`` (parameters: :func:`connect_via_domain`).
 
     >>> with connect_to_model_via_domain("vhi-prod-sea", "prod", "orders", user="u", password="p",
     ...                                  ca_file=Path("ca.pem"), variables={"userid": "ADA"}) as s:
     ...     s.current_entity()
     'Menu'
-    """
-    return _session(
-        connect_via_domain(
-            alias,
-            domain,
-            model,
-            user=user,
-            password=password,
-            ca_file=ca_file,
-            hosts_file=hosts_file,
-            dns_servers=dns_servers,
-            variables=variables,
-            deadline=deadline,
-            timeout=timeout,
-        )
-    )
+    """,
+)
 
-
-def connect_to_model(
-    server: str,
-    model: str,
-    *,
-    management: str,
-    user: str,
-    password: str,
-    ca_file: Path,
-    hosts_file: Path | None = None,
-    dns_servers: Sequence[str] = (),
-    variables: Mapping[str, Any] | None = None,
-    deadline: float = 10.0,
-    timeout: float = DEFAULT_CALL_TIMEOUT,
-) -> Session:
+connect_to_model = _blocking(
+    connect_direct,
+    "connect_to_model",
     """VHI ``ConnectToModel``: a session on ``model`` on one session server, named (``session01``) or by URL;
-    the management cluster at ``management`` (its alias) checks the user and issues the token.
+    the management cluster at ``management`` (its alias) checks the user and issues the token (parameters:
+    :func:`connect_direct`).
 
     >>> with connect_to_model("session01", "orders", management="vhi-prod-sea", user="u", password="p",
     ...                       ca_file=Path("ca.pem")) as s:
     ...     s.query("SELECT name FROM customers")
-    """
-    return _session(
-        connect_direct(
-            server,
-            model,
-            management=management,
-            user=user,
-            password=password,
-            ca_file=ca_file,
-            hosts_file=hosts_file,
-            dns_servers=dns_servers,
-            variables=variables,
-            deadline=deadline,
-            timeout=timeout,
-        )
-    )
+    """,
+)
 
 
 def connect_to_session(*args: object, **kwargs: object) -> NoReturn:

@@ -10,7 +10,7 @@ ibm5250 0.1.4 quirks worked around here (shared/reference/field-notes.md):
   ``select`` and applies each record as it arrives.
 - ``read_field_by_label()`` does not read protected output fields; hostgate reads by position from the
   screen text instead (the model's attributes), which covers protected text too.
-- TLS defaults to no certificate check; we pass a verifying context unless the model says ``tls_verify: false``.
+- TLS defaults to no certificate check; we pass the verifying context of ``hosts/_tls.py`` (shared with VT).
 - A receive timeout in the middle of a record drops the bytes read so far; waits therefore only read once
   ``select`` reports data, with the model's connect timeout as the per-record socket timeout.
 - ``TN5250Connection.connect()`` leaks its socket when the TCP connect fails (a ResourceWarning per refused
@@ -44,6 +44,7 @@ from hostgate.errors import (
     KeyboardLocked,
 )
 from hostgate.hosts._liveness import Pollable, probe
+from hostgate.hosts._tls import host_context
 from hostgate.hosts._worker import ThreadedSession
 from hostgate.hosts.base import Condition, Field, Screen
 from hostgate.hosts.tn3270 import describe_condition
@@ -106,12 +107,7 @@ class Tn5250Session(ThreadedSession):
     # -- on the session thread -----------------------------------------------------------------------
     def _connect_sync(self) -> Screen:
         spec = self.spec
-        context: ssl.SSLContext | None = None
-        if spec.tls:
-            context = ssl.create_default_context()
-            if not spec.tls_verify:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
+        context = host_context(spec, self.where)
         term = ibm5250.Terminal(
             spec.address,
             spec.port,

@@ -34,6 +34,7 @@ import telnetlib3
 
 from hostgate.errors import FieldNotWritable, HostDisconnected, HostTimeout, HostUnreachable, KeyNotSupported
 from hostgate.hosts._liveness import Pollable, probe
+from hostgate.hosts._tls import host_context
 from hostgate.hosts._worker import DRAIN_TIMEOUT, closed_text
 from hostgate.hosts.base import Condition, HostSession, Screen, as_predicate
 from hostgate.hosts.tn3270 import describe_condition
@@ -153,12 +154,7 @@ class VtSession(HostSession):
             raise HostUnreachable(f"{self.where}: a session connects once; open a new one")
         self._used = True
         spec = self.spec
-        context: ssl.SSLContext | None = None
-        if spec.tls:
-            context = ssl.create_default_context()
-            if not spec.tls_verify:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
+        context = host_context(spec, self.where)
         try:
             reader, writer = await asyncio.wait_for(
                 telnetlib3.open_connection(

@@ -13,6 +13,7 @@ from typing import Any, Self
 import msgspec
 
 from hostgate.errors import StoreCorrupt
+from hostgate.naming.target import url_host
 
 __all__ = [
     "CA_KEY",
@@ -135,8 +136,7 @@ class MemberRecord(_Record):
 
     @property
     def url(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"https://{host}:{self.port}"
+        return f"https://{url_host(self.address)}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,8 +176,7 @@ class SessionServerRecord(_Record):
 
     @property
     def url(self) -> str:
-        host = f"[{self.advertised_address}]" if ":" in self.advertised_address else self.advertised_address
-        return f"https://{host}:{self.advertised_port}"
+        return f"https://{url_host(self.advertised_address)}:{self.advertised_port}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,7 @@ from hostgate.management.security import (
 from hostgate.management.validation import check_cluster_name
 from hostgate.management.writes import WriteCalls
 from hostgate.messages import ClusterStatus, JoinGrant, JoinRequest, MemberStatus
+from hostgate.naming.target import url_host
 from hostgate.store.base import MemberInfo, Store, StoreStatus
 from hostgate.store.guard import note_unseen
 
@@ -316,7 +317,7 @@ class ManagementService:
             [request.address],
         )
         etcd_ca, etcd_cert_pem = self._sign_etcd_cert(request)
-        host = f"[{request.address}]" if ":" in request.address else request.address
+        host = url_host(request.address)
         record = MemberRecord(
             request.name,
             request.address,

@@ -67,3 +67,5 @@ class HostSpec:
     tls_verify: bool = True
     encoding: str = "cp037"
     connect_timeout: float = 10.0
+    # PEM CA certificates to verify the host with instead of the system's (5250 and VT; hosts/_tls.py).
+    tls_ca_file: str = ""

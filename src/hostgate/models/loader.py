@@ -60,13 +60,14 @@ def _host(issues: Issues, root: YMap) -> HostSpec | None:
         m,
         "host",
         required=("type", "address", "port"),
-        optional=("tls", "tls_verify", "terminal", "encoding", "connect_timeout"),
+        optional=("tls", "tls_verify", "tls_ca_file", "terminal", "encoding", "connect_timeout"),
     )
     type_ = issues.choice(m, "type", "host", HostType)
     address = issues.text(m, "address", "host", empty=False)
     port = issues.integer(m, "port", "host", low=1, high=65535)
     tls = issues.boolean(m, "tls", "host", False)
     verify = issues.boolean(m, "tls_verify", "host", True)
+    ca_file = issues.text(m, "tls_ca_file", "host", "", empty=True)
     timeout = issues.number(m, "connect_timeout", "host", 10.0)
     terminal = _terminal(issues, m, type_)
     default_encoding = "utf8" if type_ is HostType.VT else "cp037"
@@ -83,11 +84,11 @@ def _host(issues: Issues, root: YMap) -> HostSpec | None:
             m, "encoding", "host.encoding", f"the EBCDIC code page is cp037 or cp1047, not {encoding!r}"
         )
         encoding = None
-    if None in (type_, address, port, tls, verify, timeout, terminal, encoding):
+    if None in (type_, address, port, tls, verify, ca_file, timeout, terminal, encoding):
         return None
     assert type_ is not None and address is not None and port is not None and terminal is not None
-    assert timeout is not None and encoding is not None
-    return HostSpec(type_, address, port, terminal, bool(tls), bool(verify), encoding, timeout)
+    assert timeout is not None and encoding is not None and ca_file is not None
+    return HostSpec(type_, address, port, terminal, bool(tls), bool(verify), encoding, timeout, ca_file)
 
 
 def _terminal(issues: Issues, host: YMap, type_: HostType | None) -> Terminal | None:

@@ -33,13 +33,16 @@ from hostgate.naming.resolver import (
     SystemLookup,
     getaddrinfo_lookup,
 )
-from hostgate.naming.target import format_target, is_ip_literal, parse_target
+from hostgate.naming.stagger import AttemptDelay, DelayStats
+from hostgate.naming.target import format_target, is_ip_literal, parse_target, url_host
 
 __all__ = [
     "DEFAULT_SOURCES",
     "SYSTEM_HOSTS",
     "AliasResolver",
+    "AttemptDelay",
     "AttemptFault",
+    "DelayStats",
     "DnsAnswer",
     "DnsClient",
     "HostsEntry",
@@ -64,4 +67,5 @@ __all__ = [
     "parse_name_server",
     "parse_target",
     "read_hosts_file",
+    "url_host",
 ]

@@ -8,7 +8,9 @@ returns a valid **answer** wins and the others are cancelled. An attempt is a wh
 ``connect()``, because a member that accepts TCP and never answers (SIGSTOP) must be skipped too.
 
 :class:`LastGood` remembers, per alias, which address answered last, so the next connection tries it first
-for a short while instead of starting again at a member that may be down. :func:`dial` puts the two together.
+for a short while instead of starting again at a member that may be down. :func:`dial` puts the two together,
+and takes the delay from an :class:`~hostgate.naming.stagger.AttemptDelay` (learned from the alias's answer
+times, RFC 8305 section 8) or a fixed number.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from hostgate._clock import SYSTEM_CLOCK, Clock
 from hostgate.errors import HostgateError, NoMemberAnswered, WrongCluster
+from hostgate.naming.stagger import DEFAULT_DELAY, AttemptDelay
 
 __all__ = ["AttemptFault", "LastGood", "dial", "first_answer"]
 
@@ -88,11 +91,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+@dataclass(frozen=True, slots=True)
+class _Won(Generic[T]):
+    address: str
+    answer: T
+    elapsed: float  # from the winning attempt's own start to its answer
+    hedges: int  # attempts started while an earlier one was still running
+
+
 async def first_answer(
     addresses: Sequence[str],
     attempt: Callable[[str], Awaitable[T]],
     *,
-    delay: float = 0.25,
+    delay: float = DEFAULT_DELAY,
     deadline: float = 10.0,
     what: str = "management server",
 ) -> tuple[str, T]:
@@ -108,6 +119,18 @@ async def first_answer(
     ``deadline`` seconds passed; ``WrongCluster`` when every address that answered said it belongs to another
     cluster (a mix of faults is ``NoMemberAnswered``, which lists the wrong-cluster ones too).
     """
+    won = await _race(addresses, attempt, delay=delay, deadline=deadline, what=what)
+    return won.address, won.answer
+
+
+async def _race(
+    addresses: Sequence[str],
+    attempt: Callable[[str], Awaitable[T]],
+    *,
+    delay: float,
+    deadline: float,
+    what: str,
+) -> _Won[T]:
     order = list(dict.fromkeys(addresses))
     if not order:
         raise NoMemberAnswered(f"no address to try for the {what}")
@@ -117,7 +140,9 @@ async def first_answer(
     faults: dict[str, str] = {}
     wrong_cluster: dict[str, WrongCluster] = {}
     pending: dict[asyncio.Task[T], str] = {}
+    started_at: dict[str, float] = {}
     started = 0
+    hedges = 0
     next_start = loop.time()
 
     async def run(address: str) -> T:
@@ -131,6 +156,9 @@ async def first_answer(
             if started < len(order) and now >= next_start:
                 address = order[started]
                 started += 1
+                if pending:
+                    hedges += 1
+                started_at[address] = now
                 pending[asyncio.create_task(run(address))] = address
                 next_start = now + delay
                 continue
@@ -145,7 +173,7 @@ async def first_answer(
                     continue
                 exc = task.exception()
                 if exc is None:
-                    return address, task.result()
+                    return _Won(address, task.result(), loop.time() - started_at[address], hedges)
                 if not isinstance(exc, Exception):
                     raise exc
                 if isinstance(exc, WrongCluster):
@@ -180,21 +208,28 @@ async def dial(
     attempt: Callable[[str], Awaitable[T]],
     *,
     last_good: LastGood | None = None,
-    delay: float = 0.25,
+    delay: float | AttemptDelay = DEFAULT_DELAY,
     deadline: float = 10.0,
     what: str = "management server",
 ) -> tuple[str, T]:
     """:func:`first_answer` over ``addresses`` with ``alias``'s last good address first; remembers the winner.
 
-    When nothing answers, the alias's remembered address is forgotten so the next call starts afresh.
+    ``delay`` is a fixed stagger, or an :class:`AttemptDelay` that gives this alias's delay and learns from
+    the winning attempt's answer time (and counts the hedges). When nothing answers, the alias's remembered
+    address is forgotten so the next call starts afresh.
     """
     ordered = last_good.order(alias, addresses) if last_good is not None else list(addresses)
+    pacer = delay if isinstance(delay, AttemptDelay) else None
+    stagger = delay.delay(alias) if isinstance(delay, AttemptDelay) else delay
     try:
-        address, answer = await first_answer(ordered, attempt, delay=delay, deadline=deadline, what=what)
+        won = await _race(ordered, attempt, delay=stagger, deadline=deadline, what=what)
     except (NoMemberAnswered, WrongCluster):
         if last_good is not None:
             last_good.forget(alias)
         raise
+    if pacer is not None:
+        pacer.observe(alias, won.elapsed)
+        pacer.count(hedges=won.hedges)
     if last_good is not None:
-        last_good.remember(alias, address)
-    return address, answer
+        last_good.remember(alias, won.address)
+    return won.address, won.answer

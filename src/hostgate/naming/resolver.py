@@ -30,11 +30,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
 
-from hostgate.config import NamingSettings
-from hostgate.errors import ConfigError, HostsFileError, ResolutionFailed, UsageError
-from hostgate.naming.dns import DnsClient, NameServer, parse_name_server
+from hostgate.errors import HostsFileError, ResolutionFailed, UsageError
+from hostgate.naming.dns import DnsClient, NameServer
 from hostgate.naming.hosts_file import HostsFile, read_hosts_file
 
 __all__ = [
@@ -126,37 +124,6 @@ class AliasResolver:
         self.dns = DnsClient(dns_servers, timeout=timeout) if dns_servers else None
         self.timeout = timeout
         self._system_lookup = system_lookup
-
-    @classmethod
-    def from_settings(
-        cls,
-        naming: NamingSettings,
-        *,
-        base_dir: Path | None = None,
-        system_hosts: str | Path | None = SYSTEM_HOSTS,
-        system_lookup: SystemLookup = getaddrinfo_lookup,
-    ) -> Self:
-        """A resolver for ``[naming]`` of hostgate.toml; a relative ``hosts_file`` is under ``base_dir``."""
-        hosts_file: Path | None = None
-        if naming.hosts_file:
-            hosts_file = Path(naming.hosts_file)
-            if base_dir is not None and not hosts_file.is_absolute():
-                hosts_file = base_dir / hosts_file
-        try:
-            servers = [parse_name_server(s) for s in naming.dns_servers]
-        except UsageError as exc:
-            raise ConfigError(f"naming.dns_servers: {exc.message}") from exc
-        try:
-            sources = _check_sources(naming.sources)
-        except UsageError as exc:
-            raise ConfigError(f"naming.sources: {exc.message}") from exc
-        return cls(
-            hosts_file=hosts_file,
-            system_hosts=system_hosts,
-            dns_servers=servers,
-            sources=sources,
-            system_lookup=system_lookup,
-        )
 
     async def resolve(self, alias: str, *, consult_all: bool = False) -> Resolution:
         """The addresses of ``alias`` from the first source in order that knows it.

@@ -20,7 +20,7 @@ import re
 
 from hostgate.errors import UsageError
 
-__all__ = ["format_target", "is_ip_literal", "parse_target"]
+__all__ = ["format_target", "is_ip_literal", "parse_target", "url_host"]
 
 _BRACKETED = re.compile(r"^\[(?P<host>[^\[\]]*)\](?::(?P<port>[^:]*))?$")
 _HINT = "Give HOST, HOST:PORT or [IPv6]:PORT, for example vhi-prod-sea:9440 or [::1]:9440."
@@ -91,6 +91,19 @@ def parse_target(target: str, default_port: int) -> tuple[str, int]:
     return text, default_port
 
 
+def url_host(host: str) -> str:
+    """``host`` as it goes before ``:port`` in an address or URL: an IPv6 literal in brackets (RFC 3986
+    3.2.2), an IPv4 literal or a name unchanged.
+
+    >>> url_host("fe80::1%eth0"), url_host("10.0.0.1"), url_host("vhi-prod-sea")
+    ('[fe80::1%eth0]', '10.0.0.1', 'vhi-prod-sea')
+
+    A zone stays as it is, not escaped as ``%25`` (RFC 6874): the same URLs go to httpx, which hands the host
+    to ``getaddrinfo`` as written, and ``getaddrinfo("fe80::1%25eth0")`` finds nothing.
+    """
+    return f"[{host}]" if ":" in host else host
+
+
 def format_target(host: str, port: int) -> str:
     """The inverse of :func:`parse_target`: ``[v6]:port`` for IPv6 literals, ``host:port`` otherwise."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"{url_host(host)}:{port}"
