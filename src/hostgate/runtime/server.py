@@ -313,8 +313,8 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
 
 def run_loop(settings: Settings, main: Coroutine[object, object, T]) -> T:
     """``asyncio.run`` on the event loop ``[server] loop`` names: uvloop (libuv) by default (issue #16), which
-    runs the etcd member's child process (``preexec_fn``, PR_SET_PDEATHSIG), signal handlers and grpc.aio (aetcd)
-    as asyncio's own loop does."""
+    runs the etcd member's child process (``preexec_fn`` with PR_SET_PDEATHSIG; ``start_new_session``, as uvloop
+    refuses ``process_group``), signal handlers and grpc.aio (aetcd) as asyncio's own loop does."""
     if settings.server.loop == "uvloop":
         import uvloop
 
