@@ -549,8 +549,8 @@ def _run(a: argparse.Namespace, tmp: Path) -> int:
         for name in domain_tokens:
             b.call("PUT", f"/api/v1/domains/{DOMAIN}/servers/{name}", {"weight": 1, "priority": 1})
         with Keeper(member, ctx, domain_tokens):
-            # Routable once the keeper's first heartbeats are in. The first call pays argon2, the HMAC cache
-            # answers every later one; its answer is what the bare apps return.
+            # Routable once the keeper's first heartbeats are in. The first call pays argon2, the member's memory
+            # of verified passwords answers the later ones; its answer is what the bare apps return.
             b.answer = tmp / "route-answer.json"
             b.answer.write_text(b.route_once().text)
             print(
