@@ -126,7 +126,7 @@ class Signer:
         header = {"alg": _ALGORITHM, "kid": kid, "typ": "JWT"}
         self._header = _b64(json.dumps(header, separators=(",", ":")).encode())
         # claims without expiry -> (issued at, token, expires at), for mint_fresh.
-        self._recent: dict[TokenClaims, tuple[float, str, float]] = {}
+        self._recent: dict[tuple[str, ...], tuple[float, str, float]] = {}
 
     def mint_fresh(self, claims: TokenClaims, ttl: float, *, now: float | None = None) -> tuple[str, float]:
         """``(token, expires_at)`` for ``claims`` valid ``ttl`` seconds from now: a token minted for the very
@@ -137,7 +137,8 @@ class Signer:
         expires at most ``REUSE_WINDOW`` earlier. A rotated key means a new :class:`Signer`, so no token of a
         retired key is handed out again."""
         now = time.time() if now is None else now
-        key = dataclasses.replace(claims, expires_at=0.0)
+        c = claims
+        key = (c.kind, c.cluster_id, c.server, c.user, c.model, c.domain, c.token_id)  # all but the expiry
         recent = self._recent.get(key)
         if recent is not None and 0.0 <= now - recent[0] < REUSE_WINDOW:
             return recent[1], recent[2]

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import TypeVar, cast
@@ -87,3 +88,10 @@ def test_a_new_key_s_signer_never_hands_out_the_old_key_s_token() -> None:
     token, _ = first.mint_fresh(_claims(), 900.0, now=5000.0)
     kid, private, _ = tokens.generate_key()
     assert tokens.Signer(kid, private).mint_fresh(_claims(), 900.0, now=5000.0)[0] != token
+
+
+def test_the_reuse_key_names_every_claim_but_the_expiry() -> None:
+    # Signer.mint_fresh keys its memory by these fields: a claim added to TokenClaims must be added there too,
+    # or two callers differing only in it would share a token.
+    names = {f.name for f in dataclasses.fields(tokens.TokenClaims)}
+    assert names == {"kind", "cluster_id", "server", "user", "model", "domain", "token_id", "expires_at"}
