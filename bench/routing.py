@@ -251,6 +251,9 @@ class HeartbeatResult:
     # Server CPU per answered heartbeat in the window (ms): the figure compared, as a busy machine makes the load
     # process skip beats, and a server that is sent fewer beats would look cheaper by CPU % alone.
     cpu_ms_per_beat: float
+    # What the failed heartbeats were (status codes, exception names): a bench that counts failures must say
+    # which, or a broken baseline reads as a fast one.
+    failures: str = ""
 
 
 # --- the bench ---------------------------------------------------------------------------------------------------
@@ -392,6 +395,7 @@ class Bench:
             r["p99_ms"] or 0.0,
             # Answered beats in the window: the run's answered share of its evenly spread schedule.
             1000 * (cpu1 - cpu0) / (ok / r["sent_seconds"] * (t1 - t0)) if ok else float("nan"),
+            ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()) if k not in ("200", "204")),
         )
 
 
@@ -490,7 +494,7 @@ def part2(b: Bench, servers: Path, figures: Figures) -> None:
             f"{label:<36}{h.cpu_percent:>6.1f}%{h.beats_per_s:>9.0f}{h.ok:>7}{h.failed:>8}{h.skipped:>9}",
             end="",
         )
-        print(f"{h.handshakes:>8}{h.p50_ms:>8.1f}{h.p99_ms:>8.1f}{h.cpu_ms_per_beat:>13.3f}")
+        print(f"{h.handshakes:>8}{h.p50_ms:>8.1f}{h.p99_ms:>8.1f}{h.cpu_ms_per_beat:>13.3f}  {h.failures}")
     # hostgate's Heartbeater keeps one connection per member (ClusterClient(keep_alive=True)) and the member's
     # keep-alive timeout (15 s) outlasts the interval, so "kept connection" is what a real installation costs.
     figures.hb_cpu = statistics.median(
