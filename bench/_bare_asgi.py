@@ -1,9 +1,10 @@
 """The baseline server of bench/routing.py: a bare app under hostgate's own uvicorn and TLS settings.
 
 It answers hostgate's two hot paths without doing their work: ``POST /api/v1/route`` reads the body and returns
-a route answer held in memory (one real answer of the member, read at start); ``POST /api/v1/session-servers/{name}/heartbeat`` reads the body and returns 204.
-It uses the same ``_uvicorn()`` configuration (certificate, CA, ``CERT_OPTIONAL``, no access log) and the same
-member data directory as the hostgate member it is compared with, so only the application differs.
+a route answer held in memory (one real answer of the member, read at start);
+``POST /api/v1/session-servers/{name}/heartbeat`` reads the body and returns 204.
+It uses the same ``_uvicorn()`` configuration (certificate, CA, ``CERT_OPTIONAL``, no access log, the same
+hardened protocol and event loop) and the same member data directory as the hostgate member it is compared with, so only the application differs.
 
 ``--kind starlette`` is the framework hostgate is built on (the ceiling the bench compares with); ``--kind raw``
 is a raw ASGI callable, the ceiling of uvicorn itself.
@@ -14,7 +15,6 @@ is a raw ASGI callable, the ceiling of uvicorn itself.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
@@ -26,7 +26,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from hostgate.config.settings import load_settings
-from hostgate.runtime.server import _uvicorn
+from hostgate.runtime.server import _uvicorn, run_loop
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -83,7 +83,9 @@ def main() -> None:
     settings = load_settings(args.data_dir)
     answer = json.loads(args.answer.read_text())
     app = starlette_app(answer) if args.kind == "starlette" else raw_app(answer)
-    asyncio.run(_uvicorn(settings, app, args.port).serve())
+    # The member's server stack ([server] http and loop, or HOSTGATE_SERVER_HTTP/_LOOP), so that only the
+    # application differs.
+    run_loop(settings, _uvicorn(settings, app, args.port, {}).serve())
 
 
 if __name__ == "__main__":

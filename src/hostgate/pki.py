@@ -17,6 +17,7 @@ it, so a session server cannot pose as a management member either.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import ipaddress
 from collections.abc import Sequence
@@ -195,8 +196,13 @@ def issue_member_cert(ca: CertPair, member_name: str, addresses: Sequence[str]) 
     return CertPair(sign_csr(ca, csr_pem, member_name, addresses), key_pem)
 
 
+@functools.lru_cache(maxsize=4096)
 def fingerprint(cert_pem: bytes) -> str:
-    """SHA-256 of the certificate's DER form, as ``sha256:hex`` (what install prints for joiners to check)."""
+    """SHA-256 of the certificate's DER form, as ``sha256:hex`` (what install prints for joiners to check).
+
+    Memoised (a pure function of its input): every heartbeat is authenticated by its certificate's
+    fingerprint, and parsing the PEM each time cost more than the rest of the heartbeat (issue #16). The bound
+    covers a few thousand session servers; an unparsable input raises and is not remembered."""
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
     except ValueError as exc:

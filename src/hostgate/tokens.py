@@ -18,6 +18,7 @@ in the key set until the last token it signed has expired (``accept_until``), th
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import os
@@ -35,6 +36,7 @@ from hostgate.messages.enrolment import PublicKey
 
 __all__ = [
     "MAX_CLOCK_SKEW",
+    "REUSE_WINDOW",
     "SESSION_TOKEN_TTL",
     "KeySet",
     "PublicKey",
@@ -46,6 +48,11 @@ __all__ = [
 
 _ALGORITHM = "EdDSA"
 _VERIFIED_MAX = 10_000
+# A token minted for the same claims this recently is handed out again (Signer.mint_fresh): a busy client of one
+# account routing many calls a second then costs one Ed25519 signature a second per (server, model), not one per
+# call. Short, so every answer's token still has (almost) its whole lifetime.
+REUSE_WINDOW = 1.0
+_RECENT_MAX = 10_000
 SESSION_TOKEN_TTL = 900.0
 # Members' and session servers' clocks may differ this much (an NTP-kept LAN is far closer).
 MAX_CLOCK_SKEW = 60.0
@@ -95,6 +102,29 @@ class Signer:
         self._key = key
         header = {"alg": _ALGORITHM, "kid": kid, "typ": "JWT"}
         self._header = _b64(json.dumps(header, separators=(",", ":")).encode())
+        # claims without expiry -> (issued at, token, expires at), for mint_fresh.
+        self._recent: dict[tuple[str, ...], tuple[float, str, float]] = {}
+
+    def mint_fresh(self, claims: TokenClaims, ttl: float, *, now: float | None = None) -> tuple[str, float]:
+        """``(token, expires_at)`` for ``claims`` valid ``ttl`` seconds from now: a token minted for the very
+        same claims less than :data:`REUSE_WINDOW` ago, else a new one (``claims.expires_at`` is ignored).
+
+        Safe to share: the token names the same user, cluster, server, model and domain, so it grants the
+        caller (authenticated for this request, as the first one was) exactly what a new one would, and
+        expires at most ``REUSE_WINDOW`` earlier. A rotated key means a new :class:`Signer`, so no token of a
+        retired key is handed out again."""
+        now = time.time() if now is None else now
+        c = claims
+        key = (c.kind, c.cluster_id, c.server, c.user, c.model, c.domain, c.token_id)  # all but the expiry
+        recent = self._recent.get(key)
+        if recent is not None and 0.0 <= now - recent[0] < REUSE_WINDOW:
+            return recent[1], recent[2]
+        expires = now + ttl
+        token = self.mint(dataclasses.replace(claims, expires_at=expires))
+        if len(self._recent) >= _RECENT_MAX:
+            self._recent.clear()  # bounded whatever names clients route to; the next calls mint anew
+        self._recent[key] = (now, token, expires)
+        return token, expires
 
     def mint(self, claims: TokenClaims) -> str:
         """A compact JWS built directly: it is on the routing hot path, where PyJWT's per-call key handling

@@ -39,10 +39,17 @@ class Lab(LoneMember):
         )
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+# Both server stacks hostgate can run (issue #16): the default, and the pure-Python fallback.
+STACKS = {"httptools-uvloop": ("httptools", "uvloop"), "h11-asyncio": ("h11", "asyncio")}
+
+
+@pytest.fixture(scope="module", params=sorted(STACKS))
+def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    http, loop = STACKS[request.param]
     with pytest.MonkeyPatch.context() as mp:
         # Servers started below inherit these (Member.start passes os.environ).
+        mp.setenv("HOSTGATE_SERVER_HTTP", http)
+        mp.setenv("HOSTGATE_SERVER_LOOP", loop)
         mp.setenv("HOSTGATE_SECURITY_HEADER_TIMEOUT", str(HEADER_TIMEOUT))
         mp.setenv("HOSTGATE_SECURITY_MAX_CONNECTIONS", str(MAX_CONNECTIONS))
         with lone_member(tmp_path_factory.mktemp("slow"), heartbeat_interval=5.0) as lone:
@@ -112,6 +119,20 @@ def test_a_keep_alive_connection_s_next_request_has_the_same_deadline(lab: Lab) 
         status, _, body = read_response(sock)
     assert status == 408 and body["code"] == "HG-1031"
     assert time.monotonic() - started < 15.0
+
+
+def test_an_idle_keep_alive_connection_is_left_to_the_keep_alive_timer(lab: Lab) -> None:
+    # The header clock runs only while a request head is awaited after its first byte: a connection idle
+    # between requests (keep-alive 15 s) is not cut off after header_timeout, on either parser.
+    with lab.connect(lab.member) as sock:
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")  # the whole request in one write
+        assert read_response(sock)[0] == 200
+        sock.settimeout(HEADER_TIMEOUT * 2)
+        with pytest.raises(TimeoutError):  # no 408 arrives while the connection is idle
+            sock.recv(1)
+        sock.settimeout(30)
+        sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(sock)[0] == 200
 
 
 def test_connections_beyond_the_cap_get_a_coded_503(lab: Lab) -> None:

@@ -140,6 +140,24 @@ def test_failed_logins_back_off_with_a_coded_429_and_are_logged(lab: Lab) -> Non
     assert password not in (lab.member.data_dir.parent / f"{lab.member.name}.server.log").read_text()
 
 
+def test_forwarded_for_does_not_choose_the_address_the_throttle_counts(lab: Lab) -> None:
+    # From 127.0.0.1, uvicorn's default trusted proxy: before issue #16 each guess named its own source in
+    # X-Forwarded-For, was counted for that made-up address, and was never slowed down (all 401).
+    transport = httpx.HTTPTransport(verify=lab.ctx, local_address="127.0.0.1")
+    with httpx.Client(base_url=lab.member.url, verify=lab.ctx, timeout=10.0, transport=transport) as c:
+        codes = [
+            c.get(
+                "/api/v1/whoami",
+                headers={  # a new user name each time: only the address can be throttled
+                    "Authorization": _basic(f"forwarded{i}", "not-the-Secret-77"),
+                    "X-Forwarded-For": f"10.99.{i}.1",
+                },
+            ).status_code
+            for i in range(8)
+        ]
+    assert 429 in codes, codes
+
+
 def test_right_password_still_works_from_another_address(lab: Lab) -> None:
     with lab.admin() as c:
         assert c.get("/api/v1/whoami").json()["name"] == "admin"

@@ -168,14 +168,16 @@ async def test_a_new_member_joins_and_leaves(etcd_cluster_fn: EtcdCluster) -> No
 
 
 @requires_etcd
-def test_etcd_dies_when_hostgate_is_killed(tmp_path: Path) -> None:
-    """PR_SET_PDEATHSIG: a kill -9 of the supervising process takes its etcd member with it."""
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])  # hostgate's default loop (issue #16), and asyncio's
+def test_etcd_dies_when_hostgate_is_killed(tmp_path: Path, loop: str) -> None:
+    """PR_SET_PDEATHSIG: a kill -9 of the supervising process takes its etcd member with it; and etcd runs in
+    a process group of its own (a Ctrl-C at hostgate's terminal does not reach it)."""
     cluster = EtcdCluster(tmp_path, size=1)  # settings and certificates for one member
     settings_file = tmp_path / "settings.pickle"
     settings_file.write_bytes(pickle.dumps(cluster.nodes[0].settings))
     child_code = textwrap.dedent(
         f"""
-        import asyncio, pickle
+        import asyncio, pickle, uvloop
         from pathlib import Path
         from hostgate.store.etcd_member import EtcdMember
 
@@ -185,7 +187,7 @@ def test_etcd_dies_when_hostgate_is_killed(tmp_path: Path) -> None:
             print(member.pid, flush=True)
             await asyncio.Event().wait()
 
-        asyncio.run(main())
+        {loop}.run(main())
         """
     )
     child = subprocess.Popen([sys.executable, "-c", child_code], stdout=subprocess.PIPE, text=True)
@@ -194,6 +196,7 @@ def test_etcd_dies_when_hostgate_is_killed(tmp_path: Path) -> None:
         assert child.stdout is not None
         etcd_pid = int(child.stdout.readline())
         assert _alive(etcd_pid)
+        assert os.getpgid(etcd_pid) == etcd_pid != os.getpgid(child.pid)
         child.kill()  # our own child, by PID
         child.wait(10)
         deadline = time.monotonic() + 10

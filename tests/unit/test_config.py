@@ -77,6 +77,8 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         (GOOD.replace("client_port = 2381", "client_prot = 2381"), "etcd.client_prot"),
         (GOOD.replace('member_name = "workhorse01"\n', ""), "server.member_name"),
         ("[server\nbroken", "not valid TOML"),
+        (GOOD.replace('cluster_id = "abc"', 'cluster_id = "abc"\nhttp = "http2"'), "server.http"),
+        (GOOD.replace('cluster_id = "abc"', 'cluster_id = "abc"\nloop = "trio"'), "server.loop"),
     ],
 )
 def test_bad_values_name_the_field(tmp_path: Path, text: str, field: str) -> None:
@@ -84,6 +86,13 @@ def test_bad_values_name_the_field(tmp_path: Path, text: str, field: str) -> Non
         load_settings(_write(tmp_path, text), env={})
     assert field in info.value.message
     assert str(tmp_path) in info.value.message
+
+
+def test_the_server_stack_defaults_to_httptools_on_uvloop_and_can_be_the_old_one(tmp_path: Path) -> None:
+    s = load_settings(_write(tmp_path, GOOD), env={})
+    assert (s.server.http, s.server.loop) == ("httptools", "uvloop")
+    old = load_settings(tmp_path, env={"HOSTGATE_SERVER_HTTP": "h11", "HOSTGATE_SERVER_LOOP": "asyncio"})
+    assert (old.server.http, old.server.loop) == ("h11", "asyncio")
 
 
 def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:

@@ -66,6 +66,7 @@ from hostgate.messages import (
 __all__ = ["create_app"]
 
 log = logging.getLogger("hostgate.api")
+_HOT_PATHS = frozenset({"/api/v1/route", "/api/v1/session-servers/{name}/heartbeat"})
 Handler = Callable[[Request], Awaitable[Response]]
 
 
@@ -327,6 +328,9 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),
         *ldap_routes(LdapAdmin(service.store, service.cache, service.auth.directories), principal, guarded),
     ]
+    # Starlette tries the routes in order, a regular expression each: the hot paths first (issue #16; the route
+    # call was 20th). Neither path overlaps another route's, so the order changes no match.
+    routes.sort(key=lambda r: r.path not in _HOT_PATHS)
     guard = LoginGuard(service.auth, service.settings.security)
     identity = {
         "X-Hostgate-Cluster-Id": service.settings.server.cluster_id,

@@ -55,6 +55,10 @@ class ServerSettings:
     port: int = DEFAULT_PORT
     cluster_id: str = ""
     roles: tuple[str, ...] = ("management",)
+    # The HTTP faces' server stack (issue #16): uvicorn's httptools parser on uvloop roughly doubles the request
+    # rate of h11 on asyncio here; "h11"/"asyncio" remain as pure-Python fallbacks (and the bench's baseline).
+    http: str = "httptools"
+    loop: str = "uvloop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +332,10 @@ def settings_from_mapping(
     if naming.connect_delay <= 0 or naming.deadline <= 0:
         raise ConfigError(f"naming.connect_delay/deadline in {source}: must be positive")
     session: SessionSettings = parts["session"]
+    if server.http not in ("httptools", "h11"):
+        raise ConfigError(f"server.http in {source}: {server.http!r} is not one of httptools, h11")
+    if server.loop not in ("uvloop", "asyncio"):
+        raise ConfigError(f"server.loop in {source}: {server.loop!r} is not one of uvloop, asyncio")
     for role in server.roles:
         if role not in ("management", "session"):
             raise ConfigError(f"server.roles in {source}: {role!r} is not one of management, session")

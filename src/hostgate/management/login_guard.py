@@ -5,7 +5,8 @@ passwords made ``/health`` take seconds (issue #15, finding 3). So:
 
 * a check runs on a small thread pool (argon2-cffi releases the GIL), at most ``login_workers`` at once, and at
   most ``login_queue`` wait for a worker; beyond that the answer is 429 at once (no unbounded queue);
-* a password verified before is recognised by an HMAC of it (``Authenticator.recall``), with no argon2;
+* a password verified before (within ``REMEMBER_VERIFIED``, 60 s) is recognised by a keyed digest of it
+  (``Authenticator.recall``), with no argon2;
 * failures are counted per user name and per source address: after ``login_free_failures`` each further one
   blocks the key for an exponentially growing delay (``login_backoff`` doubling up to ``login_backoff_max``),
   and ``lockout_failures`` consecutive failures lock the user name for ``lockout_seconds``. A blocked key is

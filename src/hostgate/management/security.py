@@ -8,8 +8,12 @@ Profiles, grants and bound tokens arrive with the security issue; their place is
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import re
+import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import argon2
@@ -21,7 +25,14 @@ from hostgate.management.ldap import DirectoryAuthenticator, LdapSettings
 from hostgate.management.ldap.config import LDAP_KEY
 from hostgate.management.records import UserRecord, user_key
 
-__all__ = ["ADMIN_ROLE", "Authenticator", "Principal", "hash_password", "validate_new_password"]
+__all__ = [
+    "ADMIN_ROLE",
+    "REMEMBER_VERIFIED",
+    "Authenticator",
+    "Principal",
+    "hash_password",
+    "validate_new_password",
+]
 
 ADMIN_ROLE = "admin"
 _HASHER = argon2.PasswordHasher()
@@ -29,6 +40,18 @@ _HASHER = argon2.PasswordHasher()
 # wrong password (no user enumeration by timing).
 _DUMMY_HASH = _HASHER.hash("hostgate-no-such-user")
 _USER_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# How long a password verified by argon2 is recognised from memory (a keyed digest of it) before argon2 runs
+# again: short, so that a remembered password never outlives a change the member cannot see (issue #16).
+REMEMBER_VERIFIED = 60.0
+# The digests' key: random per process, so a memory dump's digests cannot be tested offline against guesses
+# without it, and nothing derived from a password hash is reused as a key.
+_DIGEST_KEY = secrets.token_bytes(32)
+
+
+def _digest(password: str) -> bytes:
+    # Keyed BLAKE2b (RFC 7693, a MAC with a key): a third of the cost of HMAC-SHA256 through OpenSSL 3 here,
+    # paid on every authenticated request.
+    return hashlib.blake2b(password.encode(), key=_DIGEST_KEY, digest_size=32).digest()
 
 
 def hash_password(password: str) -> str:
@@ -66,11 +89,21 @@ class Principal:
 class Authenticator:
     """Checks user name + password against the replicated accounts (from memory: works without a quorum)."""
 
-    def __init__(self, cache: ConfigCache) -> None:
+    def __init__(
+        self,
+        cache: ConfigCache,
+        *,
+        remember_for: float = REMEMBER_VERIFIED,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._cache = cache
-        # Successful verifications are remembered by (name, hash) -> password digest, so a busy client does
-        # not pay argon2 on every request; a changed hash (new password) invalidates the entry by itself.
-        self._verified: dict[tuple[str, str], bytes] = {}
+        self._remember_for = remember_for
+        self._clock = clock
+        # Successful verifications are remembered by (name, hash) -> (keyed digest of the password, verified at),
+        # so a busy client does not pay argon2 on every request. Still checked per request: the password sent
+        # must give the same digest (compared in constant time), within ``remember_for`` seconds of its argon2
+        # check. A changed hash (new password) or a removed user (no record) invalidates the entry by itself.
+        self._verified: dict[tuple[str, str], tuple[bytes, float]] = {}
         self.directories = DirectoryAuthenticator(self.ldap_settings)
 
     def ldap_settings(self) -> LdapSettings:
@@ -96,9 +129,12 @@ class Authenticator:
             if identity is None:
                 return None, None
             return None, Principal(identity.user, ("user",), identity.groups)
-        digest = hmac.digest(record.password_hash.encode(), password.encode(), "sha256")
         cached = self._verified.get((record.name, record.password_hash))
-        if cached is not None and hmac.compare_digest(cached, digest):
+        if (
+            cached is not None
+            and 0.0 <= self._clock() - cached[1] < self._remember_for
+            and hmac.compare_digest(cached[0], _digest(password))
+        ):
             return record, Principal(record.name, record.roles)
         return record, None
 
@@ -117,8 +153,7 @@ class Authenticator:
     def admit(self, record: UserRecord | None, password: str, verified: bool) -> Principal:
         if record is None or not verified:
             raise AuthenticationFailed("wrong user name or password")
-        digest = hmac.digest(record.password_hash.encode(), password.encode(), "sha256")
         if len(self._verified) > 10_000:
             self._verified.clear()
-        self._verified[(record.name, record.password_hash)] = digest
+        self._verified[(record.name, record.password_hash)] = (_digest(password), self._clock())
         return Principal(record.name, record.roles)

@@ -16,9 +16,9 @@ import logging
 import os
 import signal
 import ssl
-from collections.abc import Generator
+from collections.abc import Callable, Coroutine, Generator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import uvicorn
 
@@ -36,7 +36,9 @@ from hostgate.store.base import StoreStatus
 if TYPE_CHECKING:
     from hostgate.store.etcd_member import EtcdMember
 
-__all__ = ["run_server", "serve"]
+__all__ = ["run_loop", "run_server", "serve"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("hostgate.server")
 
@@ -106,6 +108,7 @@ def _uvicorn(
             header_timeout=settings.security.header_timeout,
             max_connections=settings.security.max_connections,
             identity=identity,
+            http="h11" if settings.server.http == "h11" else "httptools",
         ),
         ssl_certfile=str(settings.path(cert_file or settings.tls.cert_file)),
         ssl_keyfile=str(settings.path(key_file or settings.tls.key_file)),
@@ -113,6 +116,10 @@ def _uvicorn(
         ssl_cert_reqs=ssl.CERT_OPTIONAL,
         log_config=None,
         access_log=False,
+        # No proxy stands in front of a face: X-Forwarded-For from a client on 127.0.0.1 (uvicorn's default
+        # trusted proxy) must not choose the source address the login throttle counts, and the middleware
+        # costs every request.
+        proxy_headers=False,
         lifespan="off",
         timeout_graceful_shutdown=5,
         # Longer than a heartbeat interval, so session servers keep their connections (no TLS per beat).
@@ -304,6 +311,20 @@ async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> No
         raise failed
 
 
+def run_loop(settings: Settings, main: Coroutine[object, object, T]) -> T:
+    """``asyncio.run`` on the event loop ``[server] loop`` names: uvloop (libuv) by default (issue #16), which
+    runs the etcd member's child process (``preexec_fn`` with PR_SET_PDEATHSIG; ``start_new_session``, as uvloop
+    refuses ``process_group``), signal handlers and grpc.aio (aetcd) as asyncio's own loop does."""
+    if settings.server.loop == "uvloop":
+        import uvloop
+
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = uvloop.new_event_loop
+    else:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main)
+
+
 def run_server(data_dir: Path) -> None:
     # Every file this server creates (store.sqlite3 and its WAL, logs, etcd data) is its own only (issue #15,
     # finding 8: they were 0644).
@@ -318,6 +339,6 @@ def run_server(data_dir: Path) -> None:
             settings.path(settings.tls.ca_file),
         )
         _configure_logging(settings)
-        asyncio.run(serve(settings))
+        run_loop(settings, serve(settings))
     finally:
         lock.release()

@@ -247,9 +247,10 @@ class EtcdMember:
                     stderr=asyncio.subprocess.STDOUT,
                     env=env,
                     preexec_fn=die_with_parent(),
-                    # Its own process group: a Ctrl-C at hostgate's terminal must not reach etcd, which
-                    # hostgate stops in order.
-                    process_group=0,
+                    # Its own session (so its own process group): a Ctrl-C at hostgate's terminal must not
+                    # reach etcd, which hostgate stops in order. Not ``process_group=0``: uvloop, hostgate's
+                    # event loop, refuses that keyword (ValueError) and takes ``start_new_session``.
+                    start_new_session=True,
                 )
             except OSError as exc:
                 raise StoreUnavailable(f"cannot start etcd member {self.name}: {exc}") from exc

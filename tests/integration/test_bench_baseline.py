@@ -1,0 +1,73 @@
+"""bench/_bare_asgi.py, the baseline of bench/routing.py, starts from a member's data directory on either
+server stack and answers the two hot paths (issue #16: it crashed at start, so `make bench` measured nothing).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hostgate.cli.lab import Installation, free_port, installation, poll
+
+pytestmark = [pytest.mark.slow]
+
+BARE = Path(__file__).resolve().parents[2] / "bench" / "_bare_asgi.py"
+
+
+@pytest.fixture(scope="module")
+def inst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
+    with installation(tmp_path_factory.mktemp("bench")) as inst:
+        inst.install_first(store="sqlite")  # its data directory only: the bare app needs no member
+        yield inst
+
+
+@pytest.mark.parametrize("kind", ["starlette", "raw"])
+@pytest.mark.parametrize(("http", "loop"), [("httptools", "uvloop"), ("h11", "asyncio")])
+def test_the_bare_baseline_serves_from_a_member_data_directory(
+    inst: Installation, tmp_path: Path, kind: str, http: str, loop: str
+) -> None:
+    member = inst.members[0]
+    answer = tmp_path / "answer.json"
+    answer.write_text(json.dumps({"server": "s1", "token": "t"}))
+    port = free_port(member.address)
+    env = {**os.environ, "HOSTGATE_SERVER_HTTP": http, "HOSTGATE_SERVER_LOOP": loop}
+    cmd = [sys.executable, str(BARE), "--data-dir", str(member.data_dir), "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--kind", kind, "--answer", str(answer)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        ctx = ssl.create_default_context(cafile=str(inst.ca_file))
+        url = f"https://{member.address}:{port}"
+
+        def route() -> httpx.Response | None:
+            assert proc.poll() is None, proc.communicate()[0]  # before the fix: TypeError at start
+            try:
+                return httpx.post(f"{url}/api/v1/route", content=b"{}", verify=ctx, timeout=5)
+            except httpx.HTTPError:
+                return None
+
+        resp = poll("the bare app", route, 60)
+        assert resp.status_code == 200 and resp.json() == {"server": "s1", "token": "t"}
+        beat = httpx.post(f"{url}/api/v1/session-servers/s1/heartbeat", content=b"{}", verify=ctx)
+        assert beat.status_code == 204
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()
