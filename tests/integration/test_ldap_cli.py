@@ -74,6 +74,15 @@ def test_set_show_test_and_a_directory_user_runs_a_command(
     )
     assert bad.returncode == 1 and "HG-3100" in bad.stderr and "user_filter" in bad.stderr
     assert "Traceback" not in bad.stderr
+    # Typed before it is sent (hostgate.messages.LdapSettingsUpdate): a bare string is not a list of URLs.
+    one_url = tmp_path / "one-url.toml"
+    one_url.write_text(
+        _settings_file(tmp_path / "x.toml", corp).read_text().replace("urls = [", "urls = ", 1)
+    )
+    one_url.write_text(one_url.read_text().replace('"]\nuser_base', '"\nuser_base', 1))
+    typed = member.hostgate("ldap", "set", str(one_url), *args, check=False)
+    assert typed.returncode == 1 and "HG-1011" in typed.stderr, typed.stderr
+    assert "directories[0].urls" in typed.stderr and "Traceback" not in typed.stderr
     assert json.loads(member.hostgate("ldap", "show", "--json", *args).stdout)["directories"] == []
 
     member.hostgate("ldap", "set", str(_settings_file(tmp_path / "ldap.toml", corp)), *args)

@@ -173,3 +173,35 @@ async def test_all_directories_down_is_503_not_a_wrong_password(
         answer = await alice.get("/api/v1/whoami")
     assert answer.status_code == 503 and answer.json()["code"] == "HG-3101"
     assert "old-dc" in answer.json()["message"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"cache_seconds": "60"}, "cache_seconds"),
+        ({"directories": [{"urls": "ldap://127.0.0.1:389"}]}, "directories[0].urls"),  # a string, not a list
+        ({"directories": [{"max_depth": True}]}, "directories[0].max_depth"),
+        ({"directories": [{"timeout": "5"}]}, "directories[0].timeout"),
+        ({"directories": [{"bind_dn": 7}]}, "directories[0].bind_dn"),
+        ({"directories": [{"nmae": "x"}]}, "directories[0].nmae"),  # unknown: refused, not ignored
+        ({"cache_secnods": 5}, "cache_secnods"),
+    ],
+)
+async def test_a_wrong_typed_ldap_field_is_refused_with_hg_1011_naming_it_and_changes_nothing(
+    member: Member, change: dict[str, object], field: str
+) -> None:
+    # Before typed messages, "urls" as a string was stored as one URL and the rest were HG-3100 from the config.
+    good = {"name": "loop", "urls": [f"ldap://127.0.0.1:{free_port()}"], "user_base": BASE_DN, "tls": "none"}
+    async with member.api("admin", ADMIN_PW) as admin:
+        assert (await admin.put("/api/v1/ldap", json={"directories": [good]})).status_code == 200
+        stored = member.cache.get(LDAP_KEY)
+        shown = (await admin.get("/api/v1/ldap")).json()
+        bad: dict[str, object] = {"directories": [good], "cache_seconds": 30}
+        for key, value in change.items():
+            bad[key] = [{**good, **value[0]}] if key == "directories" else value  # type: ignore[index]
+        refused = await admin.put("/api/v1/ldap", json=bad)
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["code"] == "HG-1011", refused.json()
+        assert f"field {field!r}" in refused.json()["message"]
+        assert member.cache.get(LDAP_KEY) == stored  # refused whole: nothing changed
+        assert (await admin.get("/api/v1/ldap")).json() == shown

@@ -119,3 +119,19 @@ def test_the_example_in_hostgate_ldap_set_help_is_valid() -> None:
     settings = LdapSettings.from_json(tomllib.loads("\n".join(line.strip() for line in example.splitlines())))
     assert [d.name for d in settings.directories] == ["corp"]
     assert settings.directories[0].tls is TlsMode.LDAPS
+
+
+def test_the_wire_messages_have_exactly_the_configs_fields() -> None:
+    # The struct gives the types, the config the rules and defaults: a field added to one must reach the other
+    # (a Reply ignores unknown fields, so a missing one would silently vanish from `hostgate ldap show`).
+    import msgspec
+
+    from hostgate.management.ldap.provider import DirectoryReport
+    from hostgate.messages import LdapDirectory, LdapDirectoryView, LdapTestReport
+
+    config = list(DirectoryConfig.__dataclass_fields__)
+    assert list(LdapDirectory.__struct_fields__) == config
+    assert list(LdapDirectoryView.__struct_fields__) == config
+    assert list(LdapTestReport.__struct_fields__) == list(DirectoryReport.__dataclass_fields__)
+    view = msgspec.convert(DirectoryConfig.from_json(0, GOOD).to_json(), LdapDirectoryView)
+    assert view.urls == tuple(GOOD["urls"]) and view.nested == "auto"

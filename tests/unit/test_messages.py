@@ -144,7 +144,10 @@ def _routes(app: Any) -> set[tuple[str, str]]:
 def _faces() -> dict[str, set[tuple[str, str]]]:
     service = SimpleNamespace(
         settings=SimpleNamespace(security=SecuritySettings(), server=SimpleNamespace(cluster_id="c")),
-        auth=None,
+        # Routes are only listed, never called: the LDAP routes' admin needs these attributes to exist.
+        auth=SimpleNamespace(directories=None),
+        store=None,
+        cache=None,
         member_name="m",
     )
     return {
@@ -175,6 +178,9 @@ def test_the_openapi_document_has_every_route_with_its_schemas() -> None:
     route = schemas["RouteRequest"]
     assert route["required"] == ["domain"] and route["properties"]["exclude"]["type"] == "array"
     assert "HeartbeatReport" in schemas and "ErrorBody" in schemas
+    ldap = schemas["LdapDirectory"]  # types only: the config's defaults apply to a field left out
+    assert ldap["required"] == ["name", "urls", "user_base"] and ldap["properties"]["urls"]["type"] == "array"
+    assert "LdapSettingsView" in schemas and "LdapTestAnswer" in schemas
     assert doc["paths"][API.openapi.path]["get"]["security"] == [{"basic": []}]
 
 

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import click
+import msgspec
 from rich.table import Table
 
 from hostgate.cli.common import client_from, cluster_options
 from hostgate.cli.output import console, emit_json, handle_errors
 from hostgate.errors import UsageError
+from hostgate.messages import API, LdapSettingsUpdate, LdapTestRequest, decode_request, encode
 
 __all__ = ["ldap"]
 
@@ -33,26 +35,26 @@ def ldap() -> None:
 @handle_errors
 def show(as_json: bool, **kw: Any) -> None:
     """Show the directories' settings (needs an Administrator)."""
-    settings = client_from(kw).request_sync("GET", "/api/v1/ldap").payload
+    settings = client_from(kw).call_sync(API.ldap_show, None).payload
     if as_json:
-        emit_json(settings)
+        emit_json(msgspec.to_builtins(settings))  # the wire message itself
         return
-    if not settings["directories"]:
+    if not settings.directories:
         console.print("No directories: only local accounts log in.")
         return
     table = Table("#", "directory", "urls", "tls", "user base", "groups", "service account")
-    for index, d in enumerate(settings["directories"], 1):
+    for index, d in enumerate(settings.directories, 1):
         table.add_row(
             str(index),
-            d["name"],
-            " ".join(d["urls"]),
-            d["tls"],
-            d["user_base"],
-            f"{d['group_base'] or '-'} ({d['nested']})",
-            d["bind_dn"] or "(anonymous)",
+            d.name,
+            " ".join(d.urls),
+            d.tls,
+            d.user_base,
+            f"{d.group_base or '-'} ({d.nested})",
+            d.bind_dn or "(anonymous)",
         )
     console.print(table)
-    console.print(f"A successful directory login is recognised for {settings['cache_seconds']} s.")
+    console.print(f"A successful directory login is recognised for {settings.cache_seconds} s.")
 
 
 @ldap.command("set")
@@ -79,8 +81,8 @@ def set_(settings_file: Path, **kw: Any) -> None:
       nested = "auto"                    # in_chain | iterative | off
     """
     body = _read_settings(settings_file)
-    answer = client_from(kw).request_sync("PUT", "/api/v1/ldap", body)
-    names = [d["name"] for d in answer.payload["directories"]]
+    answer = client_from(kw).call_sync(API.ldap_replace, body).payload
+    names = [d.name for d in answer.directories]
     console.print(f"Directories set: {', '.join(names) if names else 'none (local accounts only)'}.")
 
 
@@ -94,18 +96,18 @@ def test(name: str, as_json: bool, **kw: Any) -> None:
 
     No password of NAME is needed or sent (no bind as the user). --user is the Administrator who asks.
     """
-    answer = client_from(kw).request_sync("POST", "/api/v1/ldap/test", {"user": name}).payload
+    answer = client_from(kw).call_sync(API.ldap_test, LdapTestRequest(name)).payload
     if as_json:
-        emit_json(answer)
+        emit_json(msgspec.to_builtins(answer))
         return
     table = Table("directory", "outcome", "entry", "groups", "detail")
-    for r in answer["directories"]:
-        groups = ", ".join(r["groups"]) + (f" ({r['nested']})" if r["nested"] else "")
-        table.add_row(r["directory"], r["outcome"], r["dn"], groups, r["fault"])
+    for r in answer.directories:
+        groups = ", ".join(r.groups) + (f" ({r.nested})" if r.nested else "")
+        table.add_row(r.directory, r.outcome, r.dn, groups, r.fault)
     console.print(table)
 
 
-def _read_settings(path: Path) -> dict[str, Any]:
+def _read_settings(path: Path) -> LdapSettingsUpdate:
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
@@ -117,4 +119,6 @@ def _read_settings(path: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(data, dict):
         raise UsageError(f"{path} must hold a table with a 'directories' list")
-    return data
+    # Typed here as the member will (HG-1011 naming the field, e.g. directories[0].urls) before anything is
+    # sent; the member checks the rules (HG-3100). encode() also turns a TOML date into text, refused as such.
+    return decode_request(encode(data), LdapSettingsUpdate)

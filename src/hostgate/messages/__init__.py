@@ -14,6 +14,15 @@ from __future__ import annotations
 from hostgate.messages._base import Cell, Message, Reply, decode_answer, decode_request, encode
 from hostgate.messages.endpoints import API, ENDPOINTS, SESSION, Endpoint
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, PublicKey, ServerRegistration, SessionGrant
+from hostgate.messages.ldap import (
+    LdapDirectory,
+    LdapDirectoryView,
+    LdapSettingsUpdate,
+    LdapSettingsView,
+    LdapTestAnswer,
+    LdapTestReport,
+    LdapTestRequest,
+)
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -78,6 +87,13 @@ __all__ = [
     "HeartbeatReport",
     "JoinGrant",
     "JoinRequest",
+    "LdapDirectory",
+    "LdapDirectoryView",
+    "LdapSettingsUpdate",
+    "LdapSettingsView",
+    "LdapTestAnswer",
+    "LdapTestReport",
+    "LdapTestRequest",
     "MemberRemovedAnswer",
     "MemberStatus",
     "Message",

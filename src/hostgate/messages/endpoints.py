@@ -12,6 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from hostgate.messages._base import Cell
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistration, SessionGrant
+from hostgate.messages.ldap import LdapSettingsUpdate, LdapSettingsView, LdapTestAnswer, LdapTestRequest
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -154,6 +155,15 @@ class _Management:
         "POST", "/users", NewUser, UserView, "Add an account", status=201
     )
     remove_user: Endpoint[None, Removed] = _m("DELETE", "/users/{name}", None, Removed, "Remove an account")
+    ldap_show: Endpoint[None, LdapSettingsView] = _m(
+        "GET", "/ldap", None, LdapSettingsView, "The LDAP / Active Directory directories' settings"
+    )
+    ldap_replace: Endpoint[LdapSettingsUpdate, LdapSettingsView] = _m(
+        "PUT", "/ldap", LdapSettingsUpdate, LdapSettingsView, "Replace the directories' settings whole"
+    )
+    ldap_test: Endpoint[LdapTestRequest, LdapTestAnswer] = _m(
+        "POST", "/ldap/test", LdapTestRequest, LdapTestAnswer, "Look a user up in every directory"
+    )
 
 
 class _Session:
