@@ -83,6 +83,27 @@ class AsyncSession:
     _http: httpx.AsyncClient = field(repr=False)
     closed: bool = False
     timeout: float = DEFAULT_CALL_TIMEOUT
+    # What every call sends alike, built once (issue #16: the client spent about half its CPU per call in
+    # httpx's client layers: a Timeout, headers, cookies, auth and redirect handling rebuilt each time).
+    _transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False)
+    _headers: list[tuple[bytes, bytes]] = field(default_factory=list, repr=False)
+    _timeouts: dict[str, float] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        host = httpx.URL(self.url).netloc
+        self._headers = [
+            (b"Host", host),
+            (b"Authorization", f"Bearer {self.token}".encode("latin-1")),
+            (b"Content-Type", b"application/json"),
+            (b"Accept", b"application/json"),
+        ]
+        connect = min(self.timeout, 5.0)
+        self._timeouts = {
+            "connect": connect,
+            "read": self.timeout,
+            "write": self.timeout,
+            "pool": self.timeout,
+        }
 
     async def _call(
         self,
@@ -93,20 +114,49 @@ class AsyncSession:
     ) -> Rep:
         if self.closed:
             raise SessionLost(f"session {self.id} is closed")
+        url = self.url + endpoint.url_path(id=self.id, **params)
+        content = b"" if body is None else encode(body)
         try:
-            resp = await self._http.request(
-                endpoint.method,
-                self.url + endpoint.url_path(id=self.id, **params),
-                content=None if body is None else encode(body),
-                params=query,
-                headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
-                timeout=httpx.Timeout(self.timeout, connect=min(self.timeout, 5.0)),
-            )
+            if self._transport is None:
+                resp = await self._http.request(
+                    endpoint.method,
+                    url,
+                    content=content or None,
+                    params=query,
+                    headers=self._headers,
+                    timeout=httpx.Timeout(**self._timeouts),
+                )
+            else:
+                # Straight to the transport: no cookies, auth or redirects are involved in a session call,
+                # and the transport keeps the connection alive between calls (httpcore's pool).
+                resp = await self._send(endpoint.method, url, content, query)
         except httpx.HTTPError as exc:
             raise SessionLost(
                 f"session {self.id} on session server {self.server} is lost ({type(exc).__name__})"
             ) from exc
         return _answer(resp, endpoint, self.server)
+
+    async def _send(
+        self, method: str, url: str, content: bytes, query: Mapping[str, str] | None
+    ) -> httpx.Response:
+        assert self._transport is not None
+        headers = self._headers
+        if content or method in ("POST", "PUT"):
+            headers = [*headers, (b"Content-Length", str(len(content)).encode())]
+        request = httpx.Request(
+            method,
+            url,
+            params=query,
+            headers=headers,
+            content=content,
+            extensions={"timeout": self._timeouts},
+        )
+        resp = await self._transport.handle_async_request(request)
+        try:
+            await resp.aread()
+        finally:
+            await resp.aclose()
+        return resp
 
     async def ping(self) -> Ping:
         """A round trip to the session (proves the session and its server are alive; no host call)."""
@@ -202,6 +252,7 @@ async def _open(
     model: str,
     variables: Mapping[str, Cell] | None,
     timeout: float,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncSession:
     """POST the session open to ``url``; raises httpx errors (the caller decides about failover) and the
     server's coded errors. The caller closes ``http`` when this raises."""
@@ -211,7 +262,9 @@ async def _open(
         headers={"Authorization": f"Bearer {route.token}", "Content-Type": "application/json"},
     )
     session = _answer(resp, SESSION.open, route.server)
-    return AsyncSession(session.id, route.server, url, route.token, model, http, timeout=timeout)
+    return AsyncSession(
+        session.id, route.server, url, route.token, model, http, timeout=timeout, _transport=transport
+    )
 
 
 async def connect_via_domain(
@@ -250,13 +303,14 @@ async def connect_via_domain(
     while loop.time() < give_up:
         answer = await cluster.call(API.route, RouteRequest(domain, model, tuple(tried), tuple(unreachable)))
         route = answer.payload
+        transport = asyncio_transport(tls)
         http = httpx.AsyncClient(
             verify=tls,
-            transport=asyncio_transport(tls),
+            transport=transport,
             timeout=httpx.Timeout(max(0.1, give_up - loop.time()), connect=server_connect_timeout),
         )
         try:
-            return await _open(http, route, route.url, model, variables, timeout)
+            return await _open(http, route, route.url, model, variables, timeout, transport)
         except httpx.HTTPError as exc:
             await http.aclose()
             tried.append(route.server)
@@ -301,9 +355,10 @@ async def connect_direct(
     deadline = location.deadline
     cluster = ClusterClient.at(location, user=user, password=password)
     tls = location.server_tls()
+    transport = asyncio_transport(tls)
     http = httpx.AsyncClient(
         verify=tls,
-        transport=asyncio_transport(tls),
+        transport=transport,
         timeout=httpx.Timeout(deadline, connect=min(deadline, 2.0)),
     )
     try:
@@ -314,7 +369,7 @@ async def connect_direct(
             name = await _server_name(http, url, cluster.cluster_id)
         answer = await cluster.call(API.grant_direct, TokenRequest(name, model))
         route = answer.payload
-        return await _open(http, route, url or route.url, model, variables, timeout)
+        return await _open(http, route, url or route.url, model, variables, timeout, transport)
     except httpx.HTTPError as exc:
         await http.aclose()
         raise SessionLost(f"session server {server} did not answer ({type(exc).__name__})") from exc
