@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 
 from hostgate.connector._streams import asyncio_transport
+from hostgate.connector._wire import Wire, WireError
 from hostgate.connector.cluster import ClusterClient
 from hostgate.connector.location import ClusterLocation
 from hostgate.errors import (
@@ -83,27 +86,24 @@ class AsyncSession:
     _http: httpx.AsyncClient = field(repr=False)
     closed: bool = False
     timeout: float = DEFAULT_CALL_TIMEOUT
-    # What every call sends alike, built once (issue #16: the client spent about half its CPU per call in
-    # httpx's client layers: a Timeout, headers, cookies, auth and redirect handling rebuilt each time).
-    _transport: httpx.AsyncBaseTransport | None = field(default=None, repr=False)
-    _headers: list[tuple[bytes, bytes]] = field(default_factory=list, repr=False)
-    _timeouts: dict[str, float] = field(default_factory=dict, repr=False)
+    # Session calls after the open go over ``connector/_wire.py`` (issue #16: httpx, httpcore and h11 cost
+    # the client about 1.2 ms of CPU per call, more than the session server spent on the same call); the
+    # open, and the health check of a direct URL, use ``_http``.
+    _tls: ssl.SSLContext | None = field(default=None, repr=False)
+    _wire: Wire = field(init=False, repr=False)
+    _head: bytes = field(init=False, repr=False)
+    _prefix: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        host = httpx.URL(self.url).netloc
-        self._headers = [
-            (b"Host", host),
-            (b"Authorization", f"Bearer {self.token}".encode("latin-1")),
-            (b"Content-Type", b"application/json"),
-            (b"Accept", b"application/json"),
-        ]
+        url = httpx.URL(self.url)
+        self._prefix = url.raw_path.decode("ascii").rstrip("/")
+        self._head = (
+            b"Host: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            b"Accept: application/json\r\n" % (url.netloc, self.token.encode("latin-1"))
+        )
+        tls = self._tls if self._tls is not None else ssl.create_default_context()
         connect = min(self.timeout, 5.0)
-        self._timeouts = {
-            "connect": connect,
-            "read": self.timeout,
-            "write": self.timeout,
-            "pool": self.timeout,
-        }
+        self._wire = Wire(url.host, url.port or 443, tls, connect_timeout=connect, timeout=self.timeout)
 
     async def _call(
         self,
@@ -114,49 +114,17 @@ class AsyncSession:
     ) -> Rep:
         if self.closed:
             raise SessionLost(f"session {self.id} is closed")
-        url = self.url + endpoint.url_path(id=self.id, **params)
+        target = self._prefix + endpoint.url_path(id=self.id, **params)
+        if query:
+            target += "?" + urlencode(query)
         content = b"" if body is None else encode(body)
         try:
-            if self._transport is None:
-                resp = await self._http.request(
-                    endpoint.method,
-                    url,
-                    content=content or None,
-                    params=query,
-                    headers=self._headers,
-                    timeout=httpx.Timeout(**self._timeouts),
-                )
-            else:
-                # Straight to the transport: no cookies, auth or redirects are involved in a session call,
-                # and the transport keeps the connection alive between calls (httpcore's pool).
-                resp = await self._send(endpoint.method, url, content, query)
-        except httpx.HTTPError as exc:
+            answer = await self._wire.request(endpoint.method, target, self._head, content)
+        except WireError as exc:
             raise SessionLost(
-                f"session {self.id} on session server {self.server} is lost ({type(exc).__name__})"
+                f"session {self.id} on session server {self.server} is lost ({exc.kind})"
             ) from exc
-        return _answer(resp, endpoint, self.server)
-
-    async def _send(
-        self, method: str, url: str, content: bytes, query: Mapping[str, str] | None
-    ) -> httpx.Response:
-        assert self._transport is not None
-        headers = self._headers
-        if content or method in ("POST", "PUT"):
-            headers = [*headers, (b"Content-Length", str(len(content)).encode())]
-        request = httpx.Request(
-            method,
-            url,
-            params=query,
-            headers=headers,
-            content=content,
-            extensions={"timeout": self._timeouts},
-        )
-        resp = await self._transport.handle_async_request(request)
-        try:
-            await resp.aread()
-        finally:
-            await resp.aclose()
-        return resp
+        return _answer(answer.status, answer.content, endpoint, self.server)
 
     async def ping(self) -> Ping:
         """A round trip to the session (proves the session and its server are alive; no host call)."""
@@ -224,6 +192,7 @@ class AsyncSession:
             pass  # closing a session whose server is gone is not an error for the caller
         finally:
             self.closed = True
+            await self._wire.aclose()
             await self._http.aclose()
 
     async def __aenter__(self) -> Self:
@@ -233,15 +202,15 @@ class AsyncSession:
         await self.close()
 
 
-def _answer(resp: httpx.Response, endpoint: Endpoint[Any, Rep], server: str) -> Rep:
+def _answer(status: int, content: bytes, endpoint: Endpoint[Any, Rep], server: str) -> Rep:
     """The session server's answer as the endpoint's message, or its coded error raised."""
-    if resp.status_code >= 400:
+    if status >= 400:
         try:
-            payload = json.loads(resp.content) if resp.content else None
+            payload = json.loads(content) if content else None
         except (ValueError, RecursionError):
             payload = None
-        raise error_from_payload(payload, resp.status_code)
-    reply: Rep = decode_answer(resp.content, endpoint.reply, f"session server {server} ({endpoint.path})")
+        raise error_from_payload(payload, status)
+    reply: Rep = decode_answer(content, endpoint.reply, f"session server {server} ({endpoint.path})")
     return reply
 
 
@@ -252,7 +221,7 @@ async def _open(
     model: str,
     variables: Mapping[str, Cell] | None,
     timeout: float,
-    transport: httpx.AsyncBaseTransport | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> AsyncSession:
     """POST the session open to ``url``; raises httpx errors (the caller decides about failover) and the
     server's coded errors. The caller closes ``http`` when this raises."""
@@ -261,10 +230,8 @@ async def _open(
         content=encode(OpenSession(model, dict(variables or {}))),
         headers={"Authorization": f"Bearer {route.token}", "Content-Type": "application/json"},
     )
-    session = _answer(resp, SESSION.open, route.server)
-    return AsyncSession(
-        session.id, route.server, url, route.token, model, http, timeout=timeout, _transport=transport
-    )
+    session = _answer(resp.status_code, resp.content, SESSION.open, route.server)
+    return AsyncSession(session.id, route.server, url, route.token, model, http, timeout=timeout, _tls=tls)
 
 
 async def connect_via_domain(
@@ -303,14 +270,13 @@ async def connect_via_domain(
     while loop.time() < give_up:
         answer = await cluster.call(API.route, RouteRequest(domain, model, tuple(tried), tuple(unreachable)))
         route = answer.payload
-        transport = asyncio_transport(tls)
         http = httpx.AsyncClient(
             verify=tls,
-            transport=transport,
+            transport=asyncio_transport(tls),
             timeout=httpx.Timeout(max(0.1, give_up - loop.time()), connect=server_connect_timeout),
         )
         try:
-            return await _open(http, route, route.url, model, variables, timeout, transport)
+            return await _open(http, route, route.url, model, variables, timeout, tls)
         except httpx.HTTPError as exc:
             await http.aclose()
             tried.append(route.server)
@@ -355,10 +321,9 @@ async def connect_direct(
     deadline = location.deadline
     cluster = ClusterClient.at(location, user=user, password=password)
     tls = location.server_tls()
-    transport = asyncio_transport(tls)
     http = httpx.AsyncClient(
         verify=tls,
-        transport=transport,
+        transport=asyncio_transport(tls),
         timeout=httpx.Timeout(deadline, connect=min(deadline, 2.0)),
     )
     try:
@@ -369,7 +334,7 @@ async def connect_direct(
             name = await _server_name(http, url, cluster.cluster_id)
         answer = await cluster.call(API.grant_direct, TokenRequest(name, model))
         route = answer.payload
-        return await _open(http, route, url or route.url, model, variables, timeout, transport)
+        return await _open(http, route, url or route.url, model, variables, timeout, tls)
     except httpx.HTTPError as exc:
         await http.aclose()
         raise SessionLost(f"session server {server} did not answer ({type(exc).__name__})") from exc
@@ -384,4 +349,4 @@ async def _server_name(http: httpx.AsyncClient, url: str, cluster_id: str) -> st
     answered_for = resp.headers.get("x-hostgate-cluster-id")
     if answered_for != cluster_id:
         raise WrongCluster(f"{url} answered for cluster {answered_for or '(none)'}")
-    return _answer(resp, SESSION.health, url).server
+    return _answer(resp.status_code, resp.content, SESSION.health, url).server
