@@ -21,7 +21,9 @@ Only ``hostgate.errors`` is imported: the faces sit on either side of the packag
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -46,9 +48,27 @@ __all__ = ["REQUEST_ID_HEADER", "ErrorBoundary", "coded_http_exceptions", "error
 REQUEST_ID_HEADER = "X-Request-Id"
 
 
-def _new_request_id() -> str:
-    # 64 random bits: unique enough to find one request in a member's log, short enough to read out.
-    return secrets.token_hex(8)
+class _RequestIds:
+    """Request ids: 48 random bits per process, then a counter (``3f9a0c12b7e4-1a``).
+
+    Unique within a process by the counter, and between processes by the random prefix (drawn again in a
+    forked child, so parent and child never share one). ``secrets.token_hex`` per request cost about 5 % of the
+    session server's CPU per call (issue #16, bench/sessions.py profile); a counter costs nothing.
+    """
+
+    def __init__(self) -> None:
+        self._reseed()
+        os.register_at_fork(after_in_child=self._reseed)
+
+    def _reseed(self) -> None:
+        self._prefix = secrets.token_hex(6) + "-"
+        self._next = itertools.count(1).__next__
+
+    def __call__(self) -> str:
+        return f"{self._prefix}{self._next():x}"
+
+
+_new_request_id = _RequestIds()
 
 
 class ErrorBoundary:

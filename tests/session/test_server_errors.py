@@ -80,3 +80,22 @@ async def test_a_coded_error_carries_the_request_id_and_is_not_logged_as_a_bug(
     assert resp.status_code == 404
     assert resp.json()["code"] == "HG-4202" and resp.json()["request_id"] == resp.headers["x-request-id"]
     assert not [r for r in caplog.records if r.exc_info is not None]
+
+
+async def test_routing_answers_unknown_paths_and_methods_coded_with_allow_and_head_as_get(
+    tmp_path: Path,
+) -> None:
+    # session/_face.py dispatches without Starlette's router (issue #16): what that router answered on its
+    # own is answered the same way, inside the error boundary.
+    async with _app(tmp_path) as http:
+        missing = await http.get("/api/v1/sessions/x/nothing")
+        wrong = await http.delete("/api/v1/sessions/x/operations/back")
+        head = await http.head("/api/v1/sessions/x", headers={"Authorization": f"Bearer {_token()}"})
+    assert missing.status_code == 404 and missing.json()["code"] == "HG-1040"
+    assert wrong.status_code == 405 and wrong.json()["code"] == "HG-1041"
+    assert wrong.headers["allow"] == "POST"
+    assert head.status_code == 404  # the GET route ran: no such session (HG-4202), not a 405
+    for resp in (missing, wrong, head):
+        assert resp.headers["x-hostgate-cluster-id"] == CLUSTER
+        assert resp.headers["x-request-id"]
+    assert missing.json()["request_id"] == missing.headers["x-request-id"]

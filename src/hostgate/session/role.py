@@ -6,14 +6,13 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from starlette.applications import Starlette
-
 from hostgate import tokens
 from hostgate.config.secrets import SessionSecrets, read_secrets, write_secrets
 from hostgate.config.settings import Settings
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import ConfigError
 from hostgate.models.library import ModelLibrary
+from hostgate.session._face import SessionFace
 from hostgate.session.registration import Heartbeater
 from hostgate.session.registry import SessionRegistry
 from hostgate.session.server import create_session_app
@@ -28,7 +27,7 @@ class SessionRole:
     """The parts ``hostgate server`` runs: the HTTP app, the heartbeat loop, and the sessions (closed, that
     is signed off, when the server stops)."""
 
-    app: Starlette
+    app: SessionFace
     heartbeat: Heartbeater
     registry: SessionRegistry
 
