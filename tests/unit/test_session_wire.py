@@ -150,3 +150,11 @@ async def test_the_server_certificate_is_checked(server: Server, tmp_path: Path)
     finally:
         await wire.aclose()
     assert server.requests == []
+
+
+@pytest.mark.parametrize("target", ["/api/v1/sessions/x\r\nX-Evil: 1", "/a b", "no-slash", "/a\nb"])
+async def test_a_target_that_would_split_the_request_line_is_refused_before_connecting(target: str) -> None:
+    # Port 9 on loopback: nothing is ever sent, the check comes before the connection.
+    wire = Wire("127.0.0.1", 9, ssl.create_default_context(), connect_timeout=1.0, timeout=1.0)
+    with pytest.raises(WireError, match="invalid request target"):
+        await wire.request("GET", target, b"", b"")

@@ -83,6 +83,9 @@ class Wire:
         """``method target`` with the prepared header lines ``head`` (each ending in CRLF) and ``body``."""
         if self._closed:
             raise WireError("closed")
+        if not target.startswith("/") or any(c in target for c in " \r\n\t"):
+            # The target carries ids the server handed out: never let one split the request line.
+            raise WireError("invalid request target")
         reader, writer = await self._connect()
         kept = False
         try:
