@@ -233,12 +233,10 @@ def create_app(service: ManagementService) -> Starlette:
         # Authenticated by the server's own TLS client certificate (its registered fingerprint), not by any
         # token: session servers hold nothing that could vouch for another server. Checked before the body
         # is read (capped small: a heartbeat is a few numbers).
-        service.domains.authenticate_server(name, _client_cert(request))
+        server = service.domains.authenticate_server(name, _client_cert(request))
         body = await read_message(request, HeartbeatReport, service.settings.security.heartbeat_max_body)
-        keys_version = service.domains.heartbeat(
-            name,
-            _client_cert(request),
-            Heartbeat(name, body.active_sessions, body.capacity, body.interval),
+        keys_version = service.domains.accept_heartbeat(
+            server, Heartbeat(name, body.active_sessions, body.capacity, body.interval)
         )
         return reply(HeartbeatAnswer(keys_version))
 
