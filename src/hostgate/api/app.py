@@ -26,6 +26,7 @@ from hostgate import tokens
 from hostgate._bodies import read_message, reply
 from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
+from hostgate.api._hot import HotRoutes
 from hostgate.api.ldap_routes import ldap_routes
 from hostgate.errors import AuthenticationFailed
 from hostgate.management.ldap.admin import LdapAdmin
@@ -341,6 +342,8 @@ def create_app(service: ManagementService) -> Starlette:
         middleware=[
             error_boundary(log, identity, "management API"),
             Middleware(BasicAuthGate, guard=guard, identity=identity),
+            # Innermost: the hot paths skip Starlette's router, behind the same boundary and gate (api/_hot.py).
+            Middleware(HotRoutes, route=route, heartbeat=servers_heartbeat),
         ],
     )
     app.state.max_body = service.settings.security.max_body
