@@ -336,8 +336,9 @@ class DomainService:
     ) -> RouteAnswer:
         # The domain first: a request that fails changes nothing (issue #15, finding 6).
         record = self.domain(domain)
-        for name in self.reports.accept(principal.name, unreachable):
-            self.router.report_unreachable(name)
+        if unreachable:  # most calls report nothing
+            for name in self.reports.accept(principal.name, unreachable):
+                self.router.report_unreachable(name)
         # Only the domain's own servers are decoded: the routing path must not grow with the installation.
         servers = {
             m.server: rec
