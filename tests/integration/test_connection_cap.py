@@ -86,8 +86,11 @@ async def _hold_connections(m: Member, count: int) -> list[bytes]:
 
         return await asyncio.wait_for(asyncio.gather(*(ask(r, w) for r, w in opened)), 300)
     finally:
+        # abort(): no TLS close_notify to wait for; then wait until every socket is really closed, or the loop
+        # would end first and leave them to the garbage collector (ResourceWarning in whichever test runs next).
         for _, writer in opened:
-            writer.close()
+            writer.transport.abort()
+        await asyncio.gather(*(w.wait_closed() for _, w in opened), return_exceptions=True)
 
 
 def test_more_connections_than_the_old_default_cap_are_all_served(
