@@ -121,3 +121,18 @@ def test_out_of_range_stored_values_count_as_the_nearest_bound() -> None:
     counts = Counter(router.pick(rec, _servers("a", "b", "c")).name for _ in range(3000))
     assert set(counts) == {"a", "b"}
     assert counts["a"] < 30  # 1 in 1001
+
+
+def test_a_changed_domain_record_is_routed_by_its_new_tiers_and_weights() -> None:
+    # pick keeps a per-record plan of tiers and weights (issue #16): a new record of the same domain must
+    # replace it, or routing would follow the old priorities until the member restarts.
+    router, _ = _router()
+    _beat(router, "a", "b", "c")
+    servers = _servers("a", "b", "c")
+    assert {router.pick(DOMAIN, servers).name for _ in range(50)} <= {"a", "b"}
+    changed = DomainRecord(
+        "prod", (DomainMember("a", 1, 3), DomainMember("b", 3, 2), DomainMember("c", 1, 1))
+    )
+    assert {router.pick(changed, servers).name for _ in range(50)} == {"c"}
+    dropped = DomainRecord("prod", (DomainMember("a", 1, 1),))
+    assert {router.pick(dropped, servers).name for _ in range(50)} == {"a"}

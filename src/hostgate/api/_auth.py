@@ -13,7 +13,6 @@ import binascii
 import math
 from collections.abc import Mapping
 
-from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -42,6 +41,15 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     return user, password
 
 
+def _authorization(scope: Scope) -> str:
+    """The ``Authorization`` header's value ("" if none): the first one, as Starlette's ``Headers.get``, read
+    from the raw list without building a ``Headers`` object per request (issue #16)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":  # ASGI header names are lower-case
+            return str(value.decode("latin-1"))
+    return ""
+
+
 class BasicAuthGate:
     def __init__(self, app: ASGIApp, guard: LoginGuard, identity: Mapping[str, str]) -> None:
         self.app = app
@@ -53,7 +61,7 @@ class BasicAuthGate:
             await self.app(scope, receive, send)
             return
         try:
-            credentials = parse_basic(Headers(scope=scope).get("authorization", ""))
+            credentials = parse_basic(_authorization(scope))
             if credentials is not None:
                 client = scope.get("client")
                 source = str(client[0]) if client else "unknown"

@@ -26,6 +26,7 @@ from hostgate import tokens
 from hostgate._bodies import read_message, reply
 from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
+from hostgate.api._hot import HotRoutes
 from hostgate.api.ldap_routes import ldap_routes
 from hostgate.errors import AuthenticationFailed
 from hostgate.management.ldap.admin import LdapAdmin
@@ -233,12 +234,10 @@ def create_app(service: ManagementService) -> Starlette:
         # Authenticated by the server's own TLS client certificate (its registered fingerprint), not by any
         # token: session servers hold nothing that could vouch for another server. Checked before the body
         # is read (capped small: a heartbeat is a few numbers).
-        service.domains.authenticate_server(name, _client_cert(request))
+        server = service.domains.authenticate_server(name, _client_cert(request))
         body = await read_message(request, HeartbeatReport, service.settings.security.heartbeat_max_body)
-        keys_version = service.domains.heartbeat(
-            name,
-            _client_cert(request),
-            Heartbeat(name, body.active_sessions, body.capacity, body.interval),
+        keys_version = service.domains.accept_heartbeat(
+            server, Heartbeat(name, body.active_sessions, body.capacity, body.interval)
         )
         return reply(HeartbeatAnswer(keys_version))
 
@@ -343,6 +342,8 @@ def create_app(service: ManagementService) -> Starlette:
         middleware=[
             error_boundary(log, identity, "management API"),
             Middleware(BasicAuthGate, guard=guard, identity=identity),
+            # Innermost: the hot paths skip Starlette's router, behind the same boundary and gate (api/_hot.py).
+            Middleware(HotRoutes, route=route, heartbeat=servers_heartbeat),
         ],
     )
     app.state.max_body = service.settings.security.max_body

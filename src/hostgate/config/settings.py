@@ -134,9 +134,11 @@ class SecuritySettings:
     max_body: int = 1_048_576  # bytes of a request body (JSON API and session server)
     heartbeat_max_body: int = 16_384
     # Slow clients (issue #15, finding 8): seconds for a request line + headers (runtime/tls_scope.py), and open
-    # connections per HTTP face. Keep-alive stays 15 s (longer than a heartbeat interval).
+    # connections per HTTP face. Keep-alive stays 15 s (longer than a heartbeat interval). A member holds one kept
+    # connection per session server that heartbeats to it plus its clients': 1,000 servers were refused at the old
+    # cap of 1,000 (bench/routing.py). The open-file limit is raised at start to reach it (runtime/limits.py).
     header_timeout: float = 10.0
-    max_connections: int = 1000
+    max_connections: int = 4096
 
 
 @dataclass(frozen=True, slots=True)

@@ -245,7 +245,12 @@ class DomainService:
 
     def heartbeat(self, server: str, client_cert_pem: str | None, beat: Heartbeat) -> str:
         """Record a heartbeat authenticated by the server's certificate; returns the token key set's version."""
-        self.authenticate_server(server, client_cert_pem)
+        return self.accept_heartbeat(self.authenticate_server(server, client_cert_pem), beat)
+
+    def accept_heartbeat(self, record: SessionServerRecord, beat: Heartbeat) -> str:
+        """Record a heartbeat of the server ``authenticate_server`` returned ``record`` for (the API checks the
+        certificate before it reads the body, and once is enough); returns the token key set's version."""
+        server = record.name
         if beat.server != server:
             # The certificate vouches for ``server`` only: it must not keep another server live.
             raise ServerCertificateRefused(
@@ -331,8 +336,9 @@ class DomainService:
     ) -> RouteAnswer:
         # The domain first: a request that fails changes nothing (issue #15, finding 6).
         record = self.domain(domain)
-        for name in self.reports.accept(principal.name, unreachable):
-            self.router.report_unreachable(name)
+        if unreachable:  # most calls report nothing
+            for name in self.reports.accept(principal.name, unreachable):
+                self.router.report_unreachable(name)
         # Only the domain's own servers are decoded: the routing path must not grow with the installation.
         servers = {
             m.server: rec

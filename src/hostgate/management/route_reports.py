@@ -42,12 +42,16 @@ class RouteReports:
 
     def routed(self, user: str, server: str) -> None:
         """Remember that ``user`` was just given a token for ``server``."""
-        servers = self._routed.pop(user, None) or OrderedDict()
-        servers.pop(server, None)
+        # Most recently used last, by move_to_end (every route call: no dict rebuilt per call).
+        servers = self._routed.get(user)
+        if servers is None:
+            servers = self._routed[user] = OrderedDict()
+        else:
+            self._routed.move_to_end(user)
         servers[server] = self._clock.monotonic()
+        servers.move_to_end(server)
         while len(servers) > self._per_user:
             servers.popitem(last=False)
-        self._routed[user] = servers
         while len(self._routed) > self._users:
             dropped, _ = self._routed.popitem(last=False)
             self._accepted.pop(dropped, None)

@@ -33,6 +33,7 @@ log = logging.getLogger("hostgate.management.routing")
 
 MIN_WEIGHT, MAX_WEIGHT = 1, 1000
 MIN_PRIORITY, MAX_PRIORITY = 1, 100
+_PLANS_KEPT = 10_000
 
 
 def _bounded(value: object, low: int, high: int, otherwise: int) -> int:
@@ -84,6 +85,10 @@ class Router:
     rng: random.Random = field(default_factory=random.Random)
     _states: dict[str, ServerState] = field(default_factory=dict)
     _last_decision: str = ""
+    # domain name -> (the record the plan was made from, the plan): see _plan.
+    _plans: dict[str, tuple[DomainRecord, list[tuple[tuple[DomainMember, ...], tuple[int, ...]]]]] = field(
+        default_factory=dict
+    )
 
     def heartbeat(self, beat: Heartbeat) -> None:
         state = self._states.setdefault(beat.server, ServerState())
@@ -121,27 +126,55 @@ class Router:
         exclude: Iterable[str] = (),
     ) -> SessionServerRecord:
         excluded = set(exclude)
-        candidates = [
-            m
-            for m in domain.members
-            if isinstance(m.server, str)
-            and m.server in servers
-            and m.server not in excluded
-            and self.is_live(m.server)
-        ]
-        if not candidates:
-            known = ", ".join(sorted(str(m.server) for m in domain.members)) or "none"
-            raise NoServerAvailable(
-                f"domain {domain.name!r} has no live session server (members: {known}"
-                + (f"; excluded: {', '.join(sorted(excluded))}" if excluded else "")
-                + ")"
-            )
-        tier = min(_priority(m) for m in candidates)
-        in_tier = [m for m in candidates if _priority(m) == tier]
-        chosen = self.rng.choices(in_tier, weights=[_weight(m) for m in in_tier])[0]
-        state = self._states[chosen.server]
-        state.routed_since_heartbeat += 1
-        return servers[chosen.server]
+        states = self._states
+        now = self.clock.monotonic()
+        miss_factor = self.miss_factor
+        # Tiers in priority order: the first with a live candidate is the lowest tier of the candidates.
+        for members, weights in self._plan(domain):
+            in_tier: list[DomainMember] = []
+            tier_weights: list[int] = []
+            for member, weight in zip(members, weights, strict=True):
+                name = member.server
+                if name not in servers or name in excluded:
+                    continue
+                # is_live, inlined: this loop runs for every route call (issue #16).
+                state = states.get(name)
+                if (
+                    state is None
+                    or state.suspect_since is not None
+                    or now - state.last_seen > state.interval * miss_factor
+                ):
+                    continue
+                in_tier.append(member)
+                tier_weights.append(weight)
+            if in_tier:
+                chosen = self.rng.choices(in_tier, weights=tier_weights)[0]
+                states[chosen.server].routed_since_heartbeat += 1
+                return servers[chosen.server]
+        known = ", ".join(sorted(str(m.server) for m in domain.members)) or "none"
+        raise NoServerAvailable(
+            f"domain {domain.name!r} has no live session server (members: {known}"
+            + (f"; excluded: {', '.join(sorted(excluded))}" if excluded else "")
+            + ")"
+        )
+
+    def _plan(self, domain: DomainRecord) -> list[tuple[tuple[DomainMember, ...], tuple[int, ...]]]:
+        """The domain's members grouped by (bounded) priority, lowest first, with their bounded weights, in
+        stored order. Worked out once per stored record (records are frozen; the config cache hands out the
+        same object until the record changes): bounding every weight and priority on every route call was a
+        third of ``pick`` (issue #16)."""
+        memo = self._plans.get(domain.name)
+        if memo is not None and memo[0] is domain:
+            return memo[1]
+        tiers: dict[int, list[DomainMember]] = {}
+        for m in domain.members:
+            if isinstance(m.server, str):
+                tiers.setdefault(_priority(m), []).append(m)
+        plan = [(tuple(members), tuple(_weight(m) for m in members)) for _, members in sorted(tiers.items())]
+        if len(self._plans) > _PLANS_KEPT:
+            self._plans.clear()  # deleted domains' plans; the live ones are rebuilt on their next call
+        self._plans[domain.name] = (domain, plan)
+        return plan
 
     def run_cycle(self, domains: Sequence[DomainRecord], servers: dict[str, SessionServerRecord]) -> str:
         """One line on what routing would do now; logged when it changes (STYLE: loops explain themselves)."""

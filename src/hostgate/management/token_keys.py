@@ -9,6 +9,7 @@ heartbeat answer names differs from theirs (``GET /api/v1/token-keys``).
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 
@@ -54,6 +55,8 @@ class TokenKeys:
         self.cache = cache
         self.clock = clock
         self._signer: tokens.Signer | None = None
+        self._signer_of: TokenKeySet | None = None  # the record self._signer was chosen from
+        self._version: tuple[TokenKeySet, float, str] | None = None  # (record, valid until, version)
 
     def record(self) -> TokenKeySet:
         rec = self.cache.decode(TOKEN_KEYS_KEY, TokenKeySet.decode)
@@ -63,17 +66,31 @@ class TokenKeys:
 
     def signer(self) -> tokens.Signer:
         """The active key's signer, memoised: loading a PEM key per routing would cost more than signing."""
-        active = self.record().active
+        record = self.record()
+        if self._signer is not None and self._signer_of is record:
+            return self._signer  # the same stored key set: no search for its active key (every route call)
+        active = record.active
         assert active is not None  # record() checked
         if self._signer is None or self._signer.kid != active.kid:
             self._signer = tokens.Signer(active.kid, active.private_pem)
+        self._signer_of = record
         return self._signer
 
     def public(self) -> tuple[tokens.PublicKey, ...]:
         return public_keys(self.record(), self.clock())
 
     def version(self) -> str:
-        return tokens.key_set_version(self.public())
+        """The public key set's version; every heartbeat answer carries it, so it is worked out once per stored
+        key set and kept until the first retired key it lists expires (``public_keys`` drops it then)."""
+        record, now = self.record(), self.clock()
+        memo = self._version
+        if memo is not None and memo[0] is record and now < memo[1]:
+            return memo[2]
+        keys = public_keys(record, now)
+        valid_until = min((k.accept_until for k in keys if k.accept_until), default=math.inf)
+        version = tokens.key_set_version(keys)
+        self._version = (record, valid_until, version)
+        return version
 
     async def rotate(self, principal: Principal) -> tuple[tokens.PublicKey, ...]:
         """A new key signs from now on; the old one is retired (accepted until its tokens expire); keys retired

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -30,6 +31,7 @@ from hostgate.management.cache import ConfigCache
 from hostgate.management.records import PREFIX
 from hostgate.management.service import ManagementService, seed_store
 from hostgate.runtime.gate import ApiGate
+from hostgate.runtime.limits import connection_cap
 from hostgate.store import open_store
 from hostgate.store.base import StoreStatus
 
@@ -264,7 +266,18 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
+def _with_connection_cap(settings: Settings) -> Settings:
+    """``settings`` with the connection cap the open-file limit allows (raised first; runtime/limits.py)."""
+    faces = int(settings.is_management) + int(settings.is_session)
+    cap = connection_cap(settings.security.max_connections, faces)
+    if cap.effective == settings.security.max_connections:
+        return settings
+    security = dataclasses.replace(settings.security, max_connections=cap.effective)
+    return dataclasses.replace(settings, security=security)
+
+
 async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+    settings = _with_connection_cap(settings)
     async with contextlib.AsyncExitStack() as stack:
         servers: list[_Server] = []
         lifecycles: list[asyncio.Task[None]] = []
