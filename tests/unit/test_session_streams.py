@@ -15,6 +15,7 @@ import pytest
 
 from hostgate import pki
 from hostgate.connector._streams import asyncio_transport
+from tests.helpers.tls import loopback_tls
 
 
 @dataclass
@@ -50,15 +51,11 @@ async def _serve(server: Server, reader: asyncio.StreamReader, writer: asyncio.S
 
 @pytest.fixture
 async def server(tmp_path: Path) -> AsyncIterator[Server]:
-    ca = pki.create_ca("c1")
-    cert = pki.issue_member_cert(ca, "m1", ["127.0.0.1"])
-    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
-    (tmp_path / "cert.pem").write_bytes(cert.cert_pem)
-    (tmp_path / "key.pem").write_bytes(cert.key_pem)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
-    state = Server("", tmp_path / "ca.pem")
-    listener = await asyncio.start_server(lambda r, w: _serve(state, r, w), "127.0.0.1", 0, ssl=context)
+    tls = loopback_tls(tmp_path)
+    state = Server("", tls.ca_file)
+    listener = await asyncio.start_server(
+        lambda r, w: _serve(state, r, w), "127.0.0.1", 0, ssl=tls.server_context
+    )
     state.url = f"https://127.0.0.1:{listener.sockets[0].getsockname()[1]}"
     async with listener:
         yield state
