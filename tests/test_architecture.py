@@ -67,7 +67,6 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 }
 
 # Every import inside a function, by (file under src/hostgate, imported module), with the reason it is lazy.
-_MERGE = "no technical need (no cycle, no heavy library): hoist once issue #16's parallel edits of this file are merged"
 LAZY: dict[tuple[str, str], str] = {
     (
         "store/__init__.py",
@@ -98,26 +97,16 @@ LAZY: dict[tuple[str, str], str] = {
         "runtime/server.py",
         "hostgate.runtime.membership",
     ): "imports the etcd store (grpc, aetcd): etcd members only",
-    ("runtime/server.py", "hostgate.runtime.tls_scope"): _MERGE + " (wt-stack: the server stack)",
-    ("runtime/server.py", "hostgate.management.token_keys"): _MERGE + " (wt-stack: the server stack)",
-    ("runtime/server.py", "hostgate.api.app"): _MERGE + " (wt-stack: the server stack)",
     # The CLI reaches server code only inside `hostgate install` and `hostgate server` (ARCHITECTURE.md).
     (
         "cli/server_cmds.py",
         "hostgate.management.install",
     ): "server code, only inside `hostgate install` (join)",
     ("cli/server_cmds.py", "hostgate.runtime.server"): "server code, only inside `hostgate server`",
-    ("cli/server_cmds.py", "hostgate.config.settings"): _MERGE + " (wt-msgs: one enrol function)",
     (
         "cli/server_cmds.py",
         "hostgate.runtime.enrol",
     ): "server code, only inside `hostgate install` (one enrol flow)",
-    ("cli/server_cmds.py", "hostgate.connector.cluster"): _MERGE + " (wt-msgs: one enrol function)",
-    ("cli/common.py", "hostgate.connector.cluster"): _MERGE + " (wt-msgs/wt-dialer: make_client)",
-    ("cli/cluster_cmds.py", "hostgate.config.datadir"): _MERGE + " (wt-msgs: typed cluster status)",
-    ("cli/cluster_cmds.py", "hostgate.config.settings"): _MERGE + " (wt-msgs: typed cluster status)",
-    ("management/install.py", "hostgate.config.settings"): _MERGE + " (wt-msgs: JoinGrant out of install.py)",
-    ("management/install.py", "hostgate.config.secrets"): _MERGE + " (wt-msgs: JoinGrant out of install.py)",
 }
 
 

@@ -13,6 +13,8 @@ from rich.table import Table
 
 from hostgate.cli.common import client_from, cluster_options, make_client
 from hostgate.cli.output import console, emit_json, handle_errors
+from hostgate.config.datadir import lock_holder, mark_removed
+from hostgate.config.settings import load_settings
 from hostgate.errors import DataDirError, MemberNotFound
 from hostgate.messages import API, ClusterRename, ClusterStatus
 from hostgate.naming import format_target
@@ -173,8 +175,6 @@ def leave(
     server notices, refuses requests with HG-4010, stops its etcd member and exits; the data directory is
     retired (`hostgate server` refuses it). The cluster's last member cannot leave (HG-4004).
     """
-    from hostgate.config.datadir import lock_holder, mark_removed
-    from hostgate.config.settings import load_settings
 
     settings = load_settings(data_dir)
     if not settings.is_management:

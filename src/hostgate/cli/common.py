@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
+from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import UsageError
-
-if TYPE_CHECKING:  # loaded by the commands that talk to a cluster (a fast --help)
-    from hostgate.connector.cluster import ClusterClient
 
 __all__ = ["client_from", "cluster_options", "make_client", "read_secret_file"]
 
@@ -83,7 +81,6 @@ def make_client(
     password_file: Path | None,
 ) -> ClusterClient:
     """The typed client of the management API (answers decoded by hostgate.messages: ``client.call_sync(API.x)``)."""
-    from hostgate.connector.cluster import ClusterClient
 
     password = read_secret_file(password_file, "password") if password_file else None
     return ClusterClient(

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from hostgate.cli.common import read_secret_file
 from hostgate.cli.output import console, handle_errors
+from hostgate.config.settings import StoreBackend
+from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import UsageError
-
-if TYPE_CHECKING:  # server code loads lazily, inside the commands
-    pass
 
 __all__ = ["install", "server"]
 
@@ -104,7 +102,6 @@ def install(
 ) -> None:
     """Install a management server: the first of a new cluster, or (--join) a new member of an existing one."""
     os.umask(0o077)  # keys, secrets and the configuration are this server's own (issue #15, finding 8)
-    from hostgate.config.settings import StoreBackend
     from hostgate.management import install as inst
 
     password = read_secret_file(admin_password_file, "admin password") if admin_password_file else None
@@ -115,7 +112,6 @@ def install(
             )
         if join_target or cluster_name:
             raise UsageError("--join and --name are for management servers, not --role session")
-        from hostgate.connector.cluster import ClusterClient
         from hostgate.runtime.enrol import Enrolment, enrol
 
         client = ClusterClient(
@@ -173,7 +169,6 @@ def install(
         raise UsageError("--name sets the name of a new cluster; a joining member takes its cluster's name")
     if password is None or ca_file is None:
         raise UsageError("--join needs --admin-password-file (an Administrator's password) and --ca-file")
-    from hostgate.connector.cluster import ClusterClient
     from hostgate.runtime.enrol import Enrolment, enrol
 
     client = ClusterClient(join_target, ca_file=ca_file, user=admin_user, password=password, deadline=30.0)

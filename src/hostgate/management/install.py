@@ -29,12 +29,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hostgate import pki
+from hostgate.config.secrets import SessionSecrets, write_secrets
 from hostgate.config.settings import (
     CONFIG_FILE,
     EtcdSettings,
     Settings,
     StoreBackend,
     load_settings,
+    settings_from_mapping,
     write_settings,
 )
 from hostgate.errors import AlreadyInCluster, ConfigError, DataDirError, JoinFailed
@@ -154,7 +156,6 @@ def _settings(
     cluster_id: str,
     etcd: EtcdSettings,
 ) -> Settings:
-    from hostgate.config.settings import settings_from_mapping
 
     # Build through the same checks a loaded file goes through, so install refuses what load would refuse.
     raw = {
@@ -274,7 +275,6 @@ def _add_session_role(
     """One host, both roles, one data directory. The session role gets its own certificate files: the
     member's certificate names the cluster and is trusted by peers as a member's, which a session face must
     not present; heartbeats are authenticated by the registered session certificate."""
-    from hostgate.config.secrets import SessionSecrets, write_secrets
 
     if grant.cluster_id != settings.server.cluster_id:
         raise AlreadyInCluster(
@@ -374,8 +374,6 @@ def install_session(
     heartbeat_interval: float,
 ) -> Settings:
     """Write the data directory of a session server the cluster has just registered."""
-    from hostgate.config.secrets import SessionSecrets
-    from hostgate.config.settings import settings_from_mapping
 
     data_dir = data_dir.resolve()
     existing = existing_management_member(data_dir)

@@ -24,14 +24,17 @@ from typing import TYPE_CHECKING, TypeVar
 import uvicorn
 
 from hostgate import pki
+from hostgate.api.app import create_app
 from hostgate.config.datadir import DataDirLock, check_not_removed, mark_removed
 from hostgate.config.settings import Settings, StoreBackend, load_settings
 from hostgate.errors import HostgateError, MemberNotReady, MemberRemoved, StoreUnavailable
 from hostgate.management.cache import ConfigCache
 from hostgate.management.records import PREFIX
 from hostgate.management.service import ManagementService, seed_store
+from hostgate.management.token_keys import ensure_token_keys
 from hostgate.runtime.gate import ApiGate
 from hostgate.runtime.limits import connection_cap
+from hostgate.runtime.tls_scope import hardened_protocol
 from hostgate.store import open_store
 from hostgate.store.base import StoreStatus
 
@@ -98,7 +101,6 @@ def _uvicorn(
     cert_file: str = "",
     key_file: str = "",
 ) -> _Server:
-    from hostgate.runtime.tls_scope import hardened_protocol
 
     config = uvicorn.Config(
         app,  # type: ignore[arg-type]
@@ -196,7 +198,6 @@ class _Lifecycle:
             log.info("new cluster %s seeded into the store", settings.server.cluster_id)
         await _wait_loaded(cache, member)
         stack.push_async_callback(cache.close)
-        from hostgate.management.token_keys import ensure_token_keys
 
         log.info("%s", await ensure_token_keys(store, cache))
         service = ManagementService(settings, store, cache)
@@ -205,7 +206,6 @@ class _Lifecycle:
             raise StoreUnavailable(
                 f"the store holds cluster {info.id} but this server belongs to {settings.server.cluster_id}"
             )
-        from hostgate.api.app import create_app
 
         routing = asyncio.create_task(_routing_loop(service), name="routing-loop")
         stack.push_async_callback(_cancel, routing)
