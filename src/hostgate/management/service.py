@@ -33,6 +33,8 @@ from hostgate.errors import (
     UsageError,
     UserNotFound,
 )
+from hostgate.management.access import Access
+from hostgate.management.audit import AuditTrail
 from hostgate.management.cache import ConfigCache
 from hostgate.management.domains import DomainService
 from hostgate.management.install import BOOTSTRAP_FILE
@@ -134,6 +136,8 @@ class ManagementService:
         self.store = store
         self.cache = cache
         self.auth = Authenticator(cache)
+        self.access = Access(cache)  # profiles and grants (management/access.py)
+        self.audit = AuditTrail()  # who changed what (management/audit.py)
         self.router = Router()
         self.domains = DomainService(store, cache, self.router, visibility_timeout=visibility_timeout)
         self.writes = WriteCalls(store, settings.server.member_name)
