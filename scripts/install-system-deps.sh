@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages hostgate's demo and tests run for real (etcd members, a DNS server, dialog, s3270),
+# Installs the Debian packages hostgate's demo and tests run for real (etcd members, a DNS server, dialog, s3270, slapd),
 # only when they are missing. Runs as root (CI, a fresh Debian machine) or through sudo.
 set -euo pipefail
 need=()
