@@ -86,6 +86,10 @@ def _where(g: GrantView) -> str:
     return "cluster-wide" if g.scope_kind == "cluster" else f"{g.scope_kind} {g.scope}"
 
 
+def _on(g: GrantView) -> str:
+    return "cluster-wide" if g.scope_kind == "cluster" else f"on {g.scope_kind} {g.scope}"
+
+
 def _table(grants: Sequence[GrantView], title: str | None = None) -> Table:
     table = Table("profile", "subject", "scope", "granted by", title=title)
     for g in grants:
@@ -123,7 +127,7 @@ def add(
     added = client_from(kw).call_sync(API.add_grant, body).payload
     console.print(
         f"Granted {added.profile.capitalize()} to {added.subject_kind} [bold]{escape(added.subject)}[/] "
-        f"{escape(_where(added))}."
+        f"{escape(_on(added))}."
     )
 
 
@@ -146,7 +150,7 @@ def remove(
     removed = client_from(kw).call_sync(API.remove_grant, body).payload
     console.print(
         f"Removed {removed.profile.capitalize()} of {removed.subject_kind} [bold]{escape(removed.subject)}[/] "
-        f"{escape(_where(removed))}."
+        f"{escape(_on(removed))}."
     )
 
 
