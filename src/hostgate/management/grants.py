@@ -108,30 +108,23 @@ class GrantIndex:
     def decode(cls, key: str, raw: bytes) -> GrantIndex:
         return cls(GrantSet.decode(key, raw).grants)
 
-    def _tables(self, who: Subject) -> list[_Levels]:
-        tables = []
-        found = self._users.get(who.name.lower())
-        if found:
-            tables.append(found)
-        if self._groups:
-            for group in (*who.groups, *who.group_dns):
-                found = self._groups.get(group_key(group))
-                if found:
-                    tables.append(found)
-        return tables
-
     def level(self, who: Subject, scopes: Iterable[tuple[str, str]] = ()) -> Profile | None:
-        """The highest profile ``who`` holds cluster-wide or on any of ``scopes`` (``None``: none)."""
-        tables = self._tables(who)
-        if not tables:
-            return None
-        wanted = [(CLUSTER, ""), *scopes]
+        """The highest profile ``who`` holds cluster-wide or on any of ``scopes`` (``None``: none).
+
+        On every routing request (twice: the principal's cluster profile, then the model/domain check): a few
+        dict look-ups, no allocation beyond the scopes tuple."""
+        wanted = tuple(scopes)
         best: Profile | None = None
-        for table in tables:
-            for scope in wanted:
-                found = table.get(scope)
-                if found is not None and (best is None or found > best):
-                    best = found
+        table = self._users.get(who.name.lower())
+        if table is not None:
+            best = _best(table, wanted)
+        if self._groups and (who.groups or who.group_dns):
+            for group in (*who.groups, *who.group_dns):
+                table = self._groups.get(group_key(group))
+                if table is not None:
+                    found = _best(table, wanted)
+                    if found is not None and (best is None or found > best):
+                        best = found
         return best
 
     def held_by(self, who: Subject) -> list[GrantRecord]:
@@ -146,12 +139,29 @@ class GrantIndex:
         ]
 
 
+_CLUSTER_SCOPE = (CLUSTER, "")
+
+
+def _best(table: _Levels, scopes: tuple[tuple[str, str], ...]) -> Profile | None:
+    best = table.get(_CLUSTER_SCOPE)
+    for scope in scopes:
+        found = table.get(scope)
+        if found is not None and (best is None or found > best):
+            best = found
+    return best
+
+
 def legacy_grants(users: Iterable[UserRecord]) -> tuple[GrantRecord, ...]:
     """What a store made before grants means: every account with the ``admin`` role is a cluster-wide
     Administrator (what ``is_admin`` meant then); other accounts hold no profile until granted one."""
     return tuple(
         GrantRecord("administrator", "user", u.name, CLUSTER, "", UPGRADE, 0.0) for u in users if u.is_admin
     )
+
+
+# One decoder object: the copy memoises decoded records by (key, decoder), and a bound classmethod is a new
+# object (hashed anew) at every attribute access.
+_DECODE_INDEX = GrantIndex.decode
 
 
 class Grants:
@@ -167,7 +177,7 @@ class Grants:
 
     def level(self, who: Subject, scopes: Iterable[tuple[str, str]] = ()) -> Profile | None:
         """The highest profile ``who`` holds cluster-wide or on any of ``scopes`` (``None``: none)."""
-        index = self._cache.decode(GRANTS_KEY, GrantIndex.decode)
+        index = self._cache.decode(GRANTS_KEY, _DECODE_INDEX)
         if index is not None:
             return index.level(who, scopes)
         # Before the migration: what the account's admin role meant (legacy_grants), one record read.
@@ -176,7 +186,7 @@ class Grants:
 
     def index(self) -> GrantIndex:
         """Every grant (for listing); before the migration, the ones the accounts' admin role stands for."""
-        index = self._cache.decode(GRANTS_KEY, GrantIndex.decode)
+        index = self._cache.decode(GRANTS_KEY, _DECODE_INDEX)
         return index if index is not None else GrantIndex(legacy_grants(self.users()))
 
     def users(self) -> list[UserRecord]:
