@@ -45,7 +45,9 @@ class Access:
 
         ``server``: a grant on any domain the session server belongs to counts (a domain grant covers its
         servers and the models reached through them)."""
-        scopes = [(kind, name) for kind, name in (("model", model), ("domain", domain), ("pool", pool)) if name]
+        scopes = [
+            (kind, name) for kind, name in (("model", model), ("domain", domain), ("pool", pool)) if name
+        ]
         if server:
             scopes.extend(("domain", d) for d in self.grants.domains_of(server))
         held = self.grants.level(subject_of(principal), scopes)
