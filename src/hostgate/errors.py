@@ -35,6 +35,9 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── DirectoryUnavailable   HG-3101  no directory could decide about the user (lists each one's fault)
     │   ├── DirectoryUserAmbiguous HG-3102  (an AuthenticationFailed) the user search matched several entries
     │   ├── EmptyPasswordRefused   HG-3103  (an AuthenticationFailed) an empty password (RFC 4513 §5.1.2)
+    │   ├── LastAdministrator      HG-3200  a change would leave no local account holding cluster-wide Administrator
+    │   ├── BuiltinAdminProtected  HG-3201  the built-in `admin` account cannot be removed
+    │   ├── GrantNotFound          HG-3202  no such grant (profile, subject and scope)
     │   └── ManagementSessionError HG-3852  VHI's "Cannot establish management session" / "Token binding is invalid"
     ├── ClusterError
     │   ├── AlreadyInCluster       HG-4001  a server belongs to one cluster only
@@ -99,6 +102,7 @@ __all__ = [
     "AttributeNotWritable",
     "AuthenticationFailed",
     "BodyTooLarge",
+    "BuiltinAdminProtected",
     "CertificateError",
     "ClusterError",
     "CompareFailed",
@@ -115,6 +119,7 @@ __all__ = [
     "EtcdTrustOutdated",
     "FeatureNotAvailable",
     "FieldNotWritable",
+    "GrantNotFound",
     "HostDisconnected",
     "HostError",
     "HostProtocolError",
@@ -128,6 +133,7 @@ __all__ = [
     "JoinFailed",
     "KeyNotSupported",
     "KeyboardLocked",
+    "LastAdministrator",
     "LastMember",
     "MalformedAnswer",
     "ManagementSessionError",
@@ -443,6 +449,32 @@ class EmptyPasswordRefused(AuthenticationFailed):
     code = "HG-3103"
     hint = "Give the user's password; an empty password is never accepted."
     http_status = 401
+
+
+class LastAdministrator(SecurityError):
+    """A change (removing a grant or an account) would leave no local account holding a cluster-wide
+    Administrator grant: refused, so that the cluster can always be administered without a directory."""
+
+    code = "HG-3200"
+    hint = (
+        "Grant cluster-wide Administrator to another local account first "
+        "(`hostgate grant add administrator --user NAME`), then repeat the change."
+    )
+    http_status = 409
+
+
+class BuiltinAdminProtected(SecurityError):
+    """The built-in ``admin`` account (made by ``hostgate install``) is never removed."""
+
+    code = "HG-3201"
+    hint = "The built-in admin account stays; change its password instead, or remove other accounts."
+    http_status = 409
+
+
+class GrantNotFound(SecurityError):
+    code = "HG-3202"
+    hint = "`hostgate grant list` shows the grants as stored (profile, subject, scope); name one of them."
+    http_status = 404
 
 
 class ManagementSessionError(SecurityError):

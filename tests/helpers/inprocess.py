@@ -2,7 +2,8 @@
 ``ConfigCache``, its HTTP face through ``httpx.ASGITransport`` (no sockets, no subprocesses).
 
 Seeded like a new cluster: cluster record, CA, the member's own record, token keys, an Administrator
-(``admin``) and an account with the plain user role (``operator``). Login throttling is off (no fail delay, no
+(``admin``, holding cluster-wide Administrator) and an account with the plain user role (``operator``, no
+grant: ``await member.grant("user", "operator")`` before it routes). Login throttling is off (no fail delay, no
 backoff, no lockout) so that refused logins cost no time; tests of the throttle use ``LoginGuard`` directly.
 
     member = await start_member(tmp_path)
@@ -23,6 +24,7 @@ from hostgate import pki
 from hostgate.api.app import create_app
 from hostgate.config.settings import SecuritySettings, ServerSettings, Settings, StoreBackend
 from hostgate.management.cache import ConfigCache
+from hostgate.management.grant_admin import ensure_grants
 from hostgate.management.records import (
     CA_KEY,
     CLUSTER_KEY,
@@ -30,6 +32,7 @@ from hostgate.management.records import (
     PREFIX,
     CaRecord,
     ClusterInfo,
+    GrantRecord,
     MemberRecord,
     UserRecord,
     member_key,
@@ -92,6 +95,10 @@ class InProcessMember:
             auth=(user, password) if user else None,
         )
 
+    async def grant(self, profile: str, user: str, scope_kind: str = "cluster", scope: str = "") -> None:
+        """Grant ``profile`` to ``user`` (cluster-wide unless a scope is named), as the built-in admin."""
+        await self.service.grant_admin.add(ADMIN, GrantRecord(profile, "user", user, scope_kind, scope))
+
     async def close(self) -> None:
         await self.cache.close()
         await self.store.close()
@@ -121,5 +128,6 @@ async def start_member(data_dir: Path, *, visibility_timeout: float = 5.0) -> In
     cache = ConfigCache(store, PREFIX)
     await cache.start()
     await ensure_token_keys(store, cache)
+    await ensure_grants(store, cache)  # as a member's start does: admin's role becomes its grant
     service = ManagementService(settings, store, cache, visibility_timeout=visibility_timeout)
     return InProcessMember(settings, store, cache, service, ca)

@@ -110,7 +110,7 @@ async def test_directory_users_log_in_after_local_accounts_with_their_groups(
     async with member.api("alice", "alice-pass-1") as alice:
         who = await alice.get("/api/v1/whoami")
         assert who.status_code == 200, who.text
-        assert who.json() == {"name": "alice", "roles": ["user"]}
+        assert who.json() == {"name": "alice", "roles": ["user"], "profiles": []}
         # A directory user is a User, not an Administrator (profiles and grants come later).
         denied = await alice.post("/api/v1/users", json={"name": "x", "password": "12345678", "admin": True})
         assert denied.status_code == 403 and denied.json()["code"] == "HG-3002"

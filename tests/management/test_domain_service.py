@@ -267,6 +267,7 @@ async def routed(d: Domains) -> Domains:
     await d.service.add_server(ADMIN, "prod", "s2", 3, 1)
     await d.service.add_server(ADMIN, "prod", "s3", 1, 2)
     d.beat("s1", "s2", "s3")
+    await d.member.grant("user", "operator")  # routing needs the User profile (issue #17)
     return d
 
 

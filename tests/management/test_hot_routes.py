@@ -29,6 +29,7 @@ async def member(tmp_path: Path) -> AsyncIterator[tuple[InProcessMember, str]]:
     await m.service.domains.create_domain(ADMIN, "prod")
     await m.service.domains.add_server(ADMIN, "prod", "s1", 1, 1)
     m.service.domains.heartbeat("s1", grant.cert_pem, Heartbeat("s1", 0, 10, 3600.0))
+    await m.grant("user", "operator", "domain", "prod")  # routing needs the User profile (issue #17)
     try:
         yield m, grant.cert_pem
     finally:

@@ -15,6 +15,7 @@ import pytest
 
 from hostgate.errors import (
     AuthenticationFailed,
+    BuiltinAdminProtected,
     InvalidField,
     LastMember,
     MemberNotFound,
@@ -127,9 +128,12 @@ async def test_a_removed_user_cannot_log_in_at_once_and_nobody_removes_themselve
         member.service.authenticate("operator", PASSWORD)
     with pytest.raises(UserNotFound):
         await member.service.remove_user(ADMIN, "operator")
-    with pytest.raises(UsageError, match="logged in with"):
+    with pytest.raises(BuiltinAdminProtected):  # the built-in admin: never, by anyone (issue #17)
         await member.service.remove_user(ADMIN, "Admin")
-    assert [u.name for u in member.service.users()] == ["admin"]
+    await member.service.add_user(ADMIN, "ada", "ada-password-1", admin=True)
+    with pytest.raises(UsageError, match="logged in with"):
+        await member.service.remove_user(member.service.authenticate("ada", "ada-password-1"), "ADA")
+    assert [u.name for u in member.service.users()] == ["ada", "admin"]
 
 
 async def test_rename_is_checked_and_shown_at_once(member: InProcessMember) -> None:
@@ -185,11 +189,13 @@ async def test_wrong_credentials_are_a_coded_401_that_names_no_user(member: InPr
 
 async def test_the_http_face_calls_the_same_service(member: InProcessMember) -> None:
     async with member.http() as admin, member.http("operator", PASSWORD) as operator:
-        assert (await operator.get("/api/v1/whoami")).json() == {"name": "operator", "roles": ["user"]}
+        me = (await operator.get("/api/v1/whoami")).json()
+        assert me == {"name": "operator", "roles": ["user"], "profiles": []}
         refused = await operator.get("/api/v1/users")
         assert refused.status_code == 403 and refused.json()["code"] == "HG-3002"
         created = await admin.post("/api/v1/users", json={"name": "ada", "password": "ada-password-1"})
-        assert created.status_code == 201 and created.json() == {"name": "ada", "roles": ["user"]}
+        assert created.status_code == 201
+        assert created.json() == {"name": "ada", "roles": ["user"], "profiles": []}
         assert "ada" in [u.name for u in member.service.users()]
         status = (await operator.get("/api/v1/cluster")).json()
         assert status["answered_by"] == "m1" and status["quorum"] is True

@@ -149,6 +149,7 @@ def _faces() -> dict[str, set[tuple[str, str]]]:
         store=None,
         cache=None,
         member_name="m",
+        grant_admin=None,
     )
     return {
         "management": _routes(create_app(service)),  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from hostgate._bodies import read_message, reply
 from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.api._hot import HotRoutes
+from hostgate.api.grant_routes import grant_routes, grant_view
 from hostgate.api.ldap_routes import ldap_routes
 from hostgate.errors import AuthenticationFailed
 from hostgate.management.ldap.admin import LdapAdmin
@@ -189,13 +190,14 @@ def create_app(service: ManagementService) -> Starlette:
 
     async def users_list(request: Request) -> Response:
         principal(request).require_admin()
-        return reply([UserView(u.name, tuple(u.roles)) for u in service.users()])
+        # Roles as the grants decide them (an account's stored role is what earlier versions read).
+        return reply([UserView(u.name, service.auth.principal(u.name).roles) for u in service.users()])
 
     async def users_add(request: Request) -> Response:
         who = principal(request)
         body = await read_message(request, NewUser)
         user = await service.add_user(who, body.name, body.password, body.admin)
-        return reply(UserView(user.name, tuple(user.roles)), 201)
+        return reply(UserView(user.name, service.auth.principal(user.name).roles), 201)
 
     async def users_remove(request: Request) -> Response:
         who = principal(request)
@@ -204,7 +206,8 @@ def create_app(service: ManagementService) -> Starlette:
 
     async def whoami(request: Request) -> Response:
         who = principal(request)
-        return reply(UserView(who.name, tuple(who.roles)))
+        profiles = tuple(grant_view(g) for g in service.access.effective(who))
+        return reply(UserView(who.name, tuple(who.roles), profiles))
 
     async def servers_list(request: Request) -> Response:
         principal(request)
@@ -326,6 +329,7 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/users", guarded(users_add), methods=["POST"]),
         Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),
         *ldap_routes(LdapAdmin(service.store, service.cache, service.auth.directories), principal, guarded),
+        *grant_routes(service.grant_admin, principal, guarded),
     ]
     # Starlette tries the routes in order, a regular expression each: the hot paths first (issue #16; the route
     # call was 20th). Neither path overlaps another route's, so the order changes no match.

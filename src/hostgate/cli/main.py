@@ -9,6 +9,7 @@ from hostgate.cli.cluster_cmds import cluster
 from hostgate.cli.demo import demo
 from hostgate.cli.doctor_cmd import doctor
 from hostgate.cli.domain_cmds import domain, servers
+from hostgate.cli.grant_cmds import grant, whoami
 from hostgate.cli.ldap_cmds import ldap
 from hostgate.cli.model_cmd import model
 from hostgate.cli.resolve_cmd import resolve_cmd
@@ -29,6 +30,8 @@ cli.add_command(server)
 cli.add_command(cluster)
 cli.add_command(user)
 cli.add_command(ldap)
+cli.add_command(grant)
+cli.add_command(whoami)
 cli.add_command(domain)
 cli.add_command(servers)
 cli.add_command(resolve_cmd)

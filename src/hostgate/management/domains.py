@@ -23,6 +23,7 @@ from hostgate.errors import (
     StoreUnavailable,
     UsageError,
 )
+from hostgate.management.access import Access, Profile
 from hostgate.management.cache import ConfigCache
 from hostgate.management.records import (
     CA_KEY,
@@ -76,6 +77,9 @@ class DomainService:
     - **A route request that fails changes nothing:** the domain is looked up first; an "unreachable" report
       counts only for a server this member routed that same user to (:class:`RouteReports`), and then only
       until that server's next heartbeat.
+    - **Tokens only for granted users:** ``route`` and ``grant_direct`` need the User profile on the model, on
+      the domain (a domain grant covers the models routed through it and its servers) or cluster-wide
+      (``Access.require``, NotAuthorized HG-3002 naming the user, the model/domain and the grant to add).
     - Tokens are minted with the cluster's current signing key, bound to one session server, user, model and
       domain, valid for ``SESSION_TOKEN_TTL`` seconds; an account without a role gets none.
 
@@ -83,11 +87,18 @@ class DomainService:
     """
 
     def __init__(
-        self, store: Store, cache: ConfigCache, router: Router, *, visibility_timeout: float = 5.0
+        self,
+        store: Store,
+        cache: ConfigCache,
+        router: Router,
+        *,
+        visibility_timeout: float = 5.0,
+        access: Access | None = None,
     ) -> None:
         self.store = store
         self.cache = cache
         self.router = router
+        self.access = access or Access(cache)  # who may connect to which model (management/access.py)
         self.token_keys = TokenKeys(store, cache)
         self._visibility_timeout = visibility_timeout
         self.reports = RouteReports(clock=router.clock)
@@ -336,6 +347,8 @@ class DomainService:
     ) -> RouteAnswer:
         # The domain first: a request that fails changes nothing (issue #15, finding 6).
         record = self.domain(domain)
+        # User on the model, on the domain (it covers the models routed through it) or cluster-wide (#17).
+        self.access.require(principal, Profile.USER, model=model or None, domain=domain)
         if unreachable:  # most calls report nothing
             for name in self.reports.accept(principal.name, unreachable):
                 self.router.report_unreachable(name)
@@ -352,6 +365,9 @@ class DomainService:
         return answer
 
     def grant_direct(self, principal: Principal, server: str, model: str) -> RouteAnswer:
+        # User on the model, on a domain of the server, or cluster-wide: decided before the server is looked up,
+        # so a refused caller learns nothing about which servers exist.
+        self.access.require(principal, Profile.USER, model=model or None, server=server)
         rec = self.cache.decode(session_server_key(server), SessionServerRecord.decode)
         if rec is None:
             raise SessionServerNotFound(f"no session server named {server!r}")

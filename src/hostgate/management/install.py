@@ -44,9 +44,12 @@ from hostgate.management.records import (
     CA_KEY,
     CLUSTER_KEY,
     ETCD_CA_KEY,
+    GRANTS_KEY,
     TOKEN_KEYS_KEY,
     CaRecord,
     ClusterInfo,
+    GrantRecord,
+    GrantSet,
     MemberRecord,
     UserRecord,
     member_key,
@@ -224,6 +227,11 @@ def install_first(
         ETCD_CA_KEY: CaRecord(etcd_ca.cert_pem.decode(), etcd_ca.key_pem.decode()).encode().decode(),
         TOKEN_KEYS_KEY: new_key_set(now).encode().decode(),
         user_key("admin"): UserRecord("admin", hash_password(password), (ADMIN_ROLE,)).encode().decode(),
+        # The built-in admin's cluster-wide Administrator grant (management/grants.py): from the start, the
+        # grants are the one truth about who administers the cluster.
+        GRANTS_KEY: GrantSet((GrantRecord("administrator", "user", "admin", "cluster", "", "install", now),))
+        .encode()
+        .decode(),
         member_key(member_name): MemberRecord(
             member_name, address, port, settings.etcd_peer_url, settings.etcd_client_url, now
         )

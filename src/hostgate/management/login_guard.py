@@ -187,7 +187,7 @@ class LoginGuard:
             raise
         self._succeeded(user, source)
         log.info("user %r authenticated by directory %r from %s", user, identity.directory, source)
-        return Principal(identity.user, ("user",), groups=identity.groups)
+        return self._auth.principal(identity.user, identity.groups, identity.group_dns)
 
     @contextlib.asynccontextmanager
     async def _turn(self, turns: dict[str, _Turn], key: str) -> AsyncIterator[None]:

@@ -20,6 +20,7 @@ __all__ = [
     "CLUSTER_KEY",
     "DOMAINS_PREFIX",
     "ETCD_CA_KEY",
+    "GRANTS_KEY",
     "MEMBERS_PREFIX",
     "PREFIX",
     "SESSION_SERVERS_PREFIX",
@@ -30,6 +31,8 @@ __all__ = [
     "ClusterInfo",
     "DomainMember",
     "DomainRecord",
+    "GrantRecord",
+    "GrantSet",
     "MemberRecord",
     "SessionServerRecord",
     "SigningKey",
@@ -37,6 +40,7 @@ __all__ = [
     "TokenKeySet",
     "UserRecord",
     "domain_key",
+    "group_key",
     "member_key",
     "session_server_key",
     "user_key",
@@ -190,3 +194,47 @@ class DomainMember(_Record):
 class DomainRecord(_Record):
     name: str
     members: tuple[DomainMember, ...] = ()
+
+
+# Every grant of a profile, in ONE record: the store offers compare-and-set on one key only, and the rule "no
+# change leaves the cluster without a local Administrator" must be checked against the very state it changes
+# (two Administrators removing each other's grants at once must not both succeed). Under PREFIX, so every
+# member's ConfigCache serves the checks from memory (no quorum needed). Absent in a store made before grants
+# (management/grants.py: the "admin" role then stands for cluster-wide Administrator until it is migrated).
+GRANTS_KEY = "/hostgate/grants"
+
+
+@dataclass(frozen=True, slots=True)
+class GrantRecord(_Record):
+    """One grant: ``profile`` (user, developer, administrator) to a ``subject`` (a local or directory user
+    name, or a directory group: its DN or bare name) on a scope (``cluster``, or a named model, domain or
+    pool). Kinds are plain strings, not enums: a kind a newer version adds is ignored by an older member
+    instead of making the whole set undecodable."""
+
+    profile: str
+    subject_kind: str  # "user" | "group"
+    subject: str
+    scope_kind: str  # "cluster" | "model" | "domain" | "pool"
+    scope: str = ""  # the model, domain or pool name; "" for the cluster
+    granted_by: str = ""
+    granted_at: float = 0.0
+
+    def same_grant(self, other: GrantRecord) -> bool:
+        """The same profile, subject and scope (who granted it and when do not make another grant)."""
+        return self.identity == other.identity
+
+    @property
+    def identity(self) -> tuple[str, str, str, str, str]:
+        subject = self.subject.lower() if self.subject_kind == "user" else group_key(self.subject)
+        return (self.profile, self.subject_kind, subject, self.scope_kind, self.scope)
+
+
+@dataclass(frozen=True, slots=True)
+class GrantSet(_Record):
+    grants: tuple[GrantRecord, ...] = ()
+
+
+def group_key(group: str) -> str:
+    """A group as compared: lower case (LDAP DNs and cn values compare case-insensitively, RFC 4517 4.2.15
+    distinguishedNameMatch / caseIgnoreMatch), white space around ``,`` and ``=`` of a DN dropped."""
+    return ",".join("=".join(p.strip() for p in rdn.split("=", 1)) for rdn in group.lower().split(","))

@@ -2,7 +2,9 @@
 
 Directories (LDAP / Active Directory, management/ldap/) are asked after the local accounts, for a user name
 that has no local account (``Authenticator.directories``; the login guard runs it off the event loop).
-Profiles, grants and bound tokens arrive with the security issue; their place is here.
+Every Principal is built by ``Authenticator.principal``, which gives it the ``admin`` role exactly when the
+cluster's grants make the user a cluster-wide Administrator (management/grants.py): ``is_admin`` and
+``require_admin`` are the grants' answer, not a second truth.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from hostgate.errors import AuthenticationFailed, NotAuthorized, UsageError
 from hostgate.management.cache import ConfigCache
+from hostgate.management.grants import Grants, Profile, Subject
 from hostgate.management.ldap import DirectoryAuthenticator, LdapSettings
 from hostgate.management.ldap.config import LDAP_KEY
 from hostgate.management.records import UserRecord, user_key
@@ -74,8 +77,10 @@ def validate_user_name(name: str) -> None:
 class Principal:
     name: str
     roles: tuple[str, ...]
-    # A directory user's groups (nested ones included), for grants to groups; empty for local accounts.
+    # A directory user's groups (nested ones included), for grants to groups; empty for local accounts:
+    # their names (the directory's group_name_attribute, cn by default) and their DNs.
     groups: tuple[str, ...] = ()
+    group_dns: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
@@ -105,6 +110,16 @@ class Authenticator:
         # check. A changed hash (new password) or a removed user (no record) invalidates the entry by itself.
         self._verified: dict[tuple[str, str], tuple[bytes, float]] = {}
         self.directories = DirectoryAuthenticator(self.ldap_settings)
+        self.grants = Grants(cache)
+
+    def principal(
+        self, name: str, groups: tuple[str, ...] = (), group_dns: tuple[str, ...] = ()
+    ) -> Principal:
+        """The one place a Principal is made: ``admin`` role iff a cluster-wide Administrator grant applies
+        (to the user or one of its groups), so every ``require_admin`` follows the grants."""
+        held = self.grants.cluster_profile(Subject(name, groups, group_dns))
+        roles = (ADMIN_ROLE,) if held is Profile.ADMINISTRATOR else ("user",)
+        return Principal(name, roles, groups, group_dns)
 
     def ldap_settings(self) -> LdapSettings:
         """The directories as replicated (validated when written), from memory."""
@@ -128,14 +143,14 @@ class Authenticator:
             identity = self.directories.recall(name, password) if name else None
             if identity is None:
                 return None, None
-            return None, Principal(identity.user, ("user",), identity.groups)
+            return None, self.principal(identity.user, identity.groups, identity.group_dns)
         cached = self._verified.get((record.name, record.password_hash))
         if (
             cached is not None
             and 0.0 <= self._clock() - cached[1] < self._remember_for
             and hmac.compare_digest(cached[0], _digest(password))
         ):
-            return record, Principal(record.name, record.roles)
+            return record, self.principal(record.name)
         return record, None
 
     @staticmethod
@@ -156,4 +171,4 @@ class Authenticator:
         if len(self._verified) > 10_000:
             self._verified.clear()
         self._verified[(record.name, record.password_hash)] = (_digest(password), self._clock())
-        return Principal(record.name, record.roles)
+        return self.principal(record.name)

@@ -37,6 +37,7 @@ from hostgate.management.access import Access
 from hostgate.management.audit import AuditTrail
 from hostgate.management.cache import ConfigCache
 from hostgate.management.domains import DomainService
+from hostgate.management.grant_admin import GrantAdmin, refuse_builtin_admin
 from hostgate.management.install import BOOTSTRAP_FILE
 from hostgate.management.records import (
     CA_KEY,
@@ -46,6 +47,7 @@ from hostgate.management.records import (
     USERS_PREFIX,
     CaRecord,
     ClusterInfo,
+    GrantRecord,
     MemberRecord,
     UserRecord,
     member_key,
@@ -137,9 +139,12 @@ class ManagementService:
         self.cache = cache
         self.auth = Authenticator(cache)
         self.access = Access(cache)  # profiles and grants (management/access.py)
+        self.grant_admin = GrantAdmin(store, cache, self.access, visibility_timeout=visibility_timeout)
         self.audit = AuditTrail()  # who changed what (management/audit.py)
         self.router = Router()
-        self.domains = DomainService(store, cache, self.router, visibility_timeout=visibility_timeout)
+        self.domains = DomainService(
+            store, cache, self.router, visibility_timeout=visibility_timeout, access=self.access
+        )
         self.writes = WriteCalls(store, settings.server.member_name)
         self._visibility_timeout = visibility_timeout
         self._probe_timeout = probe_timeout
@@ -278,16 +283,23 @@ class ManagementService:
             await self._write(user_key(name), record.encode(), 0)
         except CompareFailed:
             raise UsageError(f"user {name!r} already exists") from None
+        if admin:
+            # The account's cluster-wide Administrator grant (grants are the truth; the role stays in the
+            # record for members of an earlier version during a rolling upgrade).
+            await self.grant_admin.add(principal, GrantRecord("administrator", "user", name, "cluster"))
         log.info("user %s added by %s", name, principal.name)
         return record
 
     async def remove_user(self, principal: Principal, name: str) -> None:
         principal.require_admin()
+        refuse_builtin_admin(name)
         kv = await self.store.get(user_key(name))
         if kv is None:
             raise UserNotFound(f"no user named {name!r}")
         if name.lower() == principal.name.lower():
             raise UsageError("you cannot remove the account you are logged in with")
+        # Refuses the built-in admin and the last local Administrator; drops the account's own grants.
+        await self.grant_admin.drop_user(principal, name)
         await self.store.compare_and_delete(user_key(name), kv.mod_revision)
         if not await self.cache.wait_until(
             lambda: self.cache.get(user_key(name)) is None, self._visibility_timeout

@@ -14,6 +14,7 @@ from __future__ import annotations
 from hostgate.messages._base import Cell, Message, Reply, decode_answer, decode_request, encode
 from hostgate.messages.endpoints import API, ENDPOINTS, SESSION, Endpoint
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, PublicKey, ServerRegistration, SessionGrant
+from hostgate.messages.grants import GrantRequest, GrantView
 from hostgate.messages.ldap import (
     LdapDirectory,
     LdapDirectoryView,
@@ -82,6 +83,8 @@ __all__ = [
     "EntityAnswer",
     "EntityMove",
     "ErrorBody",
+    "GrantRequest",
+    "GrantView",
     "Health",
     "HeartbeatAnswer",
     "HeartbeatReport",

@@ -12,6 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from hostgate.messages._base import Cell
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistration, SessionGrant
+from hostgate.messages.grants import GrantRequest, GrantView
 from hostgate.messages.ldap import LdapSettingsUpdate, LdapSettingsView, LdapTestAnswer, LdapTestRequest
 from hostgate.messages.management import (
     ClusterName,
@@ -155,6 +156,20 @@ class _Management:
         "POST", "/users", NewUser, UserView, "Add an account", status=201
     )
     remove_user: Endpoint[None, Removed] = _m("DELETE", "/users/{name}", None, Removed, "Remove an account")
+    grants: Endpoint[None, tuple[GrantView, ...]] = _m(
+        "GET",
+        "/grants",
+        None,
+        tuple[GrantView, ...],
+        "Grants of profiles (an Administrator: all; others: own)",
+    )
+    add_grant: Endpoint[GrantRequest, GrantView] = _m(
+        "POST", "/grants", GrantRequest, GrantView, "Grant a profile (to a user or group, on a scope)",
+        status=201,
+    )  # fmt: skip
+    remove_grant: Endpoint[GrantRequest, GrantView] = _m(
+        "DELETE", "/grants", GrantRequest, GrantView, "Remove a grant (the last local Administrator stays)"
+    )
     ldap_show: Endpoint[None, LdapSettingsView] = _m(
         "GET", "/ldap", None, LdapSettingsView, "The LDAP / Active Directory directories' settings"
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from hostgate.messages._base import Message, Reply
 from hostgate.messages.enrolment import PublicKey
+from hostgate.messages.grants import GrantView
 
 __all__ = [
     "ClusterName",
@@ -104,6 +105,8 @@ class Removed(Reply, frozen=True):
 class UserView(Reply, frozen=True):
     name: str
     roles: tuple[str, ...]
+    # ``GET /api/v1/whoami``: the grants that apply to the caller (its own and its groups'), as stored.
+    profiles: tuple[GrantView, ...] = ()
 
 
 class NewUser(Message, frozen=True):

@@ -29,6 +29,7 @@ from hostgate.config.datadir import DataDirLock, check_not_removed, mark_removed
 from hostgate.config.settings import Settings, StoreBackend, load_settings
 from hostgate.errors import HostgateError, MemberNotReady, MemberRemoved, StoreUnavailable
 from hostgate.management.cache import ConfigCache
+from hostgate.management.grant_admin import ensure_grants
 from hostgate.management.records import PREFIX
 from hostgate.management.service import ManagementService, seed_store
 from hostgate.management.token_keys import ensure_token_keys
@@ -200,6 +201,7 @@ class _Lifecycle:
         stack.push_async_callback(cache.close)
 
         log.info("%s", await ensure_token_keys(store, cache))
+        log.info("%s", await ensure_grants(store, cache))
         service = ManagementService(settings, store, cache)
         info = service.cluster_info()
         if info.id != settings.server.cluster_id:

@@ -56,6 +56,7 @@ class DirectoryIdentity:
     directory: str
     groups: tuple[str, ...]
     nested: str  # how nested groups were found: "in_chain", "iterative", "off"
+    group_dns: tuple[str, ...] = ()  # the same groups' DNs, as the directory returned them (for grants)
 
 
 class NotInDirectory(Exception):
@@ -187,8 +188,10 @@ def ask_directory(directory: DirectoryConfig, user: str, password: str) -> Direc
     with _service_connection(directory) as service:
         dn = _find_user(service, directory, user)
         _bind_as_user(directory, dn, password)
-        groups, how = _groups(service, directory, dn)
-    return DirectoryIdentity(user=user, dn=dn, directory=directory.name, groups=groups, nested=how)
+        groups, dns, how = _groups(service, directory, dn)
+    return DirectoryIdentity(
+        user=user, dn=dn, directory=directory.name, groups=groups, nested=how, group_dns=dns
+    )
 
 
 @contextmanager
@@ -211,8 +214,10 @@ def look_up(directory: DirectoryConfig, user: str) -> DirectoryIdentity:
     service account sees them (``hostgate ldap test``). Same outcomes as :func:`ask_directory`, no user bind."""
     with _service_connection(directory) as service:
         dn = _find_user(service, directory, user)
-        groups, how = _groups(service, directory, dn)
-    return DirectoryIdentity(user=user, dn=dn, directory=directory.name, groups=groups, nested=how)
+        groups, dns, how = _groups(service, directory, dn)
+    return DirectoryIdentity(
+        user=user, dn=dn, directory=directory.name, groups=groups, nested=how, group_dns=dns
+    )
 
 
 def _secret(directory: DirectoryConfig) -> str:
@@ -261,9 +266,12 @@ def _is_active_directory(service: ldap3.Connection) -> bool:
     return False
 
 
-def _groups(service: ldap3.Connection, directory: DirectoryConfig, dn: str) -> tuple[tuple[str, ...], str]:
+def _groups(
+    service: ldap3.Connection, directory: DirectoryConfig, dn: str
+) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """The user's groups: their names, their DNs, and how nesting was followed."""
     if not directory.group_base:
-        return (), "off"
+        return (), (), "off"
     mode = directory.nested
     if mode is NestedGroups.AUTO:
         mode = NestedGroups.IN_CHAIN if _is_active_directory(service) else NestedGroups.ITERATIVE
@@ -275,7 +283,7 @@ def _groups(service: ldap3.Connection, directory: DirectoryConfig, dn: str) -> t
             service, directory.group_base, group_filter(directory, [dn], in_chain=True), [attribute], "groups"
         )
         names.update(_names(service, attribute))
-        return tuple(sorted(set(names.values()))), mode.value
+        return tuple(sorted(set(names.values()))), tuple(sorted(names)), mode.value
     frontier = [dn]
     for _depth in range(directory.max_depth if mode is NestedGroups.ITERATIVE else 1):
         _search(
@@ -297,7 +305,7 @@ def _groups(service: ldap3.Connection, directory: DirectoryConfig, dn: str) -> t
                 "directory %r: groups of %s nest deeper than max_depth %d; deeper groups not counted",
                 directory.name, dn, directory.max_depth,
             )  # fmt: skip
-    return tuple(sorted(set(names.values()))), mode.value
+    return tuple(sorted(set(names.values()))), tuple(sorted(names)), mode.value
 
 
 def _names(service: ldap3.Connection, attribute: str) -> dict[str, str]:
