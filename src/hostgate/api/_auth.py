@@ -2,8 +2,11 @@
 
 An ASGI middleware rather than a call inside each handler, so that no handler can read a body (or do anything
 else) for a request with wrong credentials, and so that the 429 answer carries ``Retry-After`` (RFC 9110
-section 10.2.3). Requests without Basic credentials pass through untouched: the open routes (health, CA),
-bearer-token routes (heartbeats) and the handlers' own "this request needs credentials" answer.
+section 10.2.3). A CLI login token (``Authorization: Bearer hgcli_...``, management/cli_tokens.py) is checked
+here too, before any body is read, with no argon2 (a signature checked once per token, then the expiry and the
+user's record from memory); it yields the same principal as the account's Basic credentials. Requests without
+either pass through untouched: the open routes (health, CA), other bearer tokens and certificate routes
+(heartbeats), and the handlers' own "this request needs credentials" answer.
 """
 
 from __future__ import annotations
@@ -11,16 +14,17 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hostgate.errors import AuthenticationFailed, HostgateError, TooManyAttempts
+from hostgate.management.cli_tokens import BEARER_PREFIX as CLI_BEARER_PREFIX
 from hostgate.management.login_guard import LoginGuard
 from hostgate.management.security import Principal
 
-__all__ = ["PRINCIPAL_SCOPE_KEY", "BasicAuthGate", "parse_basic"]
+__all__ = ["PRINCIPAL_SCOPE_KEY", "BasicAuthGate", "cli_bearer", "parse_basic"]
 
 PRINCIPAL_SCOPE_KEY = "hostgate.principal"
 # No credentials needed there; a stray Authorization header must not cost an argon2 check.
@@ -41,6 +45,16 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     return user, password
 
 
+def cli_bearer(header: str) -> str | None:
+    """The CLI login token of a ``Bearer hgcli_...`` value; None for anything else (other bearer tokens are
+    not the gate's: they pass through to their routes as before)."""
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value.startswith(CLI_BEARER_PREFIX):
+        return None
+    return value
+
+
 def _authorization(scope: Scope) -> str:
     """The ``Authorization`` header's value ("" if none): the first one, as Starlette's ``Headers.get``, read
     from the raw list without building a ``Headers`` object per request (issue #16)."""
@@ -51,22 +65,32 @@ def _authorization(scope: Scope) -> str:
 
 
 class BasicAuthGate:
-    def __init__(self, app: ASGIApp, guard: LoginGuard, identity: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        guard: LoginGuard,
+        identity: Mapping[str, str],
+        cli_login: Callable[[str], Principal] | None = None,
+    ) -> None:
         self.app = app
         self.guard = guard
         self.identity = dict(identity)  # the headers every answer of this face carries
+        self.cli_login = cli_login  # checks a CLI login token (CliTokens.verify); None: not offered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
             await self.app(scope, receive, send)
             return
         try:
-            credentials = parse_basic(_authorization(scope))
+            header = _authorization(scope)
+            credentials = parse_basic(header)
             if credentials is not None:
                 client = scope.get("client")
                 source = str(client[0]) if client else "unknown"
                 principal: Principal = await self.guard.authenticate(*credentials, source)
                 scope[PRINCIPAL_SCOPE_KEY] = principal
+            elif self.cli_login is not None and (token := cli_bearer(header)) is not None:
+                scope[PRINCIPAL_SCOPE_KEY] = self.cli_login(token)
         except HostgateError as exc:
             payload = exc.to_payload()
             request_id = scope.get("state", {}).get("request_id")  # set by hostgate._http's error boundary

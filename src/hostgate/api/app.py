@@ -28,7 +28,9 @@ from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.api._hot import HotRoutes
 from hostgate.api.ldap_routes import ldap_routes
+from hostgate.api.login_routes import login_routes
 from hostgate.errors import AuthenticationFailed
+from hostgate.management.cli_tokens import CliTokens
 from hostgate.management.ldap.admin import LdapAdmin
 from hostgate.management.login_guard import LoginGuard
 from hostgate.management.records import CA_KEY, CaRecord, DomainRecord
@@ -331,6 +333,8 @@ def create_app(service: ManagementService) -> Starlette:
     # call was 20th). Neither path overlaps another route's, so the order changes no match.
     routes.sort(key=lambda r: r.path not in _HOT_PATHS)
     guard = LoginGuard(service.auth, service.settings.security)
+    cli_logins = CliTokens(service.domains.token_keys, service.cache, service.settings.server.cluster_id)
+    routes += login_routes(service, cli_logins, guard, principal, guarded)  # not hot: after the sort is fine
     identity = {
         "X-Hostgate-Cluster-Id": service.settings.server.cluster_id,
         "X-Hostgate-Member": service.member_name,
@@ -341,7 +345,7 @@ def create_app(service: ManagementService) -> Starlette:
         # The error boundary outermost, so that whatever the login gate or a route raises is coded.
         middleware=[
             error_boundary(log, identity, "management API"),
-            Middleware(BasicAuthGate, guard=guard, identity=identity),
+            Middleware(BasicAuthGate, guard=guard, identity=identity, cli_login=cli_logins.verify),
             # Innermost: the hot paths skip Starlette's router, behind the same boundary and gate (api/_hot.py).
             Middleware(HotRoutes, route=route, heartbeat=servers_heartbeat),
         ],

@@ -13,6 +13,7 @@ from typing import Any, Generic, Literal, TypeVar
 from hostgate.messages._base import Cell
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistration, SessionGrant
 from hostgate.messages.ldap import LdapSettingsUpdate, LdapSettingsView, LdapTestAnswer, LdapTestRequest
+from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -155,6 +156,13 @@ class _Management:
         "POST", "/users", NewUser, UserView, "Add an account", status=201
     )
     remove_user: Endpoint[None, Removed] = _m("DELETE", "/users/{name}", None, Removed, "Remove an account")
+    set_password: Endpoint[PasswordChange, PasswordChanged] = _m(
+        "PUT", "/users/{name}/password", PasswordChange, PasswordChanged,
+        "Change one's own password (with the current one), or an Administrator resets another's",
+    )  # fmt: skip
+    login: Endpoint[LoginRequest, LoginAnswer] = _m(
+        "POST", "/login", LoginRequest, LoginAnswer, "A short-lived CLI login token (password only)"
+    )
     ldap_show: Endpoint[None, LdapSettingsView] = _m(
         "GET", "/ldap", None, LdapSettingsView, "The LDAP / Active Directory directories' settings"
     )
