@@ -17,7 +17,7 @@ from click.core import ParameterSource
 
 from hostgate.cli.login_store import load_login
 from hostgate.connector.cluster import ClusterClient
-from hostgate.errors import LoginExpired, UsageError
+from hostgate.errors import AuthenticationFailed, LoginExpired, UsageError
 
 __all__ = ["client_from", "cluster_options", "make_client", "read_secret_file", "use_stored_login", "when"]
 
@@ -110,14 +110,18 @@ def _user_given() -> bool:
     return source not in (None, ParameterSource.DEFAULT)
 
 
-def use_stored_login(client: ClusterClient, user: str | None) -> bool:
-    """Authenticate ``client`` with the stored login for its cluster, if there is one (True then).
+def use_stored_login(client: ClusterClient, user: str | None) -> None:
+    """Authenticate ``client`` with the stored login for its cluster.
 
-    An expired login is refused here, before anything is sent. ``user``: the account the command was told to
-    act as; a login of another account is not used for it."""
+    Refused here, before anything is sent: no login (an empty password sent instead would count as a failed
+    login towards the user's lockout), or an expired one. ``user``: the account the command was told to act
+    as; a login of another account is not used for it."""
     login = load_login(client.cluster_id)
     if login is None:
-        return False  # as before logins existed: the member refuses the empty password with HG-3001
+        raise AuthenticationFailed(
+            f"no password given, and not logged in to cluster {client.cluster_id}",
+            hint="Pass --password-file (or HOSTGATE_PASSWORD_FILE), or run `hostgate login` first.",
+        )
     if user is not None and user.lower() != login.user.lower():
         raise UsageError(
             f"you are logged in to this cluster as {login.user!r}, not {user!r}",
@@ -126,7 +130,6 @@ def use_stored_login(client: ClusterClient, user: str | None) -> bool:
     if login.expires_at <= time.time():
         raise LoginExpired(f"your login expired at {when(login.expires_at)}; run `hostgate login`")
     client.user, client.password, client.bearer = login.user, None, login.token
-    return True
 
 
 def client_from(options: dict[str, Any]) -> ClusterClient:
