@@ -98,6 +98,14 @@ def test_after_login_commands_need_no_password_and_the_token_file_is_private(clu
         "HG-1003", "logged in to this cluster as 'ada', not 'admin'",
     )  # fmt: skip
 
+    # The doctor reads the member list with the login too (no HG-D12 "not checked: no credentials").
+    hosts = inst.write_hosts_file()
+    doctor = inst.hostgate(
+        "doctor", f"vhi-prod-sea:{inst.api_port}", "--json", "--ca-file", str(inst.ca_file),
+        "--hosts-file", str(hosts), "--source", "hosts_file", check=False,
+    )  # fmt: skip
+    assert "HG-D12" not in {f["code"] for f in json.loads(doctor.stdout)["findings"]}, doctor.stdout
+
     assert "Logged out" in inst.hostgate("logout", "--ca-file", str(inst.ca_file)).stdout
     assert not path.exists()
     _fails(inst.hostgate("user", "list", *_where(inst), check=False), "HG-3001", "not logged in")
