@@ -15,11 +15,12 @@ import base64
 import binascii
 import math
 from collections.abc import Callable, Mapping
+from typing import cast
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hostgate.errors import AuthenticationFailed, HostgateError, TooManyAttempts
+from hostgate.errors import AuthenticationFailed, HostgateError, LoginInvalid, TooManyAttempts
 from hostgate.management.cli_tokens import BEARER_PREFIX as CLI_BEARER_PREFIX
 from hostgate.management.login_guard import LoginGuard
 from hostgate.management.security import Principal
@@ -55,6 +56,15 @@ def cli_bearer(header: str) -> str | None:
     return value
 
 
+def _cli_login(scope: Scope) -> Callable[[str], Principal]:
+    """The check of CLI login tokens (``CliTokens.verify``), which ``create_app`` keeps on the app's state, as
+    it keeps the body limit there (hostgate._bodies); a face without one refuses every login token."""
+    check = getattr(scope["app"].state, "cli_login", None) if "app" in scope else None
+    if check is None:
+        raise LoginInvalid("this server does not accept CLI login tokens")
+    return cast(Callable[[str], Principal], check)
+
+
 def _authorization(scope: Scope) -> str:
     """The ``Authorization`` header's value ("" if none): the first one, as Starlette's ``Headers.get``, read
     from the raw list without building a ``Headers`` object per request (issue #16)."""
@@ -65,17 +75,10 @@ def _authorization(scope: Scope) -> str:
 
 
 class BasicAuthGate:
-    def __init__(
-        self,
-        app: ASGIApp,
-        guard: LoginGuard,
-        identity: Mapping[str, str],
-        cli_login: Callable[[str], Principal] | None = None,
-    ) -> None:
+    def __init__(self, app: ASGIApp, guard: LoginGuard, identity: Mapping[str, str]) -> None:
         self.app = app
         self.guard = guard
         self.identity = dict(identity)  # the headers every answer of this face carries
-        self.cli_login = cli_login  # checks a CLI login token (CliTokens.verify); None: not offered
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
@@ -89,8 +92,8 @@ class BasicAuthGate:
                 source = str(client[0]) if client else "unknown"
                 principal: Principal = await self.guard.authenticate(*credentials, source)
                 scope[PRINCIPAL_SCOPE_KEY] = principal
-            elif self.cli_login is not None and (token := cli_bearer(header)) is not None:
-                scope[PRINCIPAL_SCOPE_KEY] = self.cli_login(token)
+            elif (token := cli_bearer(header)) is not None:
+                scope[PRINCIPAL_SCOPE_KEY] = _cli_login(scope)(token)
         except HostgateError as exc:
             payload = exc.to_payload()
             request_id = scope.get("state", {}).get("request_id")  # set by hostgate._http's error boundary

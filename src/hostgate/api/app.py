@@ -333,8 +333,6 @@ def create_app(service: ManagementService) -> Starlette:
     # call was 20th). Neither path overlaps another route's, so the order changes no match.
     routes.sort(key=lambda r: r.path not in _HOT_PATHS)
     guard = LoginGuard(service.auth, service.settings.security)
-    cli_logins = CliTokens(service.domains.token_keys, service.cache, service.settings.server.cluster_id)
-    routes += login_routes(service, cli_logins, guard, principal, guarded)  # not hot: after the sort is fine
     identity = {
         "X-Hostgate-Cluster-Id": service.settings.server.cluster_id,
         "X-Hostgate-Member": service.member_name,
@@ -345,10 +343,14 @@ def create_app(service: ManagementService) -> Starlette:
         # The error boundary outermost, so that whatever the login gate or a route raises is coded.
         middleware=[
             error_boundary(log, identity, "management API"),
-            Middleware(BasicAuthGate, guard=guard, identity=identity, cli_login=cli_logins.verify),
+            Middleware(BasicAuthGate, guard=guard, identity=identity),
             # Innermost: the hot paths skip Starlette's router, behind the same boundary and gate (api/_hot.py).
             Middleware(HotRoutes, route=route, heartbeat=servers_heartbeat),
         ],
     )
     app.state.max_body = service.settings.security.max_body
+    # `hostgate login` tokens: the gate finds their check on the app, as the bodies find their limit.
+    cli_logins = CliTokens(service.domains.token_keys, service.cache, service.settings.server.cluster_id)
+    app.state.cli_login = cli_logins.verify
+    app.router.routes.extend(login_routes(service, cli_logins, guard, principal, guarded))
     return app
