@@ -241,3 +241,45 @@ async def test_login_goes_through_the_lockout(member: InProcessMember) -> None:
 
 async def _pause() -> None:
     await asyncio.sleep(0.1)  # polling interval, not synchronisation
+
+
+async def test_wrong_current_passwords_sent_with_a_login_token_lock_out_with_retry_after(
+    member: InProcessMember,
+) -> None:
+    # A stolen login token is no password oracle: wrong current passwords count as failed logins, and the
+    # lockout's 429 says when to retry, even though it comes from inside a guarded write.
+    policy = SecuritySettings(
+        login_fail_delay=0.0, login_free_failures=100, lockout_failures=2, lockout_seconds=60
+    )
+    service = ManagementService(
+        dataclasses.replace(member.settings, security=policy), member.store, member.cache
+    )
+    app = create_app(service)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://m1", auth=("operator", PASSWORD)
+    ) as api:
+        token = (await api.post("/api/v1/login", json={})).json()["token"]
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="https://m1",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as api:
+        wrong = {"new_password": NEW, "current_password": "wrong-password"}
+        for _ in range(2):
+            _refused(await api.put("/api/v1/users/operator/password", json=wrong), 403, "HG-3244")
+        locked = await api.put(
+            "/api/v1/users/operator/password", json={**wrong, "current_password": PASSWORD}
+        )
+    _refused(locked, 429, "HG-3003")
+    assert 1 <= int(locked.headers["retry-after"]) <= 60
+
+
+async def test_an_idempotency_key_replays_only_to_the_same_login(member: InProcessMember) -> None:
+    await member.service.add_user(ADMIN, "ada", PASSWORD, True)
+    key = {"Idempotency-Key": "same-key-for-two-callers"}
+    async with _bearer(member, await _login(member, "admin")) as api:
+        assert (await api.post("/api/v1/domains", json={"name": "dup"}, headers=key)).status_code == 201
+    async with _bearer(member, await _login(member, "ada")) as api:
+        resp = await api.post("/api/v1/domains", json={"name": "dup"}, headers=key)
+    # Another account's request under the same key is refused, not answered with the first one's answer.
+    _refused(resp, 400, "HG-1003", "already used for another request")
