@@ -17,14 +17,14 @@ import pytest
 
 from hostgate.api.app import create_app
 from hostgate.config.settings import SecuritySettings
-from hostgate.errors import LoginNotOffered, PasswordNotLocal
+from hostgate.errors import AuthenticationFailed, LoginNotOffered, PasswordNotLocal
 from hostgate.management.cli_tokens import CliTokens
 from hostgate.management.login_guard import LoginGuard
 from hostgate.management.passwords import change_password
 from hostgate.management.security import Principal
 from hostgate.management.service import ManagementService
 from hostgate.messages import PasswordChange
-from hostgate.tokens import TokenClaims
+from hostgate.tokens import KeySet, TokenClaims
 from tests.helpers.inprocess import ADMIN, CLUSTER_ID, OPERATOR, PASSWORD, InProcessMember, start_member
 
 NEW = "a-new-password-42"
@@ -283,3 +283,12 @@ async def test_an_idempotency_key_replays_only_to_the_same_login(member: InProce
         resp = await api.post("/api/v1/domains", json={"name": "dup"}, headers=key)
     # Another account's request under the same key is refused, not answered with the first one's answer.
     _refused(resp, 400, "HG-1003", "already used for another request")
+
+
+async def test_a_session_server_refuses_a_login_token(member: InProcessMember) -> None:
+    # Session servers check session tokens with the public keys (tokens.KeySet): a login token, signed by the
+    # same key, is no session token there.
+    token = (await _login(member, "admin")).removeprefix("hgcli_")
+    keys = KeySet(member.service.domains.token_keys.public())
+    with pytest.raises(AuthenticationFailed):
+        keys.verify(token, kind="session", cluster_id=CLUSTER_ID, server=None)
