@@ -31,6 +31,12 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── TooManyAttempts        HG-3003  failed logins from this user/address: wait Retry-After seconds (429)
     │   ├── UnsafeAddress          HG-3004  a server would listen on every interface, or a URL is not https
     │   ├── ServerCertificateRefused HG-3030  a TLS client certificate is not the one registered for that server
+    │   ├── LoginExpired           HG-3240  (an AuthenticationFailed) the CLI login (`hostgate login`) has expired
+    │   ├── LoginInvalid           HG-3241  (an AuthenticationFailed) a CLI login token this cluster does not accept
+    │   ├── LoginNotOffered        HG-3242  no CLI login for this account or this way (directory users; a token)
+    │   ├── PasswordNotLocal       HG-3243  the account's password is kept by a directory, not the cluster
+    │   ├── CurrentPasswordWrong   HG-3244  `user passwd`: the current password given is wrong
+    │   └── LoginFileUnsafe        HG-3245  the stored CLI login cannot be read or is open to other users
     │   ├── DirectoryConfigInvalid HG-3100  an LDAP directory setting is malformed (names the field)
     │   ├── DirectoryUnavailable   HG-3101  no directory could decide about the user (lists each one's fault)
     │   ├── DirectoryUserAmbiguous HG-3102  (an AuthenticationFailed) the user search matched several entries
@@ -108,6 +114,7 @@ __all__ = [
     "CompareFailed",
     "ConfigError",
     "ConnectError",
+    "CurrentPasswordWrong",
     "DataDirError",
     "DeadlineExpired",
     "DirectoryConfigInvalid",
@@ -135,6 +142,10 @@ __all__ = [
     "KeyboardLocked",
     "LastAdministrator",
     "LastMember",
+    "LoginExpired",
+    "LoginFileUnsafe",
+    "LoginInvalid",
+    "LoginNotOffered",
     "MalformedAnswer",
     "ManagementSessionError",
     "MemberNotFound",
@@ -155,6 +166,7 @@ __all__ = [
     "NoSuchEndpoint",
     "NotAuthorized",
     "NotSupported",
+    "PasswordNotLocal",
     "QueryError",
     "QuorumLost",
     "RemoteError",
@@ -410,6 +422,58 @@ class ServerCertificateRefused(SecurityError):
         "(DATA_DIR/member.pem); if that file was replaced, register the server again."
     )
     http_status = 403
+
+
+class LoginExpired(AuthenticationFailed):
+    """The CLI's stored login (``hostgate login``) is past its expiry: refused by the CLI before sending it, and
+    by a member if it arrives anyway. The message says when it expired."""
+
+    code = "HG-3240"
+    hint = "Run `hostgate login` again (or pass --password-file)."
+    http_status = 401
+
+
+class LoginInvalid(AuthenticationFailed):
+    """A CLI login token (``Authorization: Bearer hgcli_...``) the cluster does not accept: malformed, signed by
+    another cluster or by a key retired since, for a user removed since, or issued before the user's password
+    changed. The message says which."""
+
+    code = "HG-3241"
+    hint = "Run `hostgate login` again (or pass --password-file)."
+    http_status = 401
+
+
+class LoginNotOffered(SecurityError):
+    """``hostgate login`` is not offered here: a directory (LDAP) account, whose password and groups only the
+    directory can vouch for, or a request that tried to get a login with a login token instead of a password."""
+
+    code = "HG-3242"
+    hint = "Pass --password-file with each command (or HOSTGATE_PASSWORD_FILE) instead of `hostgate login`."
+    http_status = 403
+
+
+class PasswordNotLocal(SecurityError):
+    """``hostgate user passwd`` for an account the cluster does not keep a password for (a directory user)."""
+
+    code = "HG-3243"
+    hint = "This account is managed by the directory: change its password there."
+    http_status = 409
+
+
+class CurrentPasswordWrong(SecurityError):
+    """Changing one's own password needs the current one, and it was wrong (counted like a failed login)."""
+
+    code = "HG-3244"
+    hint = "Give your current password (--current-password-file, or type it when asked)."
+    http_status = 403
+
+
+class LoginFileUnsafe(SecurityError):
+    """The stored CLI login cannot be read, or other users could read it (not 0600 in a 0700 directory)."""
+
+    code = "HG-3245"
+    hint = "Run `hostgate logout` and `hostgate login` again; the login is stored 0600 in a 0700 directory."
+    http_status = 400
 
 
 class DirectoryConfigInvalid(SecurityError):

@@ -146,6 +146,7 @@ def _faces() -> dict[str, set[tuple[str, str]]]:
         settings=SimpleNamespace(security=SecuritySettings(), server=SimpleNamespace(cluster_id="c")),
         # Routes are only listed, never called: the LDAP routes' admin needs these attributes to exist.
         auth=SimpleNamespace(directories=None),
+        domains=SimpleNamespace(token_keys=None),  # the CLI login tokens' keys (management/cli_tokens.py)
         store=None,
         cache=None,
         member_name="m",

@@ -2,8 +2,11 @@
 
 An ASGI middleware rather than a call inside each handler, so that no handler can read a body (or do anything
 else) for a request with wrong credentials, and so that the 429 answer carries ``Retry-After`` (RFC 9110
-section 10.2.3). Requests without Basic credentials pass through untouched: the open routes (health, CA),
-bearer-token routes (heartbeats) and the handlers' own "this request needs credentials" answer.
+section 10.2.3). A CLI login token (``Authorization: Bearer hgcli_...``, management/cli_tokens.py) is checked
+here too, before any body is read, with no argon2 (a signature checked once per token, then the expiry and the
+user's record from memory); it yields the same principal as the account's Basic credentials. Requests without
+either pass through untouched: the open routes (health, CA), other bearer tokens and certificate routes
+(heartbeats), and the handlers' own "this request needs credentials" answer.
 """
 
 from __future__ import annotations
@@ -11,16 +14,18 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import cast
 
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from hostgate.errors import AuthenticationFailed, HostgateError, TooManyAttempts
+from hostgate.errors import AuthenticationFailed, HostgateError, LoginInvalid, TooManyAttempts
+from hostgate.management.cli_tokens import BEARER_PREFIX as CLI_BEARER_PREFIX
 from hostgate.management.login_guard import LoginGuard
 from hostgate.management.security import Principal
 
-__all__ = ["PRINCIPAL_SCOPE_KEY", "BasicAuthGate", "parse_basic"]
+__all__ = ["PRINCIPAL_SCOPE_KEY", "BasicAuthGate", "cli_bearer", "parse_basic"]
 
 PRINCIPAL_SCOPE_KEY = "hostgate.principal"
 # No credentials needed there; a stray Authorization header must not cost an argon2 check.
@@ -39,6 +44,25 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     if not sep:
         raise AuthenticationFailed("the Authorization header is malformed")
     return user, password
+
+
+def cli_bearer(header: str) -> str | None:
+    """The CLI login token of a ``Bearer hgcli_...`` value; None for anything else (other bearer tokens are
+    not the gate's: they pass through to their routes as before)."""
+    scheme, _, value = header.partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value.startswith(CLI_BEARER_PREFIX):
+        return None
+    return value
+
+
+def _cli_login(scope: Scope) -> Callable[[str], Principal]:
+    """The check of CLI login tokens (``CliTokens.verify``), which ``create_app`` keeps on the app's state, as
+    it keeps the body limit there (hostgate._bodies); a face without one refuses every login token."""
+    check = getattr(scope["app"].state, "cli_login", None) if "app" in scope else None
+    if check is None:
+        raise LoginInvalid("this server does not accept CLI login tokens")
+    return cast(Callable[[str], Principal], check)
 
 
 def _authorization(scope: Scope) -> str:
@@ -61,12 +85,15 @@ class BasicAuthGate:
             await self.app(scope, receive, send)
             return
         try:
-            credentials = parse_basic(_authorization(scope))
+            header = _authorization(scope)
+            credentials = parse_basic(header)
             if credentials is not None:
                 client = scope.get("client")
                 source = str(client[0]) if client else "unknown"
                 principal: Principal = await self.guard.authenticate(*credentials, source)
                 scope[PRINCIPAL_SCOPE_KEY] = principal
+            elif (token := cli_bearer(header)) is not None:
+                scope[PRINCIPAL_SCOPE_KEY] = _cli_login(scope)(token)
         except HostgateError as exc:
             payload = exc.to_payload()
             request_id = scope.get("state", {}).get("request_id")  # set by hostgate._http's error boundary

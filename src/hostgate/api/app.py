@@ -29,7 +29,9 @@ from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.api._hot import HotRoutes
 from hostgate.api.grant_routes import grant_routes, grant_view
 from hostgate.api.ldap_routes import ldap_routes
+from hostgate.api.login_routes import login_routes
 from hostgate.errors import AuthenticationFailed
+from hostgate.management.cli_tokens import CliTokens
 from hostgate.management.ldap.admin import LdapAdmin
 from hostgate.management.login_guard import LoginGuard
 from hostgate.management.records import CA_KEY, CaRecord, DomainRecord
@@ -351,4 +353,8 @@ def create_app(service: ManagementService) -> Starlette:
         ],
     )
     app.state.max_body = service.settings.security.max_body
+    # `hostgate login` tokens: the gate finds their check on the app, as the bodies find their limit.
+    cli_logins = CliTokens(service.domains.token_keys, service.cache, service.settings.server.cluster_id)
+    app.state.cli_login = cli_logins.verify
+    app.router.routes.extend(login_routes(service, cli_logins, guard, principal, guarded))
     return app

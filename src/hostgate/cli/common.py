@@ -1,17 +1,25 @@
-"""Options shared by every CLI command that talks to a cluster, each also read from the environment."""
+"""Options shared by every CLI command that talks to a cluster, each also read from the environment.
+
+Credentials: ``--password-file`` when given; else the login ``hostgate login`` stored for the cluster the CA
+names (cli/login_store.py), sent as ``Authorization: Bearer hgcli_...`` over TLS to that cluster only.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
+from hostgate.cli.login_store import load_login
 from hostgate.connector.cluster import ClusterClient
-from hostgate.errors import UsageError
+from hostgate.errors import AuthenticationFailed, LoginExpired, UsageError
 
-__all__ = ["client_from", "cluster_options", "make_client", "read_secret_file"]
+__all__ = ["client_from", "cluster_options", "make_client", "read_secret_file", "use_stored_login", "when"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -83,9 +91,45 @@ def make_client(
     """The typed client of the management API (answers decoded by hostgate.messages: ``client.call_sync(API.x)``)."""
 
     password = read_secret_file(password_file, "password") if password_file else None
-    return ClusterClient(
+    client = ClusterClient(
         server, ca_file=ca_file, user=user, password=password, hosts_file=hosts_file, dns_servers=dns_servers
     )
+    if password is None:
+        use_stored_login(client, user if _user_given() else None)
+    return client
+
+
+def when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _user_given() -> bool:
+    """Whether --user (or HOSTGATE_USER) was given, rather than left at its default."""
+    ctx = click.get_current_context(silent=True)
+    source = ctx.get_parameter_source("user") if ctx is not None else None
+    return source not in (None, ParameterSource.DEFAULT)
+
+
+def use_stored_login(client: ClusterClient, user: str | None) -> None:
+    """Authenticate ``client`` with the stored login for its cluster.
+
+    Refused here, before anything is sent: no login (an empty password sent instead would count as a failed
+    login towards the user's lockout), or an expired one. ``user``: the account the command was told to act
+    as; a login of another account is not used for it."""
+    login = load_login(client.cluster_id)
+    if login is None:
+        raise AuthenticationFailed(
+            f"no password given, and not logged in to cluster {client.cluster_id}",
+            hint="Pass --password-file (or HOSTGATE_PASSWORD_FILE), or run `hostgate login` first.",
+        )
+    if user is not None and user.lower() != login.user.lower():
+        raise UsageError(
+            f"you are logged in to this cluster as {login.user!r}, not {user!r}",
+            hint=f"Pass --password-file for {user!r}, or run `hostgate login --user {user}`.",
+        )
+    if login.expires_at <= time.time():
+        raise LoginExpired(f"your login expired at {when(login.expires_at)}; run `hostgate login`")
+    client.user, client.password, client.bearer = login.user, None, login.token
 
 
 def client_from(options: dict[str, Any]) -> ClusterClient:

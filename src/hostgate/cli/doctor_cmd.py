@@ -9,6 +9,7 @@ Nothing is changed.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,9 +19,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from hostgate.cli.common import cluster_options, read_secret_file
+from hostgate.cli.login_store import load_login
 from hostgate.cli.output import console, emit_json, handle_errors
-from hostgate.connector.cluster import DEFAULT_PORT
+from hostgate.connector.cluster import DEFAULT_PORT, cluster_id_of_ca
 from hostgate.connector.diagnosis import Inputs, Report, Severity, State, diagnose
+from hostgate.errors import HostgateError
 from hostgate.naming import Source, format_target, parse_name_server, parse_target
 
 __all__ = ["doctor"]
@@ -114,7 +117,7 @@ def doctor(
     """Check the cluster alias ALIAS[:PORT] against the running cluster; exit 1 on an error finding.
 
     Resolves ALIAS from every name source, contacts every address (health check with the cluster CA, no
-    credentials) and, given --password-file, compares the alias with the member list. Each finding has a
+    credentials) and, given --password-file (or after `hostgate login`), compares the alias with the member list. Each finding has a
     stable code (HG-D01...) and a fix; docs/errors.md lists them. Env: HOSTGATE_SERVER for ALIAS.
     """
     host, port = parse_target(alias, DEFAULT_PORT)
@@ -129,6 +132,7 @@ def doctor(
         user=user,
         password=read_secret_file(password_file, "password") if password_file else None,
         timeout=timeout,
+        bearer=None if password_file else _stored_login(ca_file),
     )
     report = asyncio.run(diagnose(inputs))
     if as_json:
@@ -137,3 +141,13 @@ def doctor(
         _print(report)
     if not report.ok:
         raise SystemExit(1)
+
+
+def _stored_login(ca_file: Path) -> str | None:
+    """The token of a live `hostgate login` for the CA's cluster; None (membership not checked) otherwise: the
+    doctor diagnoses, it does not refuse to run for want of credentials."""
+    try:
+        login = load_login(cluster_id_of_ca(ca_file.read_bytes()))
+    except (OSError, HostgateError):
+        return None
+    return login.token if login is not None and login.expires_at > time.time() else None

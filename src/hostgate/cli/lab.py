@@ -187,6 +187,8 @@ class Installation:
     ) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOSTGATE_")}
         env["COLUMNS"] = "200"
+        # `hostgate login` keeps its token under XDG_STATE_HOME: this installation's own, never the user's.
+        env["XDG_STATE_HOME"] = str(self.root / "state")
         proc = subprocess.run(
             [PYTHON, "-m", "hostgate.cli.main", *args],
             capture_output=True,

@@ -11,6 +11,7 @@ from hostgate.cli.doctor_cmd import doctor
 from hostgate.cli.domain_cmds import domain, servers
 from hostgate.cli.grant_cmds import grant, whoami
 from hostgate.cli.ldap_cmds import ldap
+from hostgate.cli.login_cmds import login, logout
 from hostgate.cli.model_cmd import model
 from hostgate.cli.resolve_cmd import resolve_cmd
 from hostgate.cli.server_cmds import install, server
@@ -38,6 +39,8 @@ cli.add_command(resolve_cmd)
 cli.add_command(demo)
 cli.add_command(model)
 cli.add_command(doctor)
+cli.add_command(login)
+cli.add_command(logout)
 
 
 def main() -> None:

@@ -33,6 +33,7 @@ from hostgate.errors import (
     DeadlineExpired,
     HostgateError,
     SecurityError,
+    TooManyAttempts,
     UsageError,
     WriteInProgress,
 )
@@ -84,11 +85,17 @@ class WriteAnswer:
 
     @classmethod
     def of_error(cls, exc: HostgateError) -> WriteAnswer:
+        if isinstance(exc, TooManyAttempts):  # a lockout met inside a write (`user passwd`) says when, too
+            return cls(
+                exc.http_status, exc.to_payload(), (("Retry-After", str(max(1, math.ceil(exc.retry_after)))),)
+            )
         return cls(exc.http_status, exc.to_payload())
 
 
 def fingerprint(method: str, path: str, authorization: str, body: bytes) -> str:
-    """What identifies a request besides its key: method, path, user name (never the password) and body."""
+    """What identifies a request besides its key: method, path, user name (never the password) and body; for
+    a bearer token (a CLI login) a digest of the token, which names the user and is the same for every
+    attempt of a call."""
     user = ""
     scheme, _, value = authorization.partition(" ")
     if scheme.lower() == "basic":
@@ -96,6 +103,8 @@ def fingerprint(method: str, path: str, authorization: str, body: bytes) -> str:
             user = base64.b64decode(value, validate=True).decode().partition(":")[0].lower()
         except (binascii.Error, UnicodeDecodeError):
             user = ""
+    elif scheme.lower() == "bearer":
+        user = "bearer:" + hashlib.sha256(value.strip().encode()).hexdigest()
     digest = hashlib.sha256()
     for part in (method.upper().encode(), path.encode(), user.encode(), body):
         digest.update(len(part).to_bytes(8, "big"))

@@ -24,6 +24,7 @@ from hostgate.messages.ldap import (
     LdapTestReport,
     LdapTestRequest,
 )
+from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -97,12 +98,16 @@ __all__ = [
     "LdapTestAnswer",
     "LdapTestReport",
     "LdapTestRequest",
+    "LoginAnswer",
+    "LoginRequest",
     "MemberRemovedAnswer",
     "MemberStatus",
     "Message",
     "NewUser",
     "OpenSession",
     "OperationCall",
+    "PasswordChange",
+    "PasswordChanged",
     "Ping",
     "ProcedureCall",
     "PublicKey",

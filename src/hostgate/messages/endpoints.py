@@ -14,6 +14,7 @@ from hostgate.messages._base import Cell
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistration, SessionGrant
 from hostgate.messages.grants import GrantRequest, GrantView
 from hostgate.messages.ldap import LdapSettingsUpdate, LdapSettingsView, LdapTestAnswer, LdapTestRequest
+from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -169,6 +170,13 @@ class _Management:
     )  # fmt: skip
     remove_grant: Endpoint[GrantRequest, GrantView] = _m(
         "DELETE", "/grants", GrantRequest, GrantView, "Remove a grant (the last local Administrator stays)"
+    )
+    set_password: Endpoint[PasswordChange, PasswordChanged] = _m(
+        "PUT", "/users/{name}/password", PasswordChange, PasswordChanged,
+        "Change one's own password (with the current one), or an Administrator resets another's",
+    )  # fmt: skip
+    login: Endpoint[LoginRequest, LoginAnswer] = _m(
+        "POST", "/login", LoginRequest, LoginAnswer, "A short-lived CLI login token (password only)"
     )
     ldap_show: Endpoint[None, LdapSettingsView] = _m(
         "GET", "/ldap", None, LdapSettingsView, "The LDAP / Active Directory directories' settings"

@@ -239,8 +239,8 @@ async def diagnose(inputs: Inputs) -> Report:
     probes = dict(zip(in_alias, results, strict=True))
     members: tuple[MemberEntry, ...] | None = None
     members_from: str | None = None
-    if in_alias and inputs.password is None:
-        fix = "Give --password-file (and --user) to compare the alias with the cluster's member list."
+    if in_alias and inputs.password is None and inputs.bearer is None:
+        fix = "Give --password-file (and --user), or run `hostgate login`, to compare the alias with the member list."
         findings.append(Finding(Check.NOT_CHECKED, "the member list was not read: no credentials given", fix))
     elif in_alias:
         got = await member_list([a for a, p in probes.items() if p.state is State.MEMBER], inputs)

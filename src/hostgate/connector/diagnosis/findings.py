@@ -201,3 +201,4 @@ class Inputs:
     user: str = "admin"
     password: str | None = None
     timeout: float = 2.0
+    bearer: str | None = None  # a CLI login token (`hostgate login`), instead of the password

@@ -108,12 +108,14 @@ async def probe(address: str, port: int, tls: ssl.SSLContext, cluster_id: str, t
 
 async def member_list(answering: Sequence[str], inputs: Inputs) -> tuple[tuple[MemberEntry, ...], str] | str:
     """The members and who gave them, read through the first answering member that does; else why not."""
-    if not answering or inputs.password is None:
+    if not answering or (inputs.password is None and inputs.bearer is None):
         return "no address of the alias answered for this cluster"
     faults: list[str] = []
     for address in answering:
         target = format_target(address, inputs.port)
-        client = ClusterClient(target, ca_file=inputs.ca_file, user=inputs.user, password=inputs.password)
+        client = ClusterClient(
+            target, ca_file=inputs.ca_file, user=inputs.user, password=inputs.password, bearer=inputs.bearer
+        )
         try:
             status = (await client.call(API.cluster, None)).payload
             members = tuple(MemberEntry(m.name, m.address, m.port) for m in status.members)

@@ -1,0 +1,202 @@
+"""CLI login tokens (``hostgate login``): a short-lived credential the CLI keeps instead of a password file.
+
+A login token is a JWT (RFC 7519) signed with EdDSA by the cluster's active token key, the same Ed25519 keys that
+sign session tokens (management/token_keys.py), and checked by any member against the public halves, so every
+member accepts what one member issued. It is sent as ``Authorization: Bearer hgcli_<JWT>``: the prefix lets the
+login gate (api/_auth.py) claim only these bearer values and lets secret scanners recognise a leaked one.
+
+Its claims bind it to:
+
+* the cluster (``cid``): another cluster's members refuse it, whatever keys they hold;
+* the user (``sub``) and the user's current password hash (``pwv``, a digest of the argon2 hash, which gets a new
+  salt with every change): a password change or the user's removal ends every login at once, on every member
+  as soon as its in-memory copy shows the change;
+* a short lifetime (``exp``; :data:`DEFAULT_TTL`, at most :data:`MAX_TTL`).
+
+Not :class:`hostgate.tokens.KeySet`: that one checks *session* tokens for session servers (15-minute cap, bound
+to a server); a login token never goes to a session server, and ``typ`` keeps the two kinds apart both ways.
+Roles come from the stored account at each request, not from the token, so the principal is the same as for
+Basic credentials. Directory (LDAP) accounts get no login token (``LoginNotOffered``): their password and
+groups live in the directory, and a token would keep a disabled account or a removed group for its lifetime.
+
+After ``hostgate cluster rotate-keys`` a login token signed by the retired key is accepted while the retired
+key's public half is served (15 min + 60 s), then refused (``LoginInvalid``: log in again).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from hostgate.errors import InvalidField, LoginExpired, LoginInvalid, LoginNotOffered
+from hostgate.management.cache import ConfigCache
+from hostgate.management.records import UserRecord, user_key
+from hostgate.management.security import Principal
+from hostgate.management.token_keys import TokenKeys
+from hostgate.tokens import MAX_CLOCK_SKEW
+
+__all__ = [
+    "BEARER_PREFIX",
+    "CLI_KIND",
+    "DEFAULT_TTL",
+    "MAX_TTL",
+    "MIN_TTL",
+    "CliTokens",
+    "password_binding",
+]
+
+CLI_KIND = "cli"
+BEARER_PREFIX = "hgcli_"
+DEFAULT_TTL = 3600.0
+MIN_TTL = 60.0
+# A stolen token file is worth at most this long; a working day covers one sitting without a password file.
+MAX_TTL = 8 * 3600.0
+_ALGORITHM = "EdDSA"
+_VERIFIED_MAX = 10_000
+
+
+def password_binding(password_hash: str) -> str:
+    """What a login token carries of the password: a digest of the stored argon2 hash (salted, so it changes
+    with every password change, even to the same password). It reveals nothing usable: the hash itself stays
+    in the store, and a guess cannot be tested against a digest of a salted hash without the salt."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class CliTokens:
+    """Issues and checks login tokens on a member (from its in-memory copy: works without a quorum)."""
+
+    def __init__(
+        self,
+        token_keys: TokenKeys,
+        cache: ConfigCache,
+        cluster_id: str,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._keys = token_keys
+        self._cache = cache
+        self._cluster_id = cluster_id
+        self._clock = clock
+        self._private: dict[str, Ed25519PrivateKey] = {}
+        self._public: dict[tuple[str, str], Ed25519PublicKey] = {}
+        # Signature-checked payloads by token: the CLI sends the same token with every call; an Ed25519
+        # verification would cost more than a cheap call. Expiry, key and binding are checked every time.
+        self._verified: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def mint(self, principal: Principal, ttl: float | None = None) -> tuple[str, float]:
+        """``(bearer value, expires_at)`` for ``principal``, who has just proved the password."""
+        record = self._cache.decode(user_key(principal.name), UserRecord.decode)
+        if record is None:
+            raise LoginNotOffered(
+                f"user {principal.name!r} is a directory account: `hostgate login` is offered to local accounts "
+                "only (the directory alone can vouch for its password and groups)"
+            )
+        lifetime = DEFAULT_TTL if ttl is None else ttl
+        if not (math.isfinite(lifetime) and MIN_TTL <= lifetime <= MAX_TTL):
+            raise InvalidField(f"field 'ttl': {ttl!r} is outside {MIN_TTL:.0f}-{MAX_TTL:.0f} seconds")
+        active = self._keys.record().active
+        assert active is not None  # record() refuses a key set without one
+        key = self._private.get(active.kid)
+        if key is None:
+            loaded = serialization.load_pem_private_key(active.private_pem.encode(), password=None)
+            if not isinstance(loaded, Ed25519PrivateKey):
+                raise LoginInvalid("the cluster's token key is not an Ed25519 key")
+            key = self._private[active.kid] = loaded
+        now = self._clock()
+        expires = now + lifetime
+        payload = {
+            "typ": CLI_KIND,
+            "cid": self._cluster_id,
+            "sub": record.name,
+            "pwv": password_binding(record.password_hash),
+            "jti": os.urandom(16).hex(),
+            "iat": int(now),
+            "exp": int(expires),
+        }
+        token = jwt.encode(payload, key, algorithm=_ALGORITHM, headers={"kid": active.kid})
+        return BEARER_PREFIX + token, float(int(expires))
+
+    def verify(self, bearer: str) -> Principal:
+        """The principal a ``hgcli_`` bearer value stands for; ``LoginExpired``/``LoginInvalid`` otherwise."""
+        token = bearer.removeprefix(BEARER_PREFIX)
+        now = self._clock()
+        cached = self._verified.get(token)
+        if cached is None:
+            kid, payload = self._check_signature(token)
+            if len(self._verified) >= _VERIFIED_MAX:
+                self._verified.clear()
+            self._verified[token] = (kid, payload)
+        else:
+            kid, payload = cached
+            self._public_key(kid)  # still a served key (not retired past its tokens' lifetime)
+        expires = float(payload["exp"])
+        if expires + MAX_CLOCK_SKEW < now:
+            raise LoginExpired(f"your login expired at {_when(expires)}; run `hostgate login`")
+        if expires > now + MAX_TTL + MAX_CLOCK_SKEW:
+            raise LoginInvalid("the login token lives longer than any member grants")
+        name = str(payload["sub"])
+        record = self._cache.decode(user_key(name), UserRecord.decode)
+        if record is None:
+            raise LoginInvalid(f"user {name!r} no longer exists; this login has ended")
+        if payload.get("pwv") != password_binding(record.password_hash):
+            raise LoginInvalid(f"the password of user {name!r} has changed since this login; it has ended")
+        return Principal(record.name, record.roles)
+
+    def _public_key(self, kid: str) -> Ed25519PublicKey:
+        for k in self._keys.public():
+            if k.kid == kid:
+                loaded = self._public.get((k.kid, k.public_b64))
+                if loaded is None:
+                    raw = base64.b64decode(k.public_b64, validate=True)
+                    loaded = self._public[(k.kid, k.public_b64)] = Ed25519PublicKey.from_public_bytes(raw)
+                return loaded
+        raise LoginInvalid(
+            "this login was not signed by a current key of this cluster (a key retired since, or another "
+            "cluster's)"
+        )
+
+    def _check_signature(self, token: str) -> tuple[str, dict[str, Any]]:
+        try:
+            header = jwt.get_unverified_header(token)
+            claimed = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError as exc:
+            raise LoginInvalid(f"the login token is malformed ({exc})") from None
+        # Read unverified only to say why it is refused: another cluster's token names its own cluster.
+        if claimed.get("cid") != self._cluster_id:
+            raise LoginInvalid(
+                f"this login is for cluster {str(claimed.get('cid'))[:80]!r}, not {self._cluster_id!r}"
+            )
+        if header.get("alg") != _ALGORITHM:  # never HS256 "signed" with a public key (algorithm confusion)
+            raise LoginInvalid("the login token was not signed by a management member of this cluster")
+        kid = str(header.get("kid"))
+        key = self._public_key(kid)
+        try:
+            payload: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=[_ALGORITHM],
+                options={"require": ["exp", "iat", "cid", "sub", "typ", "pwv"], "verify_exp": False},
+            )
+        except jwt.InvalidSignatureError:
+            raise LoginInvalid("the login token's signature does not match its key") from None
+        except jwt.PyJWTError as exc:
+            raise LoginInvalid(f"the login token is malformed ({exc})") from None
+        if payload.get("typ") != CLI_KIND:
+            raise LoginInvalid(f"a {str(payload.get('typ'))[:40]} token is not a CLI login")
+        if not isinstance(payload["exp"], int | float):
+            raise LoginInvalid("the login token is malformed (exp is not a number)")
+        return kid, payload
