@@ -292,3 +292,22 @@ async def test_a_session_server_refuses_a_login_token(member: InProcessMember) -
     keys = KeySet(member.service.domains.token_keys.public())
     with pytest.raises(AuthenticationFailed):
         keys.verify(token, kind="session", cluster_id=CLUSTER_ID, server=None)
+
+
+async def test_a_login_token_follows_the_grants_of_now(member: InProcessMember) -> None:
+    """A login token carries no profile: its holder has what the grants give at each call (merge of the
+    login and grants work: the token path built its Principal from the account's stored role and missed an
+    Administrator grant, and would have kept a revoked one)."""
+    token = await _login(member)
+    grant = {"profile": "administrator", "subject_kind": "user", "subject": "operator"}
+    async with _bearer(member, token) as api:
+        assert (await api.get("/api/v1/users")).status_code == 403
+    async with member.http("admin", PASSWORD) as admin:
+        assert (await admin.post("/api/v1/grants", json=grant)).status_code == 201
+    async with _bearer(member, token) as api:
+        assert (await api.get("/api/v1/users")).status_code == 200
+    async with member.http("admin", PASSWORD) as admin:
+        resp = await admin.request("DELETE", "/api/v1/grants", json=grant)
+        assert resp.status_code == 200, resp.text
+    async with _bearer(member, token) as api:
+        assert (await api.get("/api/v1/users")).status_code == 403

@@ -354,7 +354,12 @@ def create_app(service: ManagementService) -> Starlette:
     )
     app.state.max_body = service.settings.security.max_body
     # `hostgate login` tokens: the gate finds their check on the app, as the bodies find their limit.
-    cli_logins = CliTokens(service.domains.token_keys, service.cache, service.settings.server.cluster_id)
+    cli_logins = CliTokens(
+        service.domains.token_keys,
+        service.cache,
+        service.settings.server.cluster_id,
+        principal_of=service.auth.principal,
+    )
     app.state.cli_login = cli_logins.verify
     app.router.routes.extend(login_routes(service, cli_logins, guard, principal, guarded))
     return app

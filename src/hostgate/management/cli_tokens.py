@@ -86,8 +86,13 @@ class CliTokens:
         cluster_id: str,
         *,
         clock: Callable[[], float] = time.time,
+        principal_of: Callable[[str], Principal] | None = None,
     ) -> None:
         self._keys = token_keys
+        # How a verified login becomes a Principal: the member's Authenticator.principal, so that a login
+        # token's holder has the profiles the grants give now (a revoked Administrator grant takes effect on
+        # the next call, not at the token's expiry).
+        self._principal_of = principal_of
         self._cache = cache
         self._cluster_id = cluster_id
         self._clock = clock
@@ -154,6 +159,8 @@ class CliTokens:
             raise LoginInvalid(f"user {name!r} no longer exists; this login has ended")
         if payload.get("pwv") != password_binding(record.password_hash):
             raise LoginInvalid(f"the password of user {name!r} has changed since this login; it has ended")
+        if self._principal_of is not None:
+            return self._principal_of(record.name)
         return Principal(record.name, record.roles)
 
     def _public_key(self, kid: str) -> Ed25519PublicKey:
