@@ -93,6 +93,7 @@ class InProcessMember:
         )
 
     async def close(self) -> None:
+        await self.service.audit.close()
         await self.cache.close()
         await self.store.close()
 

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from hostgate.api.app import create_app
 from hostgate.config.settings import SecuritySettings
 from hostgate.errors import InvalidField, MalformedAnswer, UsageError
+from hostgate.management.audit import AuditTrail
 from hostgate.messages import (
     API,
     ENDPOINTS,
@@ -149,6 +150,7 @@ def _faces() -> dict[str, set[tuple[str, str]]]:
         store=None,
         cache=None,
         member_name="m",
+        audit=AuditTrail(),  # the write hook and GET /api/v1/audit (api/audit_routes.py)
     )
     return {
         "management": _routes(create_app(service)),  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from hostgate.messages._base import Cell
+from hostgate.messages.audit import AuditPage
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistration, SessionGrant
 from hostgate.messages.ldap import LdapSettingsUpdate, LdapSettingsView, LdapTestAnswer, LdapTestRequest
 from hostgate.messages.management import (
@@ -155,6 +156,9 @@ class _Management:
         "POST", "/users", NewUser, UserView, "Add an account", status=201
     )
     remove_user: Endpoint[None, Removed] = _m("DELETE", "/users/{name}", None, Removed, "Remove an account")
+    audit: Endpoint[None, AuditPage] = _m(
+        "GET", "/audit", None, AuditPage, "The audit trail (?since=&until=&limit=&action=&order=&cursor=)"
+    )
     ldap_show: Endpoint[None, LdapSettingsView] = _m(
         "GET", "/ldap", None, LdapSettingsView, "The LDAP / Active Directory directories' settings"
     )
