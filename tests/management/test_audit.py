@@ -21,6 +21,7 @@ from hostgate.management.audit import AuditTrail
 from hostgate.management.audit_query import Query
 from hostgate.management.audit_records import AUDIT_END, AUDIT_PREFIX, scrub
 from hostgate.management.records import PREFIX
+from hostgate.store.guard import WriteGuard, guarding
 from hostgate.store.sqlite import SqliteStore
 from tests.helpers._clock import ManualClock
 from tests.helpers.etcd import EtcdCluster, requires_etcd
@@ -270,3 +271,21 @@ async def test_a_store_without_quorum_never_fails_or_stalls_the_caller(etcd_clus
             node.thaw()
         await trail.close()
         await store.close()
+
+
+async def test_the_writer_never_inherits_the_write_guard_of_the_request_that_started_it(
+    member: InProcessMember,
+) -> None:
+    # A handler may record inside its guarded call (a deployment, a grant): had the writer task been started in
+    # that context, the request's guard (store.guard) would bound every later store write of the writer, and
+    # every batch after the request's deadline would be refused (DeadlineExpired) for good.
+    deadline = time.time() + 1.0
+    with guarding(WriteGuard("k" * 32, "attempt-1", "m1", "", deadline)):
+        member.service.audit.record(actor="admin", action="inside-a-guarded-call")
+    while time.time() < deadline + 0.2:
+        await asyncio.sleep(0.05)  # until the request's deadline has passed (wall clock), bounded
+    member.service.audit.record(actor="admin", action="after-its-deadline")
+    assert await member.service.audit.flush(10.0), (
+        "the writer's store writes carry a finished request's guard"
+    )
+    assert [e["action"] for e in await _entries(member)] == ["after-its-deadline", "inside-a-guarded-call"]
