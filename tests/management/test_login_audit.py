@@ -4,6 +4,7 @@ password-guessing flood costs at most one entry per user and address a minute.""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from hostgate.config.settings import SecuritySettings
 from hostgate.errors import AuthenticationFailed, TooManyAttempts
 from hostgate.management.audit_query import Query
 from hostgate.management.audit_records import AuditEntry
+from hostgate.management.login_audit import LoginAudit
 from hostgate.management.login_guard import LoginGuard
 from tests.helpers._clock import ManualClock
 from tests.helpers.inprocess import InProcessMember, start_member
@@ -112,3 +114,19 @@ async def test_a_successful_login_closes_its_window(member: InProcessMember) -> 
         guard.close()
     entries = await _logins(member)
     assert [dict(e.detail).get("count") for e in entries] == [None, "2"]
+
+
+async def test_a_window_is_written_once_it_passes_even_without_further_failures(
+    member: InProcessMember,
+) -> None:
+    audit = LoginAudit(member.service.audit, window=0.3)  # the real clock; a short window
+    try:
+        for _ in range(3):
+            audit.failed("admin", "10.0.0.3", "local account")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20.0
+        while len(entries := await _logins(member)) < 2 and loop.time() < deadline:
+            await asyncio.sleep(0.05)  # poll interval, bounded by the deadline
+        assert [dict(e.detail).get("count") for e in entries] == [None, "2"]
+    finally:
+        audit.close()
