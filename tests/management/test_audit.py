@@ -187,6 +187,8 @@ async def test_the_api_pages_filters_and_refuses_bad_queries(member: InProcessMe
         assert [e["target"] for e in logins["entries"]] == ["t1", "t3", "t5"]
         future = (await api.get("/api/v1/audit", params={"since": "2999-01-01T00:00"})).json()
         assert future["entries"] == []
+        far = (await api.get("/api/v1/audit", params={"since": "1e15"})).json()  # past 20 digits of ns
+        assert far["entries"] == []
         recent = (
             await api.get("/api/v1/audit", params={"since": "1h", "until": str(time.time() + 60)})
         ).json()
@@ -197,6 +199,7 @@ async def test_the_api_pages_filters_and_refuses_bad_queries(member: InProcessMe
             ({"order": "sideways"}, "HG-1011"),
             ({"since": "yesterday-ish"}, "HG-1003"),
             ({"colour": "red"}, "HG-1003"),
+            ({"cursor": "/hostgate/users/admin"}, "HG-1011"),
         ):
             resp = await api.get("/api/v1/audit", params=params)
             assert (resp.status_code, resp.json()["code"]) == (400, code), params

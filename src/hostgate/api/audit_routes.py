@@ -32,7 +32,7 @@ from hostgate.api._auth import PRINCIPAL_SCOPE_KEY
 from hostgate.errors import InvalidField, UsageError
 from hostgate.management.audit import AuditTrail
 from hostgate.management.audit_query import Query
-from hostgate.management.audit_records import AuditEntry
+from hostgate.management.audit_records import AUDIT_PREFIX, AuditEntry
 from hostgate.management.security import Principal
 from hostgate.messages import API, Endpoint
 from hostgate.messages.audit import AuditEntryView, AuditPage, parse_when
@@ -127,9 +127,12 @@ def _query(request: Request, now: float) -> Query:
     order = q.get("order", "newest")
     if order not in ("newest", "oldest"):
         raise InvalidField(f"order {order[:20]!r} is not one of newest, oldest")
+    cursor = q.get("cursor")
+    if cursor is not None and not cursor.startswith(AUDIT_PREFIX):
+        raise InvalidField(f"cursor {cursor[:40]!r} is not the 'next' of an earlier page")
     since = parse_when(q["since"], now, "since") if "since" in q else None
     until = parse_when(q["until"], now, "until") if "until" in q else None
-    return Query(since, until, int(raw_limit), q.get("action") or None, order == "oldest", q.get("cursor"))
+    return Query(since, until, int(raw_limit), q.get("action") or None, order == "oldest", cursor)
 
 
 def audit_routes(

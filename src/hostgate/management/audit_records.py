@@ -43,9 +43,12 @@ def entry_key(time_ns: int, member: str, counter: int) -> str:
     return f"{AUDIT_PREFIX}{time_ns:020d}/{member}/{counter:010d}"
 
 
+_LATEST_NS = 10**20 - 1  # 20 digits (the year 5138): a later time would not sort as a number
+
+
 def time_key(seconds: float) -> str:
     """The bound between entries before ``seconds`` (since the epoch) and entries at or after it."""
-    return f"{AUDIT_PREFIX}{max(0, int(seconds * 1e9)):020d}"
+    return f"{AUDIT_PREFIX}{min(max(0, int(seconds * 1e9)), _LATEST_NS):020d}"
 
 
 def _scrubbed(value: object) -> object:
