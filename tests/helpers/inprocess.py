@@ -100,6 +100,7 @@ class InProcessMember:
         await self.service.grant_admin.add(ADMIN, GrantRecord(profile, "user", user, scope_kind, scope))
 
     async def close(self) -> None:
+        await self.service.audit.close()
         await self.cache.close()
         await self.store.close()
 

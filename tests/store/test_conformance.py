@@ -293,3 +293,48 @@ async def test_status_and_members(store: Store, prefix: str) -> None:
     members = await store.members()
     assert status.member_id in {m.id for m in members}
     assert status.leader_id in {m.id for m in members}
+
+
+# --- ranges (the audit trail's records, outside the in-memory copy) --------------------------------------------
+
+
+async def test_put_many_is_one_atomic_write(store: Store, prefix: str) -> None:
+    before = await store.put(prefix + "x", b"x")
+    revision = await store.put_many([(prefix + f"r/{i:03d}", f"v{i}".encode()) for i in range(100)])
+    assert revision == before + 1  # one revision for all of them
+    kvs, _ = await store.get_prefix(prefix + "r/")
+    assert [(kv.key, kv.value, kv.mod_revision) for kv in kvs] == [
+        (prefix + f"r/{i:03d}", f"v{i}".encode(), revision) for i in range(100)
+    ]
+
+
+async def test_get_range_is_half_open_ordered_and_limited(store: Store, prefix: str) -> None:
+    await store.put_many([(prefix + k, k.encode()) for k in ("a", "b", "c", "d", "e")])
+    await store.put(prefix[:-1] + "0", b"outside")  # right after the prefix in byte order
+    keys = lambda kvs: [kv.key[len(prefix) :] for kv in kvs]  # noqa: E731
+    assert keys(await store.get_range(prefix + "b", prefix + "e")) == ["b", "c", "d"]
+    assert keys(await store.get_range(prefix + "b", prefix + "e", descending=True)) == ["d", "c", "b"]
+    assert keys(await store.get_range(prefix + "a", prefix + "z", limit=2)) == ["a", "b"]
+    assert keys(await store.get_range(prefix + "a", prefix + "z", limit=2, descending=True)) == ["e", "d"]
+    assert keys(await store.get_range(prefix + "a", prefix + "z", serializable=True)) == list("abcde")
+    assert await store.count_range(prefix + "b", prefix + "e") == 3
+    assert await store.count_range(prefix, prefix + "\xff") == 5
+    assert await store.get_range(prefix + "x", prefix + "z") == []
+
+
+async def test_delete_range_deletes_exactly_the_range_and_is_idempotent(store: Store, prefix: str) -> None:
+    await store.put_many([(prefix + k, b"v") for k in ("a", "b", "c", "d")])
+    events = store.watch_prefix(prefix, await store.put(prefix + "e", b"v") + 1)
+    try:
+        assert await store.delete_range(prefix + "a", prefix + "c") == 2
+        got = await collect(events, 2)
+        assert [(e.kind, e.key) for e in got] == [
+            (EventKind.DELETE, prefix + "a"),
+            (EventKind.DELETE, prefix + "b"),
+        ]
+        assert got[0].mod_revision == got[1].mod_revision  # one atomic write
+    finally:
+        await events.aclose()  # type: ignore[attr-defined]
+    assert await store.delete_range(prefix + "a", prefix + "c") == 0
+    kvs, _ = await store.get_prefix(prefix)
+    assert [kv.key[len(prefix) :] for kv in kvs] == ["c", "d", "e"]

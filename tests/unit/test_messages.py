@@ -19,7 +19,6 @@ import pytest
 from starlette.routing import Route
 
 from hostgate.api.app import create_app
-from hostgate.config.settings import SecuritySettings
 from hostgate.errors import InvalidField, MalformedAnswer, UsageError
 from hostgate.messages import (
     API,
@@ -42,6 +41,7 @@ from hostgate.messages import (
     openapi,
 )
 from hostgate.session.server import create_session_app
+from tests.helpers.listing import listing_service
 
 
 class Batch(Message, frozen=True):
@@ -142,16 +142,7 @@ def _routes(app: Any) -> set[tuple[str, str]]:
 
 
 def _faces() -> dict[str, set[tuple[str, str]]]:
-    service = SimpleNamespace(
-        settings=SimpleNamespace(security=SecuritySettings(), server=SimpleNamespace(cluster_id="c")),
-        # Routes are only listed, never called: the LDAP routes' admin needs these attributes to exist.
-        auth=SimpleNamespace(directories=None),
-        domains=SimpleNamespace(token_keys=None),  # the CLI login tokens' keys (management/cli_tokens.py)
-        store=None,
-        cache=None,
-        member_name="m",
-        grant_admin=None,
-    )
+    service = listing_service()
     return {
         "management": _routes(create_app(service)),  # type: ignore[arg-type]
         "session": _routes(create_session_app(SimpleNamespace(server="s", cluster_id="c"))),  # type: ignore[arg-type]

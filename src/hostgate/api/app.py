@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -27,10 +28,12 @@ from hostgate._bodies import read_message, reply
 from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.api._hot import HotRoutes
+from hostgate.api.audit_routes import WriteAudit, audit_routes
 from hostgate.api.grant_routes import grant_routes, grant_view
 from hostgate.api.ldap_routes import ldap_routes
 from hostgate.api.login_routes import login_routes
-from hostgate.errors import AuthenticationFailed
+from hostgate.errors import AuthenticationFailed, HostgateError
+from hostgate.management.access import Profile
 from hostgate.management.cli_tokens import CliTokens
 from hostgate.management.ldap.admin import LdapAdmin
 from hostgate.management.login_guard import LoginGuard
@@ -41,6 +44,7 @@ from hostgate.management.service import ManagementService
 from hostgate.management.writes import (
     DEADLINE_HEADER,
     IDEMPOTENCY_HEADER,
+    REPLAYED_HEADER,
     WriteAnswer,
     fingerprint,
     json_body,
@@ -110,12 +114,18 @@ def create_app(service: ManagementService) -> Starlette:
         _credentials(request)  # none, or malformed: its coded error
         raise AuthenticationFailed("wrong user name or password")
 
+    audit_write = WriteAudit(service.audit)
+
     async def write(handler: Handler, request: Request) -> Response:
         """One write request as a guarded call (management/writes.py): recorded, or the first answer."""
         what = f"{request.method} {request.url.path}"
-        guard = service.writes.open(
-            request.headers.get(IDEMPOTENCY_HEADER), request.headers.get(DEADLINE_HEADER), what
-        )
+        try:
+            guard = service.writes.open(
+                request.headers.get(IDEMPOTENCY_HEADER), request.headers.get(DEADLINE_HEADER), what
+            )
+        except HostgateError as exc:
+            audit_write(request, exc.http_status, exc.to_payload(), False)
+            raise
 
         async def print_() -> str:
             # Asked for after the handler ran: it has authenticated the caller and read the body, which
@@ -131,6 +141,8 @@ def create_app(service: ManagementService) -> Starlette:
             return WriteAnswer(response.status_code, json_body(bytes(response.body)))
 
         answer = await service.writes.run(guard, call, print_)
+        # Every guarded write leaves one audit entry (api/audit_routes.py); a replayed duplicate applied nothing.
+        audit_write(request, answer.status, answer.body, any(n == REPLAYED_HEADER for n, _ in answer.headers))
         if answer.status >= 500:
             log.warning("%s failed: %s", what, answer.body)
         body = answer.body
@@ -332,11 +344,14 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),
         *ldap_routes(LdapAdmin(service.store, service.cache, service.auth.directories), principal, guarded),
         *grant_routes(service.grant_admin, principal, guarded),
+        *audit_routes(
+            service.audit, principal, lambda p: service.access.require(p, Profile.ADMINISTRATOR), time.time
+        ),
     ]
     # Starlette tries the routes in order, a regular expression each: the hot paths first (issue #16; the route
     # call was 20th). Neither path overlaps another route's, so the order changes no match.
     routes.sort(key=lambda r: r.path not in _HOT_PATHS)
-    guard = LoginGuard(service.auth, service.settings.security)
+    guard = LoginGuard(service.auth, service.settings.security, audit=service.audit)
     identity = {
         "X-Hostgate-Cluster-Id": service.settings.server.cluster_id,
         "X-Hostgate-Member": service.member_name,

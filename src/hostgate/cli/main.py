@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hostgate import __version__
+from hostgate.cli.audit_cmd import audit
 from hostgate.cli.cluster_cmds import cluster
 from hostgate.cli.demo import demo
 from hostgate.cli.doctor_cmd import doctor
@@ -33,6 +34,7 @@ cli.add_command(user)
 cli.add_command(ldap)
 cli.add_command(grant)
 cli.add_command(whoami)
+cli.add_command(audit)
 cli.add_command(domain)
 cli.add_command(servers)
 cli.add_command(resolve_cmd)

@@ -26,6 +26,7 @@ from hostgate.naming.target import url_host
 __all__ = [
     "CONFIG_FILE",
     "DEFAULT_PORT",
+    "AuditSettings",
     "EtcdSettings",
     "NamingSettings",
     "SecuritySettings",
@@ -142,6 +143,16 @@ class SecuritySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditSettings:
+    """The audit trail kept in the store (docs/configuration.md, [audit]; management/audit.py)."""
+
+    retention_days: float = 90.0  # entries older than this are pruned
+    max_entries: int = 100_000  # and the oldest beyond this many
+    queue: int = 10_000  # entries a member holds while the store cannot take them; beyond: counted, dropped
+    prune_interval: float = 3600.0  # seconds between two prunes by this member (any member may prune)
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole configuration of one server: a frozen value, read once at start (restart to change it).
 
@@ -159,6 +170,7 @@ class Settings:
     naming: NamingSettings = field(default_factory=NamingSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
     @property
     def is_management(self) -> bool:
@@ -203,6 +215,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "naming": NamingSettings,
     "session": SessionSettings,
     "security": SecuritySettings,
+    "audit": AuditSettings,
 }
 
 
@@ -351,6 +364,8 @@ def settings_from_mapping(
             raise ConfigError(f"session.heartbeat_interval/capacity in {source}: must be positive")
     security: SecuritySettings = parts["security"]
     _check_security(security, source)
+    audit: AuditSettings = parts["audit"]
+    _check_audit(audit, source)
     return Settings(
         data_dir=data_dir,
         server=server,
@@ -360,7 +375,21 @@ def settings_from_mapping(
         naming=naming,
         session=session,
         security=security,
+        audit=audit,
     )
+
+
+def _check_audit(audit: AuditSettings, source: str) -> None:
+    bounds: dict[str, tuple[float, float]] = {
+        "retention_days": (0.001, 36_500),
+        "max_entries": (1, 100_000_000),
+        "queue": (1, 1_000_000),
+        "prune_interval": (1, 86_400 * 7),
+    }
+    for name, (low, high) in bounds.items():
+        value = getattr(audit, name)
+        if not low <= value <= high:  # also refuses NaN
+            raise ConfigError(f"audit.{name} in {source}: {value!r} is outside {low:g}-{high:g}")
 
 
 def _check_security(sec: SecuritySettings, source: str) -> None:

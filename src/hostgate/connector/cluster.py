@@ -22,10 +22,11 @@ import json
 import ssl
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
+from urllib.parse import urlencode
 
 import httpx
 from cryptography import x509
@@ -274,20 +275,36 @@ class ClusterClient:
             resp.headers.get(VISIBILITY_HEADER, "") != "pending",
         )
 
-    async def call(self, endpoint: Endpoint[Req, Rep], body: Req, **params: str) -> Answer[Rep]:
+    async def call(
+        self,
+        endpoint: Endpoint[Req, Rep],
+        body: Req,
+        *,
+        query: Mapping[str, str] | None = None,
+        **params: str,
+    ) -> Answer[Rep]:
         """Call one endpoint of the management API (hostgate.messages.API); the answer is its typed message.
+        ``query``: the URL's query parameters (``GET /api/v1/audit?since=...``).
 
         >>> status = (await client.call(API.cluster, None)).payload      # a ClusterStatus
         """
-        answer = await self._raw(
-            endpoint.method, endpoint.url_path(**params), body, auth=endpoint.auth != "none"
-        )
+        path = endpoint.url_path(**params)
+        if query:
+            path += "?" + urlencode(query)
+        answer = await self._raw(endpoint.method, path, body, auth=endpoint.auth != "none")
         where = f"member {answer.member} ({endpoint.method} {endpoint.path})"
         reply: Rep = decode_answer(answer.payload, endpoint.reply, where)
         return Answer(answer.member, answer.address, answer.status, reply, answer.visible)
 
-    def call_sync(self, endpoint: Endpoint[Req, Rep], body: Req, **params: str) -> Answer[Rep]:
-        return asyncio.run(self.call(endpoint, body, **params))
+    def call_sync(
+        self,
+        endpoint: Endpoint[Req, Rep],
+        body: Req,
+        *,
+        query: Mapping[str, str] | None = None,
+        **params: str,
+    ) -> Answer[Rep]:
+        return asyncio.run(self.call(endpoint, body, query=query, **params))
 
     async def request(
         self, method: str, path: str, body: object = None, *, auth: bool = True

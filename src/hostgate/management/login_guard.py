@@ -14,7 +14,9 @@ passwords made ``/health`` take seconds (issue #15, finding 3). So:
   oracle. A success clears the user's and the source's counts;
 * every refusal (401 or 429) is answered after ``login_fail_delay`` seconds, so that a client flooding one
   connection cannot make the server answer it more than a few times a second;
-* failed logins are logged with user name and source address, never the password.
+* failed logins are logged with user name and source address, never the password; they and lockouts go to the
+  audit trail too, failures rate-limited per user and address (login_audit.py) so that guessing does not turn
+  into store writes.
 
 The counters are this member's memory only (bounded, least recently used dropped first); an attacker that
 spreads its guesses over the members gets each member's allowance. Shared counters would need a store write
@@ -37,6 +39,8 @@ from dataclasses import dataclass, field
 from hostgate._clock import SYSTEM_CLOCK, Clock
 from hostgate.config.settings import SecuritySettings
 from hostgate.errors import AuthenticationFailed, TooManyAttempts
+from hostgate.management.audit import AuditTrail
+from hostgate.management.login_audit import LoginAudit
 from hostgate.management.records import UserRecord
 from hostgate.management.security import Authenticator, Principal
 
@@ -103,9 +107,16 @@ class LoginGuard:
     """Checks HTTP Basic credentials for the API without blocking the event loop (see the module doc)."""
 
     def __init__(
-        self, authenticator: Authenticator, policy: SecuritySettings, *, clock: Clock = SYSTEM_CLOCK
+        self,
+        authenticator: Authenticator,
+        policy: SecuritySettings,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        audit: AuditTrail | None = None,
     ) -> None:
         self._auth = authenticator
+        # Failures (rate-limited per user and address) and lockouts in the audit trail (login_audit.py).
+        self._audit = LoginAudit(audit, clock=clock) if audit is not None else None
         self._policy = policy
         self._clock = clock
         self._users = _Table()
@@ -119,6 +130,8 @@ class LoginGuard:
         self._source_turns: dict[str, _Turn] = {}
 
     def close(self) -> None:
+        if self._audit is not None:
+            self._audit.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._auth.directories.close()
 
@@ -172,7 +185,7 @@ class LoginGuard:
         try:
             principal = self._auth.admit(record, password, verified)
         except AuthenticationFailed:
-            self._failed(user, source)
+            self._failed(user, source, "local account")
             raise
         self._succeeded(user, source)
         return principal
@@ -183,7 +196,7 @@ class LoginGuard:
         try:
             identity = await self._auth.directories.authenticate(user, password)
         except AuthenticationFailed:
-            self._failed(user, source)
+            self._failed(user, source, "directory")
             raise
         self._succeeded(user, source)
         log.info("user %r authenticated by directory %r from %s", user, identity.directory, source)
@@ -204,10 +217,14 @@ class LoginGuard:
                 del turns[key]  # bounded: only keys with a request in progress are kept
 
     def _succeeded(self, user: str, source: str) -> None:
+        if self._audit is not None:
+            self._audit.succeeded(user, source)
         self._users.clear(user.lower())
         self._sources.clear(source)
 
-    def _failed(self, user: str, source: str) -> None:
+    def _failed(self, user: str, source: str, checked_by: str) -> None:
+        if self._audit is not None:
+            self._audit.failed(user, source, checked_by)
         now = self._clock.monotonic()
         p = self._policy
         # Lower case: accounts are looked up case-insensitively (records.user_key), so "Admin" is "admin".
@@ -225,6 +242,8 @@ class LoginGuard:
                     "user %r locked out for %.0f s after %d failed logins (last from %s)",
                     user, p.lockout_seconds, by_user.count, source,
                 )  # fmt: skip
+                if self._audit is not None:
+                    self._audit.locked_out(user, source, by_user.count, p.lockout_seconds)
         # Never the password: a mistyped one is often a real one with a typo.
         log.warning(
             "failed login for user %r from %s (%d for the user, %d from the address)",

@@ -140,7 +140,8 @@ class ManagementService:
         self.auth = Authenticator(cache)
         self.access = Access(cache)  # profiles and grants (management/access.py)
         self.grant_admin = GrantAdmin(store, cache, self.access, visibility_timeout=visibility_timeout)
-        self.audit = AuditTrail()  # who changed what (management/audit.py)
+        # Who changed what (management/audit.py): stored in the cluster, outside this member's copy.
+        self.audit = AuditTrail(store, settings.server.member_name, settings.audit)
         self.router = Router()
         self.domains = DomainService(
             store, cache, self.router, visibility_timeout=visibility_timeout, access=self.access

@@ -12,6 +12,7 @@ module: it imports only msgspec and ``hostgate.errors`` (``import hostgate.conne
 from __future__ import annotations
 
 from hostgate.messages._base import Cell, Message, Reply, decode_answer, decode_request, encode
+from hostgate.messages.audit import AuditEntryView, AuditPage, parse_when
 from hostgate.messages.endpoints import API, ENDPOINTS, SESSION, Endpoint
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, PublicKey, ServerRegistration, SessionGrant
 from hostgate.messages.grants import GrantRequest, GrantView
@@ -71,6 +72,8 @@ __all__ = [
     "SESSION",
     "Attributes",
     "AttributesWrite",
+    "AuditEntryView",
+    "AuditPage",
     "Cell",
     "Closed",
     "ClusterName",
@@ -129,4 +132,5 @@ __all__ = [
     "decode_request",
     "encode",
     "openapi",
+    "parse_when",
 ]

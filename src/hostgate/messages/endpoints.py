@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from hostgate.messages._base import Cell
+from hostgate.messages.audit import AuditPage
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistration, SessionGrant
 from hostgate.messages.grants import GrantRequest, GrantView
 from hostgate.messages.ldap import LdapSettingsUpdate, LdapSettingsView, LdapTestAnswer, LdapTestRequest
@@ -177,6 +178,9 @@ class _Management:
     )  # fmt: skip
     login: Endpoint[LoginRequest, LoginAnswer] = _m(
         "POST", "/login", LoginRequest, LoginAnswer, "A short-lived CLI login token (password only)"
+    )
+    audit: Endpoint[None, AuditPage] = _m(
+        "GET", "/audit", None, AuditPage, "The audit trail (?since=&until=&limit=&action=&order=&cursor=)"
     )
     ldap_show: Endpoint[None, LdapSettingsView] = _m(
         "GET", "/ldap", None, LdapSettingsView, "The LDAP / Active Directory directories' settings"

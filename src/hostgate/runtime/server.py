@@ -203,6 +203,8 @@ class _Lifecycle:
         log.info("%s", await ensure_token_keys(store, cache))
         log.info("%s", await ensure_grants(store, cache))
         service = ManagementService(settings, store, cache)
+        service.audit.start()  # the audit writer and the periodic prune (management/audit.py)
+        stack.push_async_callback(service.audit.close)
         info = service.cluster_info()
         if info.id != settings.server.cluster_id:
             raise StoreUnavailable(

@@ -19,6 +19,9 @@ Semantics every backend guarantees:
   same transaction, and apply nothing if another attempt of the same call has written it (``DuplicateWrite``
   with that record) or if the guard's deadline has passed (``DeadlineExpired``). Every store call under a
   guard is bounded by its deadline. Records expire ``RETENTION`` seconds (at least) after their last write.
+- **Ranges** (``put_many``, ``get_range``, ``count_range``, ``delete_range``): keys ``start <= key < end`` in
+  byte order, for records kept outside the in-memory copy (the audit trail, management/audit.py). They are
+  never guarded: ``put_many`` is one atomic write (one revision) of distinct keys, safe to repeat.
 - **Errors**: an unreachable backend raises ``StoreUnavailable``; a write that cannot reach a majority
   raises ``QuorumLost`` within ``write_timeout`` (it never blocks forever); a failed comparison raises
   ``CompareFailed``; an operation a backend cannot do raises ``NotSupported``. No third-party exception
@@ -28,7 +31,7 @@ Semantics every backend guarantees:
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -97,6 +100,27 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def delete(self, key: str) -> bool:
         """Delete; ``True`` if the key existed."""
+
+    @abc.abstractmethod
+    async def put_many(self, items: Sequence[tuple[str, bytes]]) -> int:
+        """Write every ``(key, value)`` (distinct keys, at most 100) in one atomic write; the new revision.
+
+        Not guarded (it ignores an active write guard) and *at least once*, like ``put``.
+        """
+
+    @abc.abstractmethod
+    async def get_range(
+        self, start: str, end: str, *, limit: int = 0, descending: bool = False, serializable: bool = False
+    ) -> list[KeyValue]:
+        """Keys ``start <= key < end`` in key order (reversed if ``descending``), at most ``limit`` (0: all)."""
+
+    @abc.abstractmethod
+    async def count_range(self, start: str, end: str, *, serializable: bool = False) -> int:
+        """How many keys ``start <= key < end`` hold."""
+
+    @abc.abstractmethod
+    async def delete_range(self, start: str, end: str) -> int:
+        """Delete every key ``start <= key < end`` in one atomic write; how many there were. Not guarded."""
 
     @abc.abstractmethod
     async def compare_and_set(self, key: str, value: bytes, expected_revision: int, *, lease: int = 0) -> int:

@@ -160,6 +160,57 @@ class EtcdStore(EtcdMembership, Store):
         resp = await self._rpc.request(f"delete {key}", attempt, Mode.REPEATABLE)
         return bool(resp.deleted > 0)
 
+    # --- ranges (records outside the in-memory copy: the audit trail) --------------------------------------
+
+    async def put_many(self, items: Sequence[tuple[str, bytes]]) -> int:
+        # One txn without comparisons: atomic, one revision; etcd caps a txn at --max-txn-ops (128 by default).
+        ops = [rpc.RequestOp(request_put=rpc.PutRequest(key=k.encode(), value=v)) for k, v in items]
+        request = rpc.TxnRequest(success=ops)
+
+        async def attempt(c: SecureClient, timeout: float) -> Any:
+            return await c.kvstub.Txn(request, timeout=timeout, metadata=REQUIRE_LEADER)
+
+        resp = await self._rpc.request(f"put {len(ops)} keys", attempt, Mode.REPEATABLE)
+        return int(resp.header.revision)
+
+    async def _range(self, what: str, request: Any, serializable: bool) -> Any:
+        metadata = None if serializable else REQUIRE_LEADER
+
+        async def attempt(c: SecureClient, timeout: float) -> Any:
+            return await c.kvstub.Range(request, timeout=timeout, metadata=metadata)
+
+        return await self._rpc.request(what, attempt, Mode.READ, needs_leader=not serializable)
+
+    async def get_range(
+        self, start: str, end: str, *, limit: int = 0, descending: bool = False, serializable: bool = False
+    ) -> list[KeyValue]:
+        request = rpc.RangeRequest(
+            key=start.encode(),
+            range_end=end.encode(),
+            limit=max(limit, 0),
+            sort_order=rpc.RangeRequest.DESCEND if descending else rpc.RangeRequest.ASCEND,
+            sort_target=rpc.RangeRequest.KEY,
+            serializable=serializable,
+        )
+        resp = await self._range(f"get [{start}, {end})", request, serializable)
+        return [_kv(kv) for kv in resp.kvs]
+
+    async def count_range(self, start: str, end: str, *, serializable: bool = False) -> int:
+        request = rpc.RangeRequest(
+            key=start.encode(), range_end=end.encode(), count_only=True, serializable=serializable
+        )
+        resp = await self._range(f"count [{start}, {end})", request, serializable)
+        return int(resp.count)
+
+    async def delete_range(self, start: str, end: str) -> int:
+        request = rpc.DeleteRangeRequest(key=start.encode(), range_end=end.encode())
+
+        async def attempt(c: SecureClient, timeout: float) -> Any:
+            return await c.kvstub.DeleteRange(request, timeout=timeout, metadata=REQUIRE_LEADER)
+
+        resp = await self._rpc.request(f"delete [{start}, {end})", attempt, Mode.REPEATABLE)
+        return int(resp.deleted)
+
     async def _txn(self, what: str, key: str, expected_revision: int, success: rpc.RequestOp) -> Any:
         compare = rpc.Compare(
             key=key.encode(),

@@ -29,7 +29,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -344,6 +344,56 @@ class SqliteStore(Store):
         if guard is not None:
             return await self._guarded_write(f"put {key}", guard, self._put_change(key, value, lease))
         return await self._run(lambda: self._write(self._put_change(key, value, lease)))
+
+    # --- ranges (records outside the in-memory copy: the audit trail) --------------------------------------
+
+    async def put_many(self, items: Sequence[tuple[str, bytes]]) -> int:
+        rows = [(k.encode(), v) for k, v in items]
+
+        def change(db: sqlite3.Connection, revision: int) -> list[StoreEvent]:
+            db.executemany(
+                "INSERT OR REPLACE INTO kv VALUES (?, ?, ?, 0)", [(k, v, revision) for k, v in rows]
+            )
+            return [StoreEvent(EventKind.PUT, k.decode(), v, revision) for k, v in rows]
+
+        return await self._run(lambda: self._write(change))
+
+    async def get_range(
+        self, start: str, end: str, *, limit: int = 0, descending: bool = False, serializable: bool = False
+    ) -> list[KeyValue]:
+        order = "DESC" if descending else "ASC"
+        sql = (
+            f"SELECT key, value, mod_revision, lease FROM kv WHERE key >= ? AND key < ? ORDER BY key {order}"
+        )
+
+        def read() -> list[KeyValue]:
+            args: tuple[bytes | int, ...] = (start.encode(), end.encode())
+            rows = self._conn.execute(
+                sql + (" LIMIT ?" if limit > 0 else ""), args + ((limit,) if limit > 0 else ())
+            )
+            return [KeyValue(bytes(k).decode(), bytes(v), rev, lease) for k, v, rev, lease in rows]
+
+        return await self._run(read)
+
+    async def count_range(self, start: str, end: str, *, serializable: bool = False) -> int:
+        def read() -> int:
+            sql = "SELECT COUNT(*) FROM kv WHERE key >= ? AND key < ?"
+            return int(self._conn.execute(sql, (start.encode(), end.encode())).fetchone()[0])
+
+        return await self._run(read)
+
+    async def delete_range(self, start: str, end: str) -> int:
+        gone: list[int] = [0]
+
+        def change(db: sqlite3.Connection, revision: int) -> list[StoreEvent]:
+            bounds = (start.encode(), end.encode())
+            keys = [bytes(r[0]) for r in db.execute("SELECT key FROM kv WHERE key >= ? AND key < ?", bounds)]
+            db.execute("DELETE FROM kv WHERE key >= ? AND key < ?", bounds)
+            gone[0] = len(keys)
+            return [StoreEvent(EventKind.DELETE, k.decode(), b"", revision) for k in keys]
+
+        await self._run(lambda: self._write(change))
+        return gone[0]
 
     def _current(self, db: sqlite3.Connection, key: str) -> int:
         row = db.execute("SELECT mod_revision FROM kv WHERE key = ?", (key.encode(),)).fetchone()
