@@ -35,6 +35,7 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── DirectoryUnavailable   HG-3101  no directory could decide about the user (lists each one's fault)
     │   ├── DirectoryUserAmbiguous HG-3102  (an AuthenticationFailed) the user search matched several entries
     │   ├── EmptyPasswordRefused   HG-3103  (an AuthenticationFailed) an empty password (RFC 4513 §5.1.2)
+    │   ├── OfflineBoundExceeded   HG-3220  (an AuthenticationFailed) management unreachable, user verified too long ago
     │   └── ManagementSessionError HG-3852  VHI's "Cannot establish management session" / "Token binding is invalid"
     ├── ClusterError
     │   ├── AlreadyInCluster       HG-4001  a server belongs to one cluster only
@@ -149,6 +150,7 @@ __all__ = [
     "NoSuchEndpoint",
     "NotAuthorized",
     "NotSupported",
+    "OfflineBoundExceeded",
     "QueryError",
     "QuorumLost",
     "RemoteError",
@@ -442,6 +444,20 @@ class EmptyPasswordRefused(AuthenticationFailed):
 
     code = "HG-3103"
     hint = "Give the user's password; an empty password is never accepted."
+    http_status = 401
+
+
+class OfflineBoundExceeded(AuthenticationFailed):
+    """Every management member has been silent past the heartbeat failure threshold and the token has expired:
+    the session server accepts it only while the user was verified at most ``[session] offline_grace`` seconds
+    ago. The message says since when management is unreachable, how long ago the user was verified, and the
+    bound."""
+
+    code = "HG-3220"
+    hint = (
+        "Bring a management member back (the session server re-registers by itself) and connect again for a "
+        "new token; or raise [session] offline_grace on the session server if a longer bound is acceptable."
+    )
     http_status = 401
 
 

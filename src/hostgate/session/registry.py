@@ -19,17 +19,20 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from hostgate import tokens
-from hostgate.errors import HostgateError, NotAuthorized, SessionNotFound, UsageError
+from hostgate.errors import AuthenticationFailed, HostgateError, NotAuthorized, SessionNotFound, UsageError
 from hostgate.hosts import HostSession, open_session
 from hostgate.messages import SessionInfo
 from hostgate.models import HostSpec
 from hostgate.models.library import ModelLibrary
 from hostgate.session.model_session import ModelSession
+from hostgate.session.offline import OfflineBound
 
-__all__ = ["ServedSession", "SessionRegistry"]
+__all__ = ["ANONYMOUS", "ServedSession", "SessionRegistry"]
 
 log = logging.getLogger("hostgate.session")
 T = TypeVar("T")
+# The user of a session opened without a token on a server whose security is off (VHI's switch).
+ANONYMOUS = "anonymous"
 HostFactory = Callable[[HostSpec], HostSession]
 
 
@@ -69,7 +72,10 @@ class SessionRegistry:
     Guarantees:
 
     - ``claims`` accepts only session tokens of this cluster, bound to this server, signed with a current key
-      and not expired (it holds public keys only: it can check tokens, never mint them).
+      and not expired (it holds public keys only: it can check tokens, never mint them); an expired one only
+      within the offline bound while every management member is silent (session/offline.py). With
+      ``security`` off (VHI's switch, set by the cluster) a request without a token is the user
+      ``anonymous``; a token that is presented is still checked whole.
     - A session belongs to the user its token names: another user's ``get``, ``call`` or ``close`` is refused
       (``NotAuthorized``), an unknown or closed id is ``SessionNotFound`` (HG-4202).
     - ``capacity`` is never exceeded: a session counts from the moment its open starts (``active``), so two
@@ -89,6 +95,8 @@ class SessionRegistry:
         models: ModelLibrary,
         *,
         host_factory: HostFactory | None = None,
+        security: bool = True,
+        offline: OfflineBound | None = None,
     ) -> None:
         self.server = server
         self.cluster_id = cluster_id
@@ -99,14 +107,28 @@ class SessionRegistry:
         self.sessions: dict[str, ServedSession] = {}
         self._opening = 0
         self._host_factory: HostFactory = host_factory or open_session
+        self.security = security
+        # None: an expired token is always refused (a registry without a heartbeat loop, as in unit tests).
+        self.offline = offline
 
     @property
     def active(self) -> int:
         """Sessions open or being opened (what capacity and heartbeats count)."""
         return len(self.sessions) + self._opening
 
-    def claims(self, token: str) -> tokens.TokenClaims:
-        return self.token_keys.verify(token, kind="session", cluster_id=self.cluster_id, server=self.server)
+    def claims(self, token: str | None) -> tokens.TokenClaims:
+        """Who the caller is: the token's claims, or ``anonymous`` for no token while security is off."""
+        if token is None:
+            if self.security:
+                raise AuthenticationFailed("this request needs the token the management cluster gave you")
+            return tokens.TokenClaims("session", self.cluster_id, self.server, ANONYMOUS)
+        return self.token_keys.verify(
+            token,
+            kind="session",
+            cluster_id=self.cluster_id,
+            server=self.server,
+            on_expired=self.offline.check if self.offline is not None else None,
+        )
 
     async def open(
         self, claims: tokens.TokenClaims, model: str, variables: Mapping[str, object] | None = None
