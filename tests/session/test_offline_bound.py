@@ -20,7 +20,12 @@ import jwt
 import pytest
 
 from hostgate import tokens
-from hostgate.errors import AuthenticationFailed, ManagementSessionError, OfflineBoundExceeded
+from hostgate.errors import (
+    AuthenticationFailed,
+    ManagementSessionError,
+    NotAuthorized,
+    OfflineBoundExceeded,
+)
 from hostgate.models.library import ModelLibrary, deploy_model
 from hostgate.session.offline import ManagementContact, OfflineBound
 from hostgate.session.registry import ANONYMOUS, SessionRegistry
@@ -71,7 +76,7 @@ async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
     deploy_model(source, tmp_path / "models")
     kid, private_pem, public_b64 = tokens.generate_key()
     key = Key(kid, private_pem)
-    clock = ManualClock(now=time.time())
+    clock = ManualClock(now=float(int(time.time())))  # whole seconds, as a token's iat and exp are
     keys = tokens.KeySet([tokens.PublicKey(kid, public_b64)], clock=clock.wall)
     contact = ManagementContact(INTERVAL, clock)
     registry = SessionRegistry(
@@ -115,6 +120,32 @@ async def test_security_on_refuses_a_request_without_a_token(lab: Lab) -> None:
         lab.registry.claims(None)
 
 
+async def test_token_less_sessions_are_apart_from_an_account_named_anonymous(lab: Lab) -> None:
+    lab.registry.security = False
+    bare = await lab.registry.open(lab.registry.claims(None), "mini")
+    named = lab.registry.claims(lab.token(verified_ago=1, lifetime=60, user=ANONYMOUS))
+    own = await lab.registry.open(named, "mini")
+    with pytest.raises(NotAuthorized):
+        lab.registry.get(named, bare.id)
+    with pytest.raises(NotAuthorized):
+        lab.registry.get(lab.registry.claims(None), own.id)
+    assert lab.registry.get(lab.registry.claims(None), bare.id) is bare
+
+
+async def test_switched_on_the_token_less_sessions_are_signed_off_and_the_others_kept(lab: Lab) -> None:
+    lab.registry.security = False
+    bare = [await lab.registry.open(lab.registry.claims(None), "mini") for _ in range(2)]
+    ada = lab.registry.claims(lab.token(verified_ago=1, lifetime=60))
+    kept = await lab.registry.open(ada, "mini")
+    assert lab.registry.set_security(False) is None  # nothing to close while off
+    closing = lab.registry.set_security(True)
+    assert closing is not None and lab.registry.security
+    await closing
+    assert set(lab.registry.sessions) == {kept.id}
+    assert all(not s.runtime.connected for s in bare)
+    assert lab.registry.set_security(True) is None
+
+
 # --- the offline bound -----------------------------------------------------------------------------------------
 
 
@@ -130,7 +161,7 @@ async def test_cut_off_a_user_verified_within_the_bound_is_accepted_once_logged(
     lab: Lab, caplog: pytest.LogCaptureFixture
 ) -> None:
     lab.contact.heard()
-    lab.clock.advance(INTERVAL * 1.5 + 0.1)  # no member answered for longer than the threshold
+    lab.clock.advance(2.0)  # no member answered for longer than the threshold (1.5 s)
     token = lab.token(
         verified_ago=10, lifetime=-70
     )  # verified 10 s ago, already past its expiry and the skew
@@ -146,9 +177,9 @@ async def test_cut_off_a_user_verified_within_the_bound_is_accepted_once_logged(
 async def test_cut_off_past_the_bound_is_refused_with_hg_3220_saying_why(lab: Lab) -> None:
     lab.contact.heard()
     token = lab.token(verified_ago=GRACE - 5, lifetime=GRACE - 70)  # expired, verified 295 s ago
-    lab.clock.advance(INTERVAL * 1.5 + 0.1)
-    assert lab.registry.claims(token).user == "ada"  # 296.6 s: within the bound
-    lab.clock.advance(5)  # 301.6 s: past it
+    lab.clock.advance(2.0)
+    assert lab.registry.claims(token).user == "ada"  # 297 s: within the bound
+    lab.clock.advance(5)  # 302 s: past it
     with pytest.raises(OfflineBoundExceeded) as caught:
         lab.registry.claims(token)
     message = caught.value.message

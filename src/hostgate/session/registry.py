@@ -48,6 +48,9 @@ class ServedSession:
     last_used: float = 0.0
     operations: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Opened without a token (security off): only token-less requests reach it, never an account that happens
+    # to be named "anonymous".
+    anonymous: bool = False
 
     def info(self) -> SessionInfo:
         """What the session's JSON face shows about it (no host call)."""
@@ -108,6 +111,9 @@ class SessionRegistry:
         self._opening = 0
         self._host_factory: HostFactory = host_factory or open_session
         self.security = security
+        # The one value token-less requests get; recognised by identity, not by the user name it carries.
+        self._anonymous = tokens.TokenClaims("session", cluster_id, server, ANONYMOUS)
+        self._background: set[asyncio.Task[None]] = set()
         # None: an expired token is always refused (a registry without a heartbeat loop, as in unit tests).
         self.offline = offline
 
@@ -121,7 +127,7 @@ class SessionRegistry:
         if token is None:
             if self.security:
                 raise AuthenticationFailed("this request needs the token the management cluster gave you")
-            return tokens.TokenClaims("session", self.cluster_id, self.server, ANONYMOUS)
+            return self._anonymous
         return self.token_keys.verify(
             token,
             kind="session",
@@ -155,6 +161,7 @@ class SessionRegistry:
         session = ServedSession(
             uuid.uuid4().hex, claims.user, name, deployed.digest, claims.domain, now, runtime, now
         )
+        session.anonymous = claims is self._anonymous
         self.sessions[session.id] = session
         log.info("session %s opened for %s on model %s (%s)", session.id, session.user, name, deployed.digest)
         return session
@@ -163,7 +170,7 @@ class SessionRegistry:
         session = self.sessions.get(session_id)
         if session is None:
             raise SessionNotFound(f"no session {session_id} on session server {self.server}")
-        if session.user != claims.user:
+        if session.user != claims.user or session.anonymous != (claims is self._anonymous):
             raise NotAuthorized("the session belongs to another user")
         return session
 
@@ -197,6 +204,26 @@ class SessionRegistry:
                 raise SessionNotFound(f"session {session_id} was closed meanwhile")
             await session.runtime.close()
         log.info("session %s closed", session_id)
+
+    def set_security(self, on: bool) -> asyncio.Task[None] | None:
+        """Switch VHI's security setting at once. Switched on, the sessions opened without a token are signed
+        off in the background (no request without a token reaches them any more, and they would hold host
+        connections and capacity); the task doing it is returned (``None``: nothing to close)."""
+        self.security = on
+        anonymous = [s for s in self.sessions.values() if s.anonymous] if on else []
+        if not anonymous:
+            return None
+        task = asyncio.get_running_loop().create_task(self._close_anonymous(anonymous))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _close_anonymous(self, sessions: list[ServedSession]) -> None:
+        for session in sessions:
+            async with session.lock:  # a call in progress ends first
+                if self.sessions.pop(session.id, None) is not None:
+                    await session.runtime.close()
+        log.warning("security switched on: closed %d session(s) opened without a token", len(sessions))
 
     async def close_all(self) -> None:
         """Sign every session off (the server is stopping)."""

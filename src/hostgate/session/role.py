@@ -73,7 +73,7 @@ def start_session_role(settings: Settings) -> SessionRole:
         keep(token_keys=keys)
 
     def install_security(on: bool) -> None:
-        registry.security = on
+        registry.set_security(on)  # switched on: token-less sessions are closed in the background
         keep(security=on)
         _log_security(registry.server, on, "by the management cluster")
 
