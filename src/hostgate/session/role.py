@@ -64,17 +64,17 @@ def start_session_role(settings: Settings) -> SessionRole:
 
     kept = [secrets]  # what is on disk now; both callbacks rewrite it whole
 
-    def keep(**change: object) -> None:
-        kept[0] = dataclasses.replace(kept[0], **change)  # type: ignore[arg-type]
-        write_secrets(secrets_path, kept[0])
+    def keep(updated: SessionSecrets) -> None:
+        kept[0] = updated
+        write_secrets(secrets_path, updated)
 
     def install_keys(keys: tuple[tokens.PublicKey, ...]) -> None:
         registry.token_keys = tokens.KeySet(keys)
-        keep(token_keys=keys)
+        keep(dataclasses.replace(kept[0], token_keys=keys))
 
     def install_security(on: bool) -> None:
         registry.set_security(on)  # switched on: token-less sessions are closed in the background
-        keep(security=on)
+        keep(dataclasses.replace(kept[0], security=on))
         _log_security(registry.server, on, "by the management cluster")
 
     client = ClusterClient(
