@@ -44,6 +44,7 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── LastAdministrator      HG-3200  a change would leave no local account holding cluster-wide Administrator
     │   ├── BuiltinAdminProtected  HG-3201  the built-in `admin` account cannot be removed
     │   ├── GrantNotFound          HG-3202  no such grant (profile, subject and scope)
+    │   ├── OfflineBoundExceeded   HG-3220  (an AuthenticationFailed) management unreachable, user verified too long ago
     │   └── ManagementSessionError HG-3852  VHI's "Cannot establish management session" / "Token binding is invalid"
     ├── ClusterError
     │   ├── AlreadyInCluster       HG-4001  a server belongs to one cluster only
@@ -166,6 +167,7 @@ __all__ = [
     "NoSuchEndpoint",
     "NotAuthorized",
     "NotSupported",
+    "OfflineBoundExceeded",
     "PasswordNotLocal",
     "QueryError",
     "QuorumLost",
@@ -539,6 +541,20 @@ class GrantNotFound(SecurityError):
     code = "HG-3202"
     hint = "`hostgate grant list` shows the grants as stored (profile, subject, scope); name one of them."
     http_status = 404
+
+
+class OfflineBoundExceeded(AuthenticationFailed):
+    """Every management member has been silent past the heartbeat failure threshold and the token has expired:
+    the session server accepts it only while the user was verified at most ``[session] offline_grace`` seconds
+    ago. The message says since when management is unreachable, how long ago the user was verified, and the
+    bound."""
+
+    code = "HG-3220"
+    hint = (
+        "Bring a management member back (the session server re-registers by itself) and connect again for a "
+        "new token; or raise [session] offline_grace on the session server if a longer bound is acceptable."
+    )
+    http_status = 401
 
 
 class ManagementSessionError(SecurityError):

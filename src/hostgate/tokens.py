@@ -42,6 +42,7 @@ __all__ = [
     "PublicKey",
     "Signer",
     "TokenClaims",
+    "expired_error",
     "generate_key",
     "key_set_version",
 ]
@@ -68,6 +69,9 @@ class TokenClaims:
     domain: str = ""
     expires_at: float = 0.0
     token_id: str = ""
+    # When a member minted it, that is when the management cluster last verified the user (the offline bound of
+    # session/offline.py counts from it). Filled by KeySet.verify; ignored by Signer.mint (it stamps "now").
+    issued_at: float = 0.0
 
 
 def key_set_version(keys: Sequence[PublicKey]) -> str:
@@ -150,6 +154,11 @@ def _expired() -> AuthenticationFailed:
     return AuthenticationFailed("the token has expired", hint="Connect via the domain again for a new token.")
 
 
+def expired_error() -> AuthenticationFailed:
+    """The error a session server answers an expired token with (``KeySet.verify``'s own)."""
+    return _expired()
+
+
 def _not_ours(why: str) -> ManagementSessionError:
     return ManagementSessionError(
         f"Token binding is invalid: {why}",
@@ -178,12 +187,24 @@ class KeySet:
     def keys(self) -> tuple[PublicKey, ...]:
         return tuple(k for k, _ in self._keys.values())
 
-    def verify(self, token: str, *, kind: str, cluster_id: str, server: str | None) -> TokenClaims:
-        """Check signature, expiry and binding; ``server=None`` accepts a token for any server of the cluster."""
+    def verify(
+        self,
+        token: str,
+        *,
+        kind: str,
+        cluster_id: str,
+        server: str | None,
+        on_expired: Callable[[TokenClaims], TokenClaims] | None = None,
+    ) -> TokenClaims:
+        """Check signature, expiry and binding; ``server=None`` accepts a token for any server of the cluster.
+
+        ``on_expired``: a token valid in every respect but its expiry (by this key set's clock) is handed to it
+        instead of being refused; it returns the claims it accepts or raises (a session server's offline bound,
+        session/offline.py)."""
         now = self._clock()
         cached = self._verified.get(token)
         if cached is None:
-            kid, payload = self._check_signature(token, now)
+            kid, payload = self._check_signature(token, now, check_expiry=on_expired is None)
             if len(self._verified) >= _VERIFIED_MAX:
                 self._verified.clear()
             self._verified[token] = (kid, payload)
@@ -191,9 +212,11 @@ class KeySet:
             # The signature was checked once; the key's acceptance and the expiry are checked every time.
             kid, payload = cached
             self._key(kid, now)
-            if float(payload["exp"]) + MAX_CLOCK_SKEW < now:
-                raise _expired()
-        return self._bound(payload, now, kind=kind, cluster_id=cluster_id, server=server)
+        expired = float(payload["exp"]) + MAX_CLOCK_SKEW < now
+        if expired and on_expired is None:
+            raise _expired()
+        claims = self._bound(payload, now, kind=kind, cluster_id=cluster_id, server=server)
+        return on_expired(claims) if expired and on_expired is not None else claims
 
     def _key(self, kid: str, now: float) -> Ed25519PublicKey:
         entry = self._keys.get(kid)
@@ -201,7 +224,7 @@ class KeySet:
             raise _not_ours("the token was not signed with a current key of this server's management cluster")
         return entry[1]
 
-    def _check_signature(self, token: str, now: float) -> tuple[str, dict[str, Any]]:
+    def _check_signature(self, token: str, now: float, *, check_expiry: bool) -> tuple[str, dict[str, Any]]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -217,7 +240,7 @@ class KeySet:
                 key,
                 algorithms=[_ALGORITHM],
                 leeway=MAX_CLOCK_SKEW,
-                options={"require": ["exp", "iat", "cid", "srv", "typ"]},
+                options={"require": ["exp", "iat", "cid", "srv", "typ"], "verify_exp": check_expiry},
             )
         except jwt.ExpiredSignatureError:
             raise _expired() from None
@@ -254,4 +277,5 @@ class KeySet:
             domain=str(payload.get("dom", "")),
             expires_at=float(expires),
             token_id=str(payload.get("jti", "")),
+            issued_at=float(payload["iat"]) if isinstance(payload.get("iat"), int | float) else 0.0,
         )

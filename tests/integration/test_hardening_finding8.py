@@ -170,8 +170,14 @@ def test_session_health_tells_strangers_only_who_it_is(lab: Lab) -> None:
     with httpx.Client(verify=lab.ctx, timeout=30) as c:
         resp = c.get(f"{lab.session_url}/api/v1/health")
     assert resp.status_code == 200
-    # Before the fix: also active_sessions, capacity and every model name.
-    assert resp.json() == {"status": "ok", "server": lab.session.name, "cluster_id": _cluster_id(lab)}
+    # Before the fix: also active_sessions, capacity and every model name. The security setting is shown to
+    # anyone on purpose (issue #17): a client without credentials learns whether to try without a token.
+    assert resp.json() == {
+        "status": "ok",
+        "server": lab.session.name,
+        "cluster_id": _cluster_id(lab),
+        "security": "on",
+    }
     assert "secret-payroll" not in resp.text
     with lab.admin(lab.session_url, token=_token(lab)) as c:
         detail = c.get("/api/v1/health").json()

@@ -93,5 +93,16 @@ def test_a_new_key_s_signer_never_hands_out_the_old_key_s_token() -> None:
 def test_the_reuse_key_names_every_claim_but_the_expiry() -> None:
     # Signer.mint_fresh keys its memory by these fields: a claim added to TokenClaims must be added there too,
     # or two callers differing only in it would share a token.
+    # issued_at, like expires_at, is not a claim a caller chooses: mint stamps it (the offline bound reads it).
     names = {f.name for f in dataclasses.fields(tokens.TokenClaims)}
-    assert names == {"kind", "cluster_id", "server", "user", "model", "domain", "token_id", "expires_at"}
+    assert names == {
+        "kind",
+        "cluster_id",
+        "server",
+        "user",
+        "model",
+        "domain",
+        "token_id",
+        "expires_at",
+        "issued_at",
+    }

@@ -64,7 +64,9 @@ from hostgate.messages import (
     NewUser,
     Removed,
     RouteRequest,
+    SecuritySwitch,
     ServerRegistration,
+    ServerSecurity,
     TokenKeysAnswer,
     TokenRequest,
     UserView,
@@ -256,7 +258,16 @@ def create_app(service: ManagementService) -> Starlette:
         keys_version = service.domains.accept_heartbeat(
             server, Heartbeat(name, body.active_sessions, body.capacity, body.interval)
         )
-        return reply(HeartbeatAnswer(keys_version))
+        return reply(HeartbeatAnswer(keys_version, server.security))
+
+    async def servers_security(request: Request) -> Response:
+        who = principal(request)
+        name = request.path_params["name"]
+        service.access.require(who, Profile.ADMINISTRATOR, server=name)
+        body = await read_message(request, SecuritySwitch)
+        # Audited by the guarded write around this handler (every admin change is, issue #17).
+        record = await service.domains.set_security(who, name, body.security == "on")
+        return reply(ServerSecurity(name, "on" if record.security else "off"))
 
     async def token_keys(request: Request) -> Response:
         # A registered session server (by its certificate), or any account of the cluster.
@@ -329,6 +340,7 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/session-servers", guarded(servers_register), methods=["POST"]),
         Route("/api/v1/session-servers/{name}", guarded(servers_remove), methods=["DELETE"]),
         Route("/api/v1/session-servers/{name}/heartbeat", servers_heartbeat, methods=["POST"]),
+        Route("/api/v1/session-servers/{name}/security", guarded(servers_security), methods=["PUT"]),
         Route("/api/v1/token-keys", token_keys, methods=["GET"]),
         Route("/api/v1/token-keys/rotate", guarded(token_keys_rotate), methods=["POST"]),
         Route("/api/v1/domains", domains_list, methods=["GET"]),

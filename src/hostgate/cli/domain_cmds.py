@@ -11,7 +11,7 @@ from rich.table import Table
 from hostgate.cli.common import client_from, cluster_options
 from hostgate.cli.output import console, emit_json, handle_errors
 from hostgate.errors import UsageError
-from hostgate.messages import API, DomainCreate, DomainServerSettings, DomainView
+from hostgate.messages import API, DomainCreate, DomainServerSettings, DomainView, SecuritySwitch
 
 __all__ = ["domain", "servers"]
 
@@ -119,26 +119,63 @@ def show(name: str, as_json: bool, **kw: Any) -> None:
         _print_domain(d)
 
 
-@click.command()
-@cluster_options
-@click.option("--json", "as_json", is_flag=True)
-@handle_errors
-def servers(as_json: bool, **kw: Any) -> None:
-    """Session servers with their state, load and domains (as the answering member sees them)."""
+def _list_servers(as_json: bool, kw: dict[str, Any]) -> None:
     answer = client_from(kw).call_sync(API.servers, None)
     if as_json:
         emit_json({"answered_by": answer.member, "servers": msgspec.to_builtins(answer.payload)})
         return
-    table = Table("server", "advertised", "state", "sessions", "last heartbeat", "domains")
+    table = Table("server", "advertised", "state", "security", "sessions", "last heartbeat", "domains")
     for v in answer.payload:
         seen = v.seconds_since_heartbeat
         table.add_row(
             v.name,
             v.advertised,
             "[green]live[/]" if v.live else "[red]down[/]",
+            "on" if v.security == "on" else "[yellow]OFF[/]",
             f"{v.active_sessions}/{v.capacity}",
             "never" if seen is None else f"{seen:.1f} s ago",
             ", ".join(v.domains),
         )
     console.print(table)
     console.print(f"answered by member {answer.member}")
+
+
+class _ListByDefault(click.Group):
+    """A group whose first argument, when it names no subcommand, goes to ``list``: ``hostgate servers
+    --server ALIAS --json`` keeps working as it did before the group had subcommands."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ctx.help_option_names):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_ListByDefault)
+def servers() -> None:
+    """Session servers: list them (the default command) and switch their security."""
+
+
+@servers.command("list")
+@cluster_options
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def list_servers(as_json: bool, **kw: Any) -> None:
+    """Session servers with their state, security, load and domains (as the answering member sees them)."""
+    _list_servers(as_json, kw)
+
+
+@servers.command("security")
+@click.argument("name")
+@click.argument("setting", type=click.Choice(["on", "off"]))
+@cluster_options
+@handle_errors
+def security(name: str, setting: str, **kw: Any) -> None:
+    """Switch session server NAME's security on or off (VHI's setting; Administrators only).
+
+    On (the default): clients need a token the management cluster gives after checking the user. Off: the
+    server accepts any client; sessions opened without a token belong to the user 'anonymous'. The server
+    learns the change with its next heartbeat answer, keeps it across restarts, and logs a warning while off.
+    """
+    switch = SecuritySwitch("on" if setting == "on" else "off")
+    answer = client_from(kw).call_sync(API.server_security, switch, name=name)
+    console.print(f"Session server [bold]{answer.payload.server}[/]: security {answer.payload.security}.")

@@ -114,6 +114,9 @@ class SessionSettings:
     # Set when one host runs both roles, so the session role never presents the member's certificate.
     cert_file: str = ""
     key_file: str = ""
+    # While every management member is silent (past 1.5 heartbeat intervals), an expired session token is still
+    # accepted if the user was verified (the token issued) at most this many seconds ago (session/offline.py).
+    offline_grace: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,6 +365,10 @@ def settings_from_mapping(
         _check_port("session", "port", session.port, source)
         if session.heartbeat_interval <= 0 or session.capacity < 0:
             raise ConfigError(f"session.heartbeat_interval/capacity in {source}: must be positive")
+        if not 0 <= session.offline_grace <= 86_400:  # `not` also refuses NaN
+            raise ConfigError(
+                f"session.offline_grace in {source}: {session.offline_grace!r} is outside 0-86400"
+            )
     security: SecuritySettings = parts["security"]
     _check_security(security, source)
     audit: AuditSettings = parts["audit"]

@@ -24,15 +24,19 @@ from urllib.parse import urlencode
 
 import httpx
 
+from hostgate.connector._last_answers import LAST_ANSWERS
 from hostgate.connector._streams import asyncio_transport
 from hostgate.connector._wire import Wire, WireError
 from hostgate.connector.cluster import ClusterClient
 from hostgate.connector.location import ClusterLocation
 from hostgate.errors import (
+    AuthenticationFailed,
     HostgateError,
+    NoMemberAnswered,
     NoServerAvailable,
     SessionLost,
     UnsafeAddress,
+    UsageError,
     WrongCluster,
     error_from_payload,
 )
@@ -51,6 +55,7 @@ from hostgate.messages import (
     Records,
     RouteAnswer,
     RouteRequest,
+    SessionHealth,
     SessionInfo,
     TokenRequest,
     decode_answer,
@@ -97,9 +102,11 @@ class AsyncSession:
     def __post_init__(self) -> None:
         url = httpx.URL(self.url)
         self._prefix = url.raw_path.decode("ascii").rstrip("/")
-        self._head = (
-            b"Host: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"
-            b"Accept: application/json\r\n" % (url.netloc, self.token.encode("latin-1"))
+        # No token: a session opened without one on a server whose security is off (VHI's switch).
+        auth = b"Authorization: Bearer %s\r\n" % self.token.encode("latin-1") if self.token else b""
+        self._head = b"Host: %s\r\n%sContent-Type: application/json\r\nAccept: application/json\r\n" % (
+            url.netloc,
+            auth,
         )
         tls = self._tls if self._tls is not None else ssl.create_default_context()
         connect = min(self.timeout, 5.0)
@@ -225,10 +232,11 @@ async def _open(
 ) -> AsyncSession:
     """POST the session open to ``url``; raises httpx errors (the caller decides about failover) and the
     server's coded errors. The caller closes ``http`` when this raises."""
+    headers = {"Content-Type": "application/json"}
+    if route.token:
+        headers["Authorization"] = f"Bearer {route.token}"
     resp = await http.post(
-        url + SESSION.open.path,
-        content=encode(OpenSession(model, dict(variables or {}))),
-        headers={"Authorization": f"Bearer {route.token}", "Content-Type": "application/json"},
+        url + SESSION.open.path, content=encode(OpenSession(model, dict(variables or {}))), headers=headers
     )
     session = _answer(resp.status_code, resp.content, SESSION.open, route.server)
     return AsyncSession(session.id, route.server, url, route.token, model, http, timeout=timeout, _tls=tls)
@@ -255,6 +263,10 @@ async def connect_via_domain(
     :class:`ClusterLocation` holding them (then those three are ignored). ``variables`` override the model's
     variables for this session (user id, password of the host). ``deadline`` bounds finding a server and
     signing on (a location's own deadline wins); ``timeout`` each later call.
+
+    When no management member answers, the last route answer this process got for the same cluster, user,
+    domain and model (memory only) is tried once: its server may accept the token while it has not expired, or
+    within the server's offline bound (docs/architecture.md, "The security switch and the offline bound").
     """
     location = ClusterLocation.of(
         alias, ca_file=ca_file, hosts_file=hosts_file, dns_servers=dns_servers, deadline=deadline
@@ -267,9 +279,17 @@ async def connect_via_domain(
     unreachable: list[str] = []
     tls = location.server_tls()
     last_error: HostgateError | None = None
+    remembered = LAST_ANSWERS.key(cluster.cluster_id, user, password, "domain", domain, model)
     while loop.time() < give_up:
-        answer = await cluster.call(API.route, RouteRequest(domain, model, tuple(tried), tuple(unreachable)))
-        route = answer.payload
+        request = RouteRequest(domain, model, tuple(tried), tuple(unreachable))
+        try:
+            route = (await cluster.call(API.route, request)).payload
+            LAST_ANSWERS.remember(remembered, route)
+        except NoMemberAnswered:
+            kept = LAST_ANSWERS.last(remembered)
+            if kept is None or kept.server in tried:
+                raise
+            route = kept  # every member is down: the last answer, once
         http = httpx.AsyncClient(
             verify=tls,
             transport=asyncio_transport(tls),
@@ -296,8 +316,8 @@ async def connect_direct(
     model: str,
     *,
     management: str | ClusterLocation,
-    user: str,
-    password: str,
+    user: str | None = None,
+    password: str | None = None,
     ca_file: Path | None = None,
     hosts_file: Path | None = None,
     dns_servers: Sequence[str] = (),
@@ -311,6 +331,11 @@ async def connect_direct(
     (``https://10.0.1.1:9450``, for an address the cluster does not know, behind NAT say). The token still
     comes from the management cluster at ``management`` (its alias, or a :class:`ClusterLocation`), which
     checks the user.
+
+    Without ``user`` and ``password``, ``server`` must be a URL: the session opens without a token, as the user
+    ``anonymous``, if the server's health answer says its security is off (VHI's switch); otherwise
+    ``AuthenticationFailed``. The cluster CA still verifies the server. When no management member answers, the
+    last token this process got for the same cluster, user, server and model (memory only) is used again.
     """
     if "://" in server and not server.lower().startswith("https://"):
         # A session token travels in every request: never over plain HTTP (issue #15, finding 8).
@@ -319,6 +344,13 @@ async def connect_direct(
         management, ca_file=ca_file, hosts_file=hosts_file, dns_servers=dns_servers, deadline=deadline
     )
     deadline = location.deadline
+    anonymous = user is None and password is None
+    if anonymous and "://" not in server:
+        raise UsageError(
+            f"without user and password, name session server {server!r} by its URL (https://host:port)",
+            hint="Only a server whose security is off accepts a client without credentials; the cluster, which "
+            "knows the names, needs a user.",
+        )
     cluster = ClusterClient.at(location, user=user, password=password)
     tls = location.server_tls()
     http = httpx.AsyncClient(
@@ -331,9 +363,25 @@ async def connect_direct(
         name = server
         if server.lower().startswith("https://"):
             url = server.rstrip("/")
-            name = await _server_name(http, url, cluster.cluster_id)
-        answer = await cluster.call(API.grant_direct, TokenRequest(name, model))
-        route = answer.payload
+            health = await _health(http, url, cluster.cluster_id)
+            name = health.server
+            if anonymous:
+                if health.security != "off":
+                    raise AuthenticationFailed(
+                        f"session server {name} ({url}) has its security on: it needs a token from the cluster",
+                        hint="Pass user and password (the management cluster checks them and gives a token).",
+                    )
+                route = RouteAnswer(name, url, "", 0, "", 0.0)
+                return await _open(http, route, url, model, variables, timeout, tls)
+        remembered = LAST_ANSWERS.key(cluster.cluster_id, user or "", password or "", "direct", server, model)
+        try:
+            route = (await cluster.call(API.grant_direct, TokenRequest(name, model))).payload
+            LAST_ANSWERS.remember(remembered, route)
+        except NoMemberAnswered:
+            kept = LAST_ANSWERS.last(remembered)
+            if kept is None:
+                raise
+            route = kept  # every member is down: the server may accept it (session/offline.py)
         return await _open(http, route, url or route.url, model, variables, timeout, tls)
     except httpx.HTTPError as exc:
         await http.aclose()
@@ -343,10 +391,11 @@ async def connect_direct(
         raise
 
 
-async def _server_name(http: httpx.AsyncClient, url: str, cluster_id: str) -> str:
-    """The name a session server at ``url`` answers with, once it proved it belongs to our cluster."""
+async def _health(http: httpx.AsyncClient, url: str, cluster_id: str) -> SessionHealth:
+    """The health answer of a session server at ``url`` (its name and security), once it proved it belongs to
+    our cluster (TLS verified against the cluster CA, and the cluster id it answers for)."""
     resp = await http.get(url + SESSION.health.path)
     answered_for = resp.headers.get("x-hostgate-cluster-id")
     if answered_for != cluster_id:
         raise WrongCluster(f"{url} answered for cluster {answered_for or '(none)'}")
-    return _answer(resp.status_code, resp.content, SESSION.health, url).server
+    return _answer(resp.status_code, resp.content, SESSION.health, url)

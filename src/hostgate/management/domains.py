@@ -7,6 +7,7 @@ it keeps working while any one management member is up.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import time
@@ -161,6 +162,7 @@ class DomainService:
                     capacity=state.capacity if state else 0,
                     seconds_since_heartbeat=round(now - state.last_seen, 3) if state else None,
                     domains=tuple(sorted(member_of.get(name, []))),
+                    security="on" if rec.security else "off",
                 )
             )
         return views
@@ -228,6 +230,31 @@ class DomainService:
         await self.store.compare_and_delete(session_server_key(name), kv.mod_revision)
         await self._gone(session_server_key(name), kv.mod_revision + 1)
         self.router.forget(name)
+
+    async def set_security(self, principal: Principal, name: str, on: bool) -> SessionServerRecord:
+        """Store VHI's security switch of session server ``name`` (compare-and-set: a concurrent change of the
+        record, a removal say, is re-read, never overwritten). The server learns it from its next heartbeat
+        answer. The caller checks that ``principal`` may change the server (an Administrator)."""
+        for _ in range(5):
+            kv = await self.store.get(session_server_key(name))
+            if kv is None:
+                raise SessionServerNotFound(f"no session server named {name!r}")
+            current = SessionServerRecord.decode(kv.key, kv.value)
+            if current.security == on:
+                return current
+            updated = dataclasses.replace(current, security=on)
+            try:
+                revision = await self.store.compare_and_set(
+                    session_server_key(name), updated.encode(), kv.mod_revision
+                )
+            except CompareFailed:
+                continue
+            await self._seen(revision)
+            log.warning(
+                "session server %s: security switched %s by %s", name, "on" if on else "off", principal.name
+            )
+            return updated
+        raise CompareFailed(f"session server {name!r} kept changing; try again")
 
     def authenticate_server(self, server: str, client_cert_pem: str | None) -> SessionServerRecord:
         """The session server ``server``, if the TLS client certificate of this request is the one registered

@@ -177,6 +177,9 @@ class SessionServerRecord(_Record):
     advertised_port: int
     cert_fingerprint: str
     registered_at: float
+    # VHI's security switch: on, clients need a token the cluster minted; off, the server accepts any client.
+    # A record written before the switch existed decodes as on (msgspec takes the default for a missing field).
+    security: bool = True
 
     @property
     def url(self) -> str:

@@ -31,6 +31,8 @@ from hostgate.messages.management import (
     Removed,
     RouteAnswer,
     RouteRequest,
+    SecuritySwitch,
+    ServerSecurity,
     ServerView,
     TokenKeysAnswer,
     TokenRequest,
@@ -118,6 +120,10 @@ class _Management:
     remove_server: Endpoint[None, Removed] = _m(
         "DELETE", "/session-servers/{name}", None, Removed, "Remove a session server"
     )
+    server_security: Endpoint[SecuritySwitch, ServerSecurity] = _m(
+        "PUT", "/session-servers/{name}/security", SecuritySwitch, ServerSecurity,
+        "Switch a session server's security on or off (VHI's security setting)",
+    )  # fmt: skip
     heartbeat: Endpoint[HeartbeatReport, HeartbeatAnswer] = _m(
         "POST", "/session-servers/{name}/heartbeat", HeartbeatReport, HeartbeatAnswer,
         "A session server's load (soft state)", auth="certificate",

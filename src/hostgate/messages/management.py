@@ -6,6 +6,8 @@ answers with them, and ``hostgate.messages.openapi()`` describes them. Field ord
 
 from __future__ import annotations
 
+from typing import Literal
+
 from hostgate.messages._base import Message, Reply
 from hostgate.messages.enrolment import PublicKey
 from hostgate.messages.grants import GrantView
@@ -28,6 +30,8 @@ __all__ = [
     "Removed",
     "RouteAnswer",
     "RouteRequest",
+    "SecuritySwitch",
+    "ServerSecurity",
     "ServerView",
     "TokenKeysAnswer",
     "TokenRequest",
@@ -125,6 +129,21 @@ class ServerView(Reply, frozen=True):
     capacity: int
     seconds_since_heartbeat: float | None
     domains: tuple[str, ...]
+    # VHI's per-server security switch as stored in the cluster ("off": the server accepts any client).
+    security: str = "on"
+
+
+class SecuritySwitch(Message, frozen=True):
+    """``PUT /api/v1/session-servers/{name}/security``: VHI's security setting of one session server."""
+
+    security: Literal["on", "off"]
+
+
+class ServerSecurity(Reply, frozen=True):
+    """A session server's stored security setting (it learns a change with its next heartbeat answer)."""
+
+    server: str
+    security: str
 
 
 class HeartbeatReport(Message, frozen=True):
@@ -136,9 +155,11 @@ class HeartbeatReport(Message, frozen=True):
 
 
 class HeartbeatAnswer(Reply, frozen=True):
-    """The version of the cluster's public token keys: a server fetches them when it differs from its own."""
+    """The version of the cluster's public token keys: a server fetches them when it differs from its own.
+    ``security``: the server's stored security switch (``None`` from a member of an earlier version)."""
 
     token_keys: str
+    security: bool | None = None
 
 
 class TokenKeysAnswer(Reply, frozen=True):

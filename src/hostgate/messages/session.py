@@ -45,6 +45,9 @@ class SessionHealth(Reply, frozen=True, omit_defaults=True):
     active_sessions: int | None = None
     capacity: int | None = None
     models: tuple[str, ...] | None = None
+    # "on" / "off" (VHI's security switch), shown to anyone: a client without credentials learns from it
+    # whether this server opens a session without a token. None: a server of an earlier version (on).
+    security: str | None = None
 
 
 class OpenSession(Message, frozen=True):

@@ -8,7 +8,13 @@ the management cluster once opened.
 Heartbeats are authenticated by the server's own TLS client certificate. Each answer names the version of the
 cluster's public token-key set; when it differs from the one this server holds (a rotation, or a data
 directory of an earlier version), the server fetches the set (``GET /api/v1/token-keys``) and hands it to
-``on_token_keys``, which installs it and writes it to disk for restarts while every member is down.
+``on_token_keys``, which installs it and writes it to disk for restarts while every member is down. Each answer
+also carries the server's security switch as stored in the cluster; when every answering member that states
+one agrees on a value other than the one in force, ``on_security`` gets it (and keeps it on disk the same
+way). Members whose copy lags behind a change simply delay it by a beat; they never make it flap.
+
+Every answered cycle tells ``contact`` (session/offline.py) that management was heard from: the offline bound
+counts the silence from there.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from hostgate import tokens
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import HostgateError
 from hostgate.messages import API, HeartbeatReport
+from hostgate.session.offline import ManagementContact
 
 __all__ = ["Heartbeater"]
 
@@ -38,6 +45,9 @@ class Heartbeater:
         *,
         token_keys: tuple[tokens.PublicKey, ...] = (),
         on_token_keys: Callable[[tuple[tokens.PublicKey, ...]], None] | None = None,
+        security: bool = True,
+        on_security: Callable[[bool], None] | None = None,
+        contact: ManagementContact | None = None,
     ) -> None:
         self._client = client
         self._server = server
@@ -48,6 +58,9 @@ class Heartbeater:
         self.answering: set[str] = set()
         self.keys_version = tokens.key_set_version(token_keys)
         self._on_token_keys = on_token_keys
+        self.security = security
+        self._on_security = on_security
+        self.contact = contact or ManagementContact(interval)
 
     async def run_cycle(self) -> str:
         body = HeartbeatReport(self._active(), self._capacity, float(self._interval))
@@ -61,10 +74,19 @@ class Heartbeater:
         self.answering = ok
         if not ok:
             return "heartbeat: no management member answered; sessions keep running, retrying each interval"
+        self.contact.heard()
         text = f"heartbeat: registered with {len(ok)} of {len(results)} management members"
         if failed:
             text += " (no answer from " + ", ".join(sorted(failed)) + ")"
-        versions = {a.payload.token_keys for a in results.values() if not isinstance(a, HostgateError)}
+        answers = [a.payload for a in results.values() if not isinstance(a, HostgateError)]
+        switch = {a.security for a in answers if a.security is not None}
+        if len(switch) == 1 and (on := switch.pop()) != self.security:
+            self.security = on
+            if self._on_security is not None:
+                self._on_security(on)
+        if not self.security:
+            text += "; security off"
+        versions = {a.token_keys for a in answers}
         if versions and self.keys_version not in versions:
             text += "; " + await self._refresh_token_keys()
         return text

@@ -19,17 +19,20 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from hostgate import tokens
-from hostgate.errors import HostgateError, NotAuthorized, SessionNotFound, UsageError
+from hostgate.errors import AuthenticationFailed, HostgateError, NotAuthorized, SessionNotFound, UsageError
 from hostgate.hosts import HostSession, open_session
 from hostgate.messages import SessionInfo
 from hostgate.models import HostSpec
 from hostgate.models.library import ModelLibrary
 from hostgate.session.model_session import ModelSession
+from hostgate.session.offline import OfflineBound
 
-__all__ = ["ServedSession", "SessionRegistry"]
+__all__ = ["ANONYMOUS", "ServedSession", "SessionRegistry"]
 
 log = logging.getLogger("hostgate.session")
 T = TypeVar("T")
+# The user of a session opened without a token on a server whose security is off (VHI's switch).
+ANONYMOUS = "anonymous"
 HostFactory = Callable[[HostSpec], HostSession]
 
 
@@ -45,6 +48,9 @@ class ServedSession:
     last_used: float = 0.0
     operations: int = 0
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Opened without a token (security off): only token-less requests reach it, never an account that happens
+    # to be named "anonymous".
+    anonymous: bool = False
 
     def info(self) -> SessionInfo:
         """What the session's JSON face shows about it (no host call)."""
@@ -69,7 +75,10 @@ class SessionRegistry:
     Guarantees:
 
     - ``claims`` accepts only session tokens of this cluster, bound to this server, signed with a current key
-      and not expired (it holds public keys only: it can check tokens, never mint them).
+      and not expired (it holds public keys only: it can check tokens, never mint them); an expired one only
+      within the offline bound while every management member is silent (session/offline.py). With
+      ``security`` off (VHI's switch, set by the cluster) a request without a token is the user
+      ``anonymous``; a token that is presented is still checked whole.
     - A session belongs to the user its token names: another user's ``get``, ``call`` or ``close`` is refused
       (``NotAuthorized``), an unknown or closed id is ``SessionNotFound`` (HG-4202).
     - ``capacity`` is never exceeded: a session counts from the moment its open starts (``active``), so two
@@ -89,6 +98,8 @@ class SessionRegistry:
         models: ModelLibrary,
         *,
         host_factory: HostFactory | None = None,
+        security: bool = True,
+        offline: OfflineBound | None = None,
     ) -> None:
         self.server = server
         self.cluster_id = cluster_id
@@ -99,14 +110,31 @@ class SessionRegistry:
         self.sessions: dict[str, ServedSession] = {}
         self._opening = 0
         self._host_factory: HostFactory = host_factory or open_session
+        self.security = security
+        # The one value token-less requests get; recognised by identity, not by the user name it carries.
+        self._anonymous = tokens.TokenClaims("session", cluster_id, server, ANONYMOUS)
+        self._background: set[asyncio.Task[None]] = set()
+        # None: an expired token is always refused (a registry without a heartbeat loop, as in unit tests).
+        self.offline = offline
 
     @property
     def active(self) -> int:
         """Sessions open or being opened (what capacity and heartbeats count)."""
         return len(self.sessions) + self._opening
 
-    def claims(self, token: str) -> tokens.TokenClaims:
-        return self.token_keys.verify(token, kind="session", cluster_id=self.cluster_id, server=self.server)
+    def claims(self, token: str | None) -> tokens.TokenClaims:
+        """Who the caller is: the token's claims, or ``anonymous`` for no token while security is off."""
+        if token is None:
+            if self.security:
+                raise AuthenticationFailed("this request needs the token the management cluster gave you")
+            return self._anonymous
+        return self.token_keys.verify(
+            token,
+            kind="session",
+            cluster_id=self.cluster_id,
+            server=self.server,
+            on_expired=self.offline.check if self.offline is not None else None,
+        )
 
     async def open(
         self, claims: tokens.TokenClaims, model: str, variables: Mapping[str, object] | None = None
@@ -133,6 +161,7 @@ class SessionRegistry:
         session = ServedSession(
             uuid.uuid4().hex, claims.user, name, deployed.digest, claims.domain, now, runtime, now
         )
+        session.anonymous = claims is self._anonymous
         self.sessions[session.id] = session
         log.info("session %s opened for %s on model %s (%s)", session.id, session.user, name, deployed.digest)
         return session
@@ -141,7 +170,7 @@ class SessionRegistry:
         session = self.sessions.get(session_id)
         if session is None:
             raise SessionNotFound(f"no session {session_id} on session server {self.server}")
-        if session.user != claims.user:
+        if session.user != claims.user or session.anonymous != (claims is self._anonymous):
             raise NotAuthorized("the session belongs to another user")
         return session
 
@@ -175,6 +204,26 @@ class SessionRegistry:
                 raise SessionNotFound(f"session {session_id} was closed meanwhile")
             await session.runtime.close()
         log.info("session %s closed", session_id)
+
+    def set_security(self, on: bool) -> asyncio.Task[None] | None:
+        """Switch VHI's security setting at once. Switched on, the sessions opened without a token are signed
+        off in the background (no request without a token reaches them any more, and they would hold host
+        connections and capacity); the task doing it is returned (``None``: nothing to close)."""
+        self.security = on
+        anonymous = [s for s in self.sessions.values() if s.anonymous] if on else []
+        if not anonymous:
+            return None
+        task = asyncio.get_running_loop().create_task(self._close_anonymous(anonymous))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _close_anonymous(self, sessions: list[ServedSession]) -> None:
+        for session in sessions:
+            async with session.lock:  # a call in progress ends first
+                if self.sessions.pop(session.id, None) is not None:
+                    await session.runtime.close()
+        log.warning("security switched on: closed %d session(s) opened without a token", len(sessions))
 
     async def close_all(self) -> None:
         """Sign every session off (the server is stopping)."""

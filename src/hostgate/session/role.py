@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import ConfigError
 from hostgate.models.library import ModelLibrary
 from hostgate.session._face import SessionFace
+from hostgate.session.offline import ManagementContact, OfflineBound
 from hostgate.session.registration import Heartbeater
 from hostgate.session.registry import SessionRegistry
 from hostgate.session.server import create_session_app
@@ -40,13 +42,19 @@ def start_session_role(settings: Settings) -> SessionRole:
             f"{settings.session.secrets_file}: registered with cluster {secrets.cluster_id}, but hostgate.toml "
             f"names cluster {settings.server.cluster_id}"
         )
+    interval = settings.session.heartbeat_interval
+    contact = ManagementContact(interval)
     registry = SessionRegistry(
         server=settings.server.member_name,
         cluster_id=secrets.cluster_id,
         token_keys=_key_set(secrets, secrets_path),
         capacity=settings.session.capacity,
         models=ModelLibrary(settings.path(settings.session.models_dir)),
+        security=secrets.security,
+        offline=OfflineBound(contact, settings.session.offline_grace),
     )
+    # The last security setting the cluster gave, kept on disk: a restart while management is down keeps it.
+    _log_security(registry.server, secrets.security, "at start (last setting from the cluster)")
     if not secrets.token_keys:
         log.warning(
             "%s holds no token keys (registered by an earlier version); tokens are refused until the first "
@@ -54,11 +62,21 @@ def start_session_role(settings: Settings) -> SessionRole:
             secrets_path,
         )
 
+    kept = [secrets]  # what is on disk now; both callbacks rewrite it whole
+
+    def keep(updated: SessionSecrets) -> None:
+        kept[0] = updated
+        write_secrets(secrets_path, updated)
+
     def install_keys(keys: tuple[tokens.PublicKey, ...]) -> None:
         registry.token_keys = tokens.KeySet(keys)
-        write_secrets(secrets_path, SessionSecrets(secrets.cluster_id, keys))
+        keep(dataclasses.replace(kept[0], token_keys=keys))
 
-    interval = settings.session.heartbeat_interval
+    def install_security(on: bool) -> None:
+        registry.set_security(on)  # switched on: token-less sessions are closed in the background
+        keep(dataclasses.replace(kept[0], security=on))
+        _log_security(registry.server, on, "by the management cluster")
+
     client = ClusterClient(
         settings.session.management,
         ca_file=settings.path(settings.tls.ca_file),
@@ -78,8 +96,25 @@ def start_session_role(settings: Settings) -> SessionRole:
         lambda: registry.active,
         token_keys=secrets.token_keys,
         on_token_keys=install_keys,
+        security=secrets.security,
+        on_security=install_security,
+        contact=contact,
     )
     return SessionRole(create_session_app(registry, max_body=settings.security.max_body), heartbeat, registry)
+
+
+def _log_security(server: str, on: bool, why: str) -> None:
+    if on:
+        log.info(
+            "session server %s: security on %s: clients need a token from the management cluster", server, why
+        )
+    else:
+        log.warning(
+            "session server %s: security OFF %s: any client may open sessions here without a token (as user "
+            "'anonymous')",
+            server,
+            why,
+        )
 
 
 def _key_set(secrets: SessionSecrets, path: Path) -> tokens.KeySet:

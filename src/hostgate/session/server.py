@@ -1,13 +1,14 @@
 """The session server's HTTP face: sessions on deployed models, opened with bound tokens.
 
 A client connects here with the token the management cluster gave it (via domain, or for a direct
-connection). The token is checked locally against the cluster's public token keys (received at registration,
+connection); with the server's security switched off (VHI's setting, stored in the cluster and delivered with
+heartbeat answers) also without one, as the user ``anonymous``. The token is checked locally against the cluster's public token keys (received at registration,
 refreshed with heartbeats), so this server keeps opening and serving sessions while every management member is
 down; it holds no key that could mint a token. A token of another cluster,
 or for another server, is refused with "Token binding is invalid" (HG-3852).
 
-JSON endpoints (every one but ``health`` needs ``Authorization: Bearer TOKEN``; ``health`` without one says only
-``{"status", "server", "cluster_id"}``, with one also ``active_sessions``, ``capacity`` and ``models``; errors are
+JSON endpoints (every one but ``health`` needs ``Authorization: Bearer TOKEN`` while security is on; ``health``
+without one says only ``{"status", "server", "cluster_id", "security"}``, with one also ``active_sessions``, ``capacity`` and ``models``; errors are
 ``{"code", "message", "hint", "request_id"}`` with the error's HTTP status, every answer has ``X-Request-Id``;
 ``hostgate._http`` is the error boundary shared with the management API):
 
@@ -62,7 +63,11 @@ __all__ = ["create_session_app"]
 log = logging.getLogger("hostgate.session")
 
 
-def _bearer(request: Request) -> str:
+def _bearer(request: Request) -> str | None:
+    """The Bearer token, or ``None`` for a request without ``Authorization`` (the registry decides: refused
+    unless the server's security is off); a malformed header is refused here."""
+    if "authorization" not in request.headers:
+        return None
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not value:
         raise AuthenticationFailed("this request needs the token the management cluster gave you")
@@ -77,8 +82,10 @@ def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX
         # Anyone may learn that this server is up and whose it is (the connector proves a direct URL's cluster
         # with it); its models and load only a caller with a token of this cluster for this server (issue
         # #15, finding 8: the model names and session counts went to anyone). A bad token is a coded 401.
+        # Its security setting too: a client without credentials learns from it whether to try at all.
+        security = "on" if registry.security else "off"
         if "authorization" not in request.headers:
-            return reply(SessionHealth("ok", registry.server, registry.cluster_id))
+            return reply(SessionHealth("ok", registry.server, registry.cluster_id, security=security))
         claims(request)
         return reply(
             SessionHealth(
@@ -88,6 +95,7 @@ def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX
                 registry.active,
                 registry.capacity,
                 tuple(registry.models.names()),
+                security,
             )
         )
 
