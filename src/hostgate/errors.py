@@ -545,7 +545,7 @@ class GrantNotFound(SecurityError):
 
 class OfflineBoundExceeded(AuthenticationFailed):
     """Every management member has been silent past the heartbeat failure threshold and the token has expired:
-    the session server accepts it only while the user was verified at most ``[session] offline_grace`` seconds
+    the session server accepts it only while it expired at most ``[session] offline_grace`` seconds
     ago. The message says since when management is unreachable, how long ago the user was verified, and the
     bound."""
 

@@ -70,7 +70,7 @@ class TokenClaims:
     expires_at: float = 0.0
     token_id: str = ""
     # When a member minted it, that is when the management cluster last verified the user (the offline bound of
-    # session/offline.py counts from it). Filled by KeySet.verify; ignored by Signer.mint (it stamps "now").
+    # session/offline.py reports it; the bound itself counts from the expiry). Filled by KeySet.verify; ignored by Signer.mint (it stamps "now").
     issued_at: float = 0.0
 
 

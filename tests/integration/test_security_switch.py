@@ -230,11 +230,12 @@ def test_with_every_member_silent_recently_verified_users_get_in_and_later_ones_
         log = lab.server_log()
         found = re.search(
             r"WARNING.*management unreachable since .*accepting user admin with an expired token, verified "
-            r"(\d+) s ago \(offline bound 300 s\)",
+            r"(\d+) s ago, expired (\d+) s ago \(offline bound 300 s\)",
             log,
         )
         assert found, log[-2000:]
         assert 10 <= int(found[1]) < 60  # minted as verified 10 s ago; the rest is the time to be cut off
+        assert 80 <= int(found[2]) < 130  # and expired 80 s ago: within the bound, which counts from the expiry
         late = lab.mint(verified_ago=400, lifetime=-70)
         refused = lab.open_raw(late)
         body = refused.json()
@@ -242,6 +243,7 @@ def test_with_every_member_silent_recently_verified_users_get_in_and_later_ones_
         assert "management unreachable since" in body["message"]
         verified = re.search(r"user 'admin' was verified (\d+) s ago", body["message"])
         assert verified and 400 <= int(verified[1]) < 460, body["message"]
+        assert "the token expired" in body["message"]
         assert "offline bound of 300 s" in body["message"]
     finally:
         _ensure_member_up(lab)

@@ -10,9 +10,12 @@ server binding are checked as always):
 - the server counts as cut off from management when no member has answered one of its heartbeats for longer
   than the heartbeat failure threshold: ``MISS_FACTOR`` heartbeat intervals, the same factor by which members
   stop counting a silent session server as live (management/routing.py), so both sides agree on "gone";
-- while cut off, an expired token is accepted if the user was verified (the token issued) at most
-  ``[session] offline_grace`` seconds ago, with a WARNING naming the user and how long ago they were verified
-  (once per token, not once per call);
+- while cut off, an expired token is accepted if it expired at most ``[session] offline_grace`` seconds ago,
+  with a WARNING naming the user and how long ago they were verified (once per token, not once per call). The
+  bound counts from the expiry, not from the issue: the cluster vouches for the user until the token expires
+  (session tokens live 15 minutes), and the bound is how long past that the server trusts the cluster's last
+  word. Counted from the issue, a bound shorter than the token lifetime (the default 300 s against 900 s)
+  would never let anyone in;
 - otherwise it is refused: ``OfflineBoundExceeded`` (HG-3220) while cut off, saying since when management is
   unreachable, how long ago the user was verified and the bound; the usual "the token has expired" while
   management answers (then the client can simply get a new token).
@@ -93,11 +96,13 @@ class OfflineBound:
         if silent is None:
             raise tokens.expired_error()  # management answers: the client gets a new token there
         verified_ago = max(0.0, now - claims.issued_at)
+        expired_ago = max(0.0, now - claims.expires_at)
         since = self.contact.since_text()
-        if verified_ago > self.grace:
+        if expired_ago > self.grace:
             raise OfflineBoundExceeded(
                 f"management unreachable since {since} ({silent:.0f} s); user {claims.user!r} was verified "
-                f"{verified_ago:.0f} s ago, beyond this session server's offline bound of {self.grace:.0f} s"
+                f"{verified_ago:.0f} s ago and the token expired {expired_ago:.0f} s ago, beyond this session "
+                f"server's offline bound of {self.grace:.0f} s"
             )
         key = claims.token_id or f"{claims.user}/{claims.issued_at}"
         if key not in self._warned:
@@ -106,11 +111,12 @@ class OfflineBound:
             self._warned.add(key)
             log.warning(
                 "management unreachable since %s (%.0f s): accepting user %s with an expired token, verified "
-                "%.0f s ago (offline bound %.0f s)",
+                "%.0f s ago, expired %.0f s ago (offline bound %.0f s)",
                 since,
                 silent,
                 claims.user,
                 verified_ago,
+                expired_ago,
                 self.grace,
             )
         return claims
