@@ -97,7 +97,8 @@ class CliTokens:
         self._cluster_id = cluster_id
         self._clock = clock
         self._private: dict[str, Ed25519PrivateKey] = {}
-        self._public: dict[tuple[str, str], Ed25519PublicKey] = {}
+        self._served: dict[str, Ed25519PublicKey] = {}
+        self._served_version = ""
         # Signature-checked payloads by token: the CLI sends the same token with every call; an Ed25519
         # verification would cost more than a cheap call. Expiry, key and binding are checked every time.
         self._verified: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -164,13 +165,18 @@ class CliTokens:
         return Principal(record.name, record.roles)
 
     def _public_key(self, kid: str) -> Ed25519PublicKey:
-        for k in self._keys.public():
-            if k.kid == kid:
-                loaded = self._public.get((k.kid, k.public_b64))
-                if loaded is None:
-                    raw = base64.b64decode(k.public_b64, validate=True)
-                    loaded = self._public[(k.kid, k.public_b64)] = Ed25519PublicKey.from_public_bytes(raw)
-                return loaded
+        # The served keys by kid, rebuilt only when the served set's version changes (TokenKeys.version is
+        # memoised per stored key set): this runs on every request that carries a login token.
+        version = self._keys.version()
+        if version != self._served_version:
+            self._served = {
+                k.kid: Ed25519PublicKey.from_public_bytes(base64.b64decode(k.public_b64, validate=True))
+                for k in self._keys.public()
+            }
+            self._served_version = version
+        loaded = self._served.get(kid)
+        if loaded is not None:
+            return loaded
         raise LoginInvalid(
             "this login was not signed by a current key of this cluster (a key retired since, or another "
             "cluster's)"
