@@ -149,6 +149,7 @@ def _faces() -> dict[str, set[tuple[str, str]]]:
         store=None,
         cache=None,
         member_name="m",
+        deployments=None,  # the deployment routes only keep a reference to it
     )
     return {
         "management": _routes(create_app(service)),  # type: ignore[arg-type]

@@ -27,6 +27,7 @@ from hostgate._bodies import read_message, reply
 from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.api._hot import HotRoutes
+from hostgate.api.deploy_routes import deploy_routes
 from hostgate.api.ldap_routes import ldap_routes
 from hostgate.errors import AuthenticationFailed
 from hostgate.management.ldap.admin import LdapAdmin
@@ -326,6 +327,7 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/users", guarded(users_add), methods=["POST"]),
         Route("/api/v1/users/{name}", guarded(users_remove), methods=["DELETE"]),
         *ldap_routes(LdapAdmin(service.store, service.cache, service.auth.directories), principal, guarded),
+        *deploy_routes(service.deployments, principal, guarded),
     ]
     # Starlette tries the routes in order, a regular expression each: the hot paths first (issue #16; the route
     # call was 20th). Neither path overlaps another route's, so the order changes no match.

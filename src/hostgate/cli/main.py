@@ -7,6 +7,7 @@ import click
 from hostgate import __version__
 from hostgate.cli.cluster_cmds import cluster
 from hostgate.cli.demo import demo
+from hostgate.cli.deploy_cmds import activatemodel, deactivatemodel
 from hostgate.cli.doctor_cmd import doctor
 from hostgate.cli.domain_cmds import domain, servers
 from hostgate.cli.ldap_cmds import ldap
@@ -34,6 +35,8 @@ cli.add_command(servers)
 cli.add_command(resolve_cmd)
 cli.add_command(demo)
 cli.add_command(model)
+cli.add_command(activatemodel)
+cli.add_command(deactivatemodel)
 cli.add_command(doctor)
 
 

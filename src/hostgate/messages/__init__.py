@@ -12,6 +12,14 @@ module: it imports only msgspec and ``hostgate.errors`` (``import hostgate.conne
 from __future__ import annotations
 
 from hostgate.messages._base import Cell, Message, Reply, decode_answer, decode_request, encode
+from hostgate.messages.deploy import (
+    DeployAuthorize,
+    DeployGrant,
+    DeploymentAnswer,
+    DeploymentReport,
+    DeploymentView,
+    ModelUpload,
+)
 from hostgate.messages.endpoints import API, ENDPOINTS, SESSION, Endpoint
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, PublicKey, ServerRegistration, SessionGrant
 from hostgate.messages.ldap import (
@@ -74,6 +82,11 @@ __all__ = [
     "ClusterName",
     "ClusterRename",
     "ClusterStatus",
+    "DeployAuthorize",
+    "DeployGrant",
+    "DeploymentAnswer",
+    "DeploymentReport",
+    "DeploymentView",
     "DomainCreate",
     "DomainMember",
     "DomainServerSettings",
@@ -97,6 +110,7 @@ __all__ = [
     "MemberRemovedAnswer",
     "MemberStatus",
     "Message",
+    "ModelUpload",
     "NewUser",
     "OpenSession",
     "OperationCall",
