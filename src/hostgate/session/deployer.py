@@ -287,6 +287,15 @@ class Deployer:
 
     async def _refresh_keys(self) -> None:
         client = self._client(None)
+        if client.cluster_id != self._registry.cluster_id:
+            # This server's CA names another cluster than its registration: keys fetched with it would make it
+            # accept that cluster's tokens (and refuse its own cluster's), so none are.
+            log.warning(
+                "token keys not refreshed: the CA names cluster %s, this server is registered with %s",
+                client.cluster_id,
+                self._registry.cluster_id,
+            )
+            return
         try:
             answer = await client.call(API.token_keys, None)
         except HostgateError as exc:
