@@ -157,3 +157,12 @@ async def test_the_http_face_wants_both_the_certificate_and_the_users_credential
         assert listed.status_code == 200 and listed.json() == []
     async with lab.member.http(user="") as anonymous:
         assert (await anonymous.get("/api/v1/deployments")).status_code == 401
+
+
+async def test_removing_a_server_removes_its_deployment_records(lab: Lab) -> None:
+    for server in ("s1", "s2"):
+        grant = lab.deployments.authorize(ADMIN, server, lab.certs[server], "orders", "deploy", "")
+        await lab.deployments.record(server, lab.certs[server], "orders", grant.token, DIGEST, "")
+    await lab.member.service.domains.remove_server(ADMIN, "s2")
+    assert [r.server for r in lab.deployments.list()] == ["s1"]
+    assert lab.member.cache.get(deployment_key("s2", "orders")) is None

@@ -82,7 +82,7 @@ def management_options(func: F) -> F:
             "--ca-file",
             envvar="HOSTGATE_CA_FILE",
             type=click.Path(dir_okay=False, path_type=Path),
-            help="The cluster CA (DATA_DIR/ca.pem of any member; required). Env: HOSTGATE_CA_FILE.",
+            help="The cluster CA (DATA_DIR/ca.pem of any member). Env: HOSTGATE_CA_FILE.",
         ),
         click.option(
             "--user", envvar="HOSTGATE_USER", default="admin", show_default=True, help="Env: HOSTGATE_USER."

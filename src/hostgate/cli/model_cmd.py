@@ -127,7 +127,9 @@ def deploy(file: Path, data_dir: Path, as_json: bool) -> None:
     """Deploy the model FILE on the session server of DATA_DIR, as models_dir/NAME.yaml (NAME: the model's
     name). The whole model is validated first; an invalid one is refused with every error and its path, and
     nothing is written (the version deployed before stays). The running server uses the new version for
-    sessions opened from now on; open sessions keep theirs."""
+    sessions opened from now on; open sessions keep theirs. This is the offline path: no cluster is asked
+    and nothing is recorded; `hostgate activatemodel --server S FILE` deploys through the server's management
+    session (Developer profile checked, deployment recorded)."""
     directory = _models_dir(data_dir)
     try:
         loaded, target, replaced = deploy_model(file, directory)

@@ -26,7 +26,7 @@ from hostgate.errors import ManagementSessionError, NotAuthorized, StoreUnavaila
 from hostgate.management.access import Access, Profile
 from hostgate.management.audit import AuditTrail
 from hostgate.management.cache import ConfigCache
-from hostgate.management.domains import DomainService
+from hostgate.management.domains import DEPLOYMENTS_PREFIX, DomainService
 from hostgate.management.records import CLUSTER_KEY, ClusterInfo, _Record
 from hostgate.management.security import Principal
 from hostgate.messages import DeployGrant, DeploymentView
@@ -44,7 +44,6 @@ __all__ = [
 
 log = logging.getLogger("hostgate.management.deployments")
 
-DEPLOYMENTS_PREFIX = "/hostgate/deployments/"
 # Long enough for a session server on a busy machine to validate, activate and record (a few seconds at
 # most); short, because a deploy token lets its holder record one deployment of one model on one server.
 DEPLOY_TOKEN_TTL = 120.0
