@@ -169,7 +169,18 @@ def test_redeploy_replaces_new_sessions_get_it_and_an_open_session_keeps_its_mod
     assert lab.run("activatemodel", "--server", lab.s1.target, str(first)).returncode == 0
     with lab.session(lab.s1, "pay") as old:
         old_digest = old.info().model_digest
-        proc = lab.run("activatemodel", "--server", lab.s1.target, str(lab.model_file("pay", marker="v2")))
+        # By the server's own name this time (its certificate carries it), resolved with a hosts file.
+        names = lab.files / "hosts"
+        names.write_text(f"{lab.s1.address} {lab.s1.name}\n")
+        target = f"{lab.s1.name}:{lab.s1.port}"
+        proc = lab.run(
+            "activatemodel",
+            "--server",
+            target,
+            "--hosts-file",
+            str(names),
+            str(lab.model_file("pay", marker="v2")),
+        )
         assert proc.returncode == 0, proc.stderr
         assert "replaced the earlier version" in proc.stdout
         [record] = [d for d in lab.deployments("--server", lab.s1.name) if d["model"] == "pay"]

@@ -97,7 +97,7 @@ class Credentials:
 
     @property
     def who(self) -> str:
-        return repr(self.user) if self.user is not None else "of the login token"
+        return f"user {self.user!r}" if self.user is not None else "the login token's user"
 
 
 def forwarded_credentials(authorization: str) -> Credentials:
@@ -251,7 +251,7 @@ class Deployer:
             ) from None
         except (AuthenticationFailed, TooManyAttempts, DirectoryUnavailable) as exc:
             raise self._cannot_establish(
-                f"the management cluster refused the login of user {credentials.who} ({exc})"
+                f"the management cluster refused the login of {credentials.who} ({exc})"
             ) from None
         except (ServerCertificateRefused, SessionServerNotFound) as exc:
             raise self._cannot_establish(
