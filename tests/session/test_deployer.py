@@ -51,7 +51,7 @@ class Member:
     public: tuple[tokens.PublicKey, ...]
     cluster_id: str = CLUSTER
     server: str = SERVER
-    fail: dict[str, HostgateError] = field(default_factory=dict)
+    fail: dict[str, BaseException] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     credentials: list[Credentials | None] = field(default_factory=list)
 
@@ -167,6 +167,16 @@ def test_a_record_whose_outcome_is_unknown_says_so(tmp_path: Path) -> None:
     with pytest.raises(DeploymentNotRecorded, match="whether the cluster stored the record is unknown"):
         run(s.deployer.deploy(AUTH, "orders", _text()))
     assert not (s.models / "orders.yaml").exists()
+
+
+def test_a_request_cancelled_while_recording_leaves_nothing_half_applied(tmp_path: Path) -> None:
+    s = _setup(tmp_path)
+    run(s.deployer.deploy(AUTH, "orders", _text(marker="v1")))
+    before = (s.models / "orders.yaml").read_bytes()
+    s.member.fail["deployment_record"] = asyncio.CancelledError()
+    with pytest.raises(asyncio.CancelledError):
+        run(s.deployer.deploy(AUTH, "orders", _text(marker="v2")))
+    assert (s.models / "orders.yaml").read_bytes() == before
 
 
 def test_a_withdrawal_the_cluster_does_not_record_puts_the_model_back(tmp_path: Path) -> None:

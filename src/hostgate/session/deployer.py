@@ -34,6 +34,7 @@ import binascii
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -146,7 +147,7 @@ class Deployer:
         self._locks: dict[str, asyncio.Lock] = {}
 
     @property
-    def _directory(self) -> Any:
+    def _directory(self) -> Path:
         return self._registry.models.directory
 
     def _lock(self, name: str) -> asyncio.Lock:
@@ -174,9 +175,8 @@ class Deployer:
             report = DeploymentReport(grant.token, digest, source)
             try:
                 answer = await client.call(API.deployment_record, report, name=self._server, model=name)
-            except HostgateError as exc:
-                await asyncio.to_thread(restore_model, name, self._directory, previous)
-                raise self._not_recorded(exc, name, previous, "deployment") from None
+            except BaseException as exc:
+                raise self._rolled_back(exc, name, previous, "deployment") from None
         rec = answer.payload
         log.info("model %s (%s) deployed by %s, recorded by %s", name, digest, rec.deployed_by, answer.member)
         return DeploymentAnswer(
@@ -203,9 +203,8 @@ class Deployer:
                     API.deployment_withdrawn, DeploymentReport(grant.token, "", source), name=self._server,
                     model=name,
                 )  # fmt: skip
-            except HostgateError as exc:
-                await asyncio.to_thread(restore_model, name, self._directory, previous)
-                raise self._not_recorded(exc, name, previous, "withdrawal") from None
+            except BaseException as exc:
+                raise self._rolled_back(exc, name, previous, "withdrawal") from None
         digest = text_digest(previous.decode("utf-8", "replace")) if previous is not None else ""
         log.info("model %s withdrawn by %s (recorded by %s)", name, grant.user, answer.member)
         return DeploymentAnswer(
@@ -306,6 +305,16 @@ class Deployer:
         else:
             self._registry.token_keys = tokens.KeySet(answer.payload.keys)
         log.info("token keys refreshed from %s to check a deploy token", answer.member)
+
+    def _rolled_back(self, exc: BaseException, name: str, previous: bytes | None, what: str) -> BaseException:
+        """Undo the activation (whatever stopped the record: a coded error, a cancelled request) and say why.
+
+        On the event loop, not a worker thread: one small file written and renamed, and a cancelled task could
+        not await the thread. Nothing half-applied is left behind either way."""
+        restore_model(name, self._directory, previous)
+        if not isinstance(exc, HostgateError):
+            return exc
+        return self._not_recorded(exc, name, previous, what)
 
     def _not_recorded(
         self, exc: HostgateError, name: str, previous: bytes | None, what: str
