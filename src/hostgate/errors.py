@@ -82,6 +82,10 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── InvalidValue           HG-6107  a value does not fit (type, length, missing or unknown parameter)
     │   ├── ModelNotFound          HG-6108  the session server has no model of that name
     │   └── SignOnFailed           HG-6109  the sign-on navigation did not reach the home entity
+    ├── DeploymentError            HG-6200  (family) deploying models on session servers through the cluster
+    │   ├── DeploymentNotRecorded  HG-6201  the cluster did not record an activation: it was rolled back
+    │   ├── DeploymentIncomplete   HG-6202  a deployment to a domain failed on some of its servers
+    │   └── SessionServerUnreachable HG-6203  the session server named for a deployment did not answer
     ├── HostError
     │   ├── HostUnreachable        HG-7001  the terminal host refused, did not answer, or failed TLS
     │   ├── HostDisconnected       HG-7002  the terminal host closed the connection
@@ -118,6 +122,9 @@ __all__ = [
     "CurrentPasswordWrong",
     "DataDirError",
     "DeadlineExpired",
+    "DeploymentError",
+    "DeploymentIncomplete",
+    "DeploymentNotRecorded",
     "DirectoryConfigInvalid",
     "DirectoryUnavailable",
     "DirectoryUserAmbiguous",
@@ -182,6 +189,7 @@ __all__ = [
     "SessionLost",
     "SessionNotFound",
     "SessionServerNotFound",
+    "SessionServerUnreachable",
     "SignOnFailed",
     "StoreCorrupt",
     "StoreError",
@@ -758,6 +766,44 @@ class NoProcedureForQuery(QueryError):
         "`column = value`, and the selected columns must be among its outputs."
     )
     http_status = 400
+
+
+class DeploymentError(HostgateError):
+    """Deploying a model on a session server through a management session (``hostgate activatemodel``)."""
+
+    code = "HG-6200"
+    http_status = 409
+
+
+class DeploymentNotRecorded(DeploymentError):
+    """The session server activated the model but the cluster did not record the deployment, so the
+    activation was undone: a deployment is either served and recorded, or neither (nothing half-applied)."""
+
+    code = "HG-6201"
+    hint = (
+        "The session server serves what it served before. Check the cluster (`hostgate cluster status`) and "
+        "deploy again; if the message says the outcome is unknown, `hostgate model list` shows what was recorded."
+    )
+    http_status = 503
+
+
+class DeploymentIncomplete(DeploymentError):
+    """``activatemodel --domain``: some servers of the domain took the model, others did not (each listed)."""
+
+    code = "HG-6202"
+    hint = "Fix what each failed server's line says and run the same command again: servers that have it keep it."
+    http_status = 409
+
+
+class SessionServerUnreachable(DeploymentError):
+    """``activatemodel --server S``: S refused the connection, did not answer, or failed TLS with the cluster CA."""
+
+    code = "HG-6203"
+    hint = (
+        "Name the session server by its own address and port (`hostgate servers` lists them; never the cluster "
+        "alias), and check that it runs and that --ca-file is the cluster's CA."
+    )
+    http_status = 503
 
 
 class ModelRuntimeError(HostgateError):

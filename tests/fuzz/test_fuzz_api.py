@@ -68,6 +68,10 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("GET", "/api/v1/users", ()),
     ("POST", "/api/v1/users", ("name", "password", "admin")),
     ("DELETE", "/api/v1/users/{name}", ()),
+    ("POST", "/api/v1/session-servers/{name}/deployments/authorize", ("model", "action", "source")),
+    ("PUT", "/api/v1/session-servers/{name}/deployments/{model}", ("token", "digest", "source")),
+    ("DELETE", "/api/v1/session-servers/{name}/deployments/{model}", ("token", "digest", "source")),
+    ("GET", "/api/v1/deployments", ()),
     ("GET", "/api/v1/ldap", ()),
     ("POST", "/api/v1/ldap/test", ("user",)),
     # Not PUT /api/v1/ldap: a fuzzed body that happened to be valid settings would make later logins dial
@@ -102,6 +106,10 @@ FIELDS: dict[str, st.SearchStrategy[object]] = {
     "password": st.one_of(st.just("long-enough-password"), TEXT),
     "admin": st.booleans(),
     "user": st.one_of(st.sampled_from(("alice", "*)(uid=*", "")), TEXT),
+    "action": st.one_of(st.sampled_from(("deploy", "withdraw", "")), TEXT),
+    "source": st.one_of(st.sampled_from(("127.0.0.1", "")), TEXT),
+    "token": st.one_of(st.sampled_from(("", "a.b.c", "eyJhbGciOiJIUzI1NiJ9.e30.x")), TEXT),
+    "digest": st.one_of(st.sampled_from(("0123456789abcdef", "", "XYZ")), TEXT),
 }
 # Names that exist, so that some examples get past "not found". Not "admin": removing the fuzzer's own
 # Administrator would turn the rest of the run into 401s.
@@ -143,7 +151,7 @@ _DEADLINE = st.one_of(
 def requests(draw: st.DrawFn) -> Fuzzed:
     method, template, fields = draw(st.sampled_from(ROUTES))
     path = template
-    for param in ("{name}", "{server}"):
+    for param in ("{name}", "{server}", "{model}"):
         if param in path:
             path = path.replace(param, draw(path_params(KNOWN)))
     headers: dict[str, bytes] = {}

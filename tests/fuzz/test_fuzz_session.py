@@ -57,6 +57,9 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...], bool], ...] = (
     ("GET", f"{S}/recordsets/{{name}}", (), True),
     ("POST", f"{S}/procedures", ("table", "procedure", "inputs", "filters"), False),
     ("POST", f"{S}/query", ("sql",), False),
+    # Deployments (session/deploy_routes.py): this in-process server has no management alias, so HG-1004.
+    ("PUT", "/api/v1/models/{name}", ("text",), False),
+    ("DELETE", "/api/v1/models/{name}", (), False),
     # Not routes: Starlette's own 404 and 405 must be coded and stamped too.
     ("GET", "/api/v1/{name}", (), False),
     ("PATCH", f"{S}/entity", (), False),
@@ -65,6 +68,7 @@ _NAMES = ("Menu", "SignOn", "CustomerForm", "CustomerList", "customers", "open_f
 _ATTRS = ("userid", "password", "option", "custno", "name", "city", "message", "page")
 FIELDS: dict[str, st.SearchStrategy[object]] = {
     "model": st.one_of(st.sampled_from(("m", "", "other")), TEXT),
+    "text": st.one_of(st.sampled_from(("", "name: m\n", "a: [")), TEXT),
     "variables": st.dictionaries(st.sampled_from(("user", "password", "x")), hostile_values(), max_size=3),
     "entity": st.one_of(st.sampled_from(_NAMES), TEXT),
     "attributes": st.dictionaries(st.one_of(st.sampled_from(_ATTRS), TEXT), hostile_values(), max_size=3),

@@ -25,5 +25,6 @@ def listing_service() -> Any:
         cache=None,
         member_name="m",
         grant_admin=None,
+        deployments=None,  # the deployment routes only keep a reference to it
         audit=AuditTrail(),  # the write hook and GET /api/v1/audit (api/audit_routes.py)
     )

@@ -235,7 +235,9 @@ def test_with_every_member_silent_recently_verified_users_get_in_and_later_ones_
         )
         assert found, log[-2000:]
         assert 10 <= int(found[1]) < 60  # minted as verified 10 s ago; the rest is the time to be cut off
-        assert 80 <= int(found[2]) < 130  # and expired 80 s ago: within the bound, which counts from the expiry
+        assert (
+            80 <= int(found[2]) < 130
+        )  # and expired 80 s ago: within the bound, which counts from the expiry
         late = lab.mint(verified_ago=400, lifetime=-70)
         refused = lab.open_raw(late)
         body = refused.json()

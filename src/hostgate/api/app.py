@@ -29,6 +29,7 @@ from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.api._hot import HotRoutes
 from hostgate.api.audit_routes import WriteAudit, audit_routes
+from hostgate.api.deploy_routes import deploy_routes
 from hostgate.api.grant_routes import grant_routes, grant_view
 from hostgate.api.ldap_routes import ldap_routes
 from hostgate.api.login_routes import login_routes
@@ -359,6 +360,7 @@ def create_app(service: ManagementService) -> Starlette:
         *audit_routes(
             service.audit, principal, lambda p: service.access.require(p, Profile.ADMINISTRATOR), time.time
         ),
+        *deploy_routes(service.deployments, principal, guarded),
     ]
     # Starlette tries the routes in order, a regular expression each: the hot paths first (issue #16; the route
     # call was 20th). Neither path overlaps another route's, so the order changes no match.

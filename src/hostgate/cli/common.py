@@ -15,11 +15,20 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from hostgate.cli.login_store import load_login
+from hostgate.cli.login_store import StoredLogin, load_login
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import AuthenticationFailed, LoginExpired, UsageError
 
-__all__ = ["client_from", "cluster_options", "make_client", "read_secret_file", "use_stored_login", "when"]
+__all__ = [
+    "client_from",
+    "cluster_options",
+    "make_client",
+    "read_secret_file",
+    "stored_login",
+    "use_stored_login",
+    "user_given",
+    "when",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -95,7 +104,7 @@ def make_client(
         server, ca_file=ca_file, user=user, password=password, hosts_file=hosts_file, dns_servers=dns_servers
     )
     if password is None:
-        use_stored_login(client, user if _user_given() else None)
+        use_stored_login(client, user if user_given() else None)
     return client
 
 
@@ -103,7 +112,7 @@ def when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _user_given() -> bool:
+def user_given() -> bool:
     """Whether --user (or HOSTGATE_USER) was given, rather than left at its default."""
     ctx = click.get_current_context(silent=True)
     source = ctx.get_parameter_source("user") if ctx is not None else None
@@ -116,10 +125,16 @@ def use_stored_login(client: ClusterClient, user: str | None) -> None:
     Refused here, before anything is sent: no login (an empty password sent instead would count as a failed
     login towards the user's lockout), or an expired one. ``user``: the account the command was told to act
     as; a login of another account is not used for it."""
-    login = load_login(client.cluster_id)
+    login = stored_login(client.cluster_id, user)
+    client.user, client.password, client.bearer = login.user, None, login.token
+
+
+def stored_login(cluster_id: str, user: str | None) -> StoredLogin:
+    """The usable stored login for the cluster (see ``use_stored_login`` for the refusals)."""
+    login = load_login(cluster_id)
     if login is None:
         raise AuthenticationFailed(
-            f"no password given, and not logged in to cluster {client.cluster_id}",
+            f"no password given, and not logged in to cluster {cluster_id}",
             hint="Pass --password-file (or HOSTGATE_PASSWORD_FILE), or run `hostgate login` first.",
         )
     if user is not None and user.lower() != login.user.lower():
@@ -129,7 +144,7 @@ def use_stored_login(client: ClusterClient, user: str | None) -> None:
         )
     if login.expires_at <= time.time():
         raise LoginExpired(f"your login expired at {when(login.expires_at)}; run `hostgate login`")
-    client.user, client.password, client.bearer = login.user, None, login.token
+    return login
 
 
 def client_from(options: dict[str, Any]) -> ClusterClient:

@@ -8,6 +8,7 @@ from hostgate import __version__
 from hostgate.cli.audit_cmd import audit
 from hostgate.cli.cluster_cmds import cluster
 from hostgate.cli.demo import demo
+from hostgate.cli.deploy_cmds import activatemodel, deactivatemodel
 from hostgate.cli.doctor_cmd import doctor
 from hostgate.cli.domain_cmds import domain, servers
 from hostgate.cli.grant_cmds import grant, whoami
@@ -40,6 +41,8 @@ cli.add_command(servers)
 cli.add_command(resolve_cmd)
 cli.add_command(demo)
 cli.add_command(model)
+cli.add_command(activatemodel)
+cli.add_command(deactivatemodel)
 cli.add_command(doctor)
 cli.add_command(login)
 cli.add_command(logout)

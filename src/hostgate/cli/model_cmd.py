@@ -1,17 +1,23 @@
 """``hostgate model``: work with model files: ``check`` validates one and lists every issue, ``deploy`` puts a
-valid one on a session server (atomically, or not at all), ``list`` shows what a session server serves."""
+valid one on a session server (atomically, or not at all), ``list`` shows what a session server serves: the
+cluster's deployment records (``hostgate activatemodel``), or one server's models directory (``--data-dir``)."""
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+from urllib.parse import urlencode
 
 import click
 from rich.markup import escape
 
+from hostgate.cli.deploy_cmds import Reach, management_options
 from hostgate.cli.output import console, emit_json, handle_errors
 from hostgate.config.settings import load_settings
 from hostgate.errors import ModelError, UsageError
+from hostgate.messages import API
 from hostgate.models import Model, ModelLibrary, deploy_model, load_model
 
 __all__ = ["model"]
@@ -121,7 +127,9 @@ def deploy(file: Path, data_dir: Path, as_json: bool) -> None:
     """Deploy the model FILE on the session server of DATA_DIR, as models_dir/NAME.yaml (NAME: the model's
     name). The whole model is validated first; an invalid one is refused with every error and its path, and
     nothing is written (the version deployed before stays). The running server uses the new version for
-    sessions opened from now on; open sessions keep theirs."""
+    sessions opened from now on; open sessions keep theirs. This is the offline path: no cluster is asked
+    and nothing is recorded; `hostgate activatemodel --server S FILE` deploys through the server's management
+    session (Developer profile checked, deployment recorded)."""
     directory = _models_dir(data_dir)
     try:
         loaded, target, replaced = deploy_model(file, directory)
@@ -137,11 +145,75 @@ def deploy(file: Path, data_dir: Path, as_json: bool) -> None:
 
 
 @model.command("list")
-@_DATA_DIR
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Local form: the models directory of the session server of this data directory, each model checked "
+    "as the server would load it (no cluster needed).",
+)
+@click.option(
+    "--server", "server_name", metavar="SESSIONSERVER", help="Cluster form: only this session server."
+)
+@click.option("--domain", metavar="DOMAIN", help="Cluster form: only the session servers of DOMAIN.")
+@management_options
 @click.option("--json", "as_json", is_flag=True, help="Print the models as JSON.")
 @handle_errors
-def list_models(data_dir: Path, as_json: bool) -> None:
-    """List the models deployed on the session server of DATA_DIR, each checked as the server would load it."""
+def list_models(
+    data_dir: Path | None, server_name: str | None, domain: str | None, as_json: bool, **kw: Any
+) -> None:
+    """List deployed models. Without --data-dir: the deployments the cluster recorded (`hostgate
+    activatemodel`), from any member through --management ALIAS: server, model, digest, who and when (all
+    servers, or --server / --domain). With --data-dir: what the session server of that data directory has in
+    its models directory (models put there with `hostgate model deploy --data-dir` included)."""
+    reach = Reach.of(kw)
+    if data_dir is not None:
+        if server_name or domain:
+            raise UsageError(
+                "--server and --domain read the cluster's records; --data-dir reads one directory"
+            )
+        _list_local(data_dir, as_json)
+        return
+    params = {k: v for k, v in (("server", server_name), ("domain", domain)) if v}
+    query = "?" + urlencode(params) if params else ""
+    client = reach.cluster()
+    answer = client.call_sync(_with_query(query), None)
+    rows = answer.payload
+    if as_json:
+        emit_json(
+            {
+                "answered_by": answer.member,
+                "deployments": [
+                    {
+                        "server": r.server,
+                        "model": r.model,
+                        "digest": r.digest,
+                        "deployed_by": r.deployed_by,
+                        "deployed_at": r.deployed_at,
+                        "recorded_by": r.recorded_by,
+                    }
+                    for r in rows
+                ],
+            }
+        )
+        return
+    if not rows:
+        console.print("No deployments recorded" + (f" ({query[1:]})." if query else "."), markup=False)
+        return
+    for r in rows:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(r.deployed_at))
+        console.print(
+            f"{r.server}: {r.model} ({r.digest}) deployed by {r.deployed_by} at {when} UTC", markup=False
+        )
+
+
+def _with_query(query: str) -> Any:
+    """The deployments endpoint with its query string (the typed client fills path parameters only; braces
+    doubled so that filling them leaves the query as it is)."""
+    escaped = query.replace("{", "{{").replace("}", "}}")
+    return dataclasses.replace(API.deployments, path=API.deployments.path + escaped)
+
+
+def _list_local(data_dir: Path, as_json: bool) -> None:
     directory = _models_dir(data_dir)
     rows: list[dict[str, object]] = []
     for name, found in ModelLibrary(directory).check_all().items():

@@ -51,6 +51,8 @@ from hostgate.store.guard import note_unseen
 __all__ = ["DomainService", "RouteAnswer", "ServerView"]
 
 log = logging.getLogger("hostgate.management.domains")
+# Where deployment records live (management/deployments.py, which imports this module).
+DEPLOYMENTS_PREFIX = "/hostgate/deployments/"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SESSION_TOKEN_TTL = tokens.SESSION_TOKEN_TTL
 
@@ -228,6 +230,10 @@ class DomainService:
             if any(m.server == name for m in d.members):
                 await self._update_domain(d.name, lambda rec, n=name: _without(rec, n))
         await self.store.compare_and_delete(session_server_key(name), kv.mod_revision)
+        # Its deployment records (management/deployments.py) go with it: withdrawing them needs the server's
+        # certificate, which the removal has just revoked.
+        for key, _ in self.cache.items(f"{DEPLOYMENTS_PREFIX}{name}/"):
+            await self.store.delete(key)
         await self._gone(session_server_key(name), kv.mod_revision + 1)
         self.router.forget(name)
 

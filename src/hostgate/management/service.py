@@ -36,6 +36,7 @@ from hostgate.errors import (
 from hostgate.management.access import Access
 from hostgate.management.audit import AuditTrail
 from hostgate.management.cache import ConfigCache
+from hostgate.management.deployments import DeploymentService
 from hostgate.management.domains import DomainService
 from hostgate.management.grant_admin import GrantAdmin, refuse_builtin_admin
 from hostgate.management.install import BOOTSTRAP_FILE
@@ -147,6 +148,16 @@ class ManagementService:
             store, cache, self.router, visibility_timeout=visibility_timeout, access=self.access
         )
         self.writes = WriteCalls(store, settings.server.member_name)
+        # Model deployments through a management session (management/deployments.py).
+        self.deployments = DeploymentService(
+            store,
+            cache,
+            self.domains,
+            self.access,
+            self.audit,
+            settings.server.member_name,
+            visibility_timeout=visibility_timeout,
+        )
         self._visibility_timeout = visibility_timeout
         self._probe_timeout = probe_timeout
         self._peer_ssl = _peer_context(settings)

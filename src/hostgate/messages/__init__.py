@@ -13,6 +13,14 @@ from __future__ import annotations
 
 from hostgate.messages._base import Cell, Message, Reply, decode_answer, decode_request, encode
 from hostgate.messages.audit import AuditEntryView, AuditPage, parse_when
+from hostgate.messages.deploy import (
+    DeployAuthorize,
+    DeployGrant,
+    DeploymentAnswer,
+    DeploymentReport,
+    DeploymentView,
+    ModelUpload,
+)
 from hostgate.messages.endpoints import API, ENDPOINTS, SESSION, Endpoint
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, PublicKey, ServerRegistration, SessionGrant
 from hostgate.messages.grants import GrantRequest, GrantView
@@ -81,6 +89,11 @@ __all__ = [
     "ClusterName",
     "ClusterRename",
     "ClusterStatus",
+    "DeployAuthorize",
+    "DeployGrant",
+    "DeploymentAnswer",
+    "DeploymentReport",
+    "DeploymentView",
     "DomainCreate",
     "DomainMember",
     "DomainServerSettings",
@@ -108,6 +121,7 @@ __all__ = [
     "MemberRemovedAnswer",
     "MemberStatus",
     "Message",
+    "ModelUpload",
     "NewUser",
     "OpenSession",
     "OperationCall",

@@ -12,6 +12,14 @@ from typing import Any, Generic, Literal, TypeVar
 
 from hostgate.messages._base import Cell
 from hostgate.messages.audit import AuditPage
+from hostgate.messages.deploy import (
+    DeployAuthorize,
+    DeployGrant,
+    DeploymentAnswer,
+    DeploymentReport,
+    DeploymentView,
+    ModelUpload,
+)
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistration, SessionGrant
 from hostgate.messages.grants import GrantRequest, GrantView
 from hostgate.messages.ldap import LdapSettingsUpdate, LdapSettingsView, LdapTestAnswer, LdapTestRequest
@@ -61,7 +69,15 @@ Rep = TypeVar("Rep")
 Face = Literal["management", "session"]
 # How a caller proves who it is: none, HTTP Basic (an account), the session server's TLS client certificate,
 # or the session token (Bearer) the cluster granted.
-Auth = Literal["none", "basic", "certificate", "basic-or-certificate", "bearer", "optional-bearer"]
+Auth = Literal[
+    "none",
+    "basic",
+    "certificate",
+    "basic-or-certificate",
+    "basic-and-certificate",
+    "bearer",
+    "optional-bearer",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +214,25 @@ class _Management:
         "POST", "/ldap/test", LdapTestRequest, LdapTestAnswer, "Look a user up in every directory"
     )
 
+    # Model deployment through a management session (management/deployments.py, issue #17).
+    deploy_authorize: Endpoint[DeployAuthorize, DeployGrant] = _m(
+        "POST", "/session-servers/{name}/deployments/authorize", DeployAuthorize, DeployGrant,
+        "A deploy token for the forwarded user (a session server, by its certificate)",
+        auth="basic-and-certificate",
+    )  # fmt: skip
+    deployment_record: Endpoint[DeploymentReport, DeploymentView] = _m(
+        "PUT", "/session-servers/{name}/deployments/{model}", DeploymentReport, DeploymentView,
+        "Record a model a session server now serves (its certificate and a deploy token)", auth="certificate",
+    )  # fmt: skip
+    deployment_withdrawn: Endpoint[DeploymentReport, Removed] = _m(
+        "DELETE", "/session-servers/{name}/deployments/{model}", DeploymentReport, Removed,
+        "Record a model a session server no longer serves (its certificate and a deploy token)",
+        auth="certificate",
+    )  # fmt: skip
+    deployments: Endpoint[None, tuple[DeploymentView, ...]] = _m(
+        "GET", "/deployments", None, tuple[DeploymentView, ...], "Recorded deployments (?server=S&domain=D)"
+    )
+
 
 class _Session:
     """The session server's endpoints by name, typed for the connector's sessions."""
@@ -246,6 +281,15 @@ class _Session:
     query: Endpoint[Query, Records[Cell]] = _s(
         "POST", "/sessions/{id}/query", Query, Records[Cell], "SQL over the model's tables", auth="bearer"
     )
+
+    deploy: Endpoint[ModelUpload, DeploymentAnswer] = _s(
+        "PUT", "/models/{name}", ModelUpload, DeploymentAnswer,
+        "Activate a model here (the caller's credentials are forwarded to the cluster)", auth="basic",
+    )  # fmt: skip
+    withdraw: Endpoint[None, DeploymentAnswer] = _s(
+        "DELETE", "/models/{name}", None, DeploymentAnswer,
+        "Withdraw a model from new sessions (credentials forwarded)", auth="basic",
+    )  # fmt: skip
 
 
 API = _Management()

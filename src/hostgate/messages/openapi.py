@@ -22,6 +22,8 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "basic": [{"basic": []}],
     "certificate": [{"certificate": []}],
     "basic-or-certificate": [{"basic": []}, {"certificate": []}],
+    # Both at once (OpenAPI 3: the schemes of one requirement object must all be satisfied).
+    "basic-and-certificate": [{"basic": [], "certificate": []}],
     "bearer": [{"bearer": []}],
     "optional-bearer": [{}, {"bearer": []}],
 }

@@ -28,7 +28,17 @@ from hostgate.errors import ModelError, ModelIssue, ModelNotFound
 from hostgate.models.loader import load_model
 from hostgate.models.spec import Model
 
-__all__ = ["MODEL_SUFFIX", "DeployedModel", "ModelLibrary", "deploy_model", "model_file_name"]
+__all__ = [
+    "MODEL_SUFFIX",
+    "DeployedModel",
+    "ModelLibrary",
+    "activate_text",
+    "deploy_model",
+    "model_file_name",
+    "restore_model",
+    "text_digest",
+    "withdraw_model",
+]
 
 log = logging.getLogger("hostgate.models.library")
 
@@ -86,7 +96,12 @@ def _load(path: Path, expected_name: str) -> DeployedModel:
             f"{path}: the file declares model {model.name!r}; a deployed model's file is named after it",
             issues=[ModelIssue("name", f"is {model.name!r}, but the file is {path.name}")],
         )
-    return DeployedModel(model, path, hashlib.sha256(text.encode()).hexdigest()[:16])
+    return DeployedModel(model, path, text_digest(text))
+
+
+def text_digest(text: str) -> str:
+    """The digest a deployed model is known by (sessions' ``model_digest``, deployment records)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _try_load(path: Path, expected_name: str) -> DeployedModel | ModelError:
@@ -233,3 +248,61 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _write_atomically(directory: Path, name: str, data: bytes, *, validate: bool) -> None:
+    """``data`` as ``directory/NAME.yaml`` by one rename (validated again from the temporary file)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / model_file_name(name)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        if validate:
+            _load(tmp, name)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    _fsync_dir(directory)
+
+
+def _current(directory: Path, name: str) -> bytes | None:
+    try:
+        return (directory / model_file_name(name)).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def activate_text(text: str, name: str, directory: Path) -> bytes | None:
+    """Put the model text ``text`` (already validated whole, named ``name``) in service atomically, as
+    :func:`deploy_model` does for a file; returns the bytes it replaced (``None``: there was none), which
+    :func:`restore_model` puts back when the deployment cannot be recorded."""
+    previous = _current(directory, name)
+    _write_atomically(directory, name, text.encode(), validate=True)
+    return previous
+
+
+def withdraw_model(name: str, directory: Path) -> bytes | None:
+    """Take model ``name`` out of service for new sessions (open ones keep theirs); returns its bytes."""
+    previous = _current(directory, name)
+    if previous is not None:
+        with contextlib.suppress(FileNotFoundError):
+            (directory / model_file_name(name)).unlink()
+        _fsync_dir(directory)
+    return previous
+
+
+def restore_model(name: str, directory: Path, previous: bytes | None) -> None:
+    """Undo :func:`activate_text` or :func:`withdraw_model`: the bytes served before, or no file."""
+    if previous is None:
+        with contextlib.suppress(FileNotFoundError):
+            (directory / model_file_name(name)).unlink()
+        _fsync_dir(directory)
+        return
+    _write_atomically(directory, name, previous, validate=False)

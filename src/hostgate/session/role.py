@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import ConfigError
 from hostgate.models.library import ModelLibrary
 from hostgate.session._face import SessionFace
+from hostgate.session.deployer import Credentials, Deployer
 from hostgate.session.offline import ManagementContact, OfflineBound
 from hostgate.session.registration import Heartbeater
 from hostgate.session.registry import SessionRegistry
@@ -100,7 +102,33 @@ def start_session_role(settings: Settings) -> SessionRole:
         on_security=install_security,
         contact=contact,
     )
-    return SessionRole(create_session_app(registry, max_body=settings.security.max_body), heartbeat, registry)
+    deployer = Deployer(
+        registry, _management_client(settings), settings.session.management, on_token_keys=install_keys
+    )
+    app = create_session_app(registry, max_body=settings.security.max_body, deployer=deployer)
+    return SessionRole(app, heartbeat, registry)
+
+
+def _management_client(settings: Settings) -> Callable[[Credentials | None], ClusterClient]:
+    """Clients of the management session a deployment establishes: this server's alias, CA and registered
+    certificate (as its heartbeats), with the deploying caller's forwarded credentials."""
+
+    def client_for(credentials: Credentials | None) -> ClusterClient:
+        given = credentials or Credentials()
+        return ClusterClient(
+            settings.session.management,
+            ca_file=settings.path(settings.tls.ca_file),
+            user=given.user,
+            password=given.password,
+            bearer=given.bearer,
+            hosts_file=settings.path(settings.naming.hosts_file) if settings.naming.hosts_file else None,
+            dns_servers=settings.naming.dns_servers,
+            cert_file=settings.path(settings.session.cert_file or settings.tls.cert_file),
+            key_file=settings.path(settings.session.key_file or settings.tls.key_file),
+            deadline=settings.naming.deadline,
+        )
+
+    return client_for
 
 
 def _log_security(server: str, on: bool, why: str) -> None:

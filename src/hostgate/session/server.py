@@ -25,6 +25,8 @@ without one says only ``{"status", "server", "cluster_id", "security"}``, with o
 ``GET    /api/v1/sessions/{id}/recordsets/{name}?max=N&filter.COL=V``  ``{"columns", "records"}``
 ``POST   /api/v1/sessions/{id}/procedures`` ``{"table", "procedure", "inputs", "filters"}``  ``{"columns", "records"}``
 ``POST   /api/v1/sessions/{id}/query`` ``{"sql"}``           ``{"columns", "records"}``
+``PUT    /api/v1/models/{name}`` ``{"text"}``                 activate a model (caller's Basic credentials, forwarded)
+``DELETE /api/v1/models/{name}``                             withdraw it from new sessions (session/deployer.py)
 =========================================================  ======================================================
 
 Decimal values travel as strings (JSON numbers would lose digits).
@@ -55,6 +57,8 @@ from hostgate.messages import (
 )
 from hostgate.models import Value
 from hostgate.session._face import SessionFace
+from hostgate.session.deploy_routes import deploy_routes
+from hostgate.session.deployer import Deployer
 from hostgate.session.model_session import ModelSession
 from hostgate.session.registry import SessionRegistry
 
@@ -74,7 +78,9 @@ def _bearer(request: Request) -> str | None:
     return value
 
 
-def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX_BODY) -> SessionFace:
+def create_session_app(
+    registry: SessionRegistry, *, max_body: int = DEFAULT_MAX_BODY, deployer: Deployer | None = None
+) -> SessionFace:
     def claims(request: Request) -> tokens.TokenClaims:
         return registry.claims(_bearer(request))
 
@@ -206,6 +212,7 @@ def create_session_app(registry: SessionRegistry, *, max_body: int = DEFAULT_MAX
         Route(session, close, methods=["DELETE"]),
         Route("/api/v1/sessions", open_session, methods=["POST"]),
         Route("/api/v1/health", health, methods=["GET"]),
+        *deploy_routes(deployer),
     ]
     # A plain ASGI app inside the error boundary (session/_face.py: Starlette's application, router and
     # middleware stack cost a quarter of this server's CPU per call, issue #16).
