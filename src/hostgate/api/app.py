@@ -29,6 +29,7 @@ from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.api._hot import HotRoutes
 from hostgate.api.ldap_routes import ldap_routes
 from hostgate.errors import AuthenticationFailed
+from hostgate.management.access import Profile
 from hostgate.management.ldap.admin import LdapAdmin
 from hostgate.management.login_guard import LoginGuard
 from hostgate.management.records import CA_KEY, CaRecord, DomainRecord
@@ -297,7 +298,9 @@ def create_app(service: ManagementService) -> Starlette:
     async def grant_direct(request: Request) -> Response:
         who = principal(request)
         body = await read_message(request, TokenRequest)
-        return reply(service.domains.grant_direct(who, body.server, body.model))
+        if body.pool:
+            service.access.require(who, Profile.USER, pool=body.pool, server=body.server)
+        return reply(service.domains.grant_direct(who, body.server, body.model, pool=body.pool))
 
     routes = [
         Route("/api/v1/health", health, methods=["GET"]),

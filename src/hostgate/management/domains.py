@@ -351,14 +351,14 @@ class DomainService:
         self.reports.routed(principal.name, chosen.name)
         return answer
 
-    def grant_direct(self, principal: Principal, server: str, model: str) -> RouteAnswer:
+    def grant_direct(self, principal: Principal, server: str, model: str, *, pool: str = "") -> RouteAnswer:
         rec = self.cache.decode(session_server_key(server), SessionServerRecord.decode)
         if rec is None:
             raise SessionServerNotFound(f"no session server named {server!r}")
-        return self.grant(principal, rec, model, "")
+        return self.grant(principal, rec, model, "", pool=pool)
 
     def grant(
-        self, principal: Principal, server: SessionServerRecord, model: str, domain: str
+        self, principal: Principal, server: SessionServerRecord, model: str, domain: str, *, pool: str = ""
     ) -> RouteAnswer:
         if not principal.roles:
             raise NotAuthorized(f"user {principal.name!r} has no role")
@@ -371,6 +371,7 @@ class DomainService:
                 user=principal.name,
                 model=model,
                 domain=domain,
+                pool=pool,
             ),
             SESSION_TOKEN_TTL,
         )

@@ -13,6 +13,8 @@ from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import ConfigError
 from hostgate.models.library import ModelLibrary
 from hostgate.session._face import SessionFace
+from hostgate.session.pool_config import load_pools_file
+from hostgate.session.pool_service import PoolService
 from hostgate.session.registration import Heartbeater
 from hostgate.session.registry import SessionRegistry
 from hostgate.session.server import create_session_app
@@ -30,6 +32,7 @@ class SessionRole:
     app: SessionFace
     heartbeat: Heartbeater
     registry: SessionRegistry
+    pools: PoolService
 
 
 def start_session_role(settings: Settings) -> SessionRole:
@@ -47,6 +50,8 @@ def start_session_role(settings: Settings) -> SessionRole:
         capacity=settings.session.capacity,
         models=ModelLibrary(settings.path(settings.session.models_dir)),
     )
+    # Read (and validated whole) before anything runs: a bad pools file stops the start with every issue.
+    pools = PoolService(registry, load_pools_file(settings.path(settings.session.pools_file)))
     if not secrets.token_keys:
         log.warning(
             "%s holds no token keys (registered by an earlier version); tokens are refused until the first "
@@ -79,7 +84,8 @@ def start_session_role(settings: Settings) -> SessionRole:
         token_keys=secrets.token_keys,
         on_token_keys=install_keys,
     )
-    return SessionRole(create_session_app(registry, max_body=settings.security.max_body), heartbeat, registry)
+    app = create_session_app(registry, max_body=settings.security.max_body, pools=pools)
+    return SessionRole(app, heartbeat, registry, pools)
 
 
 def _key_set(secrets: SessionSecrets, path: Path) -> tokens.KeySet:
