@@ -46,6 +46,7 @@ class SessionHealth(Reply, frozen=True, omit_defaults=True):
     active_sessions: int | None = None
     capacity: int | None = None
     models: tuple[str, ...] | None = None
+    pools: tuple[PoolStatus, ...] | None = None  # each pool's figures (with a token)
 
 
 class OpenSession(Message, frozen=True):

@@ -7,7 +7,8 @@ down; it holds no key that could mint a token. A token of another cluster,
 or for another server, is refused with "Token binding is invalid" (HG-3852).
 
 JSON endpoints (every one but ``health`` needs ``Authorization: Bearer TOKEN``; ``health`` without one says only
-``{"status", "server", "cluster_id"}``, with one also ``active_sessions``, ``capacity`` and ``models``; errors are
+``{"status", "server", "cluster_id"}``, with one also ``active_sessions``, ``capacity``, ``models`` and
+``pools`` (each pool's figures, as ``GET /api/v1/pools``); errors are
 ``{"code", "message", "hint", "request_id"}`` with the error's HTTP status, every answer has ``X-Request-Id``;
 ``hostgate._http`` is the error boundary shared with the management API):
 
@@ -98,6 +99,7 @@ def create_session_app(
                 registry.active,
                 registry.capacity,
                 tuple(registry.models.names()),
+                tuple(p.status() for _, p in sorted(pools.pools.items())) if pools and pools.pools else None,
             )
         )
 
