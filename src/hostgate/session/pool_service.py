@@ -177,14 +177,16 @@ class PoolService:
         return lines
 
     async def run(self) -> None:
-        """The upkeep loop (a task of the server); logs a pool's line when it changed."""
-        last: dict[int, str] = {}
+        """The upkeep loop (a task of the server): a line that reports a decision is logged at INFO, the
+        plain state of each pool at DEBUG."""
         while True:
             try:
-                for i, line in enumerate(await self.run_cycle()):
-                    if last.get(i) != line:
-                        log.info("%s", line)
-                        last[i] = line
+                for line in await self.run_cycle():
+                    log.log(
+                        logging.INFO if ";" in line or line.startswith("reclaimed") else logging.DEBUG,
+                        "%s",
+                        line,
+                    )
             except Exception:
                 log.exception("pool upkeep failed; trying again in %g s", self.tick)
             await asyncio.sleep(self.tick)
