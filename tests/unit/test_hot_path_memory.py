@@ -94,4 +94,14 @@ def test_the_reuse_key_names_every_claim_but_the_expiry() -> None:
     # Signer.mint_fresh keys its memory by these fields: a claim added to TokenClaims must be added there too,
     # or two callers differing only in it would share a token.
     names = {f.name for f in dataclasses.fields(tokens.TokenClaims)}
-    assert names == {"kind", "cluster_id", "server", "user", "model", "domain", "token_id", "expires_at"}
+    assert names == {
+        "kind",
+        "cluster_id",
+        "server",
+        "user",
+        "model",
+        "domain",
+        "token_id",
+        "pool",
+        "expires_at",
+    }
