@@ -159,16 +159,13 @@ def test_a_client_killed_while_holding_a_session_gets_it_reclaimed(lab: Lab) -> 
     argv = [sys.executable, "-c", CLIENT, lab.server.name, pool, k["management"], k["password"]]
     argv += [str(k["ca_file"]), str(k["hosts_file"])]
     before = lab.figures(pool)["reclaimed"]
-    client = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert client.stdout is not None
-        held = client.stdout.readline().strip()
-        assert held, "the client got no session"
-        os.kill(client.pid, signal.SIGKILL)
-        client.wait(10)
-    finally:
-        if client.poll() is None:
-            os.kill(client.pid, signal.SIGKILL)
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as client:
+        try:
+            assert client.stdout is not None
+            held = client.stdout.readline().strip()
+            assert held, "the client got no session"
+        finally:
+            os.kill(client.pid, signal.SIGKILL)  # dies holding the session: no close, no goodbye
             client.wait(10)
     poll("the held session reclaimed", lambda: lab.figures(pool)["reclaimed"] > before, LEASE + 30)
     poll("the reclaimed session parked again", lambda: lab.figures(pool)["busy"] == 0, 30)
