@@ -105,7 +105,9 @@ class Pool:
         self._waiters: deque[asyncio.Future[PooledSession]] = deque()
         self._free: list[deque[int]] = [deque(range(len(v))) for v in settings.variable_lists]
         self._warming = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # warming and returning: cancelled by close()
+        self._closing: set[asyncio.Task[None]] = set()  # sign-offs: close() waits for them
+        self._last_failure = ""
         self._closed = False
         self._exhausted: VariableList | None = None  # the list that stopped the last attempt to grow
         self.created = self.failed = self.replaced = self.recycled = self.reclaimed = 0
@@ -190,7 +192,7 @@ class Pool:
         self._waiters.clear()
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._closing, return_exceptions=True)
         sessions = list(self._sessions.values())
         self._sessions.clear()
         self._idle.clear()
@@ -450,10 +452,15 @@ class Pool:
             self.failed += 1
             # The error's own message: hidden fields are masked in screens, variable values never quoted.
             error = exc if isinstance(exc, HostgateError) else None
-            log.warning("pool %s: a session could not be made ready: %s", s.name, error or type(exc).__name__)
+            text = str(error or type(exc).__name__)
+            # Upkeep tries again every tick: the same failure again is logged at DEBUG, a new one as a warning.
+            level = logging.DEBUG if text == self._last_failure else logging.WARNING
+            self._last_failure = text
+            log.log(level, "pool %s: a session could not be made ready: %s", s.name, text)
             self._fail_hopeless(error)
             return  # no retry from here: run_cycle grows the pool again (a dead host is not hammered)
         self._warming -= 1
+        self._last_failure = ""
         now = self._clock.monotonic()
         session = PooledSession(uuid.uuid4().hex, runtime, digest, now, entries, State.IDLE, 0, now, now)
         self._sessions[session.id] = session
@@ -481,18 +488,19 @@ class Pool:
             return
         self._give_back(session.entries)
         log.info("pool %s: session %s signed off: %s", self.settings.name, session.id, why)
-        self._task(session.runtime.close())
+        self._task(session.runtime.close(), into=self._closing)
 
     def _give_back(self, entries: tuple[int, ...]) -> None:
         for free, index in zip(self._free, entries, strict=True):
             free.append(index)
 
-    def _task(self, work: Coroutine[Any, Any, None]) -> None:
+    def _task(self, work: Coroutine[Any, Any, None], *, into: set[asyncio.Task[None]] | None = None) -> None:
         task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
+        (self._tasks if into is None else into).add(task)
         task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._closing.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("pool %s: background work failed", self.settings.name, exc_info=task.exception())
