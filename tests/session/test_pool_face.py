@@ -108,6 +108,9 @@ async def test_acquire_use_and_give_back_over_http(face: Face) -> None:
     listing = (await face.http.get("/api/v1/pools", headers=token())).json()
     assert [p["name"] for p in listing] == ["orders"]
     assert listing[0]["wait_histogram"]["+Inf"] == 2
+    health = (await face.http.get("/api/v1/health", headers=token())).json()
+    assert health["pools"][0]["name"] == "orders" and health["pools"][0]["acquired"] == 2
+    assert "pools" not in (await face.http.get("/api/v1/health")).json()  # not without a token
 
 
 async def test_a_full_pool_queues_then_answers_with_coded_errors(face: Face) -> None:
