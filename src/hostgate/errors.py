@@ -62,6 +62,13 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── SessionError
     │   ├── SessionLost            HG-4201  the session's server went away
     │   └── SessionNotFound        HG-4202  no such session (closed or never claimed)
+    ├── PoolError                  HG-4300  (family) session pools on a session server
+    │   ├── PoolNotFound           HG-4301  the session server runs no pool of that name
+    │   ├── PoolQueueFull          HG-4302  the pool is at max concurrent and max pending clients already wait
+    │   ├── PoolWaitTimeout        HG-4303  no session of the pool came free within max wait
+    │   ├── PoolVariablesExhausted HG-4304  every entry of a pool's variable list is held by a session (names the list)
+    │   ├── PoolsFileError         HG-4305  the pools file is invalid (every issue with its path and line)
+    │   └── PoolClosed             HG-4306  the pool was stopped (server shutting down) while the client waited
     ├── NamingError
     │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
@@ -176,6 +183,13 @@ __all__ = [
     "NotSupported",
     "OfflineBoundExceeded",
     "PasswordNotLocal",
+    "PoolClosed",
+    "PoolError",
+    "PoolNotFound",
+    "PoolQueueFull",
+    "PoolVariablesExhausted",
+    "PoolWaitTimeout",
+    "PoolsFileError",
     "QueryError",
     "QuorumLost",
     "RemoteError",
@@ -688,6 +702,65 @@ class SessionNotFound(SessionError):
     code = "HG-4202"
     hint = "The session was closed or never claimed in time; open a new one."
     http_status = 404
+
+
+class PoolError(HostgateError):
+    code = "HG-4300"
+    http_status = 409
+
+
+class PoolNotFound(PoolError):
+    code = "HG-4301"
+    hint = "`GET /api/v1/pools` on the session server lists its pools (defined in its pools file)."
+    http_status = 404
+
+
+class PoolQueueFull(PoolError):
+    code = "HG-4302"
+    hint = (
+        "Every session of the pool is in use and as many clients as the pool's max_pending already wait; "
+        "try again shortly, or raise max_concurrent or max_pending of the pool."
+    )
+    http_status = 503
+
+
+class PoolWaitTimeout(PoolError):
+    code = "HG-4303"
+    hint = (
+        "No session of the pool came free within its max_wait; try again, release sessions sooner, or raise "
+        "the pool's max_concurrent."
+    )
+    http_status = 503
+
+
+class PoolVariablesExhausted(PoolError):
+    code = "HG-4304"
+    hint = (
+        "Each session of a pool holds one entry of each variable list; add entries to the named list's file, "
+        "or lower the pool's max_concurrent to the number of entries."
+    )
+    http_status = 503
+
+
+class PoolsFileError(PoolError):
+    """The pools file is invalid. ``issues`` lists every problem, each with its path and line; nothing of the
+    file was applied."""
+
+    code = "HG-4305"
+    hint = "Correct each listed item of the pools file and start the session server again."
+    http_status = 400
+
+    def __init__(self, message: str, *, hint: str | None = None, issues: Sequence[ModelIssue] = ()) -> None:
+        super().__init__(message, hint=hint)
+        self.issues: tuple[ModelIssue, ...] = tuple(issues)
+
+
+class PoolClosed(PoolError):
+    code = "HG-4306"
+    hint = (
+        "The session server is stopping or the pool was removed; connect again (another server may serve it)."
+    )
+    http_status = 503
 
 
 class NamingError(HostgateError):

@@ -72,6 +72,9 @@ class TokenClaims:
     # When a member minted it, that is when the management cluster last verified the user (the offline bound of
     # session/offline.py reports it; the bound itself counts from the expiry). Filled by KeySet.verify; ignored by Signer.mint (it stamps "now").
     issued_at: float = 0.0
+    # A token for sessions of one pool (claim ``pol``, sent only when set): it acquires from that pool and
+    # opens no session of its own.
+    pool: str = ""
 
 
 def key_set_version(keys: Sequence[PublicKey]) -> str:
@@ -119,7 +122,16 @@ class Signer:
         retired key is handed out again."""
         now = time.time() if now is None else now
         c = claims
-        key = (c.kind, c.cluster_id, c.server, c.user, c.model, c.domain, c.token_id)  # all but the expiry
+        key = (
+            c.kind,
+            c.cluster_id,
+            c.server,
+            c.user,
+            c.model,
+            c.domain,
+            c.token_id,
+            c.pool,
+        )  # all but expiry
         recent = self._recent.get(key)
         if recent is not None and 0.0 <= now - recent[0] < REUSE_WINDOW:
             return recent[1], recent[2]
@@ -146,6 +158,8 @@ class Signer:
             "iat": int(time.time()),
             "exp": int(claims.expires_at),
         }
+        if claims.pool:
+            payload["pol"] = claims.pool
         signing_input = self._header + b"." + _b64(json.dumps(payload, separators=(",", ":")).encode())
         return (signing_input + b"." + _b64(self._key.sign(signing_input))).decode()
 
@@ -278,4 +292,5 @@ class KeySet:
             expires_at=float(expires),
             token_id=str(payload.get("jti", "")),
             issued_at=float(payload["iat"]) if isinstance(payload.get("iat"), int | float) else 0.0,
+            pool=str(payload.get("pol", "")),
         )

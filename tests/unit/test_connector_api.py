@@ -61,8 +61,14 @@ def test_the_sync_session_offers_every_call_of_the_async_one() -> None:
         assert inspect.getdoc(getattr(connector.Session, name)), f"Session.{name} has no docstring"
 
 
-def test_pool_connections_say_they_are_not_there_yet() -> None:
-    for connect in (connector.connect_to_session, connector.connect_to_session_via_domain):
-        with pytest.raises(FeatureNotAvailable) as caught:
-            connect("vhi-prod-sea", "pool")
-        assert caught.value.code == "HG-1004" and "pool" in caught.value.message
+def test_pooled_sessions_via_a_domain_say_they_are_not_there_yet() -> None:
+    # connect_to_session (one server) exists: tests/integration/test_pools_e2e.py.
+    with pytest.raises(FeatureNotAvailable) as caught:
+        connector.connect_to_session_via_domain("vhi-prod-sea", "prod", "pool")
+    assert caught.value.code == "HG-1004" and "pool" in caught.value.message
+
+
+def test_connect_to_session_is_the_blocking_twin_of_connect_session_direct() -> None:
+    sync = inspect.signature(connector.connect_to_session)
+    assert list(sync.parameters) == list(inspect.signature(connector.connect_session_direct).parameters)
+    assert sync.return_annotation is connector.Session

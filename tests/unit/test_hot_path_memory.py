@@ -105,4 +105,5 @@ def test_the_reuse_key_names_every_claim_but_the_expiry() -> None:
         "token_id",
         "expires_at",
         "issued_at",
+        "pool",
     }

@@ -326,7 +326,8 @@ def create_app(service: ManagementService) -> Starlette:
     async def grant_direct(request: Request) -> Response:
         who = principal(request)
         body = await read_message(request, TokenRequest)
-        return reply(service.domains.grant_direct(who, body.server, body.model))
+        # The User profile (on the model or pool, a domain of the server, or cluster-wide) is checked there.
+        return reply(service.domains.grant_direct(who, body.server, body.model, pool=body.pool))
 
     routes = [
         Route("/api/v1/health", health, methods=["GET"]),

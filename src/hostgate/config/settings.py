@@ -110,6 +110,9 @@ class SessionSettings:
     capacity: int = 100
     secrets_file: str = "session-secrets.json"
     models_dir: str = "models"  # deployed models (``hostgate model deploy``), relative to the data directory
+    # Session pools of this server (session/pool_config.py), relative to the data directory; no file: no pools.
+    # Interim: pool definitions move into the cluster with `hostgate pool ...` (issue #18).
+    pools_file: str = "pools.yaml"
     # The session server's own certificate (its HTTPS face and its identity in heartbeats); empty: tls.cert_file.
     # Set when one host runs both roles, so the session role never presents the member's certificate.
     cert_file: str = ""

@@ -2,13 +2,14 @@
 
 Sync (as VHI's connectors) and async APIs share one core:
 
-==============================================  ===================================  ======================
+==============================================  ===================================  ==========================
 VHI                                             sync                                 async
-==============================================  ===================================  ======================
+==============================================  ===================================  ==========================
 ``ConnectToModelViaDomain``                     ``connect_to_model_via_domain``      ``connect_via_domain``
 ``ConnectToModel``                              ``connect_to_model``                 ``connect_direct``
-``ConnectToSession(ViaDomain)`` (pools)         ``connect_to_session(_via_domain)``  not yet (HG-1004)
-==============================================  ===================================  ======================
+``ConnectToSession`` (a pool's session)         ``connect_to_session``               ``connect_session_direct``
+``ConnectToSessionViaDomain``                   not yet (HG-1004)                    not yet (HG-1004)
+==============================================  ===================================  ==========================
 
 ::
 
@@ -26,7 +27,13 @@ re-exported here.
 
 from hostgate.connector.cluster import ClusterClient
 from hostgate.connector.location import ClusterLocation
-from hostgate.connector.session import AsyncSession, Records, connect_direct, connect_via_domain
+from hostgate.connector.session import (
+    AsyncSession,
+    Records,
+    connect_direct,
+    connect_session_direct,
+    connect_via_domain,
+)
 from hostgate.connector.sync import (
     Session,
     connect_to_model,
@@ -42,6 +49,9 @@ from hostgate.errors import (
     ModelNotFound,
     ModelRuntimeError,
     NoServerAvailable,
+    PoolQueueFull,
+    PoolVariablesExhausted,
+    PoolWaitTimeout,
     SessionLost,
     SessionNotFound,
     UnexpectedEntity,
@@ -58,12 +68,16 @@ __all__ = [
     "ModelNotFound",
     "ModelRuntimeError",
     "NoServerAvailable",
+    "PoolQueueFull",
+    "PoolVariablesExhausted",
+    "PoolWaitTimeout",
     "Records",
     "Session",
     "SessionLost",
     "SessionNotFound",
     "UnexpectedEntity",
     "connect_direct",
+    "connect_session_direct",
     "connect_to_model",
     "connect_to_model_via_domain",
     "connect_to_session",

@@ -62,7 +62,7 @@ from hostgate.messages import (
     encode,
 )
 
-__all__ = ["AsyncSession", "Records", "connect_direct", "connect_via_domain"]
+__all__ = ["AsyncSession", "Records", "connect_direct", "connect_session_direct", "connect_via_domain"]
 
 Req = TypeVar("Req")
 Rep = TypeVar("Rep")
@@ -91,6 +91,7 @@ class AsyncSession:
     _http: httpx.AsyncClient = field(repr=False)
     closed: bool = False
     timeout: float = DEFAULT_CALL_TIMEOUT
+    pool: str = ""  # a session from this pool: close() gives it back instead of signing off
     # Session calls after the open go over ``connector/_wire.py`` (issue #16: httpx, httpcore and h11 cost
     # the client about 1.2 ms of CPU per call, more than the session server spent on the same call); the
     # open, and the health check of a direct URL, use ``_http``.
@@ -190,7 +191,8 @@ class AsyncSession:
         return await self._call(SESSION.query, Query(sql))
 
     async def close(self) -> None:
-        """Sign off and disconnect (idempotent; a session whose server is gone closes quietly)."""
+        """Sign off and disconnect, or give a pooled session back to its pool (idempotent; a session whose
+        server is gone closes quietly)."""
         if self.closed:
             return
         try:
@@ -383,6 +385,69 @@ async def connect_direct(
                 raise
             route = kept  # every member is down: the server may accept it (session/offline.py)
         return await _open(http, route, url or route.url, model, variables, timeout, tls)
+    except httpx.HTTPError as exc:
+        await http.aclose()
+        raise SessionLost(f"session server {server} did not answer ({type(exc).__name__})") from exc
+    except BaseException:
+        await http.aclose()
+        raise
+
+
+async def connect_session_direct(
+    server: str,
+    pool: str,
+    *,
+    management: str | ClusterLocation,
+    user: str,
+    password: str,
+    ca_file: Path | None = None,
+    hosts_file: Path | None = None,
+    dns_servers: Sequence[str] = (),
+    deadline: float = 10.0,
+    timeout: float = DEFAULT_CALL_TIMEOUT,
+) -> AsyncSession:
+    """A ready session from pool ``pool`` on one session server (VHI ``ConnectToSession``): already signed on
+    and at the pool's startup entity. Closing it gives it back to the pool (navigated back to the startup
+    entity there), it does not sign off.
+
+    ``server`` is the session server's registered name or its URL, as for :func:`connect_direct`; the
+    management cluster at ``management`` checks the user and issues a token for that pool on that server.
+    When every session of the pool is busy the call waits up to the pool's max wait (PoolWaitTimeout
+    HG-4303; PoolQueueFull HG-4302 when too many already wait). A session unused for longer than the pool's
+    lease is taken back: call :meth:`AsyncSession.ping` to keep one you hold idle.
+
+    >>> async with await connect_session_direct("session01", "orders", management="vhi-prod-sea",
+    ...                                         user="u", password="p", ca_file=Path("ca.pem")) as s:
+    ...     await s.fetch_records("customers", max_records=10)
+    """
+    if "://" in server and not server.lower().startswith("https://"):
+        raise UnsafeAddress(f"{server!r}: a session server is reached over https:// only")
+    location = ClusterLocation.of(
+        management, ca_file=ca_file, hosts_file=hosts_file, dns_servers=dns_servers, deadline=deadline
+    )
+    cluster = ClusterClient.at(location, user=user, password=password)
+    tls = location.server_tls()
+    # The pool's own max wait bounds the acquire; the deadline bounds reaching the server.
+    http = httpx.AsyncClient(
+        verify=tls,
+        transport=asyncio_transport(tls),
+        timeout=httpx.Timeout(None, connect=min(location.deadline, 2.0)),
+    )
+    try:
+        url: str | None = None
+        name = server
+        if server.lower().startswith("https://"):
+            url = server.rstrip("/")
+            name = (await _health(http, url, cluster.cluster_id)).server
+        route = (await cluster.call(API.grant_direct, TokenRequest(name, "", pool))).payload
+        base = url or route.url
+        resp = await http.post(
+            base + SESSION.acquire.url_path(name=pool), headers={"Authorization": f"Bearer {route.token}"}
+        )
+        info = _answer(resp.status_code, resp.content, SESSION.acquire, route.server)
+        return AsyncSession(
+            info.id, route.server, base, route.token, info.model, http, timeout=timeout, pool=pool, _tls=tls
+        )
     except httpx.HTTPError as exc:
         await http.aclose()
         raise SessionLost(f"session server {server} did not answer ({type(exc).__name__})") from exc

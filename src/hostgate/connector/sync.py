@@ -18,6 +18,7 @@ from hostgate.connector.session import (
     AsyncSession,
     Records,
     connect_direct,
+    connect_session_direct,
     connect_via_domain,
 )
 from hostgate.errors import FeatureNotAvailable
@@ -201,17 +202,24 @@ connect_to_model = _blocking(
 )
 
 
-def connect_to_session(*args: object, **kwargs: object) -> NoReturn:
-    """VHI ``ConnectToSession`` (a session from a pool): not available yet, always FeatureNotAvailable."""
-    raise FeatureNotAvailable(
-        "connecting to a session from a session pool is not available yet: pools arrive with the pool feature",
-        hint="Use connect_to_model or connect_to_model_via_domain for a session of your own.",
-    )
+connect_to_session = _blocking(
+    connect_session_direct,
+    "connect_to_session",
+    """VHI ``ConnectToSession``: a ready session from ``pool`` on one session server (signed on, at the pool's
+    startup entity); closing it gives it back to the pool (parameters: :func:`connect_session_direct`).
+
+    >>> with connect_to_session("session01", "orders", management="vhi-prod-sea", user="u", password="p",
+    ...                         ca_file=Path("ca.pem")) as s:
+    ...     s.current_entity()
+    'Menu'
+    """,
+)
 
 
 def connect_to_session_via_domain(*args: object, **kwargs: object) -> NoReturn:
-    """VHI ``ConnectToSessionViaDomain``: not available yet, always FeatureNotAvailable (pools come later)."""
+    """VHI ``ConnectToSessionViaDomain``: not available yet, always FeatureNotAvailable (routing to a server
+    with idle sessions of the pool comes with cluster-stored pools)."""
     raise FeatureNotAvailable(
-        "connecting to a pooled session via a domain is not available yet: pools arrive with the pool feature",
-        hint="Use connect_to_model_via_domain for a session of your own.",
+        "connecting to a pooled session via a domain is not available yet: routing does not know pools yet",
+        hint="Use connect_to_session(server, pool, ...) for a session from the pool of one session server.",
     )

@@ -397,17 +397,17 @@ class DomainService:
         self.reports.routed(principal.name, chosen.name)
         return answer
 
-    def grant_direct(self, principal: Principal, server: str, model: str) -> RouteAnswer:
-        # User on the model, on a domain of the server, or cluster-wide: decided before the server is looked up,
-        # so a refused caller learns nothing about which servers exist.
-        self.access.require(principal, Profile.USER, model=model or None, server=server)
+    def grant_direct(self, principal: Principal, server: str, model: str, *, pool: str = "") -> RouteAnswer:
+        # User on the model or pool, on a domain of the server, or cluster-wide: decided before the server is
+        # looked up, so a refused caller learns nothing about which servers exist.
+        self.access.require(principal, Profile.USER, model=model or None, pool=pool or None, server=server)
         rec = self.cache.decode(session_server_key(server), SessionServerRecord.decode)
         if rec is None:
             raise SessionServerNotFound(f"no session server named {server!r}")
-        return self.grant(principal, rec, model, "")
+        return self.grant(principal, rec, model, "", pool=pool)
 
     def grant(
-        self, principal: Principal, server: SessionServerRecord, model: str, domain: str
+        self, principal: Principal, server: SessionServerRecord, model: str, domain: str, *, pool: str = ""
     ) -> RouteAnswer:
         if not principal.roles:
             raise NotAuthorized(f"user {principal.name!r} has no role")
@@ -420,6 +420,7 @@ class DomainService:
                 user=principal.name,
                 model=model,
                 domain=domain,
+                pool=pool,
             ),
             SESSION_TOKEN_TTL,
         )

@@ -55,6 +55,7 @@ from hostgate.messages.session import (
     OpenSession,
     OperationCall,
     Ping,
+    PoolStatus,
     ProcedureCall,
     Query,
     Records,
@@ -281,6 +282,20 @@ class _Session:
     query: Endpoint[Query, Records[Cell]] = _s(
         "POST", "/sessions/{id}/query", Query, Records[Cell], "SQL over the model's tables", auth="bearer"
     )
+    pools: Endpoint[None, tuple[PoolStatus, ...]] = _s(
+        "GET", "/pools", None, tuple[PoolStatus, ...], "The server's pools and their figures", auth="bearer"
+    )
+    pool: Endpoint[None, PoolStatus] = _s(
+        "GET", "/pools/{name}", None, PoolStatus, "One pool and its figures", auth="bearer"
+    )
+    acquire: Endpoint[None, SessionInfo] = _s(
+        "POST", "/pools/{name}/sessions", None, SessionInfo, "A ready session from the pool", status=201,
+        auth="bearer",
+    )  # fmt: skip
+    release: Endpoint[None, Closed] = _s(
+        "DELETE", "/pools/{name}/sessions/{id}", None, Closed, "Give the session back to its pool",
+        auth="bearer",
+    )  # fmt: skip
 
     deploy: Endpoint[ModelUpload, DeploymentAnswer] = _s(
         "PUT", "/models/{name}", ModelUpload, DeploymentAnswer,

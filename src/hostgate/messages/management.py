@@ -205,6 +205,7 @@ class TokenRequest(Message, frozen=True):
 
     server: str
     model: str = ""
+    pool: str = ""  # a token for sessions of this pool on that server (connect_to_session)
 
 
 class RouteAnswer(Reply, frozen=True, gc=False):

@@ -23,6 +23,7 @@ __all__ = [
     "OpenSession",
     "OperationCall",
     "Ping",
+    "PoolStatus",
     "ProcedureCall",
     "Query",
     "Records",
@@ -48,6 +49,7 @@ class SessionHealth(Reply, frozen=True, omit_defaults=True):
     # "on" / "off" (VHI's security switch), shown to anyone: a client without credentials learns from it
     # whether this server opens a session without a token. None: a server of an earlier version (on).
     security: str | None = None
+    pools: tuple[PoolStatus, ...] | None = None  # each pool's figures (with a token)
 
 
 class OpenSession(Message, frozen=True):
@@ -68,6 +70,38 @@ class SessionInfo(Reply, frozen=True):
     operations: int
     entity: str | None
     connected: bool
+    pool: str = ""  # the pool it was handed out from (its release returns it there)
+
+
+class PoolStatus(Reply, frozen=True):
+    """``GET /api/v1/pools[/{name}]``: a pool's settings in force and its figures (counters since it started;
+    ``wait_histogram`` is cumulative, Prometheus-style: acquires that waited at most ``le`` seconds)."""
+
+    name: str
+    model: str
+    startup_entity: str
+    max_concurrent: int
+    min_idle: int
+    max_idle: int
+    max_pending: int
+    max_wait: float
+    idle: int
+    busy: int
+    warming: int
+    returning: int
+    pending: int
+    created: int
+    failed: int
+    replaced: int
+    recycled: int
+    reclaimed: int
+    acquired: int
+    waited: int
+    timed_out: int
+    refused: int
+    wait_seconds_sum: float
+    wait_histogram: dict[str, int]
+    variable_lists_free: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class Ping(Reply, frozen=True):

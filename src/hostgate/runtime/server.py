@@ -242,6 +242,11 @@ async def _session(settings: Settings, stack: contextlib.AsyncExitStack) -> _Ser
     role = start_session_role(settings)
     # Registered first, so it runs last: sessions sign off after the HTTP face has stopped taking calls.
     stack.push_async_callback(role.registry.close_all)
+    # Pools stop before the registry's sessions close (the stack runs callbacks last-in first-out).
+    stack.push_async_callback(role.pools.close)
+    role.pools.start()
+    upkeep = asyncio.create_task(role.pools.run(), name="pool-upkeep")
+    stack.push_async_callback(_cancel, upkeep)
     task = asyncio.create_task(role.heartbeat.run(), name="heartbeats")
     stack.push_async_callback(_cancel, task)
     log.info(

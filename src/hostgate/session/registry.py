@@ -51,6 +51,10 @@ class ServedSession:
     # Opened without a token (security off): only token-less requests reach it, never an account that happens
     # to be named "anonymous".
     anonymous: bool = False
+    # A session handed out from a pool (session/pool_service.py): closing it gives it back to its pool
+    # (``release(healthy)``) instead of signing off.
+    pool: str = ""
+    release: Callable[[bool], Awaitable[None]] | None = field(default=None, repr=False)
 
     def info(self) -> SessionInfo:
         """What the session's JSON face shows about it (no host call)."""
@@ -66,6 +70,7 @@ class ServedSession:
             self.operations,
             entity.name if entity else None,
             self.runtime.connected,
+            self.pool,
         )
 
 
@@ -116,11 +121,13 @@ class SessionRegistry:
         self._background: set[asyncio.Task[None]] = set()
         # None: an expired token is always refused (a registry without a heartbeat loop, as in unit tests).
         self.offline = offline
+        # Host sessions this server holds outside ``sessions``: those of its pools not handed out.
+        self.held_elsewhere: Callable[[], int] = lambda: 0
 
     @property
     def active(self) -> int:
-        """Sessions open or being opened (what capacity and heartbeats count)."""
-        return len(self.sessions) + self._opening
+        """Sessions open or being opened, pooled ones included (what capacity and heartbeats count)."""
+        return len(self.sessions) + self._opening + self.held_elsewhere()
 
     def claims(self, token: str | None) -> tokens.TokenClaims:
         """Who the caller is: the token's claims, or ``anonymous`` for no token while security is off."""
@@ -202,6 +209,10 @@ class SessionRegistry:
         async with session.lock:
             if self.sessions.pop(session_id, None) is None:
                 raise SessionNotFound(f"session {session_id} was closed meanwhile")
+            if session.release is not None:
+                await session.release(True)
+                log.info("session %s returned to pool %s", session_id, session.pool)
+                return
             await session.runtime.close()
         log.info("session %s closed", session_id)
 
@@ -227,7 +238,7 @@ class SessionRegistry:
 
     async def close_all(self) -> None:
         """Sign every session off (the server is stopping)."""
-        sessions = list(self.sessions.values())
+        sessions = [s for s in self.sessions.values() if s.release is None]  # pooled: their pool signs off
         self.sessions.clear()
         await asyncio.gather(*(s.runtime.close() for s in sessions), return_exceptions=True)
         if sessions:
@@ -235,5 +246,8 @@ class SessionRegistry:
 
     async def _drop(self, session: ServedSession, why: str) -> None:
         self.sessions.pop(session.id, None)
-        await session.runtime.close()
+        if session.release is not None:
+            await session.release(False)  # its pool replaces it
+        else:
+            await session.runtime.close()
         log.warning("session %s closed: %s", session.id, why)

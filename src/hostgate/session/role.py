@@ -17,6 +17,8 @@ from hostgate.models.library import ModelLibrary
 from hostgate.session._face import SessionFace
 from hostgate.session.deployer import Credentials, Deployer
 from hostgate.session.offline import ManagementContact, OfflineBound
+from hostgate.session.pool_config import load_pools_file
+from hostgate.session.pool_service import PoolService
 from hostgate.session.registration import Heartbeater
 from hostgate.session.registry import SessionRegistry
 from hostgate.session.server import create_session_app
@@ -34,6 +36,7 @@ class SessionRole:
     app: SessionFace
     heartbeat: Heartbeater
     registry: SessionRegistry
+    pools: PoolService
 
 
 def start_session_role(settings: Settings) -> SessionRole:
@@ -57,6 +60,8 @@ def start_session_role(settings: Settings) -> SessionRole:
     )
     # The last security setting the cluster gave, kept on disk: a restart while management is down keeps it.
     _log_security(registry.server, secrets.security, "at start (last setting from the cluster)")
+    # Read (and validated whole) before anything runs: a bad pools file stops the start with every issue.
+    pools = PoolService(registry, load_pools_file(settings.path(settings.session.pools_file)))
     if not secrets.token_keys:
         log.warning(
             "%s holds no token keys (registered by an earlier version); tokens are refused until the first "
@@ -105,8 +110,8 @@ def start_session_role(settings: Settings) -> SessionRole:
     deployer = Deployer(
         registry, _management_client(settings), settings.session.management, on_token_keys=install_keys
     )
-    app = create_session_app(registry, max_body=settings.security.max_body, deployer=deployer)
-    return SessionRole(app, heartbeat, registry)
+    app = create_session_app(registry, max_body=settings.security.max_body, deployer=deployer, pools=pools)
+    return SessionRole(app, heartbeat, registry, pools)
 
 
 def _management_client(settings: Settings) -> Callable[[Credentials | None], ClusterClient]:

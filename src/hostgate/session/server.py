@@ -8,7 +8,8 @@ down; it holds no key that could mint a token. A token of another cluster,
 or for another server, is refused with "Token binding is invalid" (HG-3852).
 
 JSON endpoints (every one but ``health`` needs ``Authorization: Bearer TOKEN`` while security is on; ``health``
-without one says only ``{"status", "server", "cluster_id", "security"}``, with one also ``active_sessions``, ``capacity`` and ``models``; errors are
+without one says only ``{"status", "server", "cluster_id", "security"}``, with one also ``active_sessions``,
+``capacity``, ``models`` and ``pools`` (each pool's figures, as ``GET /api/v1/pools``); errors are
 ``{"code", "message", "hint", "request_id"}`` with the error's HTTP status, every answer has ``X-Request-Id``;
 ``hostgate._http`` is the error boundary shared with the management API):
 
@@ -27,7 +28,14 @@ without one says only ``{"status", "server", "cluster_id", "security"}``, with o
 ``POST   /api/v1/sessions/{id}/query`` ``{"sql"}``           ``{"columns", "records"}``
 ``PUT    /api/v1/models/{name}`` ``{"text"}``                 activate a model (caller's Basic credentials, forwarded)
 ``DELETE /api/v1/models/{name}``                             withdraw it from new sessions (session/deployer.py)
+``GET    /api/v1/pools``                                     every pool's settings in force and figures
+``GET    /api/v1/pools/{name}``                              one pool (a token for that pool)
+``POST   /api/v1/pools/{name}/sessions``                     a ready session from the pool (201): a session id
+``DELETE /api/v1/pools/{name}/sessions/{id}``                give it back (so does ``DELETE /sessions/{id}``)
 =========================================================  ======================================================
+
+Pools (session/pool_service.py): their endpoints take a token whose ``pool`` claim names the pool; such a
+token opens no session of its own.
 
 Decimal values travel as strings (JSON numbers would lose digits).
 """
@@ -42,7 +50,7 @@ from starlette.routing import Route
 
 from hostgate import tokens
 from hostgate._bodies import DEFAULT_MAX_BODY, read_message, reply
-from hostgate.errors import AuthenticationFailed, UsageError
+from hostgate.errors import AuthenticationFailed, NotAuthorized, PoolNotFound, UsageError
 from hostgate.messages import (
     AttributesWrite,
     Closed,
@@ -60,6 +68,7 @@ from hostgate.session._face import SessionFace
 from hostgate.session.deploy_routes import deploy_routes
 from hostgate.session.deployer import Deployer
 from hostgate.session.model_session import ModelSession
+from hostgate.session.pool_service import PoolService
 from hostgate.session.registry import SessionRegistry
 
 __all__ = ["create_session_app"]
@@ -79,7 +88,11 @@ def _bearer(request: Request) -> str | None:
 
 
 def create_session_app(
-    registry: SessionRegistry, *, max_body: int = DEFAULT_MAX_BODY, deployer: Deployer | None = None
+    registry: SessionRegistry,
+    *,
+    max_body: int = DEFAULT_MAX_BODY,
+    deployer: Deployer | None = None,
+    pools: PoolService | None = None,
 ) -> SessionFace:
     def claims(request: Request) -> tokens.TokenClaims:
         return registry.claims(_bearer(request))
@@ -102,11 +115,16 @@ def create_session_app(
                 registry.capacity,
                 tuple(registry.models.names()),
                 security,
+                tuple(p.status() for _, p in sorted(pools.pools.items())) if pools and pools.pools else None,
             )
         )
 
     async def open_session(request: Request) -> Response:
         who = claims(request)
+        if who.pool:
+            raise NotAuthorized(
+                f"the token is for sessions of pool {who.pool!r}: acquire one with POST /api/v1/pools/{who.pool}/sessions"
+            )
         body = await read_message(request, OpenSession)
         session = await registry.open(who, body.model, body.variables)
         return reply(session.info(), 201)
@@ -116,6 +134,8 @@ def create_session_app(
 
     async def ping(request: Request) -> Response:
         session = registry.get(claims(request), request.path_params["id"])
+        if pools is not None and session.pool:
+            pools.touch(session.id)  # the holder is alive: its lease starts again
         return reply(Ping(session.id, registry.server, session.operations))
 
     async def close(request: Request) -> Response:
@@ -194,6 +214,27 @@ def create_session_app(
         found = await registry.call(who, request.path_params["id"], lambda s: s.query(sql))
         return reply(found)
 
+    def pool_service() -> PoolService:
+        if pools is None:
+            raise PoolNotFound(f"session server {registry.server} runs no pools")
+        return pools
+
+    async def pools_status(request: Request) -> Response:
+        return reply(pool_service().status(claims(request)))
+
+    async def pool_status(request: Request) -> Response:
+        return reply(pool_service().status(claims(request), request.path_params["name"])[0])
+
+    async def pool_acquire(request: Request) -> Response:
+        who = claims(request)
+        session = await pool_service().acquire(who, request.path_params["name"])
+        return reply(session.info(), 201)
+
+    async def pool_release(request: Request) -> Response:
+        who = claims(request)
+        await pool_service().release(who, request.path_params["name"], request.path_params["id"])
+        return reply(Closed(request.path_params["id"]))
+
     session = "/api/v1/sessions/{id}"
     identity = {"X-Hostgate-Cluster-Id": registry.cluster_id, "X-Hostgate-Session-Server": registry.server}
     # The calls a session makes over and over first (shapes of one length are tried in this order; Starlette
@@ -213,6 +254,10 @@ def create_session_app(
         Route("/api/v1/sessions", open_session, methods=["POST"]),
         Route("/api/v1/health", health, methods=["GET"]),
         *deploy_routes(deployer),
+        Route("/api/v1/pools/{name}/sessions", pool_acquire, methods=["POST"]),
+        Route("/api/v1/pools/{name}/sessions/{id}", pool_release, methods=["DELETE"]),
+        Route("/api/v1/pools/{name}", pool_status, methods=["GET"]),
+        Route("/api/v1/pools", pools_status, methods=["GET"]),
     ]
     # A plain ASGI app inside the error boundary (session/_face.py: Starlette's application, router and
     # middleware stack cost a quarter of this server's CPU per call, issue #16).

@@ -1,0 +1,326 @@
+"""Pooled acquire against a cold connect-and-sign-on, and acquire under contention (issue #18).
+
+The pool engine of a session server (``hostgate.session.pools`` behind ``PoolService``, the same objects the
+server's ``POST /api/v1/pools/{name}/sessions`` calls) in this process, over the 3270 sample model and the
+mock 3270 host (mainframe-mocker, ``tests/hosts/apps/mfhost.py``). In the same run:
+
+- **cold**: what a client without a pool waits for: a new host session connected and signed on
+  (``ModelSession.open``: connect, sign-on screen, user id and password, Enter, the menu), then signed off.
+- **pooled**: ``PoolService.acquire`` of a pool holding ready sessions (the hand-out: queue check, the socket
+  poll that proves the host is still there, the session registered under a new id), timed alone; each is
+  given back and parked again before the next.
+- **contention**: ``2 x max_concurrent`` clients loop acquire, one host call (the current entity), give back,
+  for a fixed window; the pool brings each returned session back to the startup entity. Every wait is
+  recorded (timeouts too, as their wait), and the longest is compared with the pool's max wait.
+
+Then the same over HTTPS (``--no-http`` skips it): a management member and a session server (lab processes on
+127.0.0.1/127.0.0.11) whose pools file holds the same pool; a client holding a token and a kept connection
+(``connector/_wire.py``, what a session's calls use) times ``POST /api/v1/sessions`` (cold: connect and sign
+on) against ``POST /api/v1/pools/bench/sessions`` (pooled), each followed (untimed) by its ``DELETE``, and
+the same contention with ``2 x max_concurrent`` clients.
+
+Goals (issue #18): pooled acquire >= 20 x faster than cold, pooled p50 <= 2 ms, no starvation (longest wait
+<= max_wait + 50 ms). The mock host signs on in a few milliseconds, far faster than a real host: the ratio
+here is a floor.
+
+    python bench/pools.py [--cold 20] [--pooled 500] [--seconds 5] [--max-concurrent 4] [--no-http]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import ssl
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the test hosts live in tests/helpers
+
+from tests.helpers.hosts import MainframeHost  # noqa: E402
+from tests.helpers.models import write_model  # noqa: E402
+
+from hostgate import tokens  # noqa: E402
+from hostgate.cli.lab import installation  # noqa: E402
+from hostgate.connector._wire import Wire  # noqa: E402
+from hostgate.errors import PoolError  # noqa: E402
+from hostgate.hosts import open_session  # noqa: E402
+from hostgate.models import ModelLibrary, deploy_model  # noqa: E402
+from hostgate.session.model_session import ModelSession  # noqa: E402
+from hostgate.session.pool_config import PoolSettings, PoolSizes  # noqa: E402
+from hostgate.session.pool_service import PoolService  # noqa: E402
+from hostgate.session.registry import SessionRegistry  # noqa: E402
+
+CLAIMS = tokens.TokenClaims("session", "c1", "s1", user="bench", pool="bench")
+ALIAS = "vhi-prod-sea"
+POOLS = """\
+pools:
+  bench:
+    model: demo3270
+    startup_entity: Menu
+    max_concurrent: {n}
+    initial_idle: {n}
+    min_idle: {n}
+    max_pending: {pending}
+    max_wait: {max_wait}
+"""
+
+
+def pct(values: list[float], q: int) -> float:
+    """The q-th percentile in milliseconds."""
+    if len(values) < 2:
+        return values[0] * 1000 if values else float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] * 1000
+
+
+async def until(check: object, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise SystemExit("the pool did not settle in time")
+        await asyncio.sleep(0.001)
+
+
+async def cold(registry: SessionRegistry, runs: int) -> list[float]:
+    deployed = await registry.models.get_async("demo3270")
+    times = []
+    for _ in range(runs):
+        runtime = ModelSession(deployed.model, open_session(deployed.model.host))
+        started = time.perf_counter()
+        await runtime.open()
+        times.append(time.perf_counter() - started)
+        await runtime.close()
+    return times
+
+
+async def pooled(service: PoolService, runs: int) -> list[float]:
+    pool = service.pools["bench"]
+    idle = pool.status().idle
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        served = await service.acquire(CLAIMS, "bench")
+        times.append(time.perf_counter() - started)
+        await service.registry.close(CLAIMS, served.id)  # DELETE /sessions/{id}: back to the pool
+        await until(lambda: pool.status().idle == idle)
+    return times
+
+
+async def contention(service: PoolService, clients: int, seconds: float) -> tuple[list[float], int, int]:
+    waits: list[float] = []
+    failures = 0
+    calls = 0
+    stop_at = time.monotonic() + seconds
+
+    async def client() -> None:
+        nonlocal failures, calls
+        while time.monotonic() < stop_at:
+            started = time.perf_counter()
+            try:
+                served = await service.acquire(CLAIMS, "bench")
+            except PoolError:
+                waits.append(time.perf_counter() - started)
+                failures += 1
+                continue
+            waits.append(time.perf_counter() - started)
+            await served.runtime.current_entity()
+            calls += 1
+            await service.registry.close(CLAIMS, served.id)
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    return waits, failures, calls
+
+
+async def engine(args: argparse.Namespace, port: int) -> Result:
+    with tempfile.TemporaryDirectory() as tmp:
+        models = Path(tmp) / "models"
+        models.mkdir()
+        deploy_model(write_model(Path(tmp), "demo3270", port), models)
+        registry = SessionRegistry("s1", "c1", tokens.KeySet([]), 1000, ModelLibrary(models))
+        n = args.max_concurrent
+        settings = PoolSettings(
+            "bench",
+            "demo3270",
+            "Menu",
+            PoolSizes(n, n, n),
+            initial_idle=n,
+            max_pending=2 * n,
+            max_wait=args.max_wait,
+        )
+        service = PoolService(registry, [settings])
+        service.start()
+        try:
+            await until(lambda: service.pools["bench"].status().idle == n)
+            cold_times = await cold(registry, args.cold)
+            pooled_times = await pooled(service, args.pooled)
+            waits, failures, calls = await contention(service, 2 * n, args.seconds)
+        finally:
+            await service.close()
+            await registry.close_all()
+    return Result(cold_times, pooled_times, waits, failures, calls)
+
+
+class Face:
+    """Timed calls to a session server over HTTPS with a held token and kept connections."""
+
+    def __init__(self, url: str, ca: Path, token: str) -> None:
+        parsed = httpx.URL(url)
+        self.wire = Wire(
+            parsed.host,
+            parsed.port or 443,
+            ssl.create_default_context(cafile=str(ca)),
+            connect_timeout=10,
+            timeout=120,
+        )
+        self.head = b"Host: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n" % (
+            parsed.netloc,
+            token.encode(),
+        )
+
+    async def call(self, method: str, target: str, body: bytes = b"") -> dict[str, object]:
+        answer = await self.wire.request(method, target, self.head, body)
+        found: dict[str, object] = json.loads(answer.content)
+        if answer.status >= 400:
+            raise RuntimeError(f"{method} {target}: {answer.status} {found}")
+        return found
+
+
+async def over_https(args: argparse.Namespace, port: int) -> Result:
+    n = args.max_concurrent
+    with tempfile.TemporaryDirectory() as tmp, installation(Path(tmp) / "lab") as inst:
+        member = inst.install_first(store="sqlite", cluster_name=ALIAS)
+        member.start()
+        member.wait_healthy()
+        inst.write_hosts_file(ALIAS)
+        server = inst.add_session_server(1, ALIAS, interval=1.0)
+        inst.deploy_model(server, write_model(Path(tmp), "demo3270", port))
+        pools = POOLS.format(n=n, pending=2 * n, max_wait=args.max_wait)
+        (server.data_dir / "pools.yaml").write_text(pools)
+        server.terminate()
+        server.start()
+        server.wait_healthy()
+        ca = inst.ca_file
+
+        def token(**body: str) -> str:
+            resp = httpx.post(
+                f"{inst.members[0].url}/api/v1/tokens",
+                json={"server": server.name, **body},
+                auth=("admin", inst.password),
+                verify=ssl.create_default_context(cafile=str(ca)),
+                timeout=30,
+            )
+            return str(resp.json()["token"])
+
+        own = Face(server.url, ca, token(model="demo3270"))
+        pool = Face(server.url, ca, token(pool="bench"))
+
+        async def idle() -> int:
+            return int(str((await pool.call("GET", "/api/v1/pools/bench"))["idle"]))
+
+        deadline = time.monotonic() + 60
+        while await idle() != n:
+            if time.monotonic() > deadline:
+                raise SystemExit("the pool did not warm in time")
+            await asyncio.sleep(0.01)
+        cold_times = []
+        for _ in range(args.cold):
+            started = time.perf_counter()
+            opened = await own.call("POST", "/api/v1/sessions", b'{"model": "demo3270"}')
+            cold_times.append(time.perf_counter() - started)
+            await own.call("DELETE", f"/api/v1/sessions/{opened['id']}")
+        pooled_times = []
+        for _ in range(args.pooled):
+            started = time.perf_counter()
+            got = await pool.call("POST", "/api/v1/pools/bench/sessions")
+            pooled_times.append(time.perf_counter() - started)
+            await pool.call("DELETE", f"/api/v1/sessions/{got['id']}")
+            while await idle() != n:
+                await asyncio.sleep(0.001)
+        waits: list[float] = []
+        failures = calls = 0
+        stop_at = time.monotonic() + args.seconds
+
+        async def client() -> None:
+            nonlocal failures, calls
+            while time.monotonic() < stop_at:
+                started = time.perf_counter()
+                answer = await pool.wire.request("POST", "/api/v1/pools/bench/sessions", pool.head, b"")
+                waits.append(time.perf_counter() - started)
+                if answer.status >= 400:
+                    failures += 1
+                    continue
+                sid = json.loads(answer.content)["id"]
+                await pool.call("GET", f"/api/v1/sessions/{sid}/entity")
+                calls += 1
+                await pool.call("DELETE", f"/api/v1/sessions/{sid}")
+
+        await asyncio.gather(*(client() for _ in range(2 * n)))
+        await own.wire.aclose()
+        await pool.wire.aclose()
+    return Result(cold_times, pooled_times, waits, failures, calls)
+
+
+@dataclass
+class Result:
+    cold: list[float]
+    pooled: list[float]
+    waits: list[float]
+    failures: int
+    calls: int
+
+    def report(self, title: str, args: argparse.Namespace) -> bool:
+        n = args.max_concurrent
+        cold_p50, pooled_p50 = pct(self.cold, 50), pct(self.pooled, 50)
+        speedup = cold_p50 / pooled_p50
+        longest = max(self.waits) * 1000
+        bound = args.max_wait * 1000 + 50
+        print(f"## {title}")
+        print(
+            f"cold connect + sign-on ({len(self.cold):4d}): p50 {cold_p50:8.3f} ms  p99 {pct(self.cold, 99):8.3f} ms"
+        )
+        print(
+            f"pooled acquire         ({len(self.pooled):4d}): p50 {pooled_p50:8.3f} ms  p99 {pct(self.pooled, 99):8.3f} ms"
+        )
+        print(
+            f"contention: {2 * n} clients, max_concurrent {n}, {args.seconds:g} s: {len(self.waits)} acquires, "
+            f"{self.calls} host calls, {self.failures} coded refusals; wait p50 {pct(self.waits, 50):.2f} ms, "
+            f"p99 {pct(self.waits, 99):.2f} ms, max {longest:.2f} ms"
+        )
+        goals = [
+            (f"pooled >= 20x faster than cold ({speedup:.0f}x)", speedup >= 20),
+            (f"pooled p50 <= 2 ms ({pooled_p50:.3f} ms)", pooled_p50 <= 2.0),
+            (f"longest wait <= max_wait + 50 ms ({longest:.1f} <= {bound:.0f} ms)", longest <= bound),
+        ]
+        for text, met in goals:
+            print(f"  goal {'met' if met else 'NOT met'}: {text}")
+        return all(met for _, met in goals)
+
+
+async def run(args: argparse.Namespace) -> int:
+    with MainframeHost("3270").start() as host:
+        met = (await engine(args, host.port)).report("engine, in process", args)
+        if args.http:
+            met &= (await over_https(args, host.port)).report("session server over HTTPS", args)
+    return 0 if met else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cold", type=int, default=20, help="cold sign-ons to time")
+    parser.add_argument("--pooled", type=int, default=500, help="pooled acquires to time")
+    parser.add_argument("--seconds", type=float, default=5.0, help="contention window")
+    parser.add_argument("--max-concurrent", type=int, default=4)
+    parser.add_argument("--max-wait", type=float, default=1.0, help="the pool's max wait (seconds)")
+    parser.add_argument("--no-http", dest="http", action="store_false", help="only the engine, in process")
+    return asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
