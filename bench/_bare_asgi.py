@@ -2,7 +2,9 @@
 
 It answers hostgate's two hot paths without doing their work: ``POST /api/v1/route`` reads the body and returns
 a route answer held in memory (one real answer of the member, read at start);
-``POST /api/v1/session-servers/{name}/heartbeat`` reads the body and returns 204.
+``POST /api/v1/session-servers/{name}/heartbeat`` reads the body and returns 204 (``--heartbeat empty``), or
+with ``--heartbeat json`` does the JSON work hostgate's heartbeat does: parses the body and answers 200 with one
+real heartbeat answer of the member (``--heartbeat-answer``), so that only hostgate's own work differs.
 It uses the same ``_uvicorn()`` configuration (certificate, CA, ``CERT_OPTIONAL``, no access log, the same
 hardened protocol and event loop) and the same member data directory as the hostgate member it is compared with, so only the application differs.
 
@@ -10,6 +12,7 @@ hardened protocol and event loop) and the same member data directory as the host
 is a raw ASGI callable, the ceiling of uvicorn itself.
 
     python bench/_bare_asgi.py --data-dir DIR --port PORT --answer ANSWER.json [--kind raw]
+        [--heartbeat json --heartbeat-answer BEAT.json]
 """
 
 from __future__ import annotations
@@ -35,14 +38,17 @@ Send = Callable[[Message], Awaitable[None]]
 App = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-def starlette_app(answer: dict[str, Any]) -> Starlette:
+def starlette_app(answer: dict[str, Any], beat_answer: dict[str, Any] | None = None) -> Starlette:
     async def route(request: Request) -> Response:
         await request.body()
         return JSONResponse(answer)
 
     async def heartbeat(request: Request) -> Response:
-        await request.body()
-        return Response(status_code=204)
+        if beat_answer is None:
+            await request.body()
+            return Response(status_code=204)
+        json.loads(await request.body())
+        return JSONResponse(beat_answer)
 
     return Starlette(
         routes=[
@@ -79,10 +85,17 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--kind", choices=["starlette", "raw"], default="starlette")
     parser.add_argument("--answer", type=Path, required=True, help="a route answer of hostgate's, as JSON")
+    parser.add_argument("--heartbeat", choices=["empty", "json"], default="empty", help="(starlette only)")
+    parser.add_argument("--heartbeat-answer", type=Path, help="a heartbeat answer of hostgate's, as JSON")
     args = parser.parse_args()
     settings = load_settings(args.data_dir)
     answer = json.loads(args.answer.read_text())
-    app = starlette_app(answer) if args.kind == "starlette" else raw_app(answer)
+    beat: dict[str, Any] | None = None
+    if args.heartbeat == "json":
+        if args.heartbeat_answer is None:
+            parser.error("--heartbeat json needs --heartbeat-answer")
+        beat = json.loads(args.heartbeat_answer.read_text())
+    app = starlette_app(answer, beat) if args.kind == "starlette" else raw_app(answer)
     # The member's server stack ([server] http and loop, or HOSTGATE_SERVER_HTTP/_LOOP), so that only the
     # application differs.
     run_loop(settings, _uvicorn(settings, app, args.port, {}).serve())

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Scope
+from starlette.types import Receive, Scope
 
 from hostgate.errors import BodyTooLarge, UsageError
 from hostgate.messages import decode_request, encode
@@ -24,6 +24,7 @@ __all__ = [
     "read_body",
     "read_json",
     "read_message",
+    "receive_body",
     "reply",
 ]
 
@@ -50,7 +51,15 @@ async def read_body(request: Request, limit: int) -> bytes:
     cached = getattr(request, "_body", None)
     if isinstance(cached, bytes):
         return cached
-    declared = _content_length(request.scope)
+    body = await receive_body(request.scope, request.receive, limit)
+    # The stream is consumed now; Starlette's own body()/json() read this attribute when it is set.
+    request._body = body
+    return body
+
+
+async def receive_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """``read_body`` for an ASGI endpoint without a ``Request`` (api/_hot.py): the body read once, capped."""
+    declared = _content_length(scope)
     if declared is not None:
         if not declared.isdigit():
             raise UsageError(f"Content-Length {declared[:40]!r} is not a number of bytes")
@@ -58,11 +67,15 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise _too_large(limit)
     # The ASGI messages read directly, as Starlette's Request.stream() does but without its async generator and
     # Headers object per request (issue #16: the body read was a sixth of a route call's time in the app).
-    receive = request.receive
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        body: bytes = message.get("body", b"")  # the usual case: the whole body in one message
+        if len(body) > limit:
+            raise _too_large(limit)
+        return body
     chunks: list[bytes] = []
     size = 0
     while True:
-        message = await receive()
         kind = message["type"]
         if kind == "http.request":
             chunk: bytes = message.get("body", b"")
@@ -75,10 +88,8 @@ async def read_body(request: Request, limit: int) -> bytes:
                 break
         elif kind == "http.disconnect":
             raise ClientDisconnect()
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    # The stream is consumed now; Starlette's own body()/json() read this attribute when it is set.
-    request._body = body
-    return body
+        message = await receive()
+    return b"".join(chunks)
 
 
 def _content_length(scope: Scope) -> str | None:

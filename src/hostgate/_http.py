@@ -46,6 +46,7 @@ from hostgate.errors import (
 __all__ = ["REQUEST_ID_HEADER", "ErrorBoundary", "coded_http_exceptions", "error_boundary"]
 
 REQUEST_ID_HEADER = "X-Request-Id"
+_REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("latin-1")
 
 
 class _RequestIds:
@@ -71,6 +72,11 @@ class _RequestIds:
 _new_request_id = _RequestIds()
 
 
+def _where(scope: Scope) -> str:
+    """ "METHOD /path" for a log record (built only when one is written: issue #16, every request paid for it)."""
+    return f"{scope.get('method', '?')} {scope.get('path', '?')}"
+
+
 class ErrorBoundary:
     """Pure ASGI middleware (no ``BaseHTTPMiddleware``: that one runs the app in a task group, which would
     change how cancellation and streaming behave for every route)."""
@@ -80,42 +86,54 @@ class ErrorBoundary:
         self.log = log
         self.face = face
         self._headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        self._names = {k for k, _ in self._headers} | {REQUEST_ID_HEADER.lower().encode("latin-1")}
+        self._names = frozenset({k for k, _ in self._headers} | {_REQUEST_ID_NAME})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = _new_request_id()
-        scope.setdefault("state", {})["request_id"] = request_id
-        stamp = [*self._headers, (REQUEST_ID_HEADER.lower().encode("latin-1"), request_id.encode("latin-1"))]
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = {"request_id": request_id}
+        else:
+            state["request_id"] = request_id
+        stamp = (*self._headers, (_REQUEST_ID_NAME, request_id.encode("latin-1")))
+        names = self._names
         started = False
 
         async def send_stamped(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                kept = [(k, v) for k, v in message.get("headers", []) if k.lower() not in self._names]
-                message = {**message, "headers": [*kept, *stamp]}
+                headers = message.get("headers", ())
+                # The app's own headers of these names are replaced (the boundary's are the ones that count);
+                # the hot paths' answers carry none, so the filtering list is built only when one is there.
+                for k, _ in headers:
+                    if k.lower() in names:
+                        headers = [(k, v) for k, v in headers if k.lower() not in names]
+                        break
+                message = {**message, "headers": [*headers, *stamp]}
             await send(message)
 
-        where = f"{scope.get('method', '?')} {scope.get('path', '?')}"
         try:
             await self.app(scope, receive, send_stamped)
         except HostgateError as exc:
             if exc.http_status >= 500 or isinstance(exc, HostError):
-                self.log.warning("%s failed (request %s): %s", where, request_id, exc)
+                self.log.warning("%s failed (request %s): %s", _where(scope), request_id, exc)
             if not started:
                 await self._answer(exc, request_id, scope, receive, send_stamped)
         except ClientDisconnect:
             # The client went away before its body was read (the dialer drops the slower attempt of a hedged
             # request): no one is left to answer, and it is no bug.
             self.log.info(
-                "%s: the client disconnected before its request was read (request %s)", where, request_id
+                "%s: the client disconnected before its request was read (request %s)",
+                _where(scope),
+                request_id,
             )
         except Exception as exc:
             # The boundary: a bug anywhere below becomes one coded 500 and one log record.
-            self.log.exception("%s failed (request %s)", where, request_id)
+            self.log.exception("%s failed (request %s)", _where(scope), request_id)
             if not started:
                 error = InternalError(
                     f"internal error in the {self.face} ({type(exc).__name__}); request {request_id}"

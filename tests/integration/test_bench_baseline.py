@@ -71,3 +71,39 @@ def test_the_bare_baseline_serves_from_a_member_data_directory(
             proc.wait(5)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_the_json_heartbeat_baseline_parses_the_beat_and_answers_its_json(
+    inst: Installation, tmp_path: Path
+) -> None:
+    """``--heartbeat json``: the baseline that does the JSON work of hostgate's heartbeat (bench/routing.py)."""
+    member = inst.members[0]
+    answer, beat_answer = tmp_path / "answer.json", tmp_path / "beat.json"
+    answer.write_text(json.dumps({"server": "s1", "token": "t"}))
+    beat_answer.write_text(json.dumps({"token_keys": "v1"}))
+    port = free_port(member.address)
+    cmd = [sys.executable, str(BARE), "--data-dir", str(member.data_dir), "--port", str(port)]
+    cmd += ["--answer", str(answer), "--heartbeat", "json", "--heartbeat-answer", str(beat_answer)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        ctx = ssl.create_default_context(cafile=str(inst.ca_file))
+        url = f"https://{member.address}:{port}/api/v1/session-servers/s1/heartbeat"
+
+        def beat() -> httpx.Response | None:
+            assert proc.poll() is None, proc.communicate()[0]
+            try:
+                return httpx.post(url, json={"active_sessions": 0}, verify=ctx, timeout=5)
+            except httpx.HTTPError:
+                return None
+
+        resp = poll("the bare app", beat, 60)
+        assert resp.status_code == 200 and resp.json() == {"token_keys": "v1"}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        if proc.stdout is not None:
+            proc.stdout.close()

@@ -22,12 +22,13 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope
 
 from hostgate import tokens
-from hostgate._bodies import read_message, reply
+from hostgate._bodies import read_message, receive_body, reply
 from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
-from hostgate.api._hot import HotRoutes
+from hostgate.api._hot import HotRoutes, HotStarlette, as_endpoint
 from hostgate.api.audit_routes import WriteAudit, audit_routes
 from hostgate.api.deploy_routes import deploy_routes
 from hostgate.api.grant_routes import grant_routes, grant_view
@@ -71,6 +72,8 @@ from hostgate.messages import (
     TokenKeysAnswer,
     TokenRequest,
     UserView,
+    decode_request,
+    encode,
     openapi,
 )
 
@@ -95,10 +98,10 @@ def _credentials(request: Request) -> tuple[str, str]:
     return user, password
 
 
-def _client_cert(request: Request) -> str | None:
+def _client_cert(scope: Scope) -> str | None:
     """The verified TLS client certificate (PEM) of this request, from the ASGI TLS extension that
     hostgate's uvicorn protocol fills in (runtime/tls_scope.py); ``None`` when none was presented."""
-    chain = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
+    chain = scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
     return str(chain[0]) if chain else None
 
 
@@ -249,17 +252,21 @@ def create_app(service: ManagementService) -> Starlette:
         await service.domains.remove_server(who, request.path_params["name"])
         return reply(Removed(request.path_params["name"]))
 
-    async def servers_heartbeat(request: Request) -> Response:
-        name = request.path_params["name"]
+    heartbeat_max_body = service.settings.security.heartbeat_max_body
+    max_body = service.settings.security.max_body
+
+    async def servers_heartbeat(scope: Scope, receive: Receive) -> bytes:
+        # A hot path (api/_hot.py): the ASGI scope and receive, no Request; the answer's JSON.
+        name = scope["path_params"]["name"]
         # Authenticated by the server's own TLS client certificate (its registered fingerprint), not by any
         # token: session servers hold nothing that could vouch for another server. Checked before the body
         # is read (capped small: a heartbeat is a few numbers).
-        server = service.domains.authenticate_server(name, _client_cert(request))
-        body = await read_message(request, HeartbeatReport, service.settings.security.heartbeat_max_body)
+        server = service.domains.authenticate_server(name, _client_cert(scope))
+        body = decode_request(await receive_body(scope, receive, heartbeat_max_body), HeartbeatReport)
         keys_version = service.domains.accept_heartbeat(
             server, Heartbeat(name, body.active_sessions, body.capacity, body.interval)
         )
-        return reply(HeartbeatAnswer(keys_version, server.security))
+        return encode(HeartbeatAnswer(keys_version, server.security))
 
     async def servers_security(request: Request) -> Response:
         who = principal(request)
@@ -272,7 +279,7 @@ def create_app(service: ManagementService) -> Starlette:
 
     async def token_keys(request: Request) -> Response:
         # A registered session server (by its certificate), or any account of the cluster.
-        if service.domains.server_by_certificate(_client_cert(request)) is None:
+        if service.domains.server_by_certificate(_client_cert(request.scope)) is None:
             principal(request)
         keys = service.domains.token_keys.public()
         return reply(TokenKeysAnswer(tokens.key_set_version(keys), tuple(keys)))
@@ -315,13 +322,17 @@ def create_app(service: ManagementService) -> Starlette:
         )
         return reply(_domain_view(rec))
 
-    async def route(request: Request) -> Response:
-        who = principal(request)
-        body = await read_message(request, RouteRequest)  # one pass: every field type-checked (HG-1011)
+    async def route(scope: Scope, receive: Receive) -> bytes:
+        # A hot path (api/_hot.py): the ASGI scope and receive, no Request; the answer's JSON.
+        who = scope.get(PRINCIPAL_SCOPE_KEY)  # set by BasicAuthGate, as principal() reads it
+        if not isinstance(who, Principal):
+            who = principal(Request(scope, receive))  # none or wrong: its coded error, as every route's
+        # One pass: every field type-checked (HG-1011), after the credentials, capped.
+        body = decode_request(await receive_body(scope, receive, max_body), RouteRequest)
         answer = service.domains.route(
             who, body.domain, body.model, list(body.exclude), list(body.unreachable)
         )
-        return reply(answer)
+        return encode(answer)
 
     async def grant_direct(request: Request) -> Response:
         who = principal(request)
@@ -341,7 +352,7 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/session-servers", servers_list, methods=["GET"]),
         Route("/api/v1/session-servers", guarded(servers_register), methods=["POST"]),
         Route("/api/v1/session-servers/{name}", guarded(servers_remove), methods=["DELETE"]),
-        Route("/api/v1/session-servers/{name}/heartbeat", servers_heartbeat, methods=["POST"]),
+        Route("/api/v1/session-servers/{name}/heartbeat", as_endpoint(servers_heartbeat), methods=["POST"]),
         Route("/api/v1/session-servers/{name}/security", guarded(servers_security), methods=["PUT"]),
         Route("/api/v1/token-keys", token_keys, methods=["GET"]),
         Route("/api/v1/token-keys/rotate", guarded(token_keys_rotate), methods=["POST"]),
@@ -351,7 +362,7 @@ def create_app(service: ManagementService) -> Starlette:
         Route("/api/v1/domains/{name}", guarded(domains_delete), methods=["DELETE"]),
         Route("/api/v1/domains/{name}/servers/{server}", guarded(domains_add_server), methods=["PUT"]),
         Route("/api/v1/domains/{name}/servers/{server}", guarded(domains_remove_server), methods=["DELETE"]),
-        Route("/api/v1/route", route, methods=["POST"]),
+        Route("/api/v1/route", as_endpoint(route), methods=["POST"]),
         Route("/api/v1/tokens", grant_direct, methods=["POST"]),
         Route("/api/v1/users", users_list, methods=["GET"]),
         Route("/api/v1/users", guarded(users_add), methods=["POST"]),
@@ -371,17 +382,17 @@ def create_app(service: ManagementService) -> Starlette:
         "X-Hostgate-Cluster-Id": service.settings.server.cluster_id,
         "X-Hostgate-Member": service.member_name,
     }
-    app = Starlette(
+    app = HotStarlette(
         routes=routes,
         exception_handlers=coded_http_exceptions(),
         # The error boundary outermost, so that whatever the login gate or a route raises is coded.
         middleware=[
             error_boundary(log, identity, "management API"),
             Middleware(BasicAuthGate, guard=guard, identity=identity),
-            # Innermost: the hot paths skip Starlette's router, behind the same boundary and gate (api/_hot.py).
-            Middleware(HotRoutes, route=route, heartbeat=servers_heartbeat),
         ],
     )
+    # The hot paths skip Starlette's layers and router, inside the same boundary and gate (api/_hot.py).
+    app.serve_hot(HotRoutes(route=route, heartbeat=servers_heartbeat))
     app.state.max_body = service.settings.security.max_body
     # `hostgate login` tokens: the gate finds their check on the app, as the bodies find their limit.
     cli_logins = CliTokens(
