@@ -66,6 +66,11 @@ def run_form(win: curses.window, form: Form) -> int:
             win.move(23, 0)
         win.refresh()
         key = win.getch()
+        if key == -1:
+            # ERR from a blocking getch: the terminal is gone (the pty's other side closed: the telnet server
+            # died or dropped the connection). Waiting for the next key would spin at full CPU forever as an
+            # orphan (found at the #17 merge: six such processes held 1.5 cores of a CI machine).
+            raise SystemExit(0)
         if key in (10, 13, curses.KEY_ENTER) or key >= curses.KEY_F0:
             return key
         if not form.inputs:
