@@ -110,3 +110,25 @@ def test_changes_refusals_failed_logins_and_a_lockout_are_audited(inst: Installa
     assert b"login.lockout" in stored  # the search covers the store's bytes
     for secret in (BOB_PASSWORD, EVE_PASSWORD, GUESS):
         assert secret.encode() not in stored, secret
+
+
+@pytest.mark.parametrize("inst", ["sqlite"], indirect=True)
+def test_failed_logins_still_counted_at_a_stop_are_stored(inst: Installation) -> None:
+    """A member stopped (SIGTERM) within a failure window kept its count of failed logins only in memory and
+    lost it: the login guard was never closed, so the count never became an audit entry."""
+    member = inst.members[0]
+    ctx = ssl.create_default_context(cafile=str(inst.ca_file))
+    guess = "Basic " + base64.b64encode(f"admin:{GUESS}".encode()).decode()
+    with httpx.Client(base_url=member.url, verify=ctx, timeout=30.0) as api:
+        statuses = [api.get("/api/v1/whoami", headers={"Authorization": guess}).status_code for _ in range(3)]
+    assert statuses == [401] * 3  # the first is recorded at once, the next two only counted (one window)
+    member.terminate()
+    member.start()
+    member.wait_healthy()
+
+    def counted() -> list[dict[str, Any]]:
+        found = _audit(inst, "--action", "login.failed")
+        return [e for e in found if e["target"] == "admin" and e["detail"].get("count")]
+
+    [entry] = poll("the counted failures' entry", counted, 60.0, 0.5)
+    assert entry["detail"]["count"] == "2" and entry["outcome"] == "HG-3001"

@@ -394,6 +394,9 @@ def create_app(service: ManagementService) -> Starlette:
     # The hot paths skip Starlette's layers and router, inside the same boundary and gate (api/_hot.py).
     app.serve_hot(HotRoutes(route=route, heartbeat=servers_heartbeat))
     app.state.max_body = service.settings.security.max_body
+    # Closed by whoever runs the app (runtime/server.py), before the audit writer stops: its pending counts of
+    # failed logins are audit entries (management/login_audit.py).
+    app.state.login_guard = guard
     # `hostgate login` tokens: the gate finds their check on the app, as the bodies find their limit.
     cli_logins = CliTokens(
         service.domains.token_keys,

@@ -213,7 +213,11 @@ class _Lifecycle:
 
         routing = asyncio.create_task(_routing_loop(service), name="routing-loop")
         stack.push_async_callback(_cancel, routing)
-        gate.open(create_app(service))
+        app = create_app(service)
+        # Unwound before service.audit.close (pushed earlier): the guard's counts of failed logins still in their
+        # window become audit entries the writer stores on its way out, instead of being lost at a stop.
+        stack.callback(app.state.login_guard.close)
+        gate.open(app)
         log.info(
             "management member %s of cluster %r (%s) serving on %s, store %s",
             settings.server.member_name,
