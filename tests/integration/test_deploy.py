@@ -281,7 +281,8 @@ def test_a_stored_login_deploys_without_a_password_and_the_deployment_is_audited
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert _model_path(lab.s2, "ledger").read_text() == path.read_text()
-    [record] = lab.deployments("--server", lab.s2.name)
+    # The lab is shared by this module's tests: s2 may serve other models deployed before this one.
+    [record] = [r for r in lab.deployments("--server", lab.s2.name) if r["model"] == "ledger"]
     assert record["deployed_by"] == "admin"
 
     def deployed() -> list[dict[str, Any]]:
