@@ -88,7 +88,9 @@ async def test_a_login_needs_the_password_and_a_ttl_in_range(member: InProcessMe
 
 async def test_an_expired_login_is_refused_with_its_code(member: InProcessMember) -> None:
     keys = member.service.domains.token_keys
-    an_hour_and_more_ago = CliTokens(keys, member.cache, CLUSTER_ID, clock=lambda: time.time() - 3600 - 120)
+    an_hour_and_more_ago = CliTokens(
+        keys, member.cache, CLUSTER_ID, member.service.auth.principal, clock=lambda: time.time() - 3600 - 120
+    )
     token, _ = an_hour_and_more_ago.mint(OPERATOR, 3600)
     async with _bearer(member, token) as api:
         resp = await api.get("/api/v1/whoami")
@@ -98,12 +100,14 @@ async def test_an_expired_login_is_refused_with_its_code(member: InProcessMember
 
 async def test_a_login_of_another_cluster_is_refused(member: InProcessMember, tmp_path: Path) -> None:
     keys = member.service.domains.token_keys
-    named_other, _ = CliTokens(keys, member.cache, "another-cluster").mint(OPERATOR)
+    named_other, _ = CliTokens(keys, member.cache, "another-cluster", member.service.auth.principal).mint(
+        OPERATOR
+    )
     other = await start_member(tmp_path / "other")  # other keys (the same test cluster id)
     try:
-        signed_elsewhere, _ = CliTokens(other.service.domains.token_keys, other.cache, CLUSTER_ID).mint(
-            OPERATOR
-        )
+        signed_elsewhere, _ = CliTokens(
+            other.service.domains.token_keys, other.cache, CLUSTER_ID, other.service.auth.principal
+        ).mint(OPERATOR)
     finally:
         await other.close()
     async with _bearer(member, named_other) as api:
@@ -197,7 +201,9 @@ async def test_an_administrator_resets_another_account_without_its_password(memb
 async def test_directory_accounts_get_no_login_and_no_password_change(member: InProcessMember) -> None:
     directory_user = Principal("dora", ("user",), groups=("staff",))
     with pytest.raises(LoginNotOffered, match="directory account"):
-        CliTokens(member.service.domains.token_keys, member.cache, CLUSTER_ID).mint(directory_user)
+        CliTokens(
+            member.service.domains.token_keys, member.cache, CLUSTER_ID, member.service.auth.principal
+        ).mint(directory_user)
     guard = LoginGuard(member.service.auth, member.settings.security)
     try:
         with pytest.raises(PasswordNotLocal, match="managed by the directory"):

@@ -402,7 +402,7 @@ def create_app(service: ManagementService) -> Starlette:
         service.domains.token_keys,
         service.cache,
         service.settings.server.cluster_id,
-        principal_of=service.auth.principal,
+        service.auth.principal,
     )
     app.state.cli_login = cli_logins.verify
     app.router.routes.extend(login_routes(service, cli_logins, guard, principal, guarded))

@@ -84,9 +84,9 @@ class CliTokens:
         token_keys: TokenKeys,
         cache: ConfigCache,
         cluster_id: str,
+        principal_of: Callable[[str], Principal],
         *,
         clock: Callable[[], float] = time.time,
-        principal_of: Callable[[str], Principal] | None = None,
     ) -> None:
         self._keys = token_keys
         # How a verified login becomes a Principal: the member's Authenticator.principal, so that a login
@@ -160,9 +160,7 @@ class CliTokens:
             raise LoginInvalid(f"user {name!r} no longer exists; this login has ended")
         if payload.get("pwv") != password_binding(record.password_hash):
             raise LoginInvalid(f"the password of user {name!r} has changed since this login; it has ended")
-        if self._principal_of is not None:
-            return self._principal_of(record.name)
-        return Principal(record.name, record.roles)
+        return self._principal_of(record.name)
 
     def _public_key(self, kid: str) -> Ed25519PublicKey:
         # The served keys by kid, rebuilt only when the served set's version changes (TokenKeys.version is
