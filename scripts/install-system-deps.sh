@@ -12,6 +12,8 @@ command -v wrk >/dev/null 2>&1 || need+=(wrk)         # the HTTP load generator 
 # A real directory for the LDAP provider's tests (tests/helpers/slapd.py runs its own slapd on loopback ports).
 [ -x /usr/sbin/slapd ] || need+=(slapd)
 command -v ldapadd >/dev/null 2>&1 || need+=(ldap-utils)
+# Debian's browser for the console and Web Services Explorer tests (Playwright drives it via executable_path).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
