@@ -41,7 +41,7 @@ BOTTOM_ROWS: dict[str, frozenset[str]] = {
 }
 BOTTOM = frozenset(BOTTOM_ROWS)
 SERVER_SIDE = frozenset(
-    {"management", "api", "console", "store", "config", "naming", "session", "models", "hosts"}
+    {"management", "api", "console", "store", "config", "naming", "session", "models", "hosts", "webservices"}
 )
 
 # The table of docs/architecture.md ("Packages and their directions"): layer -> the other layers it may import.
@@ -62,6 +62,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "runtime": BOTTOM | SERVER_SIDE | {"connector"},
     "session": BOTTOM | {"hosts", "models", "connector", "config"},
     "connector": BOTTOM | {"naming"},
+    # The web-service layer is a client of the cluster (via domain through the alias), like the connector.
+    "webservices": BOTTOM | {"connector", "models", "config", "naming"},
     # `hostgate model check` validates a file with hostgate.models alone (a pure validator, no server code).
     "cli": BOTTOM | {"connector", "config", "naming", "models"},
 }
@@ -216,7 +218,18 @@ def test_every_lazy_import_says_why() -> None:
 
 # --- the connector loads no server code --------------------------------------------------------------------
 
-SERVER_PACKAGES = ("management", "session", "store", "api", "runtime", "hosts", "models", "console", "cli")
+SERVER_PACKAGES = (
+    "management",
+    "session",
+    "store",
+    "api",
+    "runtime",
+    "hosts",
+    "models",
+    "console",
+    "cli",
+    "webservices",
+)
 SERVER_LIBRARIES = (
     "starlette",
     "uvicorn",
