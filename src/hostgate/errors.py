@@ -37,6 +37,8 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── PasswordNotLocal       HG-3243  the account's password is kept by a directory, not the cluster
     │   ├── CurrentPasswordWrong   HG-3244  `user passwd`: the current password given is wrong
     │   └── LoginFileUnsafe        HG-3245  the stored CLI login cannot be read or is open to other users
+    │   ├── CsrfRefused            HG-3300  a console form or change arrived without this console session's CSRF token
+    │   ├── ConsoleLoginRequired   HG-3301  (an AuthenticationFailed) no console session, or it expired or was logged out
     │   ├── DirectoryConfigInvalid HG-3100  an LDAP directory setting is malformed (names the field)
     │   ├── DirectoryUnavailable   HG-3101  no directory could decide about the user (lists each one's fault)
     │   ├── DirectoryUserAmbiguous HG-3102  (an AuthenticationFailed) the user search matched several entries
@@ -126,6 +128,8 @@ __all__ = [
     "CompareFailed",
     "ConfigError",
     "ConnectError",
+    "ConsoleLoginRequired",
+    "CsrfRefused",
     "CurrentPasswordWrong",
     "DataDirError",
     "DeadlineExpired",
@@ -498,6 +502,24 @@ class LoginFileUnsafe(SecurityError):
     code = "HG-3245"
     hint = "Run `hostgate logout` and `hostgate login` again; the login is stored 0600 in a 0700 directory."
     http_status = 400
+
+
+class CsrfRefused(SecurityError):
+    """A console POST without the CSRF token bound to its console session (or with another one): refused
+    before anything is read or changed (the console's forms carry it; console/sessions.py)."""
+
+    code = "HG-3300"
+    hint = "Reload the console page and submit the form again (forms carry a token bound to your login)."
+    http_status = 403
+
+
+class ConsoleLoginRequired(AuthenticationFailed):
+    """A console page or action without a valid console session: none, expired, logged out (on any member),
+    or its user was removed or changed password since."""
+
+    code = "HG-3301"
+    hint = "Log in to the console again (/console/login)."
+    http_status = 401
 
 
 class DirectoryConfigInvalid(SecurityError):

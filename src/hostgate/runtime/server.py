@@ -27,6 +27,7 @@ from hostgate import pki
 from hostgate.api.app import create_app
 from hostgate.config.datadir import DataDirLock, check_not_removed, mark_removed
 from hostgate.config.settings import Settings, StoreBackend, load_settings
+from hostgate.console import mount_console
 from hostgate.errors import HostgateError, MemberNotReady, MemberRemoved, StoreUnavailable
 from hostgate.management.cache import ConfigCache
 from hostgate.management.grant_admin import ensure_grants
@@ -214,6 +215,8 @@ class _Lifecycle:
         routing = asyncio.create_task(_routing_loop(service), name="routing-loop")
         stack.push_async_callback(_cancel, routing)
         app = create_app(service)
+        # The web console at /console (issue #20), behind the same error boundary and login guard as the API.
+        mount_console(app, service, app.state.login_guard)
         # Unwound before service.audit.close (pushed earlier): the guard's counts of failed logins still in their
         # window become audit entries the writer stores on its way out, instead of being lost at a stop.
         stack.callback(app.state.login_guard.close)
