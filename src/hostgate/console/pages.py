@@ -158,7 +158,16 @@ async def alias_page(ctx: Ctx) -> Page:
     by_address = not alias or alias.replace(".", "").isdigit() or ":" in alias
     report = None
     if not by_address:
-        found = await diagnose(Inputs(alias=alias, port=port, ca_file=settings.path(settings.tls.ca_file)))
+        naming = settings.naming
+        inputs = Inputs.from_names(
+            alias,
+            port,
+            settings.path(settings.tls.ca_file),
+            hosts_file=settings.path(naming.hosts_file) if naming.hosts_file else None,
+            dns_servers=naming.dns_servers,
+            sources=naming.sources,
+        )
+        found = await diagnose(inputs)
         report = found.to_json()
     return Page("alias.html", "Management Cluster › Alias check", AliasCheck(alias, port, by_address, report))
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 from pathlib import Path
 
-from hostgate.naming import NameServer, Source, SourceAnswer
+from hostgate.naming import NameServer, Source, SourceAnswer, parse_name_server
 
 __all__ = [
     "DOWN",
@@ -202,3 +202,25 @@ class Inputs:
     password: str | None = None
     timeout: float = 2.0
     bearer: str | None = None  # a CLI login token (`hostgate login`), instead of the password
+
+    @classmethod
+    def from_names(
+        cls,
+        alias: str,
+        port: int,
+        ca_file: Path,
+        *,
+        hosts_file: Path | None,
+        dns_servers: tuple[str, ...],
+        sources: tuple[str, ...],
+    ) -> Inputs:
+        """Inputs from a member's ``[naming]`` strings (the console diagnoses the alias as the member resolves
+        names: its hosts file, DNS servers and sources), without the caller importing ``hostgate.naming``."""
+        return cls(
+            alias,
+            port,
+            ca_file,
+            hosts_file=hosts_file,
+            dns_servers=tuple(parse_name_server(s) for s in dns_servers),
+            sources=tuple(Source(s) for s in sources),
+        )
