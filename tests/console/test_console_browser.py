@@ -42,6 +42,7 @@ VIEWER_PASSWORD = "viewer-password-1"
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installation]:
     with installation(tmp_path_factory.mktemp("console-lab")) as inst:
         start_cluster(inst, 3)
+        inst.add_session_server(1)  # session01, registered through the alias (the lab's hosts file)
         pw = inst.root / "viewer.pw"
         pw.write_text(VIEWER_PASSWORD + "\n")
         inst.hostgate("user", "add", "viewer", "--new-password-file", str(pw), *inst.client_args())
@@ -201,6 +202,14 @@ def test_create_domain(admin_page: Page, lab: Installation) -> None:
     admin_page.get_by_label("New domain").fill("prod")
     admin_page.get_by_role("button", name="Create domain").click()
     expect(admin_page.locator("form .error")).to_contain_text("already exists")
+    # The registered session server joins the domain and gets all of its new sessions once it is live.
+    section = admin_page.locator("section", has=admin_page.get_by_role("heading", name="Domain prod"))
+    section.get_by_label("Server").select_option("session01")
+    section.get_by_label("Weight").fill("250")
+    section.get_by_role("button", name="Add or update server").click()
+    expect(admin_page.locator(".done")).to_contain_text("session01 in domain prod: weight 250, priority 1")
+    row = admin_page.locator("section", has_text="Domain prod").locator("tbody tr", has_text="session01")
+    expect(row).to_contain_text("100 %", timeout=30_000)  # live (heartbeats): the live region refreshes
     check_accessibility(admin_page)
     screenshot(admin_page, "domains")
 
@@ -254,15 +263,16 @@ def test_phone_layout_and_keyboard_only_login(chromium: Browser, lab: Installati
     context = new_context(chromium, width=390, height=844)
     page = context.new_page()
     page.goto(f"{alias_url(lab)}/console/overview")
-    # Keyboard only: the first Tab reaches the skip link; the form is filled and sent without a pointer.
-    page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
-    page.get_by_label("User name").focus()
+    # Keyboard only: the login form has the focus on its user name at once, and is sent without a pointer.
+    expect(page.get_by_label("User name")).to_be_focused()
     page.keyboard.type("admin")
     page.keyboard.press("Tab")
     page.keyboard.type(lab.password)
     page.keyboard.press("Enter")
     expect(page.locator('[data-status="user"]')).to_have_text("admin")
+    # On every other page, the first Tab reaches the skip link (past the navigation, to the content).
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     for path in ("/console/overview", "/console/domains", "/console/cluster"):
         page.goto(f"{alias_url(lab)}{path}")
         expect(page.locator("h1")).to_be_visible()
@@ -270,7 +280,13 @@ def test_phone_layout_and_keyboard_only_login(chromium: Browser, lab: Installati
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
-        assert overflow <= 0, f"{path} is {overflow}px wider than a phone's screen"
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll("body *")]
+                .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1
+                             && !e.closest(".scroll"))
+                .slice(0, 5).map(e => e.tagName + "." + e.className)"""
+        )
+        assert overflow <= 0, f"{path} is {overflow}px wider than a phone's screen: {wide}"
     page.goto(f"{alias_url(lab)}/console/overview")
     screenshot(page, "overview-phone")
     context.close()

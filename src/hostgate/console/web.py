@@ -118,6 +118,7 @@ class Page:
     data: object  # a frozen dataclass: what the page shows, and its JSON twin
     live: bool = False  # the page shows live state: the browser refreshes its regions (static/console.js)
     status: int = 200
+    path: str = ""  # the page's own path when another URL answers with it (a refused action's POST)
 
 
 @dataclass
@@ -191,6 +192,15 @@ async def read_form(request: Request) -> dict[str, str]:
     return dict(pairs)
 
 
+def payload_of(exc: HostgateError) -> dict[str, str]:
+    """The coded error as the console shows it: a usage error's default hint speaks of a command's --help,
+    which a console user has none of; the form is what to correct."""
+    payload = exc.to_payload()
+    if isinstance(exc, UsageError) and exc.hint == UsageError.hint:
+        payload["hint"] = "Correct the value in the form and submit it again."
+    return payload
+
+
 def _jsonable(value: object) -> Any:
     return msgspec.to_builtins(value)
 
@@ -232,7 +242,7 @@ class Views:
             title=page.title,
             live=page.live,
             bar=bar,
-            path=ctx.request.url.path,
+            path=page.path or ctx.request.url.path,
             csrf=ctx.session.csrf if ctx.session is not None else "",
             admin=ctx.can(Profile.ADMINISTRATOR),
             error=ctx.error,
@@ -243,9 +253,9 @@ class Views:
         )
 
     def error_page(self, ctx: Ctx, exc: HostgateError) -> Response:
+        payload = payload_of(exc)
         if wants_json(ctx.request):
-            return security_headers(JSONResponse(exc.to_payload(), status_code=exc.http_status))
-        payload = exc.to_payload()
+            return security_headers(JSONResponse(payload, status_code=exc.http_status))
         ctx.error = FormError("", payload["code"], payload["message"], payload["hint"])
         return self.render(ctx, Page("error.html", "Error", payload, status=exc.http_status))
 
@@ -294,7 +304,7 @@ class Views:
             try:
                 done = await act(ctx)
             except HostgateError as exc:
-                payload = exc.to_payload()
+                payload = payload_of(exc)
                 ctx.error = FormError(form, payload["code"], payload["message"], payload["hint"])
                 if wants_json(request):
                     return security_headers(JSONResponse(payload, status_code=exc.http_status))
@@ -302,8 +312,9 @@ class Views:
                     page = await back(ctx)
                 except HostgateError as inner:
                     return self.error_page(ctx, inner)
+                status = exc.http_status
                 return self.render(
-                    ctx, Page(page.template, page.title, page.data, page.live, exc.http_status)
+                    ctx, Page(page.template, page.title, page.data, page.live, status, back_path)
                 )
             if wants_json(request):
                 return security_headers(JSONResponse({"done": done}))
