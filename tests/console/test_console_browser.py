@@ -236,6 +236,41 @@ def test_user_profile_cannot_change_anything(chromium: Browser, lab: Installatio
     context.close()
 
 
+def test_logout_on_one_member_ends_the_session_on_every_member(chromium: Browser, lab: Installation) -> None:
+    here = new_context(chromium)
+    page = here.new_page()
+    login(page, alias_url(lab), "admin", lab.password)
+    serving = bar(page, "member")
+    other = next(m for m in lab.members if m.name != serving)
+    session = next(c for c in here.cookies() if c["name"] == "__Host-hgconsole")
+    # The same session cookie, sent straight to another member (its address, not the alias).
+    there = new_context(chromium)
+    there.add_cookies(
+        [
+            {
+                "name": session["name"],
+                "value": session["value"],
+                "url": other.url,
+                "secure": True,
+                "httpOnly": True,
+            }
+        ]
+    )
+    elsewhere = there.new_page()
+    elsewhere.goto(f"{other.url}/console/overview")
+    assert bar(elsewhere, "member") == other.name and bar(elsewhere, "user") == "admin"
+    page.get_by_role("button", name="Log out").click()
+    expect(page).to_have_url(re.compile(r"/console/login$"))
+
+    def refused_there() -> bool:
+        elsewhere.goto(f"{other.url}/console/overview")
+        return "/console/login" in elsewhere.url
+
+    poll(f"the logged-out session to be refused by {other.name}", refused_there, deadline=30.0, interval=0.1)
+    here.close()
+    there.close()
+
+
 def test_kill_the_serving_member_and_keep_working(admin_page: Page, lab: Installation) -> None:
     from tests.console.alias_browser import can_use_alias
 
