@@ -290,3 +290,48 @@ async def test_the_alias_check_shows_the_doctors_findings(member: InProcessMembe
     async with client(member.service, "127.0.0.1") as by_address:
         await log_in(by_address)
         assert (await by_address.get("/console/cluster/alias.json")).json()["page"]["by_address"] is True
+
+
+async def test_security_users_and_grants(member: InProcessMember) -> None:
+    async with client(member.service) as c, client(member.service) as bob:
+        token = await log_in(c)
+        differ = await c.post(
+            "/console/security/add-user",
+            data={"name": "bob", "password": "bob-password-1", "password2": "bob-password-2", "csrf": token},
+        )
+        assert differ.status_code == 400 and "differ" in differ.text
+        assert all(u.name != "bob" for u in member.service.users())
+        added = await c.post(
+            "/console/security/add-user",
+            data={"name": "bob", "password": "bob-password-1", "password2": "bob-password-1", "csrf": token},
+        )
+        assert added.status_code == 303
+        grant = {"profile": "developer", "subject_kind": "user", "subject": "bob", "scope_kind": "domain"}
+        bad = await c.post("/console/security/add-grant", data={**grant, "scope": "", "csrf": token})
+        assert bad.status_code == 400 and "HG-1011" in bad.text
+        granted = await c.post("/console/security/add-grant", data={**grant, "scope": "prod", "csrf": token})
+        assert granted.status_code == 303
+        page = (await c.get("/console/security.json")).json()["page"]
+        assert {
+            "profile": "developer",
+            "subject": "bob",
+            "scope_kind": "domain",
+            "scope": "prod",
+        }.items() <= next(g for g in page["grants"] if g["subject"] == "bob").items()
+        removed = await c.post(
+            "/console/security/remove-grant", data={**grant, "scope": "prod", "csrf": token}
+        )
+        assert removed.status_code == 303
+        assert all(
+            g["subject"] != "bob" for g in (await c.get("/console/security.json")).json()["page"]["grants"]
+        )
+        # Removing the account ends its console sessions on the spot.
+        await log_in(bob, "bob", "bob-password-1")
+        assert (await bob.get("/console/status.json")).status_code == 200
+        gone = await c.post("/console/security/remove-user", data={"user": "bob", "csrf": token})
+        assert gone.status_code == 303
+        after = await bob.get("/console/status.json")
+        assert after.status_code == 401 and after.json()["code"] == "HG-3301"
+        # The built-in admin stays (its coded refusal next to the users table).
+        builtin = await c.post("/console/security/remove-user", data={"user": "admin", "csrf": token})
+        assert builtin.status_code == 409 and "HG-3201" in builtin.text

@@ -186,6 +186,10 @@ def console_routes(service: ManagementService, guard: LoginGuard) -> list[BaseRo
         act(pages.add_domain_server, "add-server", pages.domains_page, "domains"),
         act(pages.remove_domain_server, "remove-server", pages.domains_page, "domains"),
         Route("/security", views.page(pages.security_page), methods=["GET"]),
+        act(pages.add_user, "add-user", pages.security_page, "security"),
+        act(pages.remove_user, "remove-user", pages.security_page, "security"),
+        act(pages.add_grant, "add-grant", pages.security_page, "security"),
+        act(pages.remove_grant, "remove-grant", pages.security_page, "security"),
         Route("/audit", views.page(pages.audit_page), methods=["GET"]),
         Mount("/static", app=send_with_headers(static)),
     ]

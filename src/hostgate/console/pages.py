@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from hostgate.connector.diagnosis import Inputs, diagnose
 from hostgate.console.shares import ServerShare, shares
 from hostgate.console.web import Ctx, Page
-from hostgate.errors import HostgateError
+from hostgate.errors import HostgateError, UsageError
 from hostgate.management.access import Profile
 from hostgate.management.audit_query import Query
 from hostgate.management.grant_admin import describe
+from hostgate.management.records import GrantRecord
 from hostgate.messages import ClusterStatus, ServerView
 
 __all__ = [
@@ -238,6 +239,7 @@ class GrantRow:
     profile: str
     subject_kind: str
     subject: str
+    scope_kind: str
     scope: str
     text: str
 
@@ -274,13 +276,58 @@ async def security_page(ctx: Ctx) -> Page:
             g.profile,
             g.subject_kind,
             g.subject,
-            g.scope_kind + (f" {g.scope}" if g.scope else ""),
+            g.scope_kind,
+            g.scope,
             describe(g),
         )
         for g in grants
     )
     directories = tuple(d.name for d in service.auth.ldap_settings().directories)
     return Page("security.html", "Security", Security(users, rows, directories))
+
+
+async def add_user(ctx: Ctx) -> str:
+    ctx.service.access.require(ctx.who, Profile.ADMINISTRATOR)
+    name, password = ctx.field("name"), ctx.form.get("password", "")
+    if password != ctx.form.get("password2", ""):
+        raise UsageError("the two passwords differ", hint="Type the same new password in both fields.")
+    admin = ctx.field("admin") in ("1", "on", "true")
+    record = await ctx.service.add_user(ctx.who, name, password, admin)
+    _audit_change(ctx, "console.user.add", record.name, admin=admin)
+    return f"user {record.name} added" + (" (Administrator)" if admin else "")
+
+
+async def remove_user(ctx: Ctx) -> str:
+    ctx.service.access.require(ctx.who, Profile.ADMINISTRATOR)
+    name = ctx.field("user")
+    await ctx.service.remove_user(ctx.who, name)
+    _audit_change(ctx, "console.user.remove", name)
+    return f"user {name} removed"
+
+
+def _grant(ctx: Ctx) -> GrantRecord:
+    scope_kind = ctx.field("scope_kind") or "cluster"
+    return GrantRecord(
+        ctx.field("profile"),
+        ctx.field("subject_kind") or "user",
+        ctx.field("subject"),
+        scope_kind,
+        "" if scope_kind == "cluster" else ctx.field("scope"),
+    )
+
+
+async def add_grant(ctx: Ctx) -> str:
+    ctx.service.access.require(ctx.who, Profile.ADMINISTRATOR)
+    added = await ctx.service.grant_admin.add(ctx.who, _grant(ctx))
+    _audit_change(ctx, "console.grant.add", added.subject, grant=describe(added))
+    return f"granted: {describe(added)}"
+
+
+async def remove_grant(ctx: Ctx) -> str:
+    ctx.service.access.require(ctx.who, Profile.ADMINISTRATOR)
+    removed = await ctx.service.grant_admin.remove(ctx.who, _grant(ctx))
+    _audit_change(ctx, "console.grant.remove", removed.subject, grant=describe(removed))
+    return f"grant removed: {describe(removed)}"
 
 
 @dataclass(frozen=True, slots=True)
