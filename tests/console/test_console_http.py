@@ -201,6 +201,12 @@ async def test_a_user_profile_login_sees_no_change_and_is_refused(member: InProc
             assert refused.status_code == 403 and refused.json()["code"] == "HG-3002", path
         assert member.service.domains.domains() == []
         assert member.service.cluster_info().name == "vhi-prod-sea"
+        # Each refusal is in the audit trail, with who tried and the code.
+        await member.service.audit.flush(5.0)
+        entries = (await member.service.audit.read(Query(limit=20, action="console"))).entries
+        tried = {(e.actor, e.action, e.outcome) for e in entries}
+        assert ("operator", "console.domains.create", "HG-3002") in tried, tried
+        assert ("operator", "console.cluster.rename", "HG-3002") in tried, tried
         # Pages only Administrators read answer with the coded refusal, not a traceback.
         audit = await c.get("/console/audit")
         assert audit.status_code == 403 and "HG-3002" in audit.text

@@ -259,6 +259,17 @@ class Views:
         ctx.error = FormError("", payload["code"], payload["message"], payload["hint"])
         return self.render(ctx, Page("error.html", "Error", payload, status=exc.http_status))
 
+    def _audit_refusal(self, ctx: Ctx, path: str, exc: HostgateError) -> None:
+        """A refused console change leaves an audit entry, as a refused API write does (api/audit_routes.py):
+        a User-profile login's forged POST or a POST without its CSRF token is worth knowing about."""
+        self.service.audit.record(
+            actor=ctx.principal.name if ctx.principal is not None else "-",
+            action="console." + path.removeprefix("/console/").replace("/", "."),
+            source=ctx.source,
+            outcome=exc.code,
+            detail={"message": exc.message[:200]},
+        )
+
     def _login_redirect(self, request: Request) -> Response:
         target = urllib.parse.quote(request.url.path, safe="/")
         return security_headers(RedirectResponse(f"/console/login?next={target}", status_code=303))
@@ -300,10 +311,12 @@ class Views:
                     return security_headers(JSONResponse(exc.to_payload(), status_code=exc.http_status))
                 return self._login_redirect(request)
             except HostgateError as exc:
+                self._audit_refusal(ctx, f"{back_path}/{form}", exc)
                 return self.error_page(ctx, exc)
             try:
                 done = await act(ctx)
             except HostgateError as exc:
+                self._audit_refusal(ctx, f"{back_path}/{form}", exc)
                 payload = payload_of(exc)
                 ctx.error = FormError(form, payload["code"], payload["message"], payload["hint"])
                 if wants_json(request):
