@@ -260,7 +260,7 @@ def test_logout_on_one_member_ends_the_session_on_every_member(chromium: Browser
     elsewhere.goto(f"{other.url}/console/overview")
     assert bar(elsewhere, "member") == other.name and bar(elsewhere, "user") == "admin"
     page.get_by_role("button", name="Log out").click()
-    expect(page).to_have_url(re.compile(r"/console/login$"))
+    expect(page).to_have_url(re.compile(r"/console/login$"))  # not the poll's own redirect (console.js)
 
     def refused_there() -> bool:
         elsewhere.goto(f"{other.url}/console/overview")
@@ -269,6 +269,20 @@ def test_logout_on_one_member_ends_the_session_on_every_member(chromium: Browser
     poll(f"the logged-out session to be refused by {other.name}", refused_there, deadline=30.0, interval=0.1)
     here.close()
     there.close()
+
+
+def test_no_poll_races_a_sent_form(chromium: Browser, lab: Installation) -> None:
+    """Regression: the status poll kept running while a sent form's answer was pending; after a logout its
+    401 sent the browser to ``/console/login?next=...`` instead of the logout's own answer (seen under load).
+    The form is sent but its navigation held back (prevented), so the page stays to be looked at."""
+    context = new_context(chromium)
+    page = context.new_page()
+    login(page, alias_url(lab), "admin", lab.password)
+    page.evaluate("document.querySelector('form.logout').addEventListener('submit', e => e.preventDefault())")
+    page.get_by_role("button", name="Log out").click()
+    # console.js stops polling once a form is sent, and says so on the page.
+    expect(page.locator("body")).to_have_attribute("data-leaving", "1")
+    context.close()
 
 
 def test_kill_the_serving_member_and_keep_working(admin_page: Page, lab: Installation) -> None:

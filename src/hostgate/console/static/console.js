@@ -12,11 +12,15 @@
       if (el.textContent !== value) { el.textContent = value; }
     });
   }
+  var leaving = false;  // a form was sent (logout, a change): its answer navigates; polling must not race it
+  document.addEventListener("submit", function () { leaving = true; document.body.setAttribute("data-leaving", "1"); });
+  window.addEventListener("pageshow", function () { leaving = false; document.body.removeAttribute("data-leaving"); });
   function lost(yes) { if (conn) { conn.hidden = !yes; } }
   function status() {
+    if (leaving) { return; }
     fetch("/console/status.json", { headers: { Accept: "application/json" }, credentials: "same-origin", cache: "no-store" })
       .then(function (r) {
-        if (r.status === 401) { window.location.assign("/console/login?next=" + encodeURIComponent(window.location.pathname)); return null; }
+        if (r.status === 401 && !leaving) { window.location.assign("/console/login?next=" + encodeURIComponent(window.location.pathname)); return null; }
         return r.ok ? r.json() : null;
       })
       .then(function (body) {
@@ -30,6 +34,7 @@
       .catch(function () { lost(true); });
   }
   function regions() {
+    if (leaving) { return; }
     var path = document.body.getAttribute("data-live");
     if (!path) { return; }
     fetch(path + window.location.search, { headers: { Accept: "text/html" }, credentials: "same-origin", cache: "no-store" })
