@@ -94,7 +94,12 @@ def test_without_settings_the_live_test_fails_naming_the_missing_setting(lab: Ws
     )  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOSTGATE_")}
     ran = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x"], cwd=out, capture_output=True, text=True, timeout=300, env=env
+        [sys.executable, "-m", "pytest", "-q", "-x"],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
     assert ran.returncode == 1
     assert "SettingsError: set HOSTGATE_ALIAS (or alias in [hostgate] of hostgate-app.toml)" in ran.stdout
