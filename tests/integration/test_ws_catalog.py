@@ -16,7 +16,7 @@ import pytest
 from starlette.applications import Starlette
 
 from hostgate._http import coded_http_exceptions, error_boundary
-from hostgate.connector import ClusterClient
+from hostgate.connector import ClusterClient, ClusterLocation
 from hostgate.errors import AuthenticationFailed, ModelNotDeployed
 from hostgate.messages import API
 from hostgate.webservices.catalog import ClusterCatalog
@@ -76,7 +76,10 @@ def test_a_model_whose_servers_are_all_down_is_listed_with_its_error(lab: WsLab)
 
 
 def test_a_redeployed_model_is_fetched_again_at_its_new_digest(lab: WsLab) -> None:
-    source = ClusterCatalog(lab.location)
+    async def where() -> ClusterLocation:  # found at each call (plugin-cfg.xml's serverName may change)
+        return lab.location
+
+    source = ClusterCatalog(where)
     before = asyncio.run(source.model("orders", lab.basic()))
     lab.activate("orders", lab.s1, lab.s2, marker="v2")
     after = asyncio.run(source.model("orders", lab.basic()))

@@ -23,7 +23,7 @@ import base64
 import binascii
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -88,24 +88,31 @@ class ClusterCatalog:
     ['orders']
     """
 
-    location: ClusterLocation
+    # The cluster, or how to find it at each call: the web services' cluster can change without a restart
+    # (plugin-cfg.xml's serverName, re-read when the file changes).
+    location: ClusterLocation | Callable[[], Awaitable[ClusterLocation]]
     # Reaching one session server (connect and answer); a server that does not answer in time is skipped.
     server_timeout: float = 5.0
     _cache: dict[tuple[str, str], ModelCatalog] = field(default_factory=dict, init=False, repr=False)
 
-    def _client(self, authorization: str | None) -> ClusterClient:
+    async def _where(self) -> ClusterLocation:
+        return self.location if isinstance(self.location, ClusterLocation) else await self.location()
+
+    async def _client(self, authorization: str | None) -> tuple[ClusterClient, ClusterLocation]:
         who = credentials_of(authorization)
-        return ClusterClient.at(self.location, user=who.user, password=who.password, bearer=who.bearer)
+        location = await self._where()
+        client = ClusterClient.at(location, user=who.user, password=who.password, bearer=who.bearer)
+        return client, location
 
     async def models(self, authorization: str | None) -> Sequence[ModelCatalog]:
-        client = self._client(authorization)
+        client, location = await self._client(authorization)
         deployed = _by_model((await client.call(API.deployments, None)).payload)
         gate = asyncio.Semaphore(_CONCURRENT_FETCHES)
 
         async def one(model: str, records: list[DeploymentView]) -> ModelCatalog | None:
             async with gate:
                 try:
-                    return await self._catalog(client, model, records)
+                    return await self._catalog(client, location, model, records)
                 except NotAuthorized:
                     return None  # not the caller's to use: not listed
                 except (CatalogUnavailable, ModelNotDeployed) as exc:
@@ -115,15 +122,15 @@ class ClusterCatalog:
         return [c for c in found if c is not None]
 
     async def model(self, name: str, authorization: str | None) -> ModelCatalog:
-        client = self._client(authorization)
+        client, location = await self._client(authorization)
         listed = (await client.call(API.deployments, None)).payload
         records = _by_model(listed).get(name)
         if not records:
             raise ModelNotDeployed(f"the cluster records no session server serving model {name[:100]!r}")
-        return await self._catalog(client, name, records)
+        return await self._catalog(client, location, name, records)
 
     async def _catalog(
-        self, client: ClusterClient, model: str, records: list[DeploymentView]
+        self, client: ClusterClient, location: ClusterLocation, model: str, records: list[DeploymentView]
     ) -> ModelCatalog:
         """The model's catalog at its recorded digest (cached), from the first of its servers that answers.
         The cluster is asked for a token even on a cache hit: that is where the caller's access is decided."""
@@ -141,7 +148,7 @@ class ClusterCatalog:
             if cached is not None:
                 return cached
             try:
-                catalog = await self._fetch(grant.url, grant.token, model, record.server)
+                catalog = await self._fetch(location, grant.url, grant.token, model, record.server)
             except HostgateError as exc:
                 faults.append(f"{record.server}: {exc}")
                 continue
@@ -151,8 +158,10 @@ class ClusterCatalog:
             f"no session server serving model {model!r} answered with its catalog ({'; '.join(faults)})"
         )
 
-    async def _fetch(self, url: str, token: str, model: str, server: str) -> ModelCatalog:
-        tls = self.location.server_tls()
+    async def _fetch(
+        self, location: ClusterLocation, url: str, token: str, model: str, server: str
+    ) -> ModelCatalog:
+        tls = location.server_tls()
         path = SESSION.catalog.url_path(name=model)
         try:
             async with httpx.AsyncClient(verify=tls, timeout=self.server_timeout) as http:
