@@ -82,6 +82,7 @@ def test_identifiers_map_dashes_dots_digits_and_keywords() -> None:
     assert identifier("ça va") == "_a_va"
 
 
+@pytest.mark.slow  # mypy over two projects: tens of seconds on a busy machine
 def test_generated_projects_pass_ruff_and_mypy_strict(tmp_path: Path) -> None:
     projects = []
     for catalog in _catalogs():
