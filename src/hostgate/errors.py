@@ -71,6 +71,9 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── PoolVariablesExhausted HG-4304  every entry of a pool's variable list is held by a session (names the list)
     │   ├── PoolsFileError         HG-4305  the pools file is invalid (every issue with its path and line)
     │   └── PoolClosed             HG-4306  the pool was stopped (server shutting down) while the client waited
+    ├── CatalogUnavailable         HG-4550  no session server serving a deployed model answered with its catalog
+    ├── ModelNotDeployed           HG-4551  the cluster records no session server serving the model
+    ├── ScaffoldTargetNotEmpty     HG-4552  `hostgate scaffold --out DIR`: DIR holds files (without --force)
     ├── NamingError
     │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
@@ -123,6 +126,7 @@ __all__ = [
     "AuthenticationFailed",
     "BodyTooLarge",
     "BuiltinAdminProtected",
+    "CatalogUnavailable",
     "CertificateError",
     "ClusterError",
     "CompareFailed",
@@ -174,6 +178,7 @@ __all__ = [
     "ModelError",
     "ModelIssue",
     "ModelItemNotFound",
+    "ModelNotDeployed",
     "ModelNotFound",
     "ModelRuntimeError",
     "ModelSyntaxError",
@@ -200,6 +205,7 @@ __all__ = [
     "RequestHeaderTimeout",
     "ResolutionFailed",
     "RoutingError",
+    "ScaffoldTargetNotEmpty",
     "SecurityError",
     "ServerBusy",
     "ServerCertificateRefused",
@@ -783,6 +789,33 @@ class PoolClosed(PoolError):
         "The session server is stopping or the pool was removed; connect again (another server may serve it)."
     )
     http_status = 503
+
+
+class CatalogUnavailable(HostgateError):
+    """#19: a deployed model's catalog could not be had from any session server recorded as serving it."""
+
+    code = "HG-4550"
+    hint = (
+        "Start a session server that serves the model (`hostgate model list` shows which do), or check that "
+        "the servers named in the message run and answer; `hostgate servers` shows which are live."
+    )
+    http_status = 503
+
+
+class ModelNotDeployed(HostgateError):
+    """#19: the cluster records no session server serving this model (or the caller may use none)."""
+
+    code = "HG-4551"
+    hint = "`hostgate model list` shows the deployed models; deploy it with `hostgate activatemodel`."
+    http_status = 404
+
+
+class ScaffoldTargetNotEmpty(HostgateError):
+    """#19: ``hostgate scaffold --out DIR`` would write into a directory that already holds files."""
+
+    code = "HG-4552"
+    hint = "Name a new or empty directory with --out, or pass --force to overwrite the generated files there."
+    http_status = 409
 
 
 class NamingError(HostgateError):

@@ -16,6 +16,7 @@ from hostgate.cli.ldap_cmds import ldap
 from hostgate.cli.login_cmds import login, logout
 from hostgate.cli.model_cmd import model
 from hostgate.cli.resolve_cmd import resolve_cmd
+from hostgate.cli.scaffold_cmds import scaffold_cmd
 from hostgate.cli.server_cmds import install, server
 from hostgate.cli.user_cmds import user
 
@@ -46,6 +47,7 @@ cli.add_command(deactivatemodel)
 cli.add_command(doctor)
 cli.add_command(login)
 cli.add_command(logout)
+cli.add_command(scaffold_cmd)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from hostgate.messages._base import Reply
 
-__all__ = ["ColumnInfo", "InputInfo", "ModelCatalog", "ProcedureInfo", "TableInfo"]
+__all__ = ["ColumnInfo", "InputInfo", "ModelCatalog", "ProcedureInfo", "ServedModel", "TableInfo"]
 
 
 class ColumnInfo(Reply, frozen=True):
@@ -56,6 +56,16 @@ class ModelCatalog(Reply, frozen=True):
     procedures: tuple[ProcedureInfo, ...] = ()
     description: str = ""
     digest: str = ""
+    # Set by a cluster catalog source (webservices/catalog.py) for a deployed model none of whose session
+    # servers answered with its catalog: the coded error (``HG-NNNN: message``); tables and procedures empty.
+    error: str = ""
 
     def procedure(self, name: str) -> ProcedureInfo | None:
         return next((p for p in self.procedures if p.name == name), None)
+
+
+class ServedModel(Reply, frozen=True):
+    """A model a session server serves (``GET /api/v1/models`` on its face): name and text digest."""
+
+    name: str
+    digest: str

@@ -12,6 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from hostgate.messages._base import Cell
 from hostgate.messages.audit import AuditPage
+from hostgate.messages.catalog import ModelCatalog, ServedModel
 from hostgate.messages.deploy import (
     DeployAuthorize,
     DeployGrant,
@@ -304,6 +305,16 @@ class _Session:
     withdraw: Endpoint[None, DeploymentAnswer] = _s(
         "DELETE", "/models/{name}", None, DeploymentAnswer,
         "Withdraw a model from new sessions (credentials forwarded)", auth="basic",
+    )  # fmt: skip
+
+    # What a deployed model offers as services (#19, session/catalog_routes.py).
+    models: Endpoint[None, tuple[ServedModel, ...]] = _s(
+        "GET", "/models", None, tuple[ServedModel, ...], "The models this server serves (name, digest)",
+        auth="bearer",
+    )  # fmt: skip
+    catalog: Endpoint[None, ModelCatalog] = _s(
+        "GET", "/models/{name}/catalog", None, ModelCatalog, "A served model's tables and procedures",
+        auth="bearer",
     )  # fmt: skip
 
 

@@ -28,6 +28,8 @@ without one says only ``{"status", "server", "cluster_id", "security"}``, with o
 ``POST   /api/v1/sessions/{id}/query`` ``{"sql"}``           ``{"columns", "records"}``
 ``PUT    /api/v1/models/{name}`` ``{"text"}``                 activate a model (caller's Basic credentials, forwarded)
 ``DELETE /api/v1/models/{name}``                             withdraw it from new sessions (session/deployer.py)
+``GET    /api/v1/models``                                    the models served here ``[{"name", "digest"}]``
+``GET    /api/v1/models/{name}/catalog``                     its ModelCatalog (session/catalog_routes.py)
 ``GET    /api/v1/pools``                                     every pool's settings in force and figures
 ``GET    /api/v1/pools/{name}``                              one pool (a token for that pool)
 ``POST   /api/v1/pools/{name}/sessions``                     a ready session from the pool (201): a session id
@@ -65,6 +67,7 @@ from hostgate.messages import (
 )
 from hostgate.models import Value
 from hostgate.session._face import SessionFace
+from hostgate.session.catalog_routes import catalog_routes
 from hostgate.session.deploy_routes import deploy_routes
 from hostgate.session.deployer import Deployer
 from hostgate.session.model_session import ModelSession
@@ -254,6 +257,7 @@ def create_session_app(
         Route("/api/v1/sessions", open_session, methods=["POST"]),
         Route("/api/v1/health", health, methods=["GET"]),
         *deploy_routes(deployer),
+        *catalog_routes(lambda: registry.models, claims),
         Route("/api/v1/pools/{name}/sessions", pool_acquire, methods=["POST"]),
         Route("/api/v1/pools/{name}/sessions/{id}", pool_release, methods=["DELETE"]),
         Route("/api/v1/pools/{name}", pool_status, methods=["GET"]),
