@@ -38,6 +38,7 @@ from hostgate.runtime.limits import connection_cap
 from hostgate.runtime.tls_scope import hardened_protocol
 from hostgate.store import open_store
 from hostgate.store.base import StoreStatus
+from hostgate.webservices.member import member_webservices
 
 if TYPE_CHECKING:
     from hostgate.store.etcd_member import EtcdMember
@@ -214,6 +215,10 @@ class _Lifecycle:
         routing = asyncio.create_task(_routing_loop(service), name="routing-loop")
         stack.push_async_callback(_cancel, routing)
         app = create_app(service)
+        # The web services (#19) in every member: /ws routes beside the API's, a client of this cluster.
+        ws_routes, ws_invoker = member_webservices(settings)
+        app.router.routes.extend(ws_routes)
+        stack.push_async_callback(ws_invoker.aclose)
         # Unwound before service.audit.close (pushed earlier): the guard's counts of failed logins still in their
         # window become audit entries the writer stores on its way out, instead of being lost at a stop.
         stack.callback(app.state.login_guard.close)
