@@ -16,6 +16,7 @@ password, so an answer proves which cluster served it) and ``hostgate webservice
 from __future__ import annotations
 
 import base64
+import socket
 import ssl
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from zeep.wsse.username import UsernameToken
 from hostgate.cli.lab import Installation, Member, installation
 from hostgate.webservices.wsdl import SOAP_ENV
 from tests.helpers.hosts import HostProcess, host_3270
+from tests.helpers.lone_member import read_response
 from tests.helpers.models import write_model
 from tests.helpers.webservices import WsProcess
 
@@ -326,6 +328,20 @@ def test_bad_rest_input_is_refused_with_a_code(
 ) -> None:
     resp = lab.rest(procedure, inputs)
     assert (resp.status_code, resp.json()["code"]) == (status, code)
+
+
+def test_a_body_over_the_cap_is_refused_before_it_is_read(lab: Lab) -> None:
+    # Declared 2 MiB, never sent: the answer comes from the declared length alone (the cap is 1 MiB).
+    ctx = lab.ws.ctx
+    raw = socket.create_connection(("127.0.0.1", lab.ws.port), timeout=30)
+    with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as sock:
+        sock.sendall(
+            f"POST /ws/v1/models/{MODEL}/procedures/add_customer HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: {_basic(lab)}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {2 * 1024 * 1024}\r\n\r\n".encode()
+        )
+        status, _, body = read_response(sock)
+    assert status == 413 and body["code"] == "HG-1010"
 
 
 def _basic(lab: Lab) -> str:

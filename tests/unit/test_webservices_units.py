@@ -17,6 +17,7 @@ from hostgate.errors import (
     InvalidField,
     KeptSessionNotFound,
     KeptSessionNotYours,
+    KeptSessionsFull,
     PluginConfigInvalid,
     ServerNameUnknown,
     SoapRequestInvalid,
@@ -182,3 +183,12 @@ def test_an_unknown_alias_names_itself_and_each_source(tmp_path: Path) -> None:
     with pytest.raises(ServerNameUnknown) as err:
         asyncio.run(invoker.location(Target(server_name="nope", server_name_source="the header")))
     assert err.value.http_status == 400 and "the header" in err.value.message
+
+
+def test_keeping_past_the_cap_is_refused_before_connecting(tmp_path: Path) -> None:
+    trust = ClusterTrust(ca_file=tmp_path / "ca.pem", sources=("hosts_file",), hosts_file=tmp_path / "hosts")
+    invoker = Invoker(_cfg(tmp_path), trust, max_kept=0)
+    location = ClusterLocation("vhi-a:1", tmp_path / "ca.pem")  # nothing listens there: never reached
+    proc = ProcedureInfo("p", "t", "select")
+    with pytest.raises(KeptSessionsFull):
+        asyncio.run(invoker.call(Caller("ada", "x"), location, "m", proc, {}, Target(keep=True)))

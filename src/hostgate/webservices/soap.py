@@ -2,9 +2,10 @@
 
 A request is parsed with ``defusedxml`` (no DTD, no entity declarations, nothing fetched: an XML bomb or an
 external entity is refused as ``SoapRequestInvalid``, HG-4504), after the body was read with its cap. The
-caller's credentials: HTTP Basic when the request carries it (checked before the body is read), else a
-WS-Security ``UsernameToken`` with a ``PasswordText`` password (read from the envelope's header; a digest
-cannot be passed on to the cluster, so it is refused). The header elements of the model's namespace
+caller's credentials: HTTP Basic when the request carries it, else a WS-Security ``UsernameToken`` with a
+``PasswordText`` password (read from the envelope's header; a digest cannot be passed on to the cluster, so it
+is refused). Both are checked with the cluster the envelope's ``ServerName`` names, so a SOAP body is read
+(capped) and parsed before the check; nothing else is done with it until the caller is known. The header elements of the model's namespace
 ``ServerName``, ``Domain``, ``Pool``, ``Keep`` and ``Session`` set the call's target (a ``ServerName`` here
 wins over plugin-cfg.xml). Every error is a SOAP 1.1 fault (HTTP 500, SOAP 1.1 section 6.2) whose
 ``faultstring`` starts with the code and whose ``detail`` holds ``code``, ``hint`` and ``request_id``.
