@@ -4,6 +4,7 @@ parsing, kept-session rules."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 from pathlib import Path
 from typing import Any
@@ -192,3 +193,63 @@ def test_keeping_past_the_cap_is_refused_before_connecting(tmp_path: Path) -> No
     proc = ProcedureInfo("p", "t", "select")
     with pytest.raises(KeptSessionsFull):
         asyncio.run(invoker.call(Caller("ada", "x"), location, "m", proc, {}, Target(keep=True)))
+
+
+def test_a_resumed_call_needs_no_cluster_round_trip(tmp_path: Path) -> None:
+    """A kept session is resumed on the credentials that kept it: no alias resolution, no credential check
+    with the cluster (plugin-cfg.xml names an alias no source knows, and the call still runs)."""
+    from hostgate.messages import Records
+    from hostgate.webservices.app import build_app, web_services
+    from hostgate.webservices.service import StaticCatalog
+
+    class Kept:
+        calls = 0
+
+        async def perform_table_procedure(self, table: str, name: str, inputs: object) -> Records[Any]:
+            Kept.calls += 1
+            return Records(("result",), ({"result": "kept"},))
+
+        async def close(self) -> None:
+            pass
+
+    trust = ClusterTrust(ca_file=tmp_path / "ca.pem", sources=("hosts_file",), hosts_file=tmp_path / "hosts")
+    (tmp_path / "hosts").write_text("127.0.0.1 m1 other\n")
+    ws = web_services(tmp_path, StaticCatalog([CATALOG]), trust)
+    owner = Caller("admin", "pw")
+    session: Any = Kept()
+    ws.invoker._kept["k1"] = _Kept(session, owner.fingerprint(ws.invoker._key), 0.0)
+    ws.invoker._clock = lambda: 1.0
+    app = build_app(ws)
+    sent: list[dict[str, Any]] = []
+
+    async def call(headers: list[tuple[bytes, bytes]]) -> int:
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/ws/v1/models/demo3270/procedures/list_customers",
+            "raw_path": b"/ws/v1/models/demo3270/procedures/list_customers",
+            "query_string": b"",
+            "headers": [(b"content-type", b"application/json"), *headers],
+            "http_version": "1.1",
+            "scheme": "https",
+            "server": ("127.0.0.1", 1),
+            "client": ("127.0.0.1", 2),
+            "root_path": "",
+        }
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        sent.clear()
+        await app(scope, receive, send)
+        return int(sent[0]["status"])
+
+    basic = b"Basic " + base64.b64encode(b"admin:pw")
+    keep = [(b"authorization", basic), (b"x-hostgate-session", b"k1"), (b"x-hostgate-keep", b"true")]
+    assert asyncio.run(call(keep)) == 200 and Kept.calls == 1
+    assert b'"session":"k1"' in sent[1]["body"]
+    # Without a session the same request needs the cluster: the unknown alias is the answer (502, the file's).
+    assert asyncio.run(call([(b"authorization", basic)])) == 502

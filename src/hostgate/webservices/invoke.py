@@ -181,20 +181,35 @@ class Invoker:
             deadline=self.trust.deadline,
         )
 
+    def owner_check(self, caller: Caller, session_id: str) -> None:
+        """The caller may resume ``session_id``: the same user and password as the caller who kept it (which
+        the cluster accepted then). No cluster round trip: a resumed call costs no alias resolution."""
+        kept = self._kept.get(session_id)
+        if kept is None or self._idle(kept):
+            raise KeptSessionNotFound(f"no kept session {session_id[:40]!r}")
+        if not hmac.compare_digest(kept.owner, caller.fingerprint(self._key)):
+            raise KeptSessionNotYours(f"kept session {session_id[:40]!r} was kept by another caller")
+
+    def _idle(self, kept: _Kept) -> bool:
+        return self._clock() - kept.last_used > self.idle_timeout
+
     async def call(
         self,
         caller: Caller,
-        location: ClusterLocation,
+        location: ClusterLocation | None,
         model: str,
         procedure: ProcedureInfo,
         inputs: Mapping[str, Cell],
         target: Target,
     ) -> CallResult:
         """Run ``procedure`` of ``model`` with ``inputs`` (already checked against the catalog) through the
-        cluster at ``location`` (from :meth:`location`; a resumed session stays where it is)."""
+        cluster at ``location`` (:meth:`location`'s answer; None: looked up here; a resumed session stays
+        where it is)."""
         self._sweep()
         if target.session_id:
             return await self._resumed(caller, procedure, inputs, target)
+        if location is None:
+            location = await self.location(target)
         cfg = self.config.current()
         domain = target.domain or cfg.domain
         pool = "" if target.keep else (target.pool if target.pool is not None else cfg.pool_for(model))
@@ -257,7 +272,7 @@ class Invoker:
         """End kept sessions idle past the timeout (checked at each call: no timer task to own)."""
         now = self._clock()
         for session_id, kept in list(self._kept.items()):
-            if now - kept.last_used > self.idle_timeout and not kept.lock.locked():
+            if self._idle(kept) and not kept.lock.locked():
                 del self._kept[session_id]
                 log.info("kept web-service session ended after %.0f s idle", now - kept.last_used)
                 task = asyncio.get_running_loop().create_task(kept.session.close())

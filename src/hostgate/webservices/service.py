@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from hostgate.connector import ClusterLocation
-from hostgate.errors import ServiceNotFound
+from hostgate.errors import AuthenticationFailed, ServiceNotFound
 from hostgate.messages import Cell
 from hostgate.messages.catalog import ModelCatalog, ProcedureInfo
 from hostgate.webservices import CatalogSource
@@ -44,8 +44,16 @@ class WebServices:
     auth: Authenticator
     max_body: int = 1_048_576
 
-    async def authenticated(self, caller: Caller | None, target: Target) -> tuple[Caller, ClusterLocation]:
-        """The cluster for ``target`` and the caller checked there (before any body is read)."""
+    async def authenticated(
+        self, caller: Caller | None, target: Target
+    ) -> tuple[Caller, ClusterLocation | None]:
+        """The caller checked (before any body is read) and the cluster for ``target``: with the cluster, or
+        for a resumed session against the credentials that kept it (then no cluster: it stays where it is)."""
+        if target.session_id:
+            if caller is None:
+                raise AuthenticationFailed("resuming a kept session needs the credentials that kept it")
+            self.invoker.owner_check(caller, target.session_id)
+            return caller, None
         location = await self.invoker.location(target)
         return await self.auth.check(location, caller), location
 
@@ -59,7 +67,7 @@ class WebServices:
     async def run(
         self,
         caller: Caller,
-        location: ClusterLocation,
+        location: ClusterLocation | None,
         model: str,
         procedure: ProcedureInfo,
         inputs: Mapping[str, Cell],
