@@ -74,6 +74,16 @@ _HEADERS: list[dict[str, Any]] = [
         "description": "Resume a kept session (ends it after this call unless X-Hostgate-Keep is true).",
         "schema": {"type": "string", "maxLength": 64},
     },
+    # The same as query parameters, for clients that cannot set headers (a header wins over its parameter).
+    {"name": "domain", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 255}},
+    {"name": "pool", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 255}},
+    {
+        "name": "keep",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
+    {"name": "session", "in": "query", "required": False, "schema": {"type": "string", "maxLength": 64}},
 ]
 
 _ERRORS = {
@@ -129,7 +139,7 @@ def _operation(model: str, proc: ProcedureInfo, pools: bool) -> dict[str, Any]:
         "summary": proc.description or f"{proc.type} on table {proc.table}",
         "tags": [proc.table],
         # The pool header only where pooled calls are offered: a document names what the service does.
-        "parameters": [h for h in _HEADERS if pools or h["name"] != "X-Hostgate-Pool"],
+        "parameters": [h for h in _HEADERS if pools or h["name"] not in ("X-Hostgate-Pool", "pool")],
         "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
         "responses": responses,
     }
