@@ -6,7 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["store_failover.py", "failover.py", "routing.py", "sessions.py", "guarded_writes.py", "abuse.py"]
+BENCHES = [
+    "store_failover.py",
+    "failover.py",
+    "routing.py",
+    "sessions.py",
+    "guarded_writes.py",
+    "abuse.py",
+    "webservices.py",
+]
 
 
 def main() -> int:

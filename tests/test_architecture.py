@@ -106,6 +106,10 @@ LAZY: dict[tuple[str, str], str] = {
     ): "server code, only inside `hostgate install` (join)",
     ("cli/server_cmds.py", "hostgate.runtime.server"): "server code, only inside `hostgate server`",
     (
+        "cli/ws_cmds.py",
+        "hostgate.webservices.standalone",
+    ): "server code (uvicorn, the web services), only inside `hostgate webservices`",
+    (
         "cli/server_cmds.py",
         "hostgate.runtime.enrol",
     ): "server code, only inside `hostgate install` (one enrol flow)",

@@ -74,6 +74,14 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── CatalogUnavailable         HG-4550  no session server serving a deployed model answered with its catalog
     ├── ModelNotDeployed           HG-4551  the cluster records no session server serving the model
     ├── ScaffoldTargetNotEmpty     HG-4552  `hostgate scaffold --out DIR`: DIR holds files (without --force)
+    ├── WebServiceError            HG-4500  (family) the web-service layer (REST/SOAP over models' procedures, #19)
+    │   ├── ServerNameUnknown      HG-4501  the management cluster's alias (serverName) resolved to no address
+    │   ├── PluginConfigInvalid    HG-4502  plugin-cfg.xml is not well-formed or holds a bad entry
+    │   ├── ServiceNotFound        HG-4503  no such published model or procedure
+    │   ├── SoapRequestInvalid     HG-4504  a SOAP request is not a well-formed SOAP 1.1 envelope (or uses DTDs/entities)
+    │   ├── KeptSessionNotFound    HG-4505  no kept web-service session of that id (ended, timed out, never kept)
+    │   ├── KeptSessionNotYours    HG-4506  a kept session is resumed by another caller than the one who kept it
+    │   └── KeptSessionsFull       HG-4507  the web-service layer holds as many kept sessions as it may
     ├── NamingError
     │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
@@ -161,6 +169,9 @@ __all__ = [
     "InvalidField",
     "InvalidValue",
     "JoinFailed",
+    "KeptSessionNotFound",
+    "KeptSessionNotYours",
+    "KeptSessionsFull",
     "KeyNotSupported",
     "KeyboardLocked",
     "LastAdministrator",
@@ -192,6 +203,7 @@ __all__ = [
     "NotSupported",
     "OfflineBoundExceeded",
     "PasswordNotLocal",
+    "PluginConfigInvalid",
     "PoolClosed",
     "PoolError",
     "PoolNotFound",
@@ -209,12 +221,15 @@ __all__ = [
     "SecurityError",
     "ServerBusy",
     "ServerCertificateRefused",
+    "ServerNameUnknown",
+    "ServiceNotFound",
     "SessionError",
     "SessionLost",
     "SessionNotFound",
     "SessionServerNotFound",
     "SessionServerUnreachable",
     "SignOnFailed",
+    "SoapRequestInvalid",
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
@@ -223,6 +238,7 @@ __all__ = [
     "UnsafeAddress",
     "UsageError",
     "UserNotFound",
+    "WebServiceError",
     "WriteInProgress",
     "WrongCluster",
     "error_from_payload",
@@ -816,6 +832,73 @@ class ScaffoldTargetNotEmpty(HostgateError):
     code = "HG-4552"
     hint = "Name a new or empty directory with --out, or pass --force to overwrite the generated files there."
     http_status = 409
+
+
+class WebServiceError(HostgateError):
+    """The web-service layer (webservices/): deployed models' procedures over REST/JSON and SOAP 1.1."""
+
+    code = "HG-4500"
+    http_status = 500
+
+
+class ServerNameUnknown(WebServiceError):
+    """The alias of the management cluster (plugin-cfg.xml's serverName or the request's ServerName) resolves
+    nowhere; the message names the alias, where it came from, and what every naming source said."""
+
+    code = "HG-4501"
+    hint = (
+        "Set <entry key=\"serverName\"> in plugin-cfg.xml (or the request's ServerName) to the cluster's alias, "
+        "and make the alias known to the naming sources (`hostgate resolve ALIAS` shows each one)."
+    )
+    http_status = 502
+
+    def __init__(self, message: str, *, hint: str | None = None, from_request: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        if from_request:
+            # The caller's own ServerName: the request is wrong (400), not this gateway's configuration (502).
+            self.http_status = 400  # type: ignore[misc]
+
+
+class PluginConfigInvalid(WebServiceError):
+    code = "HG-4502"
+    hint = (
+        'plugin-cfg.xml holds <entry key="NAME">VALUE</entry> elements only (no DTD); correct the named '
+        "entry or delete the file to get the default (serverName localhost) written again."
+    )
+    http_status = 500
+
+
+class ServiceNotFound(WebServiceError):
+    code = "HG-4503"
+    hint = "GET /ws/v1/models lists the published models and their procedures."
+    http_status = 404
+
+
+class SoapRequestInvalid(WebServiceError):
+    code = "HG-4504"
+    hint = (
+        "Send a SOAP 1.1 envelope (document/literal) as the model's WSDL describes it (GET /ws/soap/MODEL?wsdl); "
+        "DTDs and entity declarations are refused."
+    )
+    http_status = 400
+
+
+class KeptSessionNotFound(WebServiceError):
+    code = "HG-4505"
+    hint = "The kept session ended or was idle longer than its timeout; call again without a session id."
+    http_status = 404
+
+
+class KeptSessionNotYours(WebServiceError):
+    code = "HG-4506"
+    hint = "Only the caller who kept a session may resume it; call with that caller's credentials."
+    http_status = 403
+
+
+class KeptSessionsFull(WebServiceError):
+    code = "HG-4507"
+    hint = "End kept sessions you no longer need (`end`), or call without keeping the session."
+    http_status = 503
 
 
 class NamingError(HostgateError):

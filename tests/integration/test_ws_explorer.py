@@ -2,9 +2,8 @@
 
 The page is served by uvicorn in this process with the catalog routes over a real lab cluster
 (tests/helpers/ws_lab.py: a management member, session servers, a mock 3270 host, models activated with
-``hostgate activatemodel``). The REST procedure route is wt-ws's; until the merge, the try-it tests run against
-a stand-in at the contract URL that makes the same call through the connector (via domain, a real host), and
-the test against the real route is skipped with its reason.
+``hostgate activatemodel``). The try-it tests run against a stand-in at the contract URL that makes the same
+call through the connector (via domain, a real host), and against the real REST route of the web services.
 """
 
 from __future__ import annotations
@@ -24,11 +23,15 @@ from starlette.routing import Route
 from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.connector import ClusterLocation, connect_via_domain
 from hostgate.errors import AuthenticationFailed, ModelItemNotFound
+from hostgate.webservices.app import build_app
 from hostgate.webservices.catalog import ClusterCatalog
 from hostgate.webservices.catalog_routes import catalog_routes
 from hostgate.webservices.explorer import CSP, explorer_routes
+from hostgate.webservices.invoke import ClusterTrust
+from hostgate.webservices.wiring import assemble
 from tests.helpers.browser import browser, new_context, playwright_driver
 from tests.helpers.hosts import HostProcess, host_3270
+from tests.helpers.webservices import plugin_cfg_text
 from tests.helpers.ws_lab import WsLab, serve, ws_lab
 
 __all__ = ["browser", "host_3270", "playwright_driver"]
@@ -177,16 +180,21 @@ def test_trying_a_call_shows_the_hosts_rows_and_a_coded_error(
         context.close()
 
 
-@pytest.mark.skip(reason="needs the REST procedures route (wt-ws); enabled at merge")
 def test_trying_a_call_through_the_rest_route(browser: Browser, lab: WsLab) -> None:
-    """As the stand-in test, against wt-ws's ``POST /ws/v1/models/{model}/procedures/{procedure}``: the lead
-    builds the member's (or ``hostgate webservices``') app with ``catalog_routes(ClusterCatalog(...))`` and
-    ``explorer_routes()`` among its extra routes and points ``url`` at it."""
-    from hostgate.webservices.app import build_app, web_services  # type: ignore[import-not-found]
-
-    source = ClusterCatalog(lab.location)
-    ws = web_services(lab.inst.root / "ws-data", source, lab.location)
-    app = build_app(ws, extra_routes=[*catalog_routes(source), *explorer_routes()])
+    """As the stand-in test, against the real web services (webservices/wiring.py: REST, catalog and Explorer
+    as a member or ``hostgate webservices`` serves them), plugin-cfg.xml naming the lab's alias."""
+    data = lab.inst.root / "ws-data"
+    (data / "webservices").mkdir(parents=True, exist_ok=True)
+    (data / "webservices" / "plugin-cfg.xml").write_text(plugin_cfg_text(lab.alias, domain="prod"))
+    trust = ClusterTrust(
+        ca_file=lab.inst.ca_file,
+        hosts_file=lab.hosts_file,
+        sources=("hosts_file",),
+        default_port=lab.inst.api_port,
+        deadline=20.0,
+    )
+    ws, joined = assemble(data, trust)
+    app = build_app(ws, extra_routes=joined)
     with serve(app) as url:
         context = new_context(browser)
         page = context.new_page()

@@ -25,6 +25,7 @@ from hostgate.errors import (
     HostDisconnected,
     HostTimeout,
     HostUnreachable,
+    InvalidValue,
     KeyboardLocked,
 )
 from hostgate.hosts._liveness import Pollable, probe
@@ -207,6 +208,13 @@ class Tn3270Session(ThreadedSession):
             typed = term.key_data(text)
         except _tnz.TnzError as exc:
             raise KeyboardLocked(f"{self.where} refused input: {exc}") from exc
+        except UnicodeEncodeError as exc:
+            # tnz encodes with the terminal's EBCDIC code page (cp037 by default): a character it lacks is the
+            # caller's value, not a fault of the host or of hostgate (a 500 before; issue #19's fuzzing).
+            bad = exc.object[exc.start : exc.end]
+            raise InvalidValue(
+                f"{self.where}: {bad!r} is not in the terminal's code page ({exc.encoding}); nothing was typed"
+            ) from None
         if typed != len(text):
             row, col = divmod(term.curadd, term.maxcol)
             raise FieldNotWritable(

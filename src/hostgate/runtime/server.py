@@ -39,6 +39,7 @@ from hostgate.runtime.limits import connection_cap
 from hostgate.runtime.tls_scope import hardened_protocol
 from hostgate.store import open_store
 from hostgate.store.base import StoreStatus
+from hostgate.webservices.member import member_webservices
 
 if TYPE_CHECKING:
     from hostgate.store.etcd_member import EtcdMember
@@ -217,6 +218,10 @@ class _Lifecycle:
         app = create_app(service)
         # The web console at /console (issue #20), behind the same error boundary and login guard as the API.
         mount_console(app, service, app.state.login_guard)
+        # The web services (#19) in every member: /ws routes beside the API's, a client of this cluster.
+        ws_routes, ws_invoker = member_webservices(settings)
+        app.router.routes.extend(ws_routes)
+        stack.push_async_callback(ws_invoker.aclose)
         # Unwound before service.audit.close (pushed earlier): the guard's counts of failed logins still in their
         # window become audit entries the writer stores on its way out, instead of being lost at a stop.
         stack.callback(app.state.login_guard.close)
