@@ -68,7 +68,11 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── PoolWaitTimeout        HG-4303  no session of the pool came free within max wait
     │   ├── PoolVariablesExhausted HG-4304  every entry of a pool's variable list is held by a session (names the list)
     │   ├── PoolsFileError         HG-4305  the pools file is invalid (every issue with its path and line)
-    │   └── PoolClosed             HG-4306  the pool was stopped (server shutting down) while the client waited
+    │   ├── PoolClosed             HG-4306  the pool was stopped (server shutting down) while the client waited
+    │   ├── PoolDefinitionNotFound HG-4330  no pool of that name is defined in the cluster
+    │   ├── InvalidPoolDefinition  HG-4331  a pool definition or schedule is invalid (names the field)
+    │   ├── PoolAlreadyDefined     HG-4332  a pool of that name is already defined in the cluster
+    │   └── PoolDrained            HG-4333  the pool is drained: it hands out no sessions
     ├── NamingError
     │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
@@ -151,6 +155,7 @@ __all__ = [
     "HostsFileError",
     "InternalError",
     "InvalidField",
+    "InvalidPoolDefinition",
     "InvalidValue",
     "JoinFailed",
     "KeyNotSupported",
@@ -183,7 +188,10 @@ __all__ = [
     "NotSupported",
     "OfflineBoundExceeded",
     "PasswordNotLocal",
+    "PoolAlreadyDefined",
     "PoolClosed",
+    "PoolDefinitionNotFound",
+    "PoolDrained",
     "PoolError",
     "PoolNotFound",
     "PoolQueueFull",
@@ -760,6 +768,32 @@ class PoolClosed(PoolError):
     hint = (
         "The session server is stopping or the pool was removed; connect again (another server may serve it)."
     )
+    http_status = 503
+
+
+class PoolDefinitionNotFound(PoolError):
+    code = "HG-4330"
+    hint = "`hostgate pool list` shows the pools defined in the cluster; `hostgate pool create` defines one."
+    http_status = 404
+
+
+class InvalidPoolDefinition(PoolError):
+    """A pool definition or its schedule is invalid: every problem is named by its field; nothing was stored."""
+
+    code = "HG-4331"
+    hint = "Correct each named field and send the whole definition again; nothing of it was stored."
+    http_status = 400
+
+
+class PoolAlreadyDefined(PoolError):
+    code = "HG-4332"
+    hint = "Pool names are unique in the cluster: choose another name, or change the pool with `hostgate pool update`."
+    http_status = 409
+
+
+class PoolDrained(PoolError):
+    code = "HG-4333"
+    hint = "The pool is drained (`hostgate pool drain`): it hands out no sessions until `hostgate pool resume POOL`."
     http_status = 503
 
 

@@ -151,7 +151,9 @@ def _check_rule(rule: Rule) -> str | None:
             "five fields ('0 8 * * 1-5')"
         )
     if not 1 <= rule.minutes <= MAX_MINUTES:
-        return f"minutes (how long each period of a cron rule lasts) must be 1-{MAX_MINUTES}, not {rule.minutes}"
+        return (
+            f"minutes (how long each period of a cron rule lasts) must be 1-{MAX_MINUTES}, not {rule.minutes}"
+        )
     # Periods of one rule must not overlap: a rule firing every G minutes cannot last longer than G.
     it = croniter(rule.when, datetime(2026, 1, 1))
     previous = it.get_next(datetime)
@@ -270,7 +272,9 @@ def effective(base: Sizes, schedule: Schedule, at: float) -> tuple[Sizes, int | 
         return base, None
     zone = _zone(schedule.zone)
     moment = datetime.fromtimestamp(at, UTC)
-    periods = [_periods(r, zone, moment - _lookback(schedule), moment + timedelta(seconds=1)) for r in schedule.rules]
+    periods = [
+        _periods(r, zone, moment - _lookback(schedule), moment + timedelta(seconds=1)) for r in schedule.rules
+    ]
     return _in_force(periods, base, schedule, moment)
 
 
@@ -301,4 +305,3 @@ def local_text(at: float, zone: str) -> str:
     """``at`` as the zone's wall time with its offset, for people (``2026-03-29 03:00 CEST +02:00``)."""
     when = datetime.fromtimestamp(at, _zone(zone))
     return when.strftime("%Y-%m-%d %H:%M %Z %z")[:-2] + ":" + when.strftime("%z")[-2:]
-
