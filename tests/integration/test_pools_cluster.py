@@ -134,14 +134,14 @@ def test_a_pool_on_a_domain_reaches_both_servers_within_one_heartbeat_and_no_oth
         "max_wait": 5,
         # The mock host takes one account; the list still bounds the pool to 4 sessions (one entry each).
         "variable_lists": [
-            {"name": "creds", "columns": ["userid", "password"], "entries": [["ADA", SECRET]] * 4}
+            {"name": "creds", "columns": ["userid", "password"], "secret_entries": [["ADA", SECRET]] * 4}
         ],
     }
     resp = lab.api("POST", "/cluster/pools", definition)
     stored = time.monotonic()
     assert resp.status_code == 201, resp.text
     assert resp.json()["servers"] == sorted(s.name for s in lab.prod)
-    assert '"entries"' not in resp.text and SECRET not in resp.text  # stored secrets never shown
+    assert "secret_entries" not in resp.text and SECRET not in resp.text  # stored secrets never shown
     for server in lab.prod:
         poll(f"pool orders on {server.name}", lambda s=server: _status(lab, s, tokens[s.name]), deadline=60)
         took = time.monotonic() - stored

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from hostgate import pki
@@ -67,9 +68,7 @@ def definition(**changes: object) -> PoolDefinition:
         "startup_entity": "CustomerList",
         "max_concurrent": 4,
         "domain": "prod",
-        "variable_lists": (
-            VariableListSpec("creds", columns=("userid", "password"), entries=(("ADA", SECRET),)),
-        ),
+        "variable_lists": (VariableListSpec("creds", "", ("userid", "password"), (("ADA", SECRET),)),),
     }
     return PoolDefinition(**{**base, **changes})  # type: ignore[arg-type]
 
@@ -116,12 +115,18 @@ async def test_bad_input_is_refused_whole_naming_every_field_and_nothing_is_stor
         max_concurrent=0,
         domain="nosuch",
         max_wait=-1.0,
-        variable_lists=(VariableListSpec("creds", columns=("userid",), entries=((SECRET, "extra"),)),),
+        variable_lists=(VariableListSpec("creds", "", ("userid",), ((SECRET, "extra"),)),),
     )
     with pytest.raises(InvalidPoolDefinition) as caught:
         await lab.pools.create(ADMIN, bad)
     message = caught.value.message
-    for field in ("'name'", "'max_concurrent'", "'domain'", "'max_wait'", "'variable_lists[0].entries[0]'"):
+    for field in (
+        "'name'",
+        "'max_concurrent'",
+        "'domain'",
+        "'max_wait'",
+        "'variable_lists[0].secret_entries[0]'",
+    ):
         assert field in message, (field, message)
     assert SECRET not in message and caught.value.code == "HG-4331"
     assert lab.member.cache.items(POOLS_PREFIX) == []
@@ -167,3 +172,17 @@ async def test_the_api_hides_secrets_and_serves_definitions_only_to_the_servers_
         assert bad.status_code == 400 and bad.json()["code"] == "HG-1011"
         schedule = await http.get("/api/v1/cluster/pools/orders/schedule?changes=abc")
         assert schedule.status_code == 400
+
+
+async def test_stored_entries_sent_to_the_api_never_reach_the_audit_trail(lab: Lab) -> None:
+    # Regression: the audit hook keeps the request body, scrubbing only fields named like a secret; the stored
+    # variable-list values travelled as "entries" and were kept in the audit entry of the pool's creation.
+    body = msgspec.to_builtins(definition())
+    async with lab.member.http() as http:
+        created = await http.post("/api/v1/cluster/pools", json=body)
+        assert created.status_code == 201, created.text
+        assert await lab.member.service.audit.flush(10.0)
+        trail = await http.get("/api/v1/audit")
+    assert trail.status_code == 200 and "orders" in trail.text, trail.text
+    assert SECRET not in trail.text
+    assert lab.pools.for_server("s1").pools[0].variable_lists[0].entries == (("ADA", SECRET),)

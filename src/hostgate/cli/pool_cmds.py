@@ -123,7 +123,7 @@ def _stored_list(name: str, path: str) -> VariableListSpec:
     if not rows:
         raise UsageError(f"variable list file {path} is empty: its first row names the variables")
     return VariableListSpec(
-        name, columns=tuple(h.strip() for h in rows[0]), entries=tuple(map(tuple, rows[1:]))
+        name, columns=tuple(h.strip() for h in rows[0]), secret_entries=tuple(map(tuple, rows[1:]))
     )
 
 

@@ -172,7 +172,7 @@ def _check_list(listed: VariableListRecord, at: str, seen: set[str]) -> list[tup
     stored = bool(listed.columns or listed.entries)
     if bool(listed.file) == stored:
         found.append(
-            (at, "give either file (a CSV file on each owning server) or columns and entries (stored)")
+            (at, "give either file (a CSV file on each owning server) or columns and secret_entries")
         )
         return found
     if listed.file:
@@ -185,17 +185,17 @@ def _check_list(listed: VariableListRecord, at: str, seen: set[str]) -> list[tup
     if not listed.columns or not names_ok or len(set(listed.columns)) != len(listed.columns):
         found.append((f"{at}.columns", "the model variables each entry sets: distinct identifiers"))
     if not listed.entries:
-        found.append((f"{at}.entries", "at least one entry (one per session)"))
+        found.append((f"{at}.secret_entries", "at least one entry (one per session)"))
     elif len(listed.entries) > MAX_ENTRIES:
-        found.append((f"{at}.entries", f"at most {MAX_ENTRIES} entries"))
+        found.append((f"{at}.secret_entries", f"at most {MAX_ENTRIES} entries"))
     for row, entry in enumerate(listed.entries):
         # Position and counts only: the values are secrets (host passwords).
         if len(entry) != len(listed.columns):
             found.append(
-                (f"{at}.entries[{row}]", f"has {len(entry)} values for {len(listed.columns)} columns")
+                (f"{at}.secret_entries[{row}]", f"has {len(entry)} values for {len(listed.columns)} columns")
             )
             break
         if any(len(v) > MAX_VALUE for v in entry):
-            found.append((f"{at}.entries[{row}]", f"a value is longer than {MAX_VALUE} characters"))
+            found.append((f"{at}.secret_entries[{row}]", f"a value is longer than {MAX_VALUE} characters"))
             break
     return found

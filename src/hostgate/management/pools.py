@@ -74,7 +74,7 @@ MAX_CHANGES = 100
 
 
 def _lists(specs: tuple[VariableListSpec, ...]) -> tuple[VariableListRecord, ...]:
-    return tuple(VariableListRecord(s.name, s.file, s.columns, s.entries) for s in specs)
+    return tuple(VariableListRecord(s.name, s.file, s.columns, s.secret_entries) for s in specs)
 
 
 def _rules(spec: ScheduleSpec | None) -> tuple[str, tuple[ScheduleRuleRecord, ...]]:

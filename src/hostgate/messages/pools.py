@@ -3,7 +3,7 @@
 A pool is defined on a domain (every session server of the domain runs it) or on one session server. The
 definition is the session server's pools-file entry plus where it runs, its schedule and whether it is drained.
 Variable lists come from a CSV file on each owning server (``file``) or are stored in the cluster (``columns`` +
-``entries``); stored entries are secrets: no answer to an account carries them (``PoolView`` says how many),
+``secret_entries``); stored entries are secrets: no answer to an account carries them (``PoolView`` says how many),
 only the owning servers get them (``ServerPoolsAnswer``, authenticated by the server's certificate).
 
 The paths are ``/api/v1/cluster/pools``, not ``/api/v1/pools``: the session face already answers ``GET
@@ -35,12 +35,14 @@ __all__ = [
 
 class VariableListSpec(Message, frozen=True):
     """One entry per session. ``file``: a CSV file on each owning server (relative to its data directory);
-    or ``columns`` (model variable names) and ``entries`` (one row of values per session) stored in the cluster."""
+    or ``columns`` (model variable names) and ``secret_entries`` (one row of values per session) stored in the
+    cluster. The name says "secret" on purpose: the audit entry of a write keeps its request body minus the
+    fields named like a secret (management/audit_records.py), so these values are never kept there."""
 
     name: str
     file: str = ""
     columns: tuple[str, ...] = ()
-    entries: tuple[tuple[str, ...], ...] = ()
+    secret_entries: tuple[tuple[str, ...], ...] = ()
 
 
 class ScheduleRuleSpec(Message, frozen=True):
