@@ -719,7 +719,10 @@ class PoolError(HostgateError):
 
 class PoolNotFound(PoolError):
     code = "HG-4301"
-    hint = "`GET /api/v1/pools` on the session server lists its pools (defined in its pools file)."
+    hint = (
+        "`GET /api/v1/pools` on the session server lists the pools it runs (its pools file's and those the "
+        "cluster gives it: `hostgate pool list`)."
+    )
     http_status = 404
 
 
