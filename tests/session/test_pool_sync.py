@@ -113,6 +113,9 @@ async def test_a_period_boundary_changes_the_running_pool_at_the_first_tick_past
     assert lab.sync.tick() == "" and running.sizes == PoolSizes(3, 0, 3)
     lab.clock.advance(1)
     assert lab.sync.tick() and running.sizes == PoolSizes(3, 2, 2)
+    # A wall clock set back (NTP) is evaluated again at once, not after the change it had computed.
+    lab.clock.now = datetime(2026, 3, 27, 18, 30, tzinfo=PARIS).timestamp()
+    assert lab.sync.tick() and running.sizes == PoolSizes(3, 0, 3)
 
 
 async def test_the_cluster_definition_wins_and_the_file_pool_returns_when_it_is_deleted(lab: Lab) -> None:
