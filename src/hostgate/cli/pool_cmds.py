@@ -81,7 +81,8 @@ def _settings_options(func: Any) -> Any:
             "variables",
             multiple=True,
             metavar="NAME=VALUE",
-            help="A model variable (repeatable).",
+            help="A model variable, the same for every session (repeatable; shown by `pool show`: put secrets "
+            "in a --stored-list).",
         ),
         click.option(
             "--list-file",
