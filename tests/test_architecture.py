@@ -38,6 +38,8 @@ BOTTOM_ROWS: dict[str, frozenset[str]] = {
     "tokens": frozenset({"errors", "messages"}),
     # The typed wire messages (msgspec only): imported by both faces, the connector and the CLI.
     "messages": frozenset({"errors"}),
+    # Pool schedules (croniter, zoneinfo): one evaluation for the management API, the session servers, the CLI.
+    "pool_schedule": frozenset(),
 }
 BOTTOM = frozenset(BOTTOM_ROWS)
 SERVER_SIDE = frozenset(

@@ -82,6 +82,11 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── KeptSessionNotFound    HG-4505  no kept web-service session of that id (ended, timed out, never kept)
     │   ├── KeptSessionNotYours    HG-4506  a kept session is resumed by another caller than the one who kept it
     │   └── KeptSessionsFull       HG-4507  the web-service layer holds as many kept sessions as it may
+    │   ├── PoolClosed             HG-4306  the pool was stopped (server shutting down) while the client waited
+    │   ├── PoolDefinitionNotFound HG-4330  no pool of that name is defined in the cluster
+    │   ├── InvalidPoolDefinition  HG-4331  a pool definition or schedule is invalid (names the field)
+    │   ├── PoolAlreadyDefined     HG-4332  a pool of that name is already defined in the cluster
+    │   └── PoolDrained            HG-4333  the pool is drained: it hands out no sessions
     ├── NamingError
     │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
@@ -167,6 +172,7 @@ __all__ = [
     "HostsFileError",
     "InternalError",
     "InvalidField",
+    "InvalidPoolDefinition",
     "InvalidValue",
     "JoinFailed",
     "KeptSessionNotFound",
@@ -204,7 +210,10 @@ __all__ = [
     "OfflineBoundExceeded",
     "PasswordNotLocal",
     "PluginConfigInvalid",
+    "PoolAlreadyDefined",
     "PoolClosed",
+    "PoolDefinitionNotFound",
+    "PoolDrained",
     "PoolError",
     "PoolNotFound",
     "PoolQueueFull",
@@ -755,7 +764,10 @@ class PoolError(HostgateError):
 
 class PoolNotFound(PoolError):
     code = "HG-4301"
-    hint = "`GET /api/v1/pools` on the session server lists its pools (defined in its pools file)."
+    hint = (
+        "`GET /api/v1/pools` on the session server lists the pools it runs (its pools file's and those the "
+        "cluster gives it: `hostgate pool list`)."
+    )
     http_status = 404
 
 
@@ -898,6 +910,31 @@ class KeptSessionNotYours(WebServiceError):
 class KeptSessionsFull(WebServiceError):
     code = "HG-4507"
     hint = "End kept sessions you no longer need (`end`), or call without keeping the session."
+
+
+class PoolDefinitionNotFound(PoolError):
+    code = "HG-4330"
+    hint = "`hostgate pool list` shows the pools defined in the cluster; `hostgate pool create` defines one."
+    http_status = 404
+
+
+class InvalidPoolDefinition(PoolError):
+    """A pool definition or its schedule is invalid: every problem is named by its field; nothing was stored."""
+
+    code = "HG-4331"
+    hint = "Correct each named field and send the whole definition again; nothing of it was stored."
+    http_status = 400
+
+
+class PoolAlreadyDefined(PoolError):
+    code = "HG-4332"
+    hint = "Pool names are unique in the cluster: choose another name, or change the pool with `hostgate pool update`."
+    http_status = 409
+
+
+class PoolDrained(PoolError):
+    code = "HG-4333"
+    hint = "The pool is drained (`hostgate pool drain`): it hands out no sessions until `hostgate pool resume POOL`."
     http_status = 503
 
 

@@ -26,5 +26,6 @@ def listing_service() -> Any:
         member_name="m",
         grant_admin=None,
         deployments=None,  # the deployment routes only keep a reference to it
+        pools=None,  # so do the pool-definition routes (api/pool_routes.py)
         audit=AuditTrail(),  # the write hook and GET /api/v1/audit (api/audit_routes.py)
     )

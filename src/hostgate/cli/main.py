@@ -15,6 +15,7 @@ from hostgate.cli.grant_cmds import grant, whoami
 from hostgate.cli.ldap_cmds import ldap
 from hostgate.cli.login_cmds import login, logout
 from hostgate.cli.model_cmd import model
+from hostgate.cli.pool_cmds import pool
 from hostgate.cli.resolve_cmd import resolve_cmd
 from hostgate.cli.scaffold_cmds import scaffold_cmd
 from hostgate.cli.server_cmds import install, server
@@ -39,6 +40,7 @@ cli.add_command(grant)
 cli.add_command(whoami)
 cli.add_command(audit)
 cli.add_command(domain)
+cli.add_command(pool)
 cli.add_command(servers)
 cli.add_command(resolve_cmd)
 cli.add_command(demo)

@@ -40,6 +40,7 @@ from hostgate.management.deployments import DeploymentService
 from hostgate.management.domains import DomainService
 from hostgate.management.grant_admin import GrantAdmin, refuse_builtin_admin
 from hostgate.management.install import BOOTSTRAP_FILE
+from hostgate.management.pools import PoolAdmin
 from hostgate.management.records import (
     CA_KEY,
     CLUSTER_KEY,
@@ -158,6 +159,8 @@ class ManagementService:
             settings.server.member_name,
             visibility_timeout=visibility_timeout,
         )
+        # Pool definitions stored in the cluster and their delivery to session servers (management/pools.py).
+        self.pools = PoolAdmin(store, cache, self.domains, self.access, visibility_timeout=visibility_timeout)
         self._visibility_timeout = visibility_timeout
         self._probe_timeout = probe_timeout
         self._peer_ssl = _peer_context(settings)

@@ -47,6 +47,15 @@ from hostgate.messages.management import (
     TokenRequest,
     UserView,
 )
+from hostgate.messages.pools import (
+    PoolDefinition,
+    PoolSessionView,
+    PoolUpdate,
+    PoolView,
+    ScheduleAnswer,
+    ScheduleSpec,
+    ServerPoolsAnswer,
+)
 from hostgate.messages.session import (
     Attributes,
     AttributesWrite,
@@ -234,6 +243,50 @@ class _Management:
     deployments: Endpoint[None, tuple[DeploymentView, ...]] = _m(
         "GET", "/deployments", None, tuple[DeploymentView, ...], "Recorded deployments (?server=S&domain=D)"
     )
+    # Pools stored in the cluster (issue #18; api/pool_routes.py). Not /pools: the session face's GET /pools
+    # (a server's running pools) shares the one OpenAPI document.
+    cluster_pools: Endpoint[None, tuple[PoolView, ...]] = _m(
+        "GET", "/cluster/pools", None, tuple[PoolView, ...], "Pools defined in the cluster"
+    )
+    pool_create: Endpoint[PoolDefinition, PoolView] = _m(
+        "POST", "/cluster/pools", PoolDefinition, PoolView, "Define a pool on a domain or server", status=201
+    )
+    pool_show: Endpoint[None, PoolView] = _m(
+        "GET", "/cluster/pools/{name}", None, PoolView, "A pool definition"
+    )
+    pool_update: Endpoint[PoolUpdate, PoolView] = _m(
+        "PATCH", "/cluster/pools/{name}", PoolUpdate, PoolView, "Change a pool (fields given)"
+    )
+    pool_delete: Endpoint[None, Removed] = _m(
+        "DELETE", "/cluster/pools/{name}", None, Removed, "Delete a pool (its servers drain it)"
+    )
+    pool_drain: Endpoint[None, PoolView] = _m(
+        "POST", "/cluster/pools/{name}/drain", None, PoolView, "Drain a pool: no new sessions"
+    )
+    pool_resume: Endpoint[None, PoolView] = _m(
+        "POST", "/cluster/pools/{name}/resume", None, PoolView, "Hand out sessions of a drained pool again"
+    )
+    pool_schedule: Endpoint[None, ScheduleAnswer] = _m(
+        "GET",
+        "/cluster/pools/{name}/schedule",
+        None,
+        ScheduleAnswer,
+        "Sizes in force and next changes (?changes=N)",
+    )
+    pool_schedule_set: Endpoint[ScheduleSpec, PoolView] = _m(
+        "PUT", "/cluster/pools/{name}/schedule", ScheduleSpec, PoolView, "Set a pool's schedule"
+    )
+    pool_schedule_clear: Endpoint[None, PoolView] = _m(
+        "DELETE", "/cluster/pools/{name}/schedule", None, PoolView, "Clear a pool's schedule"
+    )
+    pool_inspect: Endpoint[None, tuple[RouteAnswer, ...]] = _m(
+        "POST", "/cluster/pools/{name}/inspect", None, tuple[RouteAnswer, ...],
+        "The servers running a pool, each with a pool-admin token (Developer)",
+    )  # fmt: skip
+    server_pools: Endpoint[None, ServerPoolsAnswer] = _m(
+        "GET", "/session-servers/{name}/pools", None, ServerPoolsAnswer, "A session server's pool definitions",
+        auth="certificate",
+    )  # fmt: skip
 
 
 class _Session:
@@ -296,6 +349,10 @@ class _Session:
     release: Endpoint[None, Closed] = _s(
         "DELETE", "/pools/{name}/sessions/{id}", None, Closed, "Give the session back to its pool",
         auth="bearer",
+    )  # fmt: skip
+    pool_sessions: Endpoint[None, tuple[PoolSessionView, ...]] = _s(
+        "GET", "/pools/{name}/sessions", None, tuple[PoolSessionView, ...],
+        "Each session of the pool: state, holder, since (a pool-admin token)", auth="bearer",
     )  # fmt: skip
 
     deploy: Endpoint[ModelUpload, DeploymentAnswer] = _s(

@@ -156,10 +156,13 @@ class HeartbeatReport(Message, frozen=True):
 
 class HeartbeatAnswer(Reply, frozen=True):
     """The version of the cluster's public token keys: a server fetches them when it differs from its own.
-    ``security``: the server's stored security switch (``None`` from a member of an earlier version)."""
+    ``pools`` likewise for its pool definitions. ``security``: the server's stored security switch (``None`` from a member of an earlier version)."""
 
     token_keys: str
     security: bool | None = None
+    # The version of the cluster-stored pool definitions that concern this server (issue #18; "" none): the
+    # server fetches them (``GET /api/v1/session-servers/{name}/pools``) when it differs. None: an older member.
+    pools: str | None = None
 
 
 class TokenKeysAnswer(Reply, frozen=True):

@@ -40,7 +40,14 @@ from hostgate.errors import ModelSyntaxError, PoolsFileError
 from hostgate.models._reader import NAME, Issues
 from hostgate.models._yaml import YMap, parse_yaml
 
-__all__ = ["PoolSettings", "PoolSizes", "VariableList", "load_pools", "load_pools_file"]
+__all__ = [
+    "PoolSettings",
+    "PoolSizes",
+    "VariableList",
+    "load_pools",
+    "load_pools_file",
+    "read_variable_list",
+]
 
 MAX_LIST_ENTRIES = 100_000
 
@@ -256,6 +263,12 @@ def _lists(issues: Issues, m: YMap, path: str, base: Path) -> tuple[VariableList
         elif made is not None:
             lists.append(made)
     return tuple(lists)
+
+
+def read_variable_list(name: str, path: Path, shown: str) -> tuple[str | None, VariableList | None]:
+    """A variable list's CSV file (also for cluster-stored pools whose list is a file on this server):
+    ``(problem, None)`` naming the file and row, never a value, or ``(None, the list)``."""
+    return _read_list(name, path, shown)
 
 
 def _read_list(name: str, path: Path, shown: str) -> tuple[str | None, VariableList | None]:

@@ -19,6 +19,7 @@ opens no session of its own.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -29,6 +30,7 @@ from hostgate._clock import SYSTEM_CLOCK, Clock
 from hostgate.errors import NotAuthorized, PoolNotFound, SessionNotFound, UsageError
 from hostgate.hosts import open_session
 from hostgate.messages import PoolStatus
+from hostgate.messages.pools import PoolSessionView
 from hostgate.session.model_session import ModelSession
 from hostgate.session.pool_config import PoolSettings
 from hostgate.session.pools import Opener, Pool, PooledSession
@@ -57,6 +59,10 @@ class PoolService:
         self._clock = clock
         self.tick = tick
         self.pools = {s.name: Pool(s, self._opener(s), clock=clock) for s in pools}
+        # Pools taken out of service (deleted, or replaced by a changed definition) until their last session
+        # is signed off: their holders keep their sessions until they give them back (issue #18).
+        self.retiring: list[Pool] = []
+        self._started = False
         # lease id -> (pool, pooled session, wall time of the hand-out or the last ping)
         self._out: dict[str, tuple[Pool, PooledSession, float]] = {}
 
@@ -76,12 +82,78 @@ class PoolService:
 
     def start(self) -> None:
         self.registry.held_elsewhere = self.held_elsewhere
+        self._started = True
         for pool in self.pools.values():
             pool.start()
 
     def held_elsewhere(self) -> int:
         """Host sessions of the pools that are not handed out (warming, idle, returning, checking)."""
-        return sum(p.total for p in self.pools.values()) - len(self._out)
+        return sum(p.total for p in (*self.pools.values(), *self.retiring)) - len(self._out)
+
+    # -- live changes (cluster-stored definitions, session/pool_sync.py) ----------------------------------
+    def define(self, settings: PoolSettings, *, drained: bool = False) -> str:
+        """Run pool ``settings.name`` with these settings from now on; a one-line account of what changed.
+
+        Only the sizes differ: applied to the running pool. Anything else (model, startup entity, variables,
+        timeouts): a new pool replaces it, and the old one drains (its busy sessions stay with their holders
+        until given back)."""
+        current = self.pools.get(settings.name)
+        name = settings.name
+        if (
+            current is not None
+            and dataclasses.replace(settings, sizes=current.settings.sizes) == current.settings
+        ):
+            notes = []
+            if current.settings.sizes != settings.sizes:
+                current.settings = settings
+                current.apply(settings.sizes)
+                notes.append("sizes changed")
+            if drained != current.draining:
+                (current.drain if drained else current.resume)()
+                notes.append("drained" if drained else "resumed")
+            return f"pool {name}: " + ", ".join(notes) if notes else ""
+        pool = Pool(settings, self._opener(settings), clock=self._clock)
+        self.pools[name] = pool
+        if current is not None:
+            self._retire_pool(current, "replaced by a changed definition")
+        if drained:
+            pool.drain()
+        elif self._started:
+            pool.start()
+        verb = "replaced (the old one drains)" if current is not None else "started"
+        return f"pool {name}: {verb}" + (" drained" if drained else "")
+
+    def undefine(self, name: str) -> str:
+        """Stop running pool ``name``: it drains (waiting clients get PoolDrained, busy sessions stay with their
+        holders until given back); it is gone once its last session is signed off."""
+        current = self.pools.pop(name, None)
+        if current is None:
+            return ""
+        self._retire_pool(current, "deleted")
+        return f"pool {name}: deleted, draining"
+
+    def _retire_pool(self, pool: Pool, why: str) -> None:
+        pool.drain(why)
+        if not pool.finished:
+            self.retiring.append(pool)
+
+    def sessions(self, claims: tokens.TokenClaims, name: str) -> tuple[PoolSessionView, ...]:
+        """Each session of pool ``name`` (a pool-admin token for it): state, holder, since when (Unix time)."""
+        self._allowed(claims, name)
+        pool = self.pool(name)
+        mono, wall = self._clock.monotonic(), self._clock.wall()
+        return tuple(
+            PoolSessionView(
+                self.registry.server,
+                s.id,
+                str(s.state),
+                s.holder,
+                round(wall - (mono - s.since), 3),
+                s.uses,
+                round(wall - (mono - s.created), 3),
+            )
+            for s in sorted(pool.sessions(), key=lambda x: x.created)
+        )
 
     def pool(self, name: str) -> Pool:
         found = self.pools.get(name)
@@ -172,6 +244,10 @@ class PoolService:
         """Lease reclaims, then each pool's upkeep; one line per pool."""
         taken = self.reclaim()
         lines = [await pool.run_cycle() for pool in self.pools.values()]
+        for pool in list(self.retiring):
+            if pool.finished:
+                self.retiring.remove(pool)
+                lines.append(f"pool {pool.settings.name}: drained; its last session is signed off")
         if taken:
             lines.append(f"reclaimed {taken} session(s) whose holder stopped calling")
         return lines
@@ -196,4 +272,6 @@ class PoolService:
         for lease in list(self._out):
             self.registry.sessions.pop(lease, None)
         self._out.clear()
-        await asyncio.gather(*(p.close() for p in self.pools.values()), return_exceptions=True)
+        await asyncio.gather(
+            *(p.close() for p in (*self.pools.values(), *self.retiring)), return_exceptions=True
+        )

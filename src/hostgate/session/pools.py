@@ -47,6 +47,7 @@ from hostgate._clock import SYSTEM_CLOCK, Clock
 from hostgate.errors import (
     HostgateError,
     PoolClosed,
+    PoolDrained,
     PoolQueueFull,
     PoolVariablesExhausted,
     PoolWaitTimeout,
@@ -109,6 +110,9 @@ class Pool:
         self._closing: set[asyncio.Task[None]] = set()  # sign-offs: close() waits for them
         self._last_failure = ""
         self._closed = False
+        # Drained (``hostgate pool drain``, or its definition deleted or replaced): no hand-outs, no warming;
+        # idle sessions are signed off at once, busy ones when they come back (issue #18).
+        self.draining = False
         self._exhausted: VariableList | None = None  # the list that stopped the last attempt to grow
         self.created = self.failed = self.replaced = self.recycled = self.reclaimed = 0
         self.acquired = self.waited = self.timed_out = self.refused = 0
@@ -182,6 +186,32 @@ class Pool:
         self._trim()
         self._reconcile()
 
+    def drain(self, why: str = "drained") -> None:
+        """Hand out nothing more: waiting clients get PoolDrained, idle sessions are signed off now, busy ones
+        when their holders give them back (or their lease runs out). ``finished`` once none is left."""
+        self.draining = True
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.set_exception(
+                    PoolDrained(f"pool {self.settings.name} is {why}: it hands out no sessions")
+                )
+        self._waiters.clear()
+        while self._idle:
+            self._retire(self._idle.popleft(), f"the pool is {why}")
+
+    def resume(self) -> None:
+        """Undo ``drain``: the pool warms to its min idle again."""
+        self.draining = False
+        self._reconcile()
+
+    @property
+    def finished(self) -> bool:
+        """Drained and no session left (warming, idle, busy or returning)."""
+        return self.draining and not self._sessions and not self._warming
+
+    def sessions(self) -> list[PooledSession]:
+        return list(self._sessions.values())
+
     async def close(self) -> None:
         """Stop: waiting clients get PoolClosed, every session is signed off (busy ones too: the caller took
         them from their clients first)."""
@@ -203,6 +233,8 @@ class Pool:
         """A session at the startup entity, now or after waiting in the queue (see the module docstring)."""
         if self._closed:
             raise PoolClosed(f"pool {self.settings.name} is stopped")
+        if self.draining:
+            raise PoolDrained(f"pool {self.settings.name} is drained: it hands out no sessions")
         loop = asyncio.get_running_loop()
         started = loop.time()
         if not self.pending:
@@ -287,10 +319,10 @@ class Pool:
         why = self._due(session) if healthy else "its host connection is gone"
         if why is None:
             why = await self._to_startup(session)
-        if why is not None or self._closed:
+        if why is not None or self._closed or self.draining:
             if why is not None and not why.startswith("recycled"):
                 self.replaced += 1
-            self._retire(session, why or "the pool is stopping")
+            self._retire(session, why or ("the pool is drained" if self.draining else "the pool is stopping"))
         else:
             self._park(session)
         self._trim()
@@ -355,7 +387,7 @@ class Pool:
         results = await asyncio.gather(*(self._to_startup(x) for x in due))
         failed = 0
         for session, why in zip(due, results, strict=True):
-            if why is None and not self._closed:
+            if why is None and not self._closed and not self.draining:
                 self._park(session, checked_only=True)
                 self._idle.rotate(1)  # checked, not used: back at the cold end
             else:
@@ -383,7 +415,7 @@ class Pool:
     def _reconcile(self) -> None:
         """Serve waiters from idle sessions (head of the queue first), then warm what the queue and min idle
         need, within max_concurrent. Never awaits: called after every change."""
-        if self._closed:
+        if self._closed or self.draining:
             return
         while self._waiters and self._waiters[0].done():
             self._waiters.popleft()
@@ -409,7 +441,7 @@ class Pool:
     # -- making and ending sessions ------------------------------------------------------------------------
     def _spawn(self) -> bool:
         """Start warming one session; False when a variable list has no free entry."""
-        if self._closed:
+        if self._closed or self.draining:
             return False
         for listed, free in zip(self.settings.variable_lists, self._free, strict=True):
             if not free:
@@ -465,8 +497,8 @@ class Pool:
         session = PooledSession(uuid.uuid4().hex, runtime, digest, now, entries, State.IDLE, 0, now, now)
         self._sessions[session.id] = session
         self.created += 1
-        if self._closed:
-            self._retire(session, "the pool is stopping")
+        if self._closed or self.draining:
+            self._retire(session, "the pool is drained" if self.draining else "the pool is stopping")
             return
         self._idle.append(session)
         self._reconcile()

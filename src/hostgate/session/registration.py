@@ -13,6 +13,9 @@ also carries the server's security switch as stored in the cluster; when every a
 one agrees on a value other than the one in force, ``on_security`` gets it (and keeps it on disk the same
 way). Members whose copy lags behind a change simply delay it by a beat; they never make it flap.
 
+Each answer also names the version of this server's cluster-stored pool definitions: a server holding another
+one fetches them (session/pool_sync.py); every cycle first applies the pools' schedules.
+
 Every answered cycle tells ``contact`` (session/offline.py) that management was heard from: the offline bound
 counts the silence from there.
 """
@@ -28,6 +31,7 @@ from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import HostgateError
 from hostgate.messages import API, HeartbeatReport
 from hostgate.session.offline import ManagementContact
+from hostgate.session.pool_sync import PoolSync
 
 __all__ = ["Heartbeater"]
 
@@ -48,6 +52,7 @@ class Heartbeater:
         security: bool = True,
         on_security: Callable[[bool], None] | None = None,
         contact: ManagementContact | None = None,
+        pool_sync: PoolSync | None = None,
     ) -> None:
         self._client = client
         self._server = server
@@ -61,8 +66,16 @@ class Heartbeater:
         self.security = security
         self._on_security = on_security
         self.contact = contact or ManagementContact(interval)
+        self.pool_sync = pool_sync
 
     async def run_cycle(self) -> str:
+        # Schedules first, from the definitions held: a period boundary takes effect this beat even while no
+        # member answers (issue #18).
+        scheduled = self.pool_sync.tick() if self.pool_sync is not None else ""
+        text = await self._beat()
+        return f"{text}; {scheduled}" if scheduled else text
+
+    async def _beat(self) -> str:
         body = HeartbeatReport(self._active(), self._capacity, float(self._interval))
         try:
             results = await self._client.broadcast(API.heartbeat, body, name=self._server)
@@ -89,6 +102,9 @@ class Heartbeater:
         versions = {a.token_keys for a in answers}
         if versions and self.keys_version not in versions:
             text += "; " + await self._refresh_token_keys()
+        pools = {a.pools for a in answers if a.pools is not None}
+        if self.pool_sync is not None and self.pool_sync.stale(pools):
+            text += "; " + await self.pool_sync.refresh(self._client, self._server)
         return text
 
     async def _refresh_token_keys(self) -> str:

@@ -19,6 +19,7 @@ from hostgate.session.deployer import Credentials, Deployer
 from hostgate.session.offline import ManagementContact, OfflineBound
 from hostgate.session.pool_config import load_pools_file
 from hostgate.session.pool_service import PoolService
+from hostgate.session.pool_sync import PoolSync
 from hostgate.session.registration import Heartbeater
 from hostgate.session.registry import SessionRegistry
 from hostgate.session.server import create_session_app
@@ -61,7 +62,10 @@ def start_session_role(settings: Settings) -> SessionRole:
     # The last security setting the cluster gave, kept on disk: a restart while management is down keeps it.
     _log_security(registry.server, secrets.security, "at start (last setting from the cluster)")
     # Read (and validated whole) before anything runs: a bad pools file stops the start with every issue.
-    pools = PoolService(registry, load_pools_file(settings.path(settings.session.pools_file)))
+    file_pools = load_pools_file(settings.path(settings.session.pools_file))
+    pools = PoolService(registry, file_pools)
+    # Cluster-stored definitions win over the file's of the same name (session/pool_sync.py).
+    pool_sync = PoolSync(pools, file_pools, settings.data_dir)
     if not secrets.token_keys:
         log.warning(
             "%s holds no token keys (registered by an earlier version); tokens are refused until the first "
@@ -106,6 +110,7 @@ def start_session_role(settings: Settings) -> SessionRole:
         security=secrets.security,
         on_security=install_security,
         contact=contact,
+        pool_sync=pool_sync,
     )
     deployer = Deployer(
         registry, _management_client(settings), settings.session.management, on_token_keys=install_keys

@@ -233,6 +233,16 @@ def create_session_app(
         session = await pool_service().acquire(who, request.path_params["name"])
         return reply(session.info(), 201)
 
+    async def pool_sessions(request: Request) -> Response:
+        # A pool-admin token (a member minted it for a Developer of the pool: management/pools.py, inspect).
+        token = _bearer(request)
+        if token is None:
+            raise AuthenticationFailed("listing a pool's sessions needs a pool-admin token from the cluster")
+        who = registry.token_keys.verify(
+            token, kind="pool-admin", cluster_id=registry.cluster_id, server=registry.server
+        )
+        return reply(pool_service().sessions(who, request.path_params["name"]))
+
     async def pool_release(request: Request) -> Response:
         who = claims(request)
         await pool_service().release(who, request.path_params["name"], request.path_params["id"])
@@ -259,6 +269,7 @@ def create_session_app(
         *deploy_routes(deployer),
         *catalog_routes(lambda: registry.models, claims),
         Route("/api/v1/pools/{name}/sessions", pool_acquire, methods=["POST"]),
+        Route("/api/v1/pools/{name}/sessions", pool_sessions, methods=["GET"]),
         Route("/api/v1/pools/{name}/sessions/{id}", pool_release, methods=["DELETE"]),
         Route("/api/v1/pools/{name}", pool_status, methods=["GET"]),
         Route("/api/v1/pools", pools_status, methods=["GET"]),
