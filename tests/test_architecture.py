@@ -38,6 +38,9 @@ BOTTOM_ROWS: dict[str, frozenset[str]] = {
     "tokens": frozenset({"errors", "messages"}),
     # The typed wire messages (msgspec only): imported by both faces, the connector and the CLI.
     "messages": frozenset({"errors"}),
+    # Each server's Prometheus registry and its hooks (prometheus-client only): the faces, the store and the
+    # session registry report through it.
+    "metrics": frozenset({"__init__"}),
 }
 BOTTOM = frozenset(BOTTOM_ROWS)
 SERVER_SIDE = frozenset(
