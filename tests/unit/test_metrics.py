@@ -37,6 +37,7 @@ def _exported(metrics: ServerMetrics) -> set[str]:
 
 def _full(metrics: ServerMetrics) -> ServerMetrics:
     metrics.register(SessionsCollector(lambda: {"orders": 2}))
+    metrics.leader_seen(7)  # exported once sampled (etcd members only)
     return metrics
 
 

@@ -17,6 +17,7 @@ from hostgate.cli.login_cmds import login, logout
 from hostgate.cli.model_cmd import model
 from hostgate.cli.resolve_cmd import resolve_cmd
 from hostgate.cli.server_cmds import install, server
+from hostgate.cli.systemd_cmd import systemd_unit
 from hostgate.cli.user_cmds import user
 
 __all__ = ["cli", "main"]
@@ -46,6 +47,7 @@ cli.add_command(deactivatemodel)
 cli.add_command(doctor)
 cli.add_command(login)
 cli.add_command(logout)
+cli.add_command(systemd_unit)
 
 
 def main() -> None:

@@ -124,7 +124,7 @@ def _uvicorn(
 
 
 async def _management(
-    settings: Settings, stack: contextlib.AsyncExitStack, metrics: ServerMetrics, token: bytes | None
+    settings: Settings, stack: contextlib.AsyncExitStack, metrics: ServerMetrics | None, token: bytes | None
 ) -> tuple[_Server, _Lifecycle]:
     """Start this host's etcd member (supervised) and the API behind its gate; the rest comes up in the
     returned lifecycle task, so the API can say what the member waits for (a majority, its promotion)."""
@@ -151,7 +151,7 @@ async def _management(
         "X-Hostgate-Member": settings.server.member_name,
     }
     # Outside the gate: a member waiting for its majority is measured and scraped too.
-    face = MetricsFace(gate, metrics, "management", token)
+    face = gate if metrics is None else MetricsFace(gate, metrics, "management", token)
     return _uvicorn(settings, face, settings.server.port, identity), lifecycle
 
 
@@ -164,7 +164,7 @@ class _Lifecycle:
         member: EtcdMember | None,
         gate: ApiGate,
         stack: contextlib.AsyncExitStack,
-        metrics: ServerMetrics,
+        metrics: ServerMetrics | None,
     ) -> None:
         self.settings = settings
         self.member = member
@@ -186,7 +186,8 @@ class _Lifecycle:
         settings, member, gate, stack = self.settings, self.member, self.gate, self.stack
         status: StoreStatus | None = None
         store = open_store(settings)
-        store.time_requests(self.metrics.store_timer(str(settings.store)))
+        if self.metrics is not None:
+            store.time_requests(self.metrics.store_timer(str(settings.store)))
         stack.push_async_callback(store.close)
         if member is not None:
             from hostgate.runtime.membership import promote_self, wait_for_store
@@ -227,7 +228,7 @@ class _Lifecycle:
             settings.url,
             settings.store,
         )
-        if settings.store is StoreBackend.ETCD:
+        if settings.store is StoreBackend.ETCD and self.metrics is not None:
             sampler = asyncio.create_task(
                 _sample_leader(store, self.metrics, settings.metrics.leader_interval), name="leader-sampler"
             )
@@ -263,17 +264,18 @@ async def _routing_loop(service: ManagementService) -> None:
 
 
 async def _session(
-    settings: Settings, stack: contextlib.AsyncExitStack, metrics: ServerMetrics, token: bytes | None
+    settings: Settings, stack: contextlib.AsyncExitStack, metrics: ServerMetrics | None, token: bytes | None
 ) -> _Server:
     """The session-server role: local token checks, sessions, heartbeats to every management member."""
     from hostgate.session.role import start_session_role
 
     role = start_session_role(settings)
     # The role's figures (docs/metrics.md). More collectors of the role (pools, say) register here as well.
-    role.registry.opened = metrics.session_open
-    role.registry.called = metrics.host_operation
-    role.heartbeat.sent = metrics.heartbeat_sent
-    metrics.register(SessionsCollector(role.registry.open_by_model))
+    if metrics is not None:
+        role.registry.opened = metrics.session_open
+        role.registry.called = metrics.host_operation
+        role.heartbeat.sent = metrics.heartbeat_sent
+        metrics.register(SessionsCollector(role.registry.open_by_model))
     # Registered first, so it runs last: sessions sign off after the HTTP face has stopped taking calls.
     stack.push_async_callback(role.registry.close_all)
     # Pools stop before the registry's sessions close (the stack runs callbacks last-in first-out).
@@ -295,7 +297,7 @@ async def _session(
     }
     return _uvicorn(
         settings,
-        MetricsFace(role.app, metrics, "session", token),
+        role.app if metrics is None else MetricsFace(role.app, metrics, "session", token),
         settings.session.port,
         identity,
         settings.session.cert_file,
@@ -322,11 +324,12 @@ def _with_connection_cap(settings: Settings) -> Settings:
 async def serve(
     settings: Settings, *, ready: asyncio.Event | None = None, metrics: ServerMetrics | None = None
 ) -> None:
-    """Run the server until SIGTERM/SIGINT. ``metrics``: its registry (docs/metrics.md), made when not given."""
+    """Run the server until SIGTERM/SIGINT. ``metrics``: its registry (docs/metrics.md), made when not given;
+    with ``[metrics] token_file = ""`` (no /metrics) nothing is measured at all, unless ``metrics`` is given."""
     settings = _with_connection_cap(settings)
-    if metrics is None:
-        metrics = ServerMetrics(settings.server.member_name, settings.server.roles)
     token = ensure_token(settings)
+    if metrics is None and token is not None:
+        metrics = ServerMetrics(settings.server.member_name, settings.server.roles)
     async with contextlib.AsyncExitStack() as stack:
         servers: list[_Server] = []
         lifecycles: list[asyncio.Task[None]] = []
