@@ -126,8 +126,10 @@ def run(a: argparse.Namespace) -> int:
                     b.wrk(b.hostgate, max(a.connections), 1)  # warm-up, not measured
                 for conns in sorted(set(a.connections)):
                     runs: dict[str, list[WrkResult]] = {label: [] for label in benches}
-                    for _ in range(a.rounds):
-                        for label, b in benches.items():
+                    for i in range(a.rounds):
+                        # Each round in the other order: the one measured second does not always meet the
+                        # machine's next burst of other load.
+                        for label, b in list(benches.items())[:: 1 if i % 2 == 0 else -1]:
                             runs[label].append(b.wrk(b.hostgate, conns, a.seconds))
                     ratios = [
                         m.per_cpu_s / u.per_cpu_s

@@ -109,6 +109,14 @@ LAZY: dict[tuple[str, str], str] = {
     ): "server code, only inside `hostgate install` (join)",
     ("cli/server_cmds.py", "hostgate.runtime.server"): "server code, only inside `hostgate server`",
     (
+        "cli/backup_cmds.py",
+        "hostgate.management.install",
+    ): "server code, only inside `hostgate cluster restore` (the default member name)",
+    (
+        "cli/backup_cmds.py",
+        "hostgate.management.restore",
+    ): "server code, only inside `hostgate cluster restore` (builds a data directory)",
+    (
         "cli/server_cmds.py",
         "hostgate.runtime.enrol",
     ): "server code, only inside `hostgate install` (one enrol flow)",

@@ -31,7 +31,9 @@ def _keys(text: str) -> dict[str, list[str]]:
 def test_the_unit_names_the_data_dir_and_is_sandboxed(installed: Installation, tmp_path: Path) -> None:
     member = installed.members[0]
     unit = tmp_path / "hostgate.service"
-    proc = installed.hostgate("systemd-unit", "--data-dir", str(member.data_dir), "--user", "root", "-o", str(unit))
+    proc = installed.hostgate(
+        "systemd-unit", "--data-dir", str(member.data_dir), "--user", "root", "-o", str(unit)
+    )
     assert "systemctl daemon-reload" in proc.stdout
     keys = _keys(unit.read_text())
     assert keys["Restart"] == ["on-failure"]
@@ -52,7 +54,9 @@ def test_the_unit_names_the_data_dir_and_is_sandboxed(installed: Installation, t
     assert unit.stat().st_mode & 0o777 == 0o644
     if shutil.which("systemd-analyze") is None:
         pytest.skip("systemd-analyze is not installed: the unit was not verified")
-    verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
     # systemd-analyze exits 0 on unknown keys and bad values too, with a warning: no output at all is the pass.
     assert verify.returncode == 0 and verify.stdout + verify.stderr == "", verify.stdout + verify.stderr
 

@@ -30,6 +30,7 @@ from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.api._hot import HotRoutes, HotStarlette, as_endpoint
 from hostgate.api.audit_routes import WriteAudit, audit_routes
+from hostgate.api.backup_routes import backup_routes
 from hostgate.api.deploy_routes import deploy_routes
 from hostgate.api.grant_routes import grant_routes, grant_view
 from hostgate.api.ldap_routes import ldap_routes
@@ -389,6 +390,7 @@ def create_app(service: ManagementService, metrics: ServerMetrics | None = None)
             service.audit, principal, lambda p: service.access.require(p, Profile.ADMINISTRATOR), time.time
         ),
         *deploy_routes(service.deployments, principal, guarded),
+        *backup_routes(service, principal),
     ]
     # Starlette tries the routes in order, a regular expression each: the hot paths first (issue #16; the route
     # call was 20th). Neither path overlaps another route's, so the order changes no match.

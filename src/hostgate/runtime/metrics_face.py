@@ -18,7 +18,7 @@ import hmac
 import json
 import os
 import secrets
-import time
+from time import perf_counter
 from pathlib import Path
 from typing import Any
 
@@ -63,8 +63,8 @@ def ensure_token(settings: Settings) -> bytes | None:
 
 def _template(scope: Scope) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
+    if route is not None:
+        path: str = route.path
         return path
     if scope.get(_HOT_ENDPOINT) is not None:
         return ROUTE_PATH if scope["path"] == ROUTE_PATH else HEARTBEAT_PATH
@@ -79,6 +79,7 @@ class MetricsFace:
         self.metrics = metrics
         self.face = face
         self._token = token
+        self._observe = metrics.request_observer()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,7 +88,9 @@ class MetricsFace:
         if scope["path"] == METRICS_PATH and self._token is not None:
             await self._scrape(scope, send)
             return
-        started = time.perf_counter()
+        # Every request of the face passes here, the routing and heartbeat hot paths included: kept to a clock
+        # read, a wrapped send and one histogram observation (bench/metrics_cost.py).
+        started = perf_counter()
         status = 500  # what the client saw if the app never answered (the boundary answers every error)
 
         async def send_timed(message: Message) -> None:
@@ -100,12 +103,9 @@ class MetricsFace:
             await self.app(scope, receive, send_timed)
         finally:
             method = scope["method"]
-            self.metrics.request(
-                self.face,
-                method if method in _METHODS else "OTHER",
-                _template(scope),
-                status,
-                time.perf_counter() - started,
+            self._observe(
+                (self.face, method if method in _METHODS else "OTHER", _template(scope), status),
+                perf_counter() - started,
             )
 
     async def _scrape(self, scope: Scope, send: Send) -> None:
