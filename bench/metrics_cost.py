@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -89,6 +90,46 @@ def _routable(b: Bench) -> None:
         raise AssertionError(f"{b.member.name}: {last[-1].status_code} {last[-1].text}") from None
 
 
+def in_process(rounds: int = 10, calls: int = 50_000) -> tuple[float, float, list[float]]:
+    """CPU per request of the request timer alone (MetricsFace around a minimal ASGI app against the app
+    alone, interleaved, in this process): the median microseconds of both and each round's difference."""
+    from hostgate.metrics import ServerMetrics
+    from hostgate.runtime.metrics_face import MetricsFace
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def send(message: Any) -> None:
+        pass
+
+    async def receive() -> Any:
+        return {}
+
+    face = MetricsFace(app, ServerMetrics("bench", ("management",)), "management", b"t" * 32)
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/route", "hostgate.hot_endpoint": app}
+
+    async def per_call(target: Any) -> float:
+        started = time.process_time()
+        for _ in range(calls):
+            await target(dict(scope), receive, send)
+        return (time.process_time() - started) / calls * 1e6
+
+    async def measure() -> tuple[list[float], list[float]]:
+        bare, timed = [], []
+        for _ in range(rounds):
+            bare.append(await per_call(app))
+            timed.append(await per_call(face))
+        return bare, timed
+
+    bare, timed = asyncio.run(measure())
+    return (
+        statistics.median(bare),
+        statistics.median(timed),
+        [t - b for b, t in zip(bare, timed, strict=True)],
+    )
+
+
 def run(a: argparse.Namespace) -> int:
     if shutil.which("wrk") is None:
         print("bench/metrics_cost.py needs wrk (Debian package wrk)", file=sys.stderr)
@@ -116,6 +157,13 @@ def run(a: argparse.Namespace) -> int:
             has = (benches["measured"].member.data_dir / "metrics-token").exists()
             hasnt = (benches["unmeasured"].member.data_dir / "metrics-token").exists()
             assert has and not hasnt, "the variants differ in their metrics"
+            bare_us, timed_us, diffs = in_process()
+            print(
+                f"in process, CPU per request: minimal ASGI app {bare_us:.2f} us, with the request timer "
+                f"{timed_us:.2f} us: +{statistics.median(diffs):.2f} us (rounds: "
+                + ", ".join(f"{d:.2f}" for d in diffs)
+                + ")"
+            )
             print(
                 f"settings: 2 lone members (--store sqlite), httptools+uvloop, TLS; server CPU {sorted(server_cpus)}, "
                 f"load CPU {sorted(load_cpus)}; {a.rounds} rounds of {a.seconds:g} s; "

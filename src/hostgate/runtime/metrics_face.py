@@ -18,8 +18,8 @@ import hmac
 import json
 import os
 import secrets
-from time import perf_counter
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
