@@ -199,6 +199,12 @@ def run(a: argparse.Namespace) -> int:
                     print(
                         f"  measured / unmeasured, calls per CPU-second: {100 * share:.1f} % (rounds: {each})"
                     )
+                    cpu_us = 1e6 / median_of(runs["unmeasured"]).per_cpu_s
+                    timer_us = statistics.median(diffs)
+                    print(
+                        f"  one routing call costs the member {cpu_us:.0f} us of CPU; the timer's "
+                        f"{timer_us:.2f} us is {100 * timer_us / cpu_us:.1f} % of it"
+                    )
             finally:
                 for keeper in keepers:
                     keeper.__exit__(None, None, None)
