@@ -6,7 +6,6 @@ import click
 
 from hostgate import __version__
 from hostgate.cli.audit_cmd import audit
-from hostgate.cli.backup_cmds import backup, restore
 from hostgate.cli.cluster_cmds import cluster
 from hostgate.cli.demo import demo
 from hostgate.cli.deploy_cmds import activatemodel, deactivatemodel
@@ -49,8 +48,6 @@ cli.add_command(doctor)
 cli.add_command(login)
 cli.add_command(logout)
 cli.add_command(systemd_unit)
-cluster.add_command(backup)
-cluster.add_command(restore)
 
 
 def main() -> None:
