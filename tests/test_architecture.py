@@ -40,6 +40,9 @@ BOTTOM_ROWS: dict[str, frozenset[str]] = {
     "messages": frozenset({"errors"}),
     # Pool schedules (croniter, zoneinfo): one evaluation for the management API, the session servers, the CLI.
     "pool_schedule": frozenset(),
+    # Each server's Prometheus registry and its hooks (prometheus-client only): the faces, the store and the
+    # session registry report through it.
+    "metrics": frozenset({"__init__"}),
 }
 BOTTOM = frozenset(BOTTOM_ROWS)
 SERVER_SIDE = frozenset(
@@ -111,6 +114,14 @@ LAZY: dict[tuple[str, str], str] = {
         "cli/ws_cmds.py",
         "hostgate.webservices.standalone",
     ): "server code (uvicorn, the web services), only inside `hostgate webservices`",
+    (
+        "cli/backup_cmds.py",
+        "hostgate.management.install",
+    ): "server code, only inside `hostgate cluster restore` (the default member name)",
+    (
+        "cli/backup_cmds.py",
+        "hostgate.management.restore",
+    ): "server code, only inside `hostgate cluster restore` (builds a data directory)",
     (
         "cli/server_cmds.py",
         "hostgate.runtime.enrol",

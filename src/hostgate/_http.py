@@ -21,6 +21,7 @@ Only ``hostgate.errors`` is imported: the faces sit on either side of the packag
 
 from __future__ import annotations
 
+import contextvars
 import itertools
 import logging
 import os
@@ -43,10 +44,19 @@ from hostgate.errors import (
     UsageError,
 )
 
-__all__ = ["REQUEST_ID_HEADER", "ErrorBoundary", "coded_http_exceptions", "error_boundary"]
+__all__ = [
+    "CURRENT_REQUEST_ID",
+    "REQUEST_ID_HEADER",
+    "ErrorBoundary",
+    "coded_http_exceptions",
+    "error_boundary",
+]
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _REQUEST_ID_NAME = REQUEST_ID_HEADER.lower().encode("latin-1")
+# The id of the request being answered, for log records written while it runs (the JSON log's "request_id",
+# runtime/logs.py). uvicorn runs each request in a task of its own, so the value never leaks to another request.
+CURRENT_REQUEST_ID: contextvars.ContextVar[str] = contextvars.ContextVar("hostgate_request_id", default="")
 
 
 class _RequestIds:
@@ -93,6 +103,7 @@ class ErrorBoundary:
             await self.app(scope, receive, send)
             return
         request_id = _new_request_id()
+        CURRENT_REQUEST_ID.set(request_id)
         state = scope.get("state")
         if state is None:
             scope["state"] = {"request_id": request_id}

@@ -119,6 +119,12 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── FieldNotWritable       HG-7005  input aimed at a protected position or outside the screen
     │   ├── KeyNotSupported        HG-7006  the key has no meaning for this kind of host
     │   └── HostProtocolError      HG-7007  the host's data stream or negotiation could not be understood
+    ├── OperationsError            HG-7200  (family) running a cluster: metrics, backup and restore
+    │   ├── MetricsAccessDenied    HG-7201  /metrics without the scrape token (or with a wrong one)
+    │   ├── BackupFailed           HG-7210  a backup could not be made or written (names the file and why)
+    │   ├── BackupInvalid          HG-7211  a backup file is not one, is truncated, or fails its checksum
+    │   ├── RestoreTargetNotEmpty  HG-7212  a restore goes into a new, empty data directory only
+    │   └── RestoreFailed          HG-7213  a restore could not build the new data directory (nothing is left)
     └── RemoteError                HG-9xxx  a server answered with a coded error (code kept as the server sent it)
 
 The catalogue with hints is ``docs/errors.md``; ``tests/unit/test_errors.py`` keeps the two in step.
@@ -137,6 +143,8 @@ __all__ = [
     "AttributeNotReadable",
     "AttributeNotWritable",
     "AuthenticationFailed",
+    "BackupFailed",
+    "BackupInvalid",
     "BodyTooLarge",
     "BuiltinAdminProtected",
     "CatalogUnavailable",
@@ -192,6 +200,7 @@ __all__ = [
     "MemberNotReady",
     "MemberRemoved",
     "MethodNotAllowed",
+    "MetricsAccessDenied",
     "ModelError",
     "ModelIssue",
     "ModelItemNotFound",
@@ -208,6 +217,7 @@ __all__ = [
     "NotAuthorized",
     "NotSupported",
     "OfflineBoundExceeded",
+    "OperationsError",
     "PasswordNotLocal",
     "PluginConfigInvalid",
     "PoolAlreadyDefined",
@@ -225,6 +235,8 @@ __all__ = [
     "RemoteError",
     "RequestHeaderTimeout",
     "ResolutionFailed",
+    "RestoreFailed",
+    "RestoreTargetNotEmpty",
     "RoutingError",
     "ScaffoldTargetNotEmpty",
     "SecurityError",
@@ -1173,6 +1185,46 @@ class KeyNotSupported(HostError):
 class HostProtocolError(HostError):
     code = "HG-7007"
     hint = "Check that the model's host type and terminal type match the host (3270, 5250 or VT)."
+
+
+class OperationsError(HostgateError):
+    code = "HG-7200"
+    http_status = 400
+
+
+class MetricsAccessDenied(OperationsError):
+    """``/metrics`` is read with the scrape token only (docs/metrics.md): a server's figures name its domains,
+    servers and models, which nobody without the token should learn."""
+
+    code = "HG-7201"
+    hint = (
+        "Send `Authorization: Bearer TOKEN` with the token in the server's DATA_DIR/metrics-token "
+        "(Prometheus: authorization.credentials_file)."
+    )
+    http_status = 401
+
+
+class BackupFailed(OperationsError):
+    code = "HG-7210"
+    hint = "Check that the store answers (`hostgate cluster status`) and that the backup file's directory is writable."
+    http_status = 503
+
+
+class BackupInvalid(OperationsError):
+    code = "HG-7211"
+    hint = "The file is not a complete hostgate backup: take the backup again, or use another copy of it."
+    http_status = 400
+
+
+class RestoreTargetNotEmpty(OperationsError):
+    code = "HG-7212"
+    hint = "Give --data-dir a new (or empty) directory; a restore never writes over an existing one."
+
+
+class RestoreFailed(OperationsError):
+    code = "HG-7213"
+    hint = "Nothing was left behind; correct the cause named in the message and run the restore again."
+    http_status = 500
 
 
 class RemoteError(HostgateError):

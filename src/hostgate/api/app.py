@@ -30,12 +30,13 @@ from hostgate._http import coded_http_exceptions, error_boundary
 from hostgate.api._auth import PRINCIPAL_SCOPE_KEY, BasicAuthGate
 from hostgate.api._hot import HotRoutes, HotStarlette, as_endpoint
 from hostgate.api.audit_routes import WriteAudit, audit_routes
+from hostgate.api.backup_routes import backup_routes
 from hostgate.api.deploy_routes import deploy_routes
 from hostgate.api.grant_routes import grant_routes, grant_view
 from hostgate.api.ldap_routes import ldap_routes
 from hostgate.api.login_routes import login_routes
 from hostgate.api.pool_routes import pool_routes
-from hostgate.errors import AuthenticationFailed, HostgateError
+from hostgate.errors import AuthenticationFailed, DomainNotFound, HostgateError
 from hostgate.management.access import Profile
 from hostgate.management.cli_tokens import CliTokens
 from hostgate.management.ldap.admin import LdapAdmin
@@ -77,6 +78,7 @@ from hostgate.messages import (
     encode,
     openapi,
 )
+from hostgate.metrics import UNKNOWN, ServerMetrics
 
 __all__ = ["create_app"]
 
@@ -112,7 +114,7 @@ def _domain_view(record: DomainRecord) -> DomainView:
     )
 
 
-def create_app(service: ManagementService) -> Starlette:
+def create_app(service: ManagementService, metrics: ServerMetrics | None = None) -> Starlette:
     def principal(request: Request) -> Principal:
         # BasicAuthGate checked the credentials before the route ran (off the event loop, throttled).
         found = request.scope.get(PRINCIPAL_SCOPE_KEY)
@@ -262,11 +264,18 @@ def create_app(service: ManagementService) -> Starlette:
         # Authenticated by the server's own TLS client certificate (its registered fingerprint), not by any
         # token: session servers hold nothing that could vouch for another server. Checked before the body
         # is read (capped small: a heartbeat is a few numbers).
-        server = service.domains.authenticate_server(name, _client_cert(scope))
-        body = decode_request(await receive_body(scope, receive, heartbeat_max_body), HeartbeatReport)
-        keys_version = service.domains.accept_heartbeat(
-            server, Heartbeat(name, body.active_sessions, body.capacity, body.interval)
-        )
+        try:
+            server = service.domains.authenticate_server(name, _client_cert(scope))
+            body = decode_request(await receive_body(scope, receive, heartbeat_max_body), HeartbeatReport)
+            keys_version = service.domains.accept_heartbeat(
+                server, Heartbeat(name, body.active_sessions, body.capacity, body.interval)
+            )
+        except HostgateError as exc:
+            if metrics is not None:
+                metrics.heartbeat_received(exc.code)
+            raise
+        if metrics is not None:
+            metrics.heartbeat_received("accepted")
         return encode(HeartbeatAnswer(keys_version, server.security, service.pools.version_for(name)))
 
     async def servers_security(request: Request) -> Response:
@@ -330,9 +339,17 @@ def create_app(service: ManagementService) -> Starlette:
             who = principal(Request(scope, receive))  # none or wrong: its coded error, as every route's
         # One pass: every field type-checked (HG-1011), after the credentials, capped.
         body = decode_request(await receive_body(scope, receive, max_body), RouteRequest)
-        answer = service.domains.route(
-            who, body.domain, body.model, list(body.exclude), list(body.unreachable)
-        )
+        try:
+            answer = service.domains.route(
+                who, body.domain, body.model, list(body.exclude), list(body.unreachable)
+            )
+        except HostgateError as exc:
+            if metrics is not None:
+                # A domain that does not exist is not a label: any client could grow the metric without bound.
+                metrics.route_decision(UNKNOWN if isinstance(exc, DomainNotFound) else body.domain, exc.code)
+            raise
+        if metrics is not None:
+            metrics.route_decision(body.domain, "routed")
         return encode(answer)
 
     async def grant_direct(request: Request) -> Response:
@@ -375,11 +392,14 @@ def create_app(service: ManagementService) -> Starlette:
         ),
         *deploy_routes(service.deployments, principal, guarded),
         *pool_routes(service.pools, principal, guarded),
+        *backup_routes(service, principal),
     ]
     # Starlette tries the routes in order, a regular expression each: the hot paths first (issue #16; the route
     # call was 20th). Neither path overlaps another route's, so the order changes no match.
     routes.sort(key=lambda r: r.path not in _HOT_PATHS)
     guard = LoginGuard(service.auth, service.settings.security, audit=service.audit)
+    if metrics is not None:
+        guard.on_failure = metrics.login_failed
     identity = {
         "X-Hostgate-Cluster-Id": service.settings.server.cluster_id,
         "X-Hostgate-Member": service.member_name,

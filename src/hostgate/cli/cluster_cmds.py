@@ -11,6 +11,7 @@ import click
 import msgspec
 from rich.table import Table
 
+from hostgate.cli.backup_cmds import backup, restore
 from hostgate.cli.common import client_from, cluster_options, make_client
 from hostgate.cli.output import console, emit_json, handle_errors
 from hostgate.config.datadir import lock_holder, mark_removed
@@ -202,3 +203,8 @@ def leave(
     console.print(
         f"Member [bold]{name}[/] left its cluster; its server is stopped and {data_dir} is retired."
     )
+
+
+# `cluster backup` and `cluster restore` live in cli/backup_cmds.py (issue #21).
+cluster.add_command(backup)
+cluster.add_command(restore)

@@ -19,6 +19,7 @@ from hostgate.cli.pool_cmds import pool
 from hostgate.cli.resolve_cmd import resolve_cmd
 from hostgate.cli.scaffold_cmds import scaffold_cmd
 from hostgate.cli.server_cmds import install, server
+from hostgate.cli.systemd_cmd import systemd_unit
 from hostgate.cli.user_cmds import user
 from hostgate.cli.ws_cmds import webservices
 
@@ -52,6 +53,7 @@ cli.add_command(login)
 cli.add_command(logout)
 cli.add_command(scaffold_cmd)
 cli.add_command(webservices)
+cli.add_command(systemd_unit)
 
 
 def main() -> None:

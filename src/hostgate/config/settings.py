@@ -26,8 +26,12 @@ from hostgate.naming.target import url_host
 __all__ = [
     "CONFIG_FILE",
     "DEFAULT_PORT",
+    "LOG_FORMATS",
+    "LOG_LEVELS",
     "AuditSettings",
     "EtcdSettings",
+    "LogSettings",
+    "MetricsSettings",
     "NamingSettings",
     "SecuritySettings",
     "ServerSettings",
@@ -158,6 +162,32 @@ class AuditSettings:
     prune_interval: float = 3600.0  # seconds between two prunes by this member (any member may prune)
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMATS = ("text", "json")
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """Where and how ``hostgate server`` logs (docs/operations.md, "Logs"); ``--log-level``/``--log-format`` win."""
+
+    level: str = "info"  # debug, info, warning, error
+    format: str = "text"  # text, or json: one object per line (time, level, logger, message, request_id)
+    # Also written to this file (relative to the data directory), never rotated by hostgate; "": stderr only,
+    # which is what a systemd unit wants (journald keeps, rotates and ships stderr).
+    file: str = "logs/hostgate.log"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSettings:
+    """``GET /metrics`` on every HTTP face of the server (docs/metrics.md)."""
+
+    # The scrape token (``Authorization: Bearer``), relative to the data directory; made (0600, random) at the
+    # first start when missing. "": /metrics is not served at all.
+    token_file: str = "metrics-token"
+    # Seconds between two samples of the etcd leader (hostgate_store_leader_changes_total).
+    leader_interval: float = 5.0
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """The whole configuration of one server: a frozen value, read once at start (restart to change it).
@@ -177,6 +207,8 @@ class Settings:
     session: SessionSettings = field(default_factory=SessionSettings)
     security: SecuritySettings = field(default_factory=SecuritySettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    log: LogSettings = field(default_factory=LogSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     @property
     def is_management(self) -> bool:
@@ -222,6 +254,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "session": SessionSettings,
     "security": SecuritySettings,
     "audit": AuditSettings,
+    "log": LogSettings,
+    "metrics": MetricsSettings,
 }
 
 
@@ -376,6 +410,20 @@ def settings_from_mapping(
     _check_security(security, source)
     audit: AuditSettings = parts["audit"]
     _check_audit(audit, source)
+    log_settings: LogSettings = parts["log"]
+    if log_settings.level.lower() not in LOG_LEVELS:
+        raise ConfigError(
+            f"log.level in {source}: {log_settings.level!r} is not one of {', '.join(LOG_LEVELS)}"
+        )
+    if log_settings.format not in LOG_FORMATS:
+        raise ConfigError(
+            f"log.format in {source}: {log_settings.format!r} is not one of {', '.join(LOG_FORMATS)}"
+        )
+    metrics: MetricsSettings = parts["metrics"]
+    if not 0.1 <= metrics.leader_interval <= 3600:
+        raise ConfigError(
+            f"metrics.leader_interval in {source}: {metrics.leader_interval!r} is outside 0.1-3600"
+        )
     return Settings(
         data_dir=data_dir,
         server=server,
@@ -386,6 +434,8 @@ def settings_from_mapping(
         session=session,
         security=security,
         audit=audit,
+        log=log_settings,
+        metrics=metrics,
     )
 
 

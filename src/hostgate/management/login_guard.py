@@ -32,7 +32,7 @@ import math
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -128,6 +128,8 @@ class LoginGuard:
         self._waiting = 0
         self._user_turns: dict[str, _Turn] = {}
         self._source_turns: dict[str, _Turn] = {}
+        # Metrics hook (hostgate/metrics.py, set by `hostgate server`): each refused login, by who checked it.
+        self.on_failure: Callable[[str], None] | None = None
 
     def close(self) -> None:
         if self._audit is not None:
@@ -225,6 +227,8 @@ class LoginGuard:
     def _failed(self, user: str, source: str, checked_by: str) -> None:
         if self._audit is not None:
             self._audit.failed(user, source, checked_by)
+        if self.on_failure is not None:
+            self.on_failure(checked_by)
         now = self._clock.monotonic()
         p = self._policy
         # Lower case: accounts are looked up case-insensitively (records.user_key), so "Admin" is "admin".

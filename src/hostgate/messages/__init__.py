@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from hostgate.messages._base import Cell, Message, Reply, decode_answer, decode_request, encode
 from hostgate.messages.audit import AuditEntryView, AuditPage, parse_when
+from hostgate.messages.backup import BackupDump, BackupEntry, BackupManifest, read_backup, write_backup
 from hostgate.messages.deploy import (
     DeployAuthorize,
     DeployGrant,
@@ -85,6 +86,9 @@ __all__ = [
     "AttributesWrite",
     "AuditEntryView",
     "AuditPage",
+    "BackupDump",
+    "BackupEntry",
+    "BackupManifest",
     "Cell",
     "Closed",
     "ClusterName",
@@ -153,4 +157,6 @@ __all__ = [
     "encode",
     "openapi",
     "parse_when",
+    "read_backup",
+    "write_backup",
 ]

@@ -12,6 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 from hostgate.messages._base import Cell
 from hostgate.messages.audit import AuditPage
+from hostgate.messages.backup import BackupDump
 from hostgate.messages.catalog import ModelCatalog, ServedModel
 from hostgate.messages.deploy import (
     DeployAuthorize,
@@ -129,6 +130,9 @@ class _Management:
     openapi: Endpoint[None, dict[str, Any]] = _m("GET", "/openapi.json", None, dict, "This document")
     whoami: Endpoint[None, UserView] = _m("GET", "/whoami", None, UserView, "The calling account")
     cluster: Endpoint[None, ClusterStatus] = _m("GET", "/cluster", None, ClusterStatus, "Cluster status")
+    backup: Endpoint[None, BackupDump] = _m(
+        "GET", "/cluster/backup", None, BackupDump, "Every configuration key at one revision (Administrator)"
+    )
     rename: Endpoint[ClusterRename, ClusterName] = _m(
         "PUT", "/cluster/name", ClusterRename, ClusterName, "Rename the cluster"
     )

@@ -34,11 +34,14 @@ from hostgate.management.grant_admin import ensure_grants
 from hostgate.management.records import PREFIX
 from hostgate.management.service import ManagementService, seed_store
 from hostgate.management.token_keys import ensure_token_keys
+from hostgate.metrics import ServerMetrics, SessionsCollector
 from hostgate.runtime.gate import ApiGate
 from hostgate.runtime.limits import connection_cap
+from hostgate.runtime.logs import configure_logging
+from hostgate.runtime.metrics_face import MetricsFace, ensure_token
 from hostgate.runtime.tls_scope import hardened_protocol
 from hostgate.store import open_store
-from hostgate.store.base import StoreStatus
+from hostgate.store.base import Store, StoreStatus
 from hostgate.webservices.member import member_webservices
 
 if TYPE_CHECKING:
@@ -64,19 +67,6 @@ class _Server(uvicorn.Server):
         if self.should_exit:
             self.force_exit = True
         self.should_exit = True
-
-
-def _configure_logging(settings: Settings) -> None:
-    logs = settings.data_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    fmt = logging.Formatter(f"%(asctime)s {settings.server.member_name} %(levelname)s %(name)s: %(message)s")
-    root = logging.getLogger()
-    root.setLevel(logging.INFO)
-    for handler in (logging.StreamHandler(), logging.FileHandler(logs / "hostgate.log")):
-        handler.setFormatter(fmt)
-        root.addHandler(handler)
-    for noisy in ("uvicorn.access", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 async def _wait_loaded(cache: ConfigCache, member: EtcdMember | None) -> None:
@@ -135,7 +125,9 @@ def _uvicorn(
     return _Server(config)
 
 
-async def _management(settings: Settings, stack: contextlib.AsyncExitStack) -> tuple[_Server, _Lifecycle]:
+async def _management(
+    settings: Settings, stack: contextlib.AsyncExitStack, metrics: ServerMetrics | None, token: bytes | None
+) -> tuple[_Server, _Lifecycle]:
     """Start this host's etcd member (supervised) and the API behind its gate; the rest comes up in the
     returned lifecycle task, so the API can say what the member waits for (a majority, its promotion)."""
     check_not_removed(settings)
@@ -155,24 +147,32 @@ async def _management(settings: Settings, stack: contextlib.AsyncExitStack) -> t
         settings.url,
         settings.store,
     )
-    lifecycle = _Lifecycle(settings, member, gate, stack)
+    lifecycle = _Lifecycle(settings, member, gate, stack, metrics)
     identity = {
         "X-Hostgate-Cluster-Id": settings.server.cluster_id,
         "X-Hostgate-Member": settings.server.member_name,
     }
-    return _uvicorn(settings, gate, settings.server.port, identity), lifecycle
+    # Outside the gate: a member waiting for its majority is measured and scraped too.
+    face = gate if metrics is None else MetricsFace(gate, metrics, "management", token)
+    return _uvicorn(settings, face, settings.server.port, identity), lifecycle
 
 
 class _Lifecycle:
     """Bring the member up behind its gate, then watch for its removal (etcd members)."""
 
     def __init__(
-        self, settings: Settings, member: EtcdMember | None, gate: ApiGate, stack: contextlib.AsyncExitStack
+        self,
+        settings: Settings,
+        member: EtcdMember | None,
+        gate: ApiGate,
+        stack: contextlib.AsyncExitStack,
+        metrics: ServerMetrics | None,
     ) -> None:
         self.settings = settings
         self.member = member
         self.gate = gate
         self.stack = stack
+        self.metrics = metrics
 
     async def run(self) -> None:
         """Returns when the member serves without an etcd member to watch; raises ``MemberRemoved``."""
@@ -188,6 +188,8 @@ class _Lifecycle:
         settings, member, gate, stack = self.settings, self.member, self.gate, self.stack
         status: StoreStatus | None = None
         store = open_store(settings)
+        if self.metrics is not None:
+            store.time_requests(self.metrics.store_timer(str(settings.store)))
         stack.push_async_callback(store.close)
         if member is not None:
             from hostgate.runtime.membership import promote_self, wait_for_store
@@ -215,7 +217,7 @@ class _Lifecycle:
 
         routing = asyncio.create_task(_routing_loop(service), name="routing-loop")
         stack.push_async_callback(_cancel, routing)
-        app = create_app(service)
+        app = create_app(service, self.metrics)
         # The web console at /console (issue #20), behind the same error boundary and login guard as the API.
         mount_console(app, service, app.state.login_guard)
         # The web services (#19) in every member: /ws routes beside the API's, a client of this cluster.
@@ -234,10 +236,32 @@ class _Lifecycle:
             settings.url,
             settings.store,
         )
+        if settings.store is StoreBackend.ETCD and self.metrics is not None:
+            sampler = asyncio.create_task(
+                _sample_leader(store, self.metrics, settings.metrics.leader_interval), name="leader-sampler"
+            )
+            stack.push_async_callback(_cancel, sampler)
         if member is not None and status is not None:
             from hostgate.runtime.membership import watch_removal
 
             raise await watch_removal(settings, member, store, cache, gate, status.member_id)
+
+
+async def _sample_leader(store: Store, metrics: ServerMetrics, interval: float) -> None:
+    """``hostgate_store_has_leader`` and ``hostgate_store_leader_changes_total``: the leader this member's etcd
+    names, sampled (etcd's own ``etcd_server_leader_changes_seen_total`` needs access to etcd's port)."""
+    last = 0
+    while True:
+        try:
+            leader = (await store.status()).leader_id
+        except HostgateError:
+            leader = 0
+        metrics.leader_seen(leader)
+        if leader and last and leader != last:
+            metrics.leader_changed()
+            log.info("the store's leader changed (etcd member %x, was %x)", leader, last)
+        last = leader or last
+        await asyncio.sleep(interval)  # the sampling period
 
 
 async def _routing_loop(service: ManagementService) -> None:
@@ -247,11 +271,19 @@ async def _routing_loop(service: ManagementService) -> None:
         await asyncio.sleep(1.0)  # the decision log's period
 
 
-async def _session(settings: Settings, stack: contextlib.AsyncExitStack) -> _Server:
+async def _session(
+    settings: Settings, stack: contextlib.AsyncExitStack, metrics: ServerMetrics | None, token: bytes | None
+) -> _Server:
     """The session-server role: local token checks, sessions, heartbeats to every management member."""
     from hostgate.session.role import start_session_role
 
     role = start_session_role(settings)
+    # The role's figures (docs/metrics.md). More collectors of the role (pools, say) register here as well.
+    if metrics is not None:
+        role.registry.opened = metrics.session_open
+        role.registry.called = metrics.host_operation
+        role.heartbeat.sent = metrics.heartbeat_sent
+        metrics.register(SessionsCollector(role.registry.open_by_model))
     # Registered first, so it runs last: sessions sign off after the HTTP face has stopped taking calls.
     stack.push_async_callback(role.registry.close_all)
     # Pools stop before the registry's sessions close (the stack runs callbacks last-in first-out).
@@ -273,7 +305,7 @@ async def _session(settings: Settings, stack: contextlib.AsyncExitStack) -> _Ser
     }
     return _uvicorn(
         settings,
-        role.app,
+        role.app if metrics is None else MetricsFace(role.app, metrics, "session", token),
         settings.session.port,
         identity,
         settings.session.cert_file,
@@ -297,17 +329,24 @@ def _with_connection_cap(settings: Settings) -> Settings:
     return dataclasses.replace(settings, security=security)
 
 
-async def serve(settings: Settings, *, ready: asyncio.Event | None = None) -> None:
+async def serve(
+    settings: Settings, *, ready: asyncio.Event | None = None, metrics: ServerMetrics | None = None
+) -> None:
+    """Run the server until SIGTERM/SIGINT. ``metrics``: its registry (docs/metrics.md), made when not given;
+    with ``[metrics] token_file = ""`` (no /metrics) nothing is measured at all, unless ``metrics`` is given."""
     settings = _with_connection_cap(settings)
+    token = ensure_token(settings)
+    if metrics is None and token is not None:
+        metrics = ServerMetrics(settings.server.member_name, settings.server.roles)
     async with contextlib.AsyncExitStack() as stack:
         servers: list[_Server] = []
         lifecycles: list[asyncio.Task[None]] = []
         if settings.is_management:
-            server, lifecycle = await _management(settings, stack)
+            server, lifecycle = await _management(settings, stack, metrics, token)
             servers.append(server)
             lifecycles.append(asyncio.create_task(lifecycle.run(), name="management-lifecycle"))
         if settings.is_session:
-            servers.append(await _session(settings, stack))
+            servers.append(await _session(settings, stack, metrics, token))
         loop = asyncio.get_running_loop()
 
         def stop(sig: int) -> None:
@@ -359,7 +398,7 @@ def run_loop(settings: Settings, main: Coroutine[object, object, T]) -> T:
         return runner.run(main)
 
 
-def run_server(data_dir: Path) -> None:
+def run_server(data_dir: Path, *, log_level: str | None = None, log_format: str | None = None) -> None:
     # Every file this server creates (store.sqlite3 and its WAL, logs, etcd data) is its own only (issue #15,
     # finding 8: they were 0644).
     os.umask(0o077)
@@ -372,7 +411,7 @@ def run_server(data_dir: Path) -> None:
             settings.path(settings.tls.key_file),
             settings.path(settings.tls.ca_file),
         )
-        _configure_logging(settings)
+        configure_logging(settings, level=log_level, fmt=log_format)
         run_loop(settings, serve(settings))
     finally:
         lock.release()

@@ -57,19 +57,22 @@ class SessionFace:
         # By segment count, then shape: {shape: (params, {method: handler})}.
         self._table: dict[int, dict[tuple[str, ...], tuple[tuple[tuple[int, str], ...], dict[str, Handler]]]]
         self._table = {}
+        # The template of each shape, for the request metrics' route label (scope["route"], as Starlette sets it).
+        self._routes: dict[tuple[str, ...], Route] = {}
         for route in self.routes:
             shape, params = _shape(route.path)
             _, methods = self._table.setdefault(len(shape), {}).setdefault(shape, (params, {}))
+            self._routes.setdefault(shape, route)
             for method in route.methods or ():
                 methods[method] = route.endpoint
 
-    def _find(self, path: str) -> tuple[dict[str, str], dict[str, Handler]] | None:
+    def _find(self, path: str) -> tuple[dict[str, str], dict[str, Handler], Route] | None:
         parts = path.strip("/").split("/") if path.startswith("/") else None
         if not parts or "" in parts:
             return None
         for shape, (params, methods) in self._table.get(len(parts), {}).items():
             if all(s in (_ANY, p) for s, p in zip(shape, parts, strict=True)):
-                return {name: parts[i] for i, name in params}, methods
+                return {name: parts[i] for i, name in params}, methods, self._routes[shape]
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,7 +88,7 @@ class SessionFace:
         shown = path if len(path) <= 200 else f"{path[:200]}..."  # a fuzzer's 64 KiB path is not echoed whole
         if found is None:
             raise NoSuchEndpoint(f"no such endpoint: {method[:20]} {shown}")
-        params, methods = found
+        params, methods, scope["route"] = found
         handler = methods.get(method)
         if handler is None:
             error = MethodNotAllowed(f"{shown} does not take {method[:20]}")

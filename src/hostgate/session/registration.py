@@ -67,6 +67,8 @@ class Heartbeater:
         self._on_security = on_security
         self.contact = contact or ManagementContact(interval)
         self.pool_sync = pool_sync
+        # Metrics hook (hostgate/metrics.py): (outcome, count) per beat, outcome "answered" or "failed".
+        self.sent: Callable[[str, int], None] | None = None
 
     async def run_cycle(self) -> str:
         # Schedules first, from the definitions held: a period boundary takes effect this beat even while no
@@ -85,6 +87,9 @@ class Heartbeater:
         ok = {addr for addr, result in results.items() if not isinstance(result, HostgateError)}
         failed = {addr: result for addr, result in results.items() if isinstance(result, HostgateError)}
         self.answering = ok
+        if self.sent is not None:
+            self.sent("answered", len(ok))
+            self.sent("failed", len(failed))
         if not ok:
             return "heartbeat: no management member answered; sessions keep running, retrying each interval"
         self.contact.heard()

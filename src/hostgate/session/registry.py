@@ -123,6 +123,17 @@ class SessionRegistry:
         self.offline = offline
         # Host sessions this server holds outside ``sessions``: those of its pools not handed out.
         self.held_elsewhere: Callable[[], int] = lambda: 0
+        # Metrics hooks (hostgate/metrics.py, set by `hostgate server`): (model, outcome, seconds) of each open and
+        # each call that drives a host; outcome "ok" or the error code.
+        self.opened: Callable[[str, str, float], None] | None = None
+        self.called: Callable[[str, str, float], None] | None = None
+
+    def open_by_model(self) -> dict[str, int]:
+        """Sessions handed out, per model (what ``hostgate_sessions_open`` shows)."""
+        counts: dict[str, int] = {}
+        for session in self.sessions.values():
+            counts[session.model] = counts.get(session.model, 0) + 1
+        return counts
 
     @property
     def active(self) -> int:
@@ -160,10 +171,20 @@ class SessionRegistry:
             )
         runtime = ModelSession(deployed.model, self._host_factory(deployed.model.host), variables)
         self._opening += 1
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             await runtime.open()
+        except HostgateError as exc:
+            outcome = exc.code
+            raise
+        except BaseException:
+            outcome = "error"
+            raise
         finally:
             self._opening -= 1
+            if self.opened is not None:
+                self.opened(name, outcome, time.perf_counter() - started)
         now = time.time()
         session = ServedSession(
             uuid.uuid4().hex, claims.user, name, deployed.digest, claims.domain, now, runtime, now
@@ -189,16 +210,23 @@ class SessionRegistry:
         async with session.lock:
             if self.sessions.get(session_id) is not session:
                 raise SessionNotFound(f"session {session_id} was closed meanwhile")
+            started = time.perf_counter()
             try:
                 result = await action(session.runtime)
             except HostgateError as exc:
+                if self.called is not None:
+                    self.called(session.model, exc.code, time.perf_counter() - started)
                 if not session.runtime.connected:
                     await self._drop(session, f"the host connection is gone ({exc})")
                 raise
             except BaseException:
+                if self.called is not None:
+                    self.called(session.model, "error", time.perf_counter() - started)
                 if not session.runtime.connected:
                     await self._drop(session, "the host connection is gone")
                 raise
+            if self.called is not None:
+                self.called(session.model, "ok", time.perf_counter() - started)
             session.operations += 1
             session.last_used = time.time()
             return result

@@ -31,7 +31,7 @@ Semantics every backend guarantees:
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -84,6 +84,14 @@ class StoreStatus:
 
 class Store(abc.ABC):
     """Async key-value store with revisions, prefix watch, leases and membership."""
+
+    # How long each request took, by kind ("read" or "write"; retries included): ``hostgate server`` sets
+    # it to its metrics' store timer (hostgate/metrics.py); a store used elsewhere times nothing.
+    timer: Callable[[str, float], None] | None = None
+
+    def time_requests(self, timer: Callable[[str, float], None]) -> None:
+        """Report each request's duration to ``timer(kind, seconds)`` from now on."""
+        self.timer = timer
 
     @abc.abstractmethod
     async def get(self, key: str, *, serializable: bool = False) -> KeyValue | None:

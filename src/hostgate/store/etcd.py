@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import aetcd
@@ -92,6 +92,10 @@ class EtcdStore(EtcdMembership, Store):
         # etcd refuses membership changes for 5 s after any peer (re)connects; give them time to pass that.
         self._reconfig_timeout = max(write_timeout, 8.0)
         self._guarded = GuardedWrites(self._rpc, self.get, self.grant_lease, retention)
+
+    def time_requests(self, timer: Callable[[str, float], None]) -> None:
+        super().time_requests(timer)
+        self._rpc.timer = timer  # every request of this store goes through its retry loop
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EtcdStore:

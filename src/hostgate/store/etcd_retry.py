@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
@@ -110,6 +111,9 @@ class Requests:
     """One client's requests to etcd: the connection, the retry loop, and how long the member has been
     leaderless. ``write_timeout`` bounds every request, retries included."""
 
+    # Each request's duration by kind (read, write), retries included (Store.time_requests; hostgate/metrics.py).
+    timer: Callable[[str, float], None] | None = None
+
     def __init__(
         self, client: SecureClient, *, write_timeout: float, status_timeout: float, election_grace: float
     ) -> None:
@@ -148,6 +152,24 @@ class Requests:
         not_applied: Callable[[], Awaitable[bool]] | None = None,
     ) -> T:
         """Run ``attempt(client, timeout)`` until it answers, retrying what is safe, within write_timeout."""
+        timer = self.timer
+        if timer is None:
+            return await self._request(what, attempt, mode, needs_leader, timeout, not_applied)
+        started = time.perf_counter()
+        try:
+            return await self._request(what, attempt, mode, needs_leader, timeout, not_applied)
+        finally:
+            timer("read" if mode is Mode.READ else "write", time.perf_counter() - started)
+
+    async def _request(
+        self,
+        what: str,
+        attempt: Attempt[T],
+        mode: Mode,
+        needs_leader: bool,
+        timeout: float | None,
+        not_applied: Callable[[], Awaitable[bool]] | None,
+    ) -> T:
         loop = asyncio.get_running_loop()
         budget = self._write_timeout if timeout is None else timeout
         guard = active_guard()

@@ -29,6 +29,7 @@ import os
 import secrets
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -178,10 +179,16 @@ class SqliteStore(Store):
             self._sweeper = asyncio.create_task(
                 self._sweep(), name="sqlite-lease-sweeper", context=contextvars.Context()
             )
+        timer = self.timer
+        started = time.perf_counter() if timer is not None else 0.0
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, self._guarded, fn)
         except RuntimeError as exc:  # executor shut down under us
             raise StoreUnavailable(f"the store {self.path} is closed") from exc
+        finally:
+            if timer is not None:
+                # Reads are the functions named read (every query here); the rest change something.
+                timer("read" if fn.__name__ == "read" else "write", time.perf_counter() - started)
 
     def _guarded(self, fn: Callable[[], T]) -> T:
         try:
