@@ -6,7 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["store_failover.py", "failover.py", "routing.py", "sessions.py", "guarded_writes.py", "abuse.py"]
+BENCHES = [
+    "cli_startup.py",
+    "store_failover.py",
+    "failover.py",
+    "routing.py",
+    "sessions.py",
+    "guarded_writes.py",
+    "abuse.py",
+]
 
 
 def main() -> int:

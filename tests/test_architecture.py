@@ -105,6 +105,27 @@ LAZY: dict[tuple[str, str], str] = {
         "hostgate.management.install",
     ): "server code, only inside `hostgate install` (join)",
     ("cli/server_cmds.py", "hostgate.runtime.server"): "server code, only inside `hostgate server`",
+    # CLI start-up (issue #21): `hostgate --version`/`--help` load no command module, and no click for
+    # --version; each command's module is imported by name (cli/main.py COMMANDS) when it runs.
+    (
+        "cli/main.py",
+        "hostgate.cli._lazy",
+    ): "the click group is built on first use: --version runs without click",
+    (
+        "cli/main.py",
+        "hostgate.cli.version_info",
+    ): "the click-free --version answer, loaded only when --version is asked",
+    ("cli/_lazy.py", "hostgate.cli.version_info"): "loaded only when --version is given to the click group",
+    (
+        "cli/version_info.py",
+        "hostgate.config.settings",
+    ): "only --version --data-dir reads a data dir; settings load the naming sources (dnspython)",
+    ("cli/version_info.py", "hostgate.config.datadir"): "only --version --data-dir reads a data dir's lock",
+    ("cli/version_info.py", "hostgate.cli.output"): "rich is loaded only to print an error of --version",
+    (
+        "cli/version_info.py",
+        "hostgate.errors",
+    ): "plain --version (no data dir) raises no error: start-up budget",
     (
         "cli/server_cmds.py",
         "hostgate.runtime.enrol",
