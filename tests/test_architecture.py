@@ -117,6 +117,10 @@ LAZY: dict[tuple[str, str], str] = {
     ): "the click-free --version answer, loaded only when --version is asked",
     ("cli/_lazy.py", "hostgate.cli.version_info"): "loaded only when --version is given to the click group",
     (
+        "cli/_lazy.py",
+        "hostgate.errors",
+    ): "the error tree is loaded for a usage error only, not for every --help",
+    (
         "cli/version_info.py",
         "hostgate.config.settings",
     ): "only --version --data-dir reads a data dir; settings load the naming sources (dnspython)",

@@ -34,6 +34,7 @@ from hostgate.api.deploy_routes import deploy_routes
 from hostgate.api.grant_routes import grant_routes, grant_view
 from hostgate.api.ldap_routes import ldap_routes
 from hostgate.api.login_routes import login_routes
+from hostgate.api.maintenance_routes import maintenance_routes
 from hostgate.errors import AuthenticationFailed, HostgateError
 from hostgate.management.access import Profile
 from hostgate.management.cli_tokens import CliTokens
@@ -373,6 +374,7 @@ def create_app(service: ManagementService) -> Starlette:
             service.audit, principal, lambda p: service.access.require(p, Profile.ADMINISTRATOR), time.time
         ),
         *deploy_routes(service.deployments, principal, guarded),
+        *maintenance_routes(service, principal, guarded),
     ]
     # Starlette tries the routes in order, a regular expression each: the hot paths first (issue #16; the route
     # call was 20th). Neither path overlaps another route's, so the order changes no match.

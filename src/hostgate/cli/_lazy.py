@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import importlib
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -35,6 +38,34 @@ class LazyGroup(click.Group):
         self.commands[cmd_name] = command  # loaded once
         return command
 
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """click's ``main``, with its own usage errors coded (HG-1071, exit 2) like every other error."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, **extra)
+        try:
+            rv = super().main(args, prog_name, complete_var, False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            exc.show()  # `hostgate` alone: its help, as click shows it
+            sys.exit(exc.exit_code)
+        except click.UsageError as exc:
+            _usage_error(exc)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        # Not standalone, click answers ctx.exit(n) (--version, --help) with n, and a command's return value
+        # otherwise (hostgate's commands return None).
+        sys.exit(rv if isinstance(rv, int) else 0)
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # click's own listing, with each not-yet-loaded command stood in for by a stub holding its summary
         # (click shortens the summary exactly as it would the real command's help).
@@ -50,6 +81,20 @@ class LazyGroup(click.Group):
             limit = formatter.width - 6 - max(len(name) for name, _ in rows)
             with formatter.section("Commands"):
                 formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
+
+
+def _usage_error(exc: click.UsageError) -> NoReturn:
+    # click's own layout (usage line, where help is), with the coded line hostgate prints for every error.
+    from hostgate.errors import CommandLineError
+
+    err = CommandLineError(exc.format_message())
+    lines = []
+    if exc.ctx is not None:
+        lines.append(exc.ctx.get_usage())
+        lines.append(f"Try '{exc.ctx.command_path} --help' for help.\n")
+    lines.append(f"error {err.code}: {err.message}")
+    click.echo("\n".join(lines), err=True)
+    sys.exit(2)
 
 
 _DATA_DIR = "hostgate.version_data_dir"
@@ -90,7 +135,12 @@ def _version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
 )
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    """hostgate: terminal host applications as APIs, behind a failover management cluster."""
+    """hostgate: terminal host applications as APIs, behind a failover management cluster.
+
+    Exit codes: 0 done; 1 an error (its code, HG-NNNN, on stderr); 2 a usage error (HG-1003, HG-1071); 4 a
+    conflict: what was to be created already exists (HG-1070); 130 interrupted. `cluster status`: 0 healthy,
+    1 degraded, 2 down, 3 could not tell.
+    """
     if ctx.meta.get(_DATA_DIR) is not None:
         raise click.UsageError(
             "--data-dir here belongs to --version; give a command its own --data-dir after it"

@@ -56,7 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "servers": (
         "hostgate.cli.domain_cmds:servers",
-        "Session servers: list them (the default command) and switch their security.",
+        "Session servers: list them (the default command), switch their security, remove one.",
     ),
     "resolve": (
         "hostgate.cli.resolve_cmd:resolve_cmd",
@@ -114,7 +114,7 @@ def main() -> None:
         # which reports it as a usage error.
         if quick_version(args[1:]):
             sys.exit(0)
-    _group()()
+    _group()(prog_name="hostgate")  # also under `python -m hostgate.cli.main`
 
 
 if __name__ == "__main__":

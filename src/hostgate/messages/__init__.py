@@ -34,6 +34,7 @@ from hostgate.messages.ldap import (
     LdapTestRequest,
 )
 from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
+from hostgate.messages.maintenance import LeaderMove, LeaderMoved
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -117,6 +118,8 @@ __all__ = [
     "LdapTestAnswer",
     "LdapTestReport",
     "LdapTestRequest",
+    "LeaderMove",
+    "LeaderMoved",
     "LoginAnswer",
     "LoginRequest",
     "MemberRemovedAnswer",

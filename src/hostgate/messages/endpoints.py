@@ -24,6 +24,7 @@ from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistrati
 from hostgate.messages.grants import GrantRequest, GrantView
 from hostgate.messages.ldap import LdapSettingsUpdate, LdapSettingsView, LdapTestAnswer, LdapTestRequest
 from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
+from hostgate.messages.maintenance import LeaderMove, LeaderMoved
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -127,6 +128,9 @@ class _Management:
     )
     remove_member: Endpoint[None, MemberRemovedAnswer] = _m(
         "DELETE", "/cluster/members/{name}", None, MemberRemovedAnswer, "Remove a member"
+    )
+    move_leader: Endpoint[LeaderMove, LeaderMoved] = _m(
+        "PUT", "/cluster/leader", LeaderMove, LeaderMoved, "Hand the store leadership to a member (etcd only)"
     )
     servers: Endpoint[None, tuple[ServerView, ...]] = _m(
         "GET", "/session-servers", None, tuple[ServerView, ...], "Session servers and their load"
