@@ -319,7 +319,7 @@ class Installation:
 
 
 REPO = Path(__file__).resolve().parents[3]
-VT_APP = REPO / "tests" / "hosts" / "apps" / "vthost.py"
+VT_APP = Path(__file__).resolve().parents[1] / "testhosts" / "vthost.py"
 SAMPLE_MODELS = REPO / "samples" / "models"
 
 

@@ -83,6 +83,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "hostgate.cli.doctor_cmd:doctor",
         "Check the cluster alias ALIAS[:PORT] against the running cluster; exit 1 on an error finding.",
     ),
+    "testhost": (
+        "hostgate.cli.testhost_cmd:testhost",
+        "Run the demo host the sample model of KIND expects (samples/models/demo3270.yaml, demo5250.yaml, "
+        "demovt.yaml) until Ctrl-C.",
+    ),
     "login": ("hostgate.cli.login_cmds:login", "Log in to the cluster once and keep a short-lived token."),
     "logout": (
         "hostgate.cli.login_cmds:logout",
