@@ -1,5 +1,6 @@
 """Maintenance routes of the management API (issue #21), beside api/app.py like the other route modules:
-``PUT /api/v1/cluster/leader`` (``hostgate cluster move-leader``: an Administrator's guarded write)."""
+``PUT /api/v1/cluster/leader`` (``hostgate cluster move-leader``: an Administrator's guarded write) and
+``POST /api/v1/session-servers/{name}/admin-token`` (``hostgate sessions``: management/session_admin.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from hostgate._bodies import read_message, reply
 from hostgate.management.leadership import move_leader
 from hostgate.management.security import Principal
 from hostgate.management.service import ManagementService
+from hostgate.management.session_admin import grant_sessions_admin
 from hostgate.messages import LeaderMove
 
 __all__ = ["maintenance_routes"]
@@ -33,4 +35,13 @@ def maintenance_routes(
             await move_leader(service.store, service.settings, service.member_records(), who, body.member)
         )
 
-    return [Route("/api/v1/cluster/leader", guarded(leader), methods=["PUT"])]
+    async def sessions_admin(request: Request) -> Response:
+        # Writes nothing (a signed token for one session server): not a guarded write.
+        who = principal(request)
+        cluster_id = service.settings.server.cluster_id
+        return reply(grant_sessions_admin(service.domains, cluster_id, who, request.path_params["name"]))
+
+    return [
+        Route("/api/v1/cluster/leader", guarded(leader), methods=["PUT"]),
+        Route("/api/v1/session-servers/{name}/admin-token", sessions_admin, methods=["POST"]),
+    ]

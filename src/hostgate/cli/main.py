@@ -50,6 +50,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "hostgate.cli.audit_cmd:audit",
         "The audit trail: every admin change, deployment, failed login and lockout (Administrators only).",
     ),
+    "sessions": (
+        "hostgate.cli.sessions_cmds:sessions",
+        "Live sessions on the session servers: list them, end one (Administrators only).",
+    ),
     "domain": (
         "hostgate.cli.domain_cmds:domain",
         'Load-distribution domains: which session servers serve "connect via domain".',

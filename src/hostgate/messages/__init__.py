@@ -34,7 +34,7 @@ from hostgate.messages.ldap import (
     LdapTestRequest,
 )
 from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
-from hostgate.messages.maintenance import LeaderMove, LeaderMoved
+from hostgate.messages.maintenance import LeaderMove, LeaderMoved, SessionList, SessionsAdminGrant
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -148,6 +148,8 @@ __all__ = [
     "SessionGrant",
     "SessionHealth",
     "SessionInfo",
+    "SessionList",
+    "SessionsAdminGrant",
     "TokenKeysAnswer",
     "TokenRequest",
     "UserView",

@@ -65,6 +65,7 @@ from hostgate.messages import (
 )
 from hostgate.models import Value
 from hostgate.session._face import SessionFace
+from hostgate.session.admin_routes import admin_routes
 from hostgate.session.deploy_routes import deploy_routes
 from hostgate.session.deployer import Deployer
 from hostgate.session.model_session import ModelSession
@@ -254,6 +255,7 @@ def create_session_app(
         Route("/api/v1/sessions", open_session, methods=["POST"]),
         Route("/api/v1/health", health, methods=["GET"]),
         *deploy_routes(deployer),
+        *admin_routes(registry),
         Route("/api/v1/pools/{name}/sessions", pool_acquire, methods=["POST"]),
         Route("/api/v1/pools/{name}/sessions/{id}", pool_release, methods=["DELETE"]),
         Route("/api/v1/pools/{name}", pool_status, methods=["GET"]),
