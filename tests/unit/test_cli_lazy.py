@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -81,3 +82,27 @@ def test_help_lists_every_command() -> None:
     ).stdout
     listed = [line.split()[0] for line in out.split("Commands:", 1)[1].splitlines() if line.strip()]
     assert listed == sorted(COMMANDS)
+
+
+def test_version_names_python_and_the_etcd_found(tmp_path: Path) -> None:
+    from hostgate.cli.version_info import find_etcd, version_lines
+
+    missing = find_etcd(str(tmp_path / "no-etcd"))
+    assert missing.version is None and "not found" in missing.problem
+    lines = version_lines(None, etcd=missing)
+    assert lines[0].startswith("hostgate ") and lines[1].startswith(f"Python {sys.version_info.major}.")
+    assert lines[2].startswith("etcd: none") and "lone server (SQLite) needs none" in lines[2]
+    fake = tmp_path / "etcd"
+    fake.write_text("#!/bin/sh\necho 'etcd Version: 3.4.99'\necho 'Git SHA: x'\n")
+    fake.chmod(0o755)
+    found = find_etcd(str(fake))
+    assert (found.version, found.path) == ("3.4.99", str(fake))
+
+
+def test_quick_version_takes_only_its_own_arguments() -> None:
+    from hostgate.cli.version_info import quick_version
+
+    # Anything but [--data-dir D] goes to click (which reports it); nothing is printed for those.
+    assert quick_version(["--json"]) is False
+    assert quick_version(["--data-dir"]) is False
+    assert quick_version(["--data-dir="]) is False

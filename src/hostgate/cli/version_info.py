@@ -145,15 +145,16 @@ def print_version(data_dir: Path | None) -> None:
 def quick_version(args: list[str]) -> bool:
     """Answer ``--version`` given with ``args`` after it, without click; ``False`` when they are not ones
     ``--version`` takes (click then reports them)."""
+    given: str | None
     if not args:
-        data_dir = None
+        given = None
     elif len(args) == 2 and args[0] == "--data-dir":
-        data_dir = Path(args[1])
+        given = args[1]
     elif len(args) == 1 and args[0].startswith("--data-dir="):
-        data_dir = Path(args[0].removeprefix("--data-dir="))
+        given = args[0].removeprefix("--data-dir=")
     else:
         return False
-    if data_dir is not None and not os.fspath(data_dir):
-        return False
-    print_version(data_dir)
+    if given == "":
+        return False  # Path("") would be "."; click reports the empty value
+    print_version(None if given is None else Path(given))
     return True
