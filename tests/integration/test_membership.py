@@ -181,7 +181,8 @@ def test_cold_start_waits_for_a_majority_says_so_and_comes_up_by_itself(tmp_path
         assert body["waiting_for"] == [b.name, c.name]
         poll("the log to say it", lambda: "1 of 3 members up" in _server_log(a), 10)
         proc = inst.hostgate("cluster", "status", *inst.client_args(a.target), check=False)
-        assert proc.returncode == 1 and "HG-4011" in proc.stderr and "waiting for" in proc.stderr, proc.stderr
+        # cluster status exits 2, down: no member serves (issue #21's exit codes).
+        assert proc.returncode == 2 and "HG-4011" in proc.stderr and "waiting for" in proc.stderr, proc.stderr
         # The third member (not the second) comes back: the two serve writes without anyone's help.
         c.start()
         peer_up = poll(

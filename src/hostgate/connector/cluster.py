@@ -107,19 +107,26 @@ def _caused_by_verification(exc: BaseException) -> bool:
     return False
 
 
-def _connect_fault(exc: BaseException, port: int) -> OSError:
-    """A failed connect in words that name the port (issue #21: httpx says only "All connection attempts
-    failed"); the dialer puts the address in front. The errno is found in the exception's chain."""
+class _ConnectFault(OSError):
+    """A connect that failed, in words that name the port (``str`` is just them; the dialer puts the address
+    in front)."""
+
+    def __str__(self) -> str:
+        return self.strerror or ""
+
+
+def _connect_fault(exc: BaseException, port: int) -> _ConnectFault:
+    """Issue #21: httpx says only "All connection attempts failed"; the errno is found in its chain."""
     seen: BaseException | None = exc
     for _ in range(10):
         if seen is None:
             break
         if isinstance(seen, OSError) and seen.errno:
             if seen.errno == errno.ECONNREFUSED:
-                return OSError(None, f"port {port}: connection refused (nothing listens on that port)")
-            return OSError(None, f"port {port}: {os.strerror(seen.errno)}")
+                return _ConnectFault(None, f"port {port}: connection refused (nothing listens on that port)")
+            return _ConnectFault(None, f"port {port}: {os.strerror(seen.errno)}")
         seen = seen.__cause__ or seen.__context__
-    return OSError(None, f"port {port}: {exc}")
+    return _ConnectFault(None, f"port {port}: {exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -393,6 +400,8 @@ class ClusterClient:
                     return Answer(answer.member, answer.address, answer.status, reply, answer.visible)
             except HostgateError as exc:
                 return exc
+            except _ConnectFault as exc:
+                return NoMemberAnswered(f"{address}: {exc}")
             except (httpx.HTTPError, OSError, TimeoutError) as exc:
                 return NoMemberAnswered(f"{address}: {type(exc).__name__}: {exc}")
             return error_from_payload(_json(answer.payload), answer.status)
