@@ -98,9 +98,9 @@ async def test_a_second_attempt_of_a_call_gets_the_first_answer_and_applies_noth
     users = (await member.api.get("/api/v1/users")).json()
     assert [u["name"] for u in users].count("operator1") == 1
 
-    # A new call with a new key is a new request: refused as usual.
+    # A new call with a new key is a new request: refused as usual (a conflict since issue #21).
     third = await member.api.post("/api/v1/users", json=body, headers=call())
-    assert third.status_code == 400 and third.json()["code"] == "HG-1003"
+    assert third.status_code == 409 and third.json()["code"] == "HG-1070"
 
 
 async def test_a_duplicate_delete_gets_the_first_answer_not_not_found(member: Member) -> None:
