@@ -2,7 +2,7 @@
 
 The pool engine of a session server (``hostgate.session.pools`` behind ``PoolService``, the same objects the
 server's ``POST /api/v1/pools/{name}/sessions`` calls) in this process, over the 3270 sample model and the
-mock 3270 host (mainframe-mocker, ``tests/hosts/apps/mfhost.py``). In the same run:
+mock 3270 host (mainframe-mocker, ``src/hostgate/testhosts/mfhost.py``). In the same run:
 
 - **cold**: what a client without a pool waits for: a new host session connected and signed on
   (``ModelSession.open``: connect, sign-on screen, user id and password, Enter, the menu), then signed off.

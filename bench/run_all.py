@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 BENCHES = [
+    "cli_startup.py",
     "store_failover.py",
     "failover.py",
     "routing.py",
@@ -14,6 +15,8 @@ BENCHES = [
     "guarded_writes.py",
     "abuse.py",
     "webservices.py",
+    "pools.py",
+    "metrics_cost.py",
 ]
 
 

@@ -1,7 +1,7 @@
 """Session throughput, latency and memory on one session server, next to the raw driver in process.
 
 One management member (``--store sqlite``) runs on 127.0.0.1, one session server on 127.0.0.11 with the 3270
-sample model deployed and pointed at the mock 3270 host (mainframe-mocker, ``tests/hosts/apps/mfhost.py``).
+sample model deployed and pointed at the mock 3270 host (mainframe-mocker, ``src/hostgate/testhosts/mfhost.py``).
 For C = 1, 10 and 100 concurrent sessions:
 
 - **hostgate**: C sessions are opened via the domain through the alias (connector, async core, one event loop

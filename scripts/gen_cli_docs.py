@@ -15,8 +15,12 @@ OUT = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 def _walk(cmd: click.Command, path: list[str]) -> list[tuple[list[str], click.Command]]:
     found = [(path, cmd)]
     if isinstance(cmd, click.Group):
-        for name in sorted(cmd.commands):
-            found += _walk(cmd.commands[name], [*path, name])
+        # list_commands/get_command, not .commands: the top group loads its commands on use (cli/_lazy.py).
+        ctx = click.Context(cmd, info_name=" ".join(path))
+        for name in sorted(cmd.list_commands(ctx)):
+            sub = cmd.get_command(ctx, name)
+            if sub is not None:
+                found += _walk(sub, [*path, name])
     return found
 
 

@@ -71,6 +71,8 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "webservices": BOTTOM | {"connector", "models", "config", "naming"},
     # `hostgate model check` validates a file with hostgate.models alone (a pure validator, no server code).
     "cli": BOTTOM | {"connector", "config", "naming", "models", "webservices"},
+    # The demo's host applications: package data run as separate processes, importing nothing of hostgate.
+    "testhosts": frozenset(),
 }
 
 # Every import inside a function, by (file under src/hostgate, imported module), with the reason it is lazy.
@@ -110,6 +112,31 @@ LAZY: dict[tuple[str, str], str] = {
         "hostgate.management.install",
     ): "server code, only inside `hostgate install` (join)",
     ("cli/server_cmds.py", "hostgate.runtime.server"): "server code, only inside `hostgate server`",
+    # CLI start-up (issue #21): `hostgate --version`/`--help` load no command module, and no click for
+    # --version; each command's module is imported by name (cli/main.py COMMANDS) when it runs.
+    (
+        "cli/main.py",
+        "hostgate.cli._lazy",
+    ): "the click group is built on first use: --version runs without click",
+    (
+        "cli/main.py",
+        "hostgate.cli.version_info",
+    ): "the click-free --version answer, loaded only when --version is asked",
+    ("cli/_lazy.py", "hostgate.cli.version_info"): "loaded only when --version is given to the click group",
+    (
+        "cli/_lazy.py",
+        "hostgate.errors",
+    ): "the error tree is loaded for a usage error only, not for every --help",
+    (
+        "cli/version_info.py",
+        "hostgate.config.settings",
+    ): "only --version --data-dir reads a data dir; settings load the naming sources (dnspython)",
+    ("cli/version_info.py", "hostgate.config.datadir"): "only --version --data-dir reads a data dir's lock",
+    ("cli/version_info.py", "hostgate.cli.output"): "rich is loaded only to print an error of --version",
+    (
+        "cli/version_info.py",
+        "hostgate.errors",
+    ): "plain --version (no data dir) raises no error: start-up budget",
     (
         "cli/ws_cmds.py",
         "hostgate.webservices.standalone",

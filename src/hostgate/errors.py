@@ -17,6 +17,9 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── ServerBusy                 HG-1030  the server has as many connections open as it accepts (503)
     ├── RequestHeaderTimeout       HG-1031  the request line and headers did not arrive in time (408)
     ├── MalformedAnswer            HG-1050  a server's answer does not match its message definition (502)
+    ├── Conflict                   HG-1070  the thing to create already exists (a domain, user, server) (409)
+    ├── UsageError ─ CommandLineError HG-1071  the command line does not parse (click's own usage errors)
+    ├── TestHostUnavailable        HG-1073  `hostgate testhost` cannot start the host (its package is missing)
     ├── StoreError
     │   ├── StoreUnavailable       HG-2001  the store cannot be reached
     │   ├── QuorumLost             HG-2002  writes need a majority of members and there is none
@@ -92,7 +95,8 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
     ├── ConnectError
     │   ├── NoMemberAnswered       HG-5101  every address of the alias failed (lists each address's fault)
-    │   └── WrongCluster           HG-5102  the server that answered belongs to another cluster
+    │   ├── WrongCluster           HG-5102  the server that answered belongs to another cluster
+    │   └── NotAManagementMember   HG-1072  the address and port given are a session server's, not a member's
     ├── ModelError                 HG-6001  a model is invalid (carries every issue with its path)
     │   └── ModelSyntaxError       HG-6002  a model file is not well-formed YAML (names line and column)
     ├── QueryError                 HG-6003  an SQL statement outside hostgate's subset (names the position)
@@ -150,8 +154,10 @@ __all__ = [
     "CatalogUnavailable",
     "CertificateError",
     "ClusterError",
+    "CommandLineError",
     "CompareFailed",
     "ConfigError",
+    "Conflict",
     "ConnectError",
     "ConsoleLoginRequired",
     "CsrfRefused",
@@ -214,6 +220,7 @@ __all__ = [
     "NoProcedureForQuery",
     "NoServerAvailable",
     "NoSuchEndpoint",
+    "NotAManagementMember",
     "NotAuthorized",
     "NotSupported",
     "OfflineBoundExceeded",
@@ -254,6 +261,7 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
+    "TestHostUnavailable",
     "TooManyAttempts",
     "UnexpectedEntity",
     "UnsafeAddress",
@@ -965,6 +973,33 @@ class ResolutionFailed(NamingError):
     hint = "Check the alias in DNS or in the hosts file (`hostgate resolve ALIAS` shows every source)."
 
 
+class Conflict(HostgateError):
+    """A create of something that already exists (issue #21): its own code and HTTP 409, not a usage error, so
+    a script can tell "already there" (CLI exit 4) from a mistake in its command."""
+
+    code = "HG-1070"
+    hint = "It already exists: use it as it is, or remove it first and create it again."
+    http_status = 409
+
+
+class CommandLineError(UsageError):
+    """click's own usage errors (unknown option or command, missing argument), coded like every other error
+    (issue #21); the CLI exits 2 as click does."""
+
+    code = "HG-1071"
+    hint = "See the command's --help."
+    http_status = 400
+
+
+class TestHostUnavailable(HostgateError):
+    """``hostgate testhost``: the demo host cannot be started (its package is not installed)."""
+
+    __test__ = False  # not a pytest test class, whatever its name says
+    code = "HG-1073"
+    hint = "Install the test hosts as the message says, then run `hostgate testhost` again."
+    http_status = 503
+
+
 class ConnectError(HostgateError):
     code = "HG-5100"
     http_status = 503
@@ -978,6 +1013,17 @@ class NoMemberAnswered(ConnectError):
 class WrongCluster(ConnectError):
     code = "HG-5102"
     hint = "The alias names a server of another cluster; fix the alias (`hostgate doctor ALIAS`)."
+
+
+class NotAManagementMember(ConnectError):
+    """The address and port given answered as a session server (its ``X-Hostgate-Session-Server`` header)
+    where a management member was expected (issue #21): the usual slip of giving the session port."""
+
+    code = "HG-1072"
+    hint = (
+        "Give the cluster alias (or a member) with the members' API port: every member uses the same one "
+        "(9440 unless installed with --port); `hostgate cluster hosts-file` lists the members."
+    )
 
 
 @dataclass(frozen=True, slots=True)

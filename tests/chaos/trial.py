@@ -31,7 +31,7 @@ from typing import Any
 
 from hostgate.cli.lab import poll
 from hostgate.connector.cluster import ClusterClient
-from hostgate.errors import UsageError
+from hostgate.errors import Conflict
 from hostgate.management.records import CLUSTER_KEY, ClusterInfo, DomainRecord, domain_key
 from tests.chaos.cluster import PASSWORD, ChaosCluster
 from tests.chaos.linearizability import RECORD, REGISTER, CheckResult, Model, Op, check, format_op
@@ -125,7 +125,7 @@ def _setup_domains(cluster: ChaosCluster) -> None:
         )  # fmt: skip
         try:
             await client.request("POST", "/api/v1/domains", {"name": DOMAIN})
-        except UsageError:
+        except Conflict:
             # "already exists": a hedged second attempt lost the race to our own first (issue #14). Setup
             # is not under test; the domain is there either way (the GET proves it).
             await client.request("GET", f"/api/v1/domains/{DOMAIN}")

@@ -8,7 +8,7 @@ a few registers, recording each invocation and response with monotonic times:
 - ``weights``: domain ``chaos``'s members and weights. Set: ``PUT /api/v1/domains/chaos/servers/S`` answers the
   whole record as of its compare-and-set, so it doubles as a linearizable read of the other weight. Read:
   ``GET /api/v1/domains/chaos`` (in-memory copy).
-- ``flag``: does domain ``chaos-flag`` exist. Compare-and-set both ways: create (``HG-1003`` "already
+- ``flag``: does domain ``chaos-flag`` exist. Compare-and-set both ways: create (``HG-1070`` "already
   exists" = the compare failed) and delete (``HG-4102`` = the compare failed). Read: ``GET`` (in-memory copy).
 - unique creates (``chaos-u...``): each name created once; the end of the trial must find every acknowledged
   one (and no "already exists" for a name nobody else created).
@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from hostgate.connector.cluster import Answer, ClusterClient
-from hostgate.errors import CompareFailed, DomainNotFound, HostgateError, UsageError
+from hostgate.errors import CompareFailed, Conflict, DomainNotFound, HostgateError
 from tests.chaos.linearizability import UNKNOWN, Op
 
 __all__ = ["DOMAIN", "FLAG", "ROUTER_CLIENT", "Event", "Recorder", "Route", "run_clients", "weights_of"]
@@ -111,7 +111,7 @@ async def _call(
 
 
 def _definitely_not_applied(exc: BaseException) -> bool:
-    # CompareFailed: the server's compare-and-set loop gave up, nothing written. UsageError / DomainNotFound
+    # CompareFailed: the server's compare-and-set loop gave up, nothing written. Conflict / DomainNotFound
     # are the compare failures of create / delete (handled by the caller where they carry a value).
     return isinstance(exc, CompareFailed)
 
@@ -168,7 +168,7 @@ async def _one(kind: str, cid: int, seq: int, client: ClusterClient, rec: Record
         )
         start, end, res = await _call(rec, deadline, lambda: client.request(method, path, body))
         inp = ("cas", not create, create)
-        refused = UsageError if create else DomainNotFound
+        refused = Conflict if create else DomainNotFound
         if isinstance(res, Answer):
             rec.events.append(Event("flag", Op(cid, inp, True, start, end, res.member)))
         elif isinstance(res, refused):
@@ -184,7 +184,7 @@ async def _one(kind: str, cid: int, seq: int, client: ClusterClient, rec: Record
         )
         if isinstance(res, Answer):
             rec.unique_acked.append(name)
-        elif isinstance(res, UsageError):
+        elif isinstance(res, Conflict):
             rec.unique_refused.append(name)
         elif not _definitely_not_applied(res):
             rec.unique_unknown.append(name)

@@ -48,6 +48,8 @@ __all__ = [
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ROOT / "tests" / "hosts" / "apps"
+# The demo hosts ship in the package (issue #21: `hostgate testhost`); the refusing hosts stay test-only.
+DEMO_HOSTS = ROOT / "src" / "hostgate" / "testhosts"
 SAMPLES = ROOT / "samples" / "models"
 HOSTS_PYTHON = ROOT / ".venv-hosts" / "bin" / "python"
 TELNETLIB3_SERVER = Path(sys.executable).parent / "telnetlib3-server"
@@ -156,7 +158,7 @@ class HostProcess:
 
 
 class MainframeHost(HostProcess):
-    """tests/hosts/apps/mfhost.py over TN3270 or TN5250. ``slow_seconds``: how long the SLOW screen takes."""
+    """src/hostgate/testhosts/mfhost.py over TN3270 or TN5250. ``slow_seconds``: how long the SLOW screen takes."""
 
     def __init__(self, protocol: str, *, slow_seconds: float = 1.5) -> None:
         super().__init__(f"mainframe-mocker {protocol}")
@@ -170,7 +172,7 @@ class MainframeHost(HostProcess):
             )
         argv = [
             str(HOSTS_PYTHON),
-            str(APPS / "mfhost.py"),
+            str(DEMO_HOSTS / "mfhost.py"),
             "--protocol",
             self.protocol,
             "--host",
@@ -211,7 +213,9 @@ class VtHost(HostProcess):
 
     def __init__(self, program: Sequence[str] | None = None) -> None:
         super().__init__("telnetlib3-server")
-        self.program = list(program) if program is not None else [sys.executable, str(APPS / "vthost.py")]
+        self.program = (
+            list(program) if program is not None else [sys.executable, str(DEMO_HOSTS / "vthost.py")]
+        )
 
     def start(self, *, ready_within: float = 20.0) -> Self:
         for _ in range(5):

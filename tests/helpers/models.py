@@ -3,7 +3,7 @@
     path = write_model(tmp_path, "demo3270", host.port, name="orders", extra=FAULTS)
     inst.deploy_model(session_server, path)      # hostgate model deploy, as a user would
 
-``FAULTS`` adds what the mock 3270/5250 host can do wrong (tests/hosts/apps/mfhost.py): an operation whose
+``FAULTS`` adds what the mock 3270/5250 host can do wrong (src/hostgate/testhosts/mfhost.py): an operation whose
 declared destination is not where the host goes, one that leads to a screen no entity recognises (SLOW), and
 a screen on which Enter makes the host drop the connection (DROP).
 """

@@ -1,4 +1,4 @@
-"""The curses program behind the VT test host (tests/hosts/apps/vthost.py) ends when its terminal goes away.
+"""The curses program behind the VT test host (src/hostgate/testhosts/vthost.py) ends when its terminal goes away.
 
 A pty server may run its program without making the pty its controlling terminal (then no SIGHUP arrives
 when the server's side closes). The program's blocking ``getch()`` then returns ERR for ever, and it used to
@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-APP = Path(__file__).parent / "apps" / "vthost.py"
+APP = Path(__file__).resolve().parents[2] / "src" / "hostgate" / "testhosts" / "vthost.py"
 
 
 def _read_until(fd: int, marker: bytes, within: float) -> bytes:

@@ -197,7 +197,7 @@ async def test_the_connector_and_the_cli_read_answers_as_the_typed_messages(
     assert route.url.startswith("https://")
     # The CLI's --json is the same message, not a hand-made copy of it.
     done = inst.hostgate("cluster", "status", "--json", *inst.client_args(), check=False)
-    assert done.returncode in (0, 3), done.stderr
+    assert done.returncode in (0, 1), done.stderr
     assert msgspec.json.decode(done.stdout, type=ClusterStatus).id == cluster_id
 
 

@@ -98,9 +98,9 @@ async def test_a_second_attempt_of_a_call_gets_the_first_answer_and_applies_noth
     users = (await member.api.get("/api/v1/users")).json()
     assert [u["name"] for u in users].count("operator1") == 1
 
-    # A new call with a new key is a new request: refused as usual.
+    # A new call with a new key is a new request: refused as usual (a conflict since issue #21).
     third = await member.api.post("/api/v1/users", json=body, headers=call())
-    assert third.status_code == 400 and third.json()["code"] == "HG-1003"
+    assert third.status_code == 409 and third.json()["code"] == "HG-1070"
 
 
 async def test_a_duplicate_delete_gets_the_first_answer_not_not_found(member: Member) -> None:
@@ -115,7 +115,7 @@ async def test_a_duplicate_delete_gets_the_first_answer_not_not_found(member: Me
 
 
 async def test_a_refused_call_is_never_applied_by_its_late_twin(member: Member) -> None:
-    """Found by the nemesis suite (make chaos): a hedged create answered "already exists" (HG-1003) by one
+    """Found by the nemesis suite (make chaos): a hedged create answered "already exists" (HG-1003 then; HG-1070 since issue #21) by one
     member while its twin, held up on a hung member, created the domain later, after a delete the client had
     seen acknowledged. A refusal must claim the call's key like an applied write does."""
     assert (
@@ -123,11 +123,11 @@ async def test_a_refused_call_is_never_applied_by_its_late_twin(member: Member) 
     ).status_code == 201
     twin = call()
     refused = await member.api.post("/api/v1/domains", json={"name": "flag"}, headers=twin)
-    assert refused.status_code == 400 and refused.json()["code"] == "HG-1003", refused.text
+    assert refused.status_code == 409 and refused.json()["code"] == "HG-1070", refused.text
     assert (await member.api.delete("/api/v1/domains/flag", headers=call())).status_code == 200
 
     late = await member.api.post("/api/v1/domains", json={"name": "flag"}, headers=twin)
-    assert late.status_code == 400 and late.json()["code"] == "HG-1003", late.text
+    assert late.status_code == 409 and late.json()["code"] == "HG-1070", late.text
     assert late.headers.get("x-hostgate-replayed") == "true"
     domains = (await member.api.get("/api/v1/domains")).json()
     assert "flag" not in [d["name"] for d in domains], domains

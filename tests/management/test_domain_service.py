@@ -20,6 +20,7 @@ import pytest
 from hostgate import pki, tokens
 from hostgate.errors import (
     AuthenticationFailed,
+    Conflict,
     DomainNotFound,
     HostgateError,
     InvalidField,
@@ -124,7 +125,7 @@ async def test_bad_names_and_unknown_things_are_coded_refusals(d: Domains) -> No
     for bad in ("", "-lead", "a b", "x" * 65, "ü"):
         with pytest.raises(UsageError):
             await d.service.create_domain(ADMIN, bad)
-    with pytest.raises(UsageError, match="already exists"):
+    with pytest.raises(Conflict, match="already exists"):
         await d.service.create_domain(ADMIN, "prod")
     with pytest.raises(SessionServerNotFound):
         await d.service.add_server(ADMIN, "prod", "never-registered", 1, 1)
@@ -167,7 +168,7 @@ async def test_a_second_registration_of_a_name_is_refused_and_the_first_certific
     d: Domains,
 ) -> None:
     first = await d.register("s1")
-    with pytest.raises(UsageError, match="already registered"):
+    with pytest.raises(Conflict, match="already registered"):
         await d.register("s1")
     assert d.service.authenticate_server("s1", first).name == "s1"
 

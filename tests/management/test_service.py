@@ -16,6 +16,7 @@ import pytest
 from hostgate.errors import (
     AuthenticationFailed,
     BuiltinAdminProtected,
+    Conflict,
     InvalidField,
     LastMember,
     MemberNotFound,
@@ -85,7 +86,7 @@ async def test_a_new_user_can_log_in_as_soon_as_add_user_returns(member: InProce
     await member.service.add_user(ADMIN, "Ada", "ada-password-1", admin=False)
     principal = member.service.authenticate("ada", "ada-password-1")  # names are case-insensitive
     assert (principal.name, principal.roles) == ("Ada", ("user",))
-    with pytest.raises(UsageError, match="already exists"):
+    with pytest.raises(Conflict, match="already exists"):
         await member.service.add_user(ADMIN, "ADA", "another-password", admin=True)
     assert [u.name for u in member.service.users()] == ["Ada", "admin", "operator"]
 

@@ -35,6 +35,7 @@ from hostgate.api.deploy_routes import deploy_routes
 from hostgate.api.grant_routes import grant_routes, grant_view
 from hostgate.api.ldap_routes import ldap_routes
 from hostgate.api.login_routes import login_routes
+from hostgate.api.maintenance_routes import maintenance_routes
 from hostgate.api.pool_routes import pool_routes
 from hostgate.errors import AuthenticationFailed, DomainNotFound, HostgateError
 from hostgate.management.access import Profile
@@ -393,6 +394,7 @@ def create_app(service: ManagementService, metrics: ServerMetrics | None = None)
         *deploy_routes(service.deployments, principal, guarded),
         *pool_routes(service.pools, principal, guarded),
         *backup_routes(service, principal),
+        *maintenance_routes(service, principal, guarded),
     ]
     # Starlette tries the routes in order, a regular expression each: the hot paths first (issue #16; the route
     # call was 20th). Neither path overlaps another route's, so the order changes no match.

@@ -9,22 +9,26 @@ from typing import Any
 
 import click
 import msgspec
-from rich.table import Table
 
 from hostgate.cli.backup_cmds import backup, restore
+from hostgate.cli.cluster_maint_cmds import hosts_file, move_leader
+from hostgate.cli.cluster_view import (
+    EXIT_DOWN,
+    EXIT_UNKNOWN,
+    fail_with,
+    look_once,
+    render_status,
+    watch_status,
+)
 from hostgate.cli.common import client_from, cluster_options, make_client
 from hostgate.cli.output import console, emit_json, handle_errors
 from hostgate.config.datadir import lock_holder, mark_removed
 from hostgate.config.settings import load_settings
 from hostgate.errors import DataDirError, MemberNotFound
-from hostgate.messages import API, ClusterRename, ClusterStatus
+from hostgate.messages import API, ClusterRename
 from hostgate.naming import format_target
 
 __all__ = ["cluster"]
-
-# `cluster status` exits with this when the cluster answers but is degraded (a member down, a learner not yet
-# promoted, or no majority): scripts and monitoring can tell it from "healthy" (0) and "error" (1).
-EXIT_DEGRADED = 3
 
 
 @click.group()
@@ -32,53 +36,43 @@ def cluster() -> None:
     """See and change the management cluster."""
 
 
-def _tolerance_line(data: ClusterStatus) -> str:
-    if not data.quorum:
-        return "[red]no majority: the cluster cannot take changes[/]"
-    n = data.fault_tolerance
-    colour = "green" if n > 0 else "yellow"
-    return f"[{colour}]can lose {n} more member{'' if n == 1 else 's'}[/] ({data.voters} voting)"
-
-
 @cluster.command()
 @cluster_options
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Machine-readable output (with --watch: one line each)."
+)
+@click.option("--watch", is_flag=True, help="Ask again every --interval seconds until interrupted (Ctrl-C).")
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.2, 3600),
+    default=2.0,
+    show_default=True,
+    help="Seconds between two looks (--watch).",
+)
 @handle_errors
-def status(
-    as_json: bool,
-    **kw: Any,
-) -> None:
+def status(as_json: bool, watch: bool, interval: float, **kw: Any) -> None:
     """Cluster name and id, every member with its role, health and the store leader, how many more members
-    it can lose, and who answered. Exits 3 when the cluster is degraded (a member down, a learner not yet
-    promoted, or no majority), 0 when all is well."""
+    it can lose, and who answered.
+
+    Exit code, for scripts and monitoring: 0 healthy; 1 degraded (a member down, a learner not yet promoted);
+    2 down (no majority: changes are refused, or no member answered); 3 could not tell (another error, such as
+    a refused login). With --watch: redrawn in place on a terminal, one block (or --json line) per look
+    otherwise; Ctrl-C ends it with the last look's exit code.
+    """
     client = client_from(kw)
-    data = client.call_sync(API.cluster, None).payload
+    if watch:
+        sys.exit(watch_status(client, interval, as_json))
+    look = look_once(client)
+    if look.status is None:
+        assert look.error is not None
+        if look.verdict == EXIT_DOWN:
+            fail_with(look.error, EXIT_DOWN)
+        fail_with(look.error, EXIT_UNKNOWN)
     if as_json:
-        emit_json(msgspec.to_builtins(data))  # the wire message itself: one definition, no retyping
+        emit_json(msgspec.to_builtins(look.status))  # the wire message itself: one definition, no retyping
     else:
-        console.print(f"Cluster [bold]{data.name}[/]  id {data.id}  store {data.store}")
-        console.print(f"answered by member [bold]{data.answered_by}[/]")
-        table = Table("member", "address", "role", "health", "store leader", "detail")
-        for m in data.members:
-            table.add_row(
-                m.name,
-                f"{m.address}:{m.port}",
-                m.role,
-                "[green]healthy[/]" if m.healthy else "[red]down[/]",
-                "leader" if m.leader else "",
-                m.detail,
-            )
-        console.print(table)
-        console.print(f"fault tolerance: {_tolerance_line(data)}")
-        if not data.quorum:
-            console.print(
-                "[yellow]No store leader: reads and logins work, changes are refused until a majority "
-                "of members is back.[/]"
-            )
-        elif data.degraded:
-            console.print("[yellow]Degraded: see the members that are down or still learners.[/]")
-    if data.degraded:
-        sys.exit(EXIT_DEGRADED)
+        console.print(render_status(look))
+    sys.exit(look.verdict)
 
 
 @cluster.command()
@@ -208,3 +202,5 @@ def leave(
 # `cluster backup` and `cluster restore` live in cli/backup_cmds.py (issue #21).
 cluster.add_command(backup)
 cluster.add_command(restore)
+cluster.add_command(hosts_file)
+cluster.add_command(move_leader)

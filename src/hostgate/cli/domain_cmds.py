@@ -152,7 +152,7 @@ class _ListByDefault(click.Group):
 
 @click.group(cls=_ListByDefault)
 def servers() -> None:
-    """Session servers: list them (the default command) and switch their security."""
+    """Session servers: list them (the default command), switch their security, remove one."""
 
 
 @servers.command("list")
@@ -179,3 +179,15 @@ def security(name: str, setting: str, **kw: Any) -> None:
     switch = SecuritySwitch("on" if setting == "on" else "off")
     answer = client_from(kw).call_sync(API.server_security, switch, name=name)
     console.print(f"Session server [bold]{answer.payload.server}[/]: security {answer.payload.security}.")
+
+
+@servers.command("remove")
+@click.argument("name")
+@cluster_options
+@handle_errors
+def remove_session_server(name: str, **kw: Any) -> None:
+    """Take session server NAME out of the cluster: its registration, and it leaves every domain (Administrators
+    only). A running server that is removed can no longer get tokens or send heartbeats; register it again
+    with `hostgate install --role session` to bring it back."""
+    answer = client_from(kw).call_sync(API.remove_server, None, name=name)
+    console.print(f"Session server [bold]{answer.payload.removed}[/] removed.")

@@ -12,9 +12,21 @@ import click
 from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 
-from hostgate.errors import HostgateError, UsageError
+from hostgate.errors import Conflict, HostgateError, UsageError
 
-__all__ = ["console", "emit_json", "fail", "handle_errors", "make_console"]
+__all__ = [
+    "EXIT_CONFLICT",
+    "EXIT_USAGE",
+    "console",
+    "emit_json",
+    "fail",
+    "handle_errors",
+    "make_console",
+    "print_error",
+]
+
+EXIT_USAGE = 2
+EXIT_CONFLICT = 4
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,14 +67,20 @@ _err = make_console(stderr=True)
 
 
 def fail(err: HostgateError) -> NoReturn:
-    """Print ``error HG-NNNN: message`` and its hint to stderr, then exit 1 (2 for usage errors)."""
+    """Print ``error HG-NNNN: message`` and its hint to stderr, then exit 1 (2 for usage errors, 4 for a
+    conflict: "already exists", which a script creating something idempotently may take as done)."""
+    print_error(err)
+    sys.exit(EXIT_USAGE if isinstance(err, UsageError) else EXIT_CONFLICT if isinstance(err, Conflict) else 1)
+
+
+def print_error(err: HostgateError) -> None:
+    """``error HG-NNNN: message`` and its hint on stderr (the caller decides the exit code)."""
     payload = err.to_payload(public=False)  # this host's own paths help its operator
     _err.print(
         f"[bold red]error {payload['code']}[/]: {escape(payload['message'])}", markup=True, soft_wrap=True
     )
     if payload.get("hint"):
         _err.print(f"hint: {payload['hint']}", markup=False, soft_wrap=True)
-    sys.exit(2 if isinstance(err, UsageError) else 1)
 
 
 def emit_json(data: Any) -> None:

@@ -62,10 +62,12 @@ def _from_cluster(name: str, reach: Reach) -> ModelCatalog:
 @click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
 @handle_errors
 def scaffold_cmd(model_ref: str, out: Path, force: bool, as_json: bool, **kw: Any) -> None:
-    """Generate a small runnable project for MODEL (a model file, or a deployed model's name read from the
-    cluster with --management): a typed Python client over the connector (a dataclass per table row, a
-    function per procedure), a minimal web app listing a table and calling a procedure, a README and a pytest
-    test against a live cluster. The project connects via domain through the alias its settings name
+    """Generate a small runnable project for MODEL: a typed client, a web app, a README and a live test.
+
+    MODEL is a model file, or a deployed model's name read from the cluster with --management. The project
+    holds a typed Python client over the connector (a dataclass per table row, a function per procedure), a
+    minimal web app listing a table and calling a procedure, a README and a pytest test against a live
+    cluster. The project connects via domain through the alias its settings name
     (HOSTGATE_ALIAS, HOSTGATE_DOMAIN, ...; its README). Model names with '-' or '.' become '_' in Python names."""
     reach = Reach.of(kw)
     path = Path(model_ref)

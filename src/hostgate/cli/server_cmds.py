@@ -54,7 +54,8 @@ __all__ = ["install", "server"]
     "--ca-file",
     envvar="HOSTGATE_CA_FILE",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="With --join: the cluster CA (ca.pem from any member's data directory).",
+    help="With --join and --role session: the cluster CA (ca.pem from any member's data directory). "
+    "Env: HOSTGATE_CA_FILE.",
 )
 @click.option(
     "--role",
@@ -72,7 +73,8 @@ __all__ = ["install", "server"]
     "--hosts-file",
     envvar="HOSTGATE_HOSTS_FILE",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Session role: hostgate's own hosts file naming the alias (kept in hostgate.toml).",
+    help="Session role: hostgate's own hosts file naming the alias (kept in hostgate.toml). "
+    "Env: HOSTGATE_HOSTS_FILE.",
 )
 @click.option(
     "--dns-server", "dns_servers", multiple=True, metavar="IP[:PORT]", help="Session role: DNS for the alias."
@@ -100,7 +102,12 @@ def install(
     dns_servers: tuple[str, ...],
     heartbeat_interval: float,
 ) -> None:
-    """Install a management server: the first of a new cluster, or (--join) a new member of an existing one."""
+    """Install a management server: the first of a new cluster, or (--join) a new member of an existing one.
+
+    Environment: install reads HOSTGATE_CA_FILE (--ca-file) and HOSTGATE_HOSTS_FILE (--hosts-file), and no
+    other HOSTGATE_* variable; the server's own settings (HOSTGATE_STORE, HOSTGATE_<SECTION>_<KEY>,
+    docs/configuration.md) are read by `hostgate server` at each start.
+    """
     os.umask(0o077)  # keys, secrets and the configuration are this server's own (issue #15, finding 8)
     from hostgate.management import install as inst
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import errno
 import json
+import os
 import ssl
 import time
 import uuid
@@ -41,6 +43,7 @@ from hostgate.errors import (
     MemberNotReady,
     MemberRemoved,
     NoMemberAnswered,
+    NotAManagementMember,
     StoreUnavailable,
     WrongCluster,
     error_from_payload,
@@ -102,6 +105,28 @@ def _caused_by_verification(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+class _ConnectFault(OSError):
+    """A connect that failed, in words that name the port (``str`` is just them; the dialer puts the address
+    in front)."""
+
+    def __str__(self) -> str:
+        return self.strerror or ""
+
+
+def _connect_fault(exc: BaseException, port: int) -> _ConnectFault:
+    """Issue #21: httpx says only "All connection attempts failed"; the errno is found in its chain."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            break
+        if isinstance(seen, OSError) and seen.errno:
+            if seen.errno == errno.ECONNREFUSED:
+                return _ConnectFault(None, f"port {port}: connection refused (nothing listens on that port)")
+            return _ConnectFault(None, f"port {port}: {os.strerror(seen.errno)}")
+        seen = seen.__cause__ or seen.__context__
+    return _ConnectFault(None, f"port {port}: {exc}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,7 +277,7 @@ class ClusterClient:
                 raise WrongCluster(
                     f"{address} presented a certificate not signed by this cluster's CA"
                 ) from exc
-            raise
+            raise _connect_fault(exc, port) from exc
         except BaseException:
             await self._drop(address, client)
             raise
@@ -260,6 +285,13 @@ class ClusterClient:
             self._kept[address] = client
         else:
             await client.aclose()
+        session_server = resp.headers.get("x-hostgate-session-server")
+        if session_server is not None:
+            # The session face stamps its answers with its name (runtime/server.py): the port given is a
+            # session server's, not the members' API port.
+            raise NotAManagementMember(
+                f"{url_host(address)}:{port} is session server {session_server!r}, not a management member"
+            )
         answered_for = resp.headers.get("x-hostgate-cluster-id")
         if answered_for != self.cluster_id:
             raise WrongCluster(f"{address} answered for cluster {answered_for or '(none)'}")
@@ -322,17 +354,29 @@ class ClusterClient:
             headers[IDEMPOTENCY_HEADER] = uuid.uuid4().hex
             headers[DEADLINE_HEADER] = f"{time.time() + self.deadline:.3f}"
 
-        async def attempt(address: str) -> Answer[bytes]:
-            return await self._send(address, port, method, path, body, headers)
+        session_servers: list[NotAManagementMember] = []
 
-        _, answer = await dial(
-            host,
-            addresses,
-            attempt,
-            last_good=_LAST_GOOD,
-            delay=ADAPTIVE_DELAY if self.delay is None else self.delay,
-            deadline=self.deadline,
-        )
+        async def attempt(address: str) -> Answer[bytes]:
+            try:
+                return await self._send(address, port, method, path, body, headers)
+            except NotAManagementMember as exc:
+                session_servers.append(exc)
+                raise
+
+        try:
+            _, answer = await dial(
+                host,
+                addresses,
+                attempt,
+                last_good=_LAST_GOOD,
+                delay=ADAPTIVE_DELAY if self.delay is None else self.delay,
+                deadline=self.deadline,
+            )
+        except NoMemberAnswered as exc:
+            # Every address answered as a session server: say that, not "no member answered".
+            if session_servers and len(session_servers) == len(set(addresses)):
+                raise session_servers[0] from exc
+            raise
         if answer.status >= 400:
             raise error_from_payload(_json(answer.payload), answer.status)
         return answer
@@ -356,6 +400,8 @@ class ClusterClient:
                     return Answer(answer.member, answer.address, answer.status, reply, answer.visible)
             except HostgateError as exc:
                 return exc
+            except _ConnectFault as exc:
+                return NoMemberAnswered(f"{address}: {exc}")
             except (httpx.HTTPError, OSError, TimeoutError) as exc:
                 return NoMemberAnswered(f"{address}: {type(exc).__name__}: {exc}")
             return error_from_payload(_json(answer.payload), answer.status)

@@ -16,6 +16,7 @@ from hostgate import pki, tokens
 from hostgate.errors import (
     AuthenticationFailed,
     CompareFailed,
+    Conflict,
     DomainNotFound,
     InvalidField,
     NotAuthorized,
@@ -191,7 +192,7 @@ class DomainService:
         check_port("advertised_port", advertised_port, allow_zero=True)  # 0: the same as port
         info = self._cluster()
         if name in self.servers():
-            raise UsageError(
+            raise Conflict(
                 f"a session server named {name!r} is already registered in cluster {info.name}",
                 hint="Choose another --member-name, or `hostgate servers remove NAME` first.",
             )
@@ -216,7 +217,7 @@ class DomainService:
         try:
             revision = await self.store.compare_and_set(session_server_key(name), record.encode(), 0)
         except CompareFailed:
-            raise UsageError(f"a session server named {name!r} was registered meanwhile") from None
+            raise Conflict(f"a session server named {name!r} was registered meanwhile") from None
         await self._seen(revision)
         log.info("session server %s (%s) registered by %s", name, record.url, principal.name)
         return SessionGrant(info.id, info.name, cert_pem.decode(), ca.cert_pem, self.token_keys.public())
@@ -313,7 +314,7 @@ class DomainService:
         try:
             revision = await self.store.compare_and_set(domain_key(name), record.encode(), 0)
         except CompareFailed:
-            raise UsageError(f"domain {name!r} already exists") from None
+            raise Conflict(f"domain {name!r} already exists") from None
         await self._seen(revision)
         return record
 

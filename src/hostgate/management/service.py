@@ -23,6 +23,7 @@ from hostgate import pki
 from hostgate.config.settings import Settings, StoreBackend
 from hostgate.errors import (
     CompareFailed,
+    Conflict,
     HostgateError,
     JoinFailed,
     LastMember,
@@ -297,7 +298,7 @@ class ManagementService:
         try:
             await self._write(user_key(name), record.encode(), 0)
         except CompareFailed:
-            raise UsageError(f"user {name!r} already exists") from None
+            raise Conflict(f"user {name!r} already exists") from None
         if admin:
             # The account's cluster-wide Administrator grant (grants are the truth; the role stays in the
             # record for members of an earlier version during a rolling upgrade).

@@ -35,6 +35,7 @@ from hostgate.messages.ldap import (
     LdapTestRequest,
 )
 from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
+from hostgate.messages.maintenance import LeaderMove, LeaderMoved, SessionList, SessionsAdminGrant
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -121,6 +122,8 @@ __all__ = [
     "LdapTestAnswer",
     "LdapTestReport",
     "LdapTestRequest",
+    "LeaderMove",
+    "LeaderMoved",
     "LoginAnswer",
     "LoginRequest",
     "MemberRemovedAnswer",
@@ -149,6 +152,8 @@ __all__ = [
     "SessionGrant",
     "SessionHealth",
     "SessionInfo",
+    "SessionList",
+    "SessionsAdminGrant",
     "TokenKeysAnswer",
     "TokenRequest",
     "UserView",

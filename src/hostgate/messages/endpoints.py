@@ -26,6 +26,7 @@ from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistrati
 from hostgate.messages.grants import GrantRequest, GrantView
 from hostgate.messages.ldap import LdapSettingsUpdate, LdapSettingsView, LdapTestAnswer, LdapTestRequest
 from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
+from hostgate.messages.maintenance import LeaderMove, LeaderMoved, SessionList, SessionsAdminGrant
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -141,6 +142,13 @@ class _Management:
     )
     remove_member: Endpoint[None, MemberRemovedAnswer] = _m(
         "DELETE", "/cluster/members/{name}", None, MemberRemovedAnswer, "Remove a member"
+    )
+    sessions_admin_token: Endpoint[None, SessionsAdminGrant] = _m(
+        "POST", "/session-servers/{name}/admin-token", None, SessionsAdminGrant,
+        "A short-lived token to list and end the sessions of one session server (Administrators)",
+    )  # fmt: skip
+    move_leader: Endpoint[LeaderMove, LeaderMoved] = _m(
+        "PUT", "/cluster/leader", LeaderMove, LeaderMoved, "Hand the store leadership to a member (etcd only)"
     )
     servers: Endpoint[None, tuple[ServerView, ...]] = _m(
         "GET", "/session-servers", None, tuple[ServerView, ...], "Session servers and their load"
@@ -358,6 +366,23 @@ class _Session:
         "GET", "/pools/{name}/sessions", None, tuple[PoolSessionView, ...],
         "Each session of the pool: state, holder, since (a pool-admin token)", auth="bearer",
     )  # fmt: skip
+
+    admin_sessions: Endpoint[None, SessionList] = _s(
+        "GET",
+        "/admin/sessions",
+        None,
+        SessionList,
+        "Every live session (a sessions-admin token)",
+        auth="bearer",
+    )
+    admin_end: Endpoint[None, Closed] = _s(
+        "DELETE",
+        "/admin/sessions/{id}",
+        None,
+        Closed,
+        "End any session (a sessions-admin token)",
+        auth="bearer",
+    )
 
     deploy: Endpoint[ModelUpload, DeploymentAnswer] = _s(
         "PUT", "/models/{name}", ModelUpload, DeploymentAnswer,

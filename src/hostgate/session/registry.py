@@ -244,6 +244,22 @@ class SessionRegistry:
             await session.runtime.close()
         log.info("session %s closed", session_id)
 
+    async def end(self, session_id: str) -> ServedSession:
+        """End any session (an Administrator's ``hostgate sessions end``, checked by the caller): like
+        ``close`` without the owner check; a pooled session is given back to its pool as unhealthy (replaced)."""
+        session = self.sessions.get(session_id)
+        if session is None:
+            raise SessionNotFound(f"no session {session_id} on session server {self.server}")
+        async with session.lock:  # a call in progress ends first
+            if self.sessions.pop(session_id, None) is None:
+                raise SessionNotFound(f"session {session_id} was closed meanwhile")
+            if session.release is not None:
+                await session.release(False)
+            else:
+                await session.runtime.close()
+        log.info("session %s of %s ended by an administrator", session_id, session.user)
+        return session
+
     def set_security(self, on: bool) -> asyncio.Task[None] | None:
         """Switch VHI's security setting at once. Switched on, the sessions opened without a token are signed
         off in the background (no request without a token reaches them any more, and they would hold host

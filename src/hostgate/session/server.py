@@ -67,6 +67,7 @@ from hostgate.messages import (
 )
 from hostgate.models import Value
 from hostgate.session._face import SessionFace
+from hostgate.session.admin_routes import admin_routes
 from hostgate.session.catalog_routes import catalog_routes
 from hostgate.session.deploy_routes import deploy_routes
 from hostgate.session.deployer import Deployer
@@ -268,6 +269,7 @@ def create_session_app(
         Route("/api/v1/health", health, methods=["GET"]),
         *deploy_routes(deployer),
         *catalog_routes(lambda: registry.models, claims),
+        *admin_routes(registry),
         Route("/api/v1/pools/{name}/sessions", pool_acquire, methods=["POST"]),
         Route("/api/v1/pools/{name}/sessions", pool_sessions, methods=["GET"]),
         Route("/api/v1/pools/{name}/sessions/{id}", pool_release, methods=["DELETE"]),

@@ -35,6 +35,8 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hostgate.errors import NotSupported
+
 __all__ = ["EventKind", "KeyValue", "MemberInfo", "Store", "StoreEvent", "StoreStatus"]
 
 
@@ -185,6 +187,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def remove_member(self, member_id: int) -> None:
         """Remove a member from the membership."""
+
+    async def move_leader(self, member_id: int) -> None:
+        """Hand the leadership to member ``member_id`` (etcd's MoveLeader); the default refuses.
+
+        Only a replicated store has a leader to move: ``NotSupported`` here (a lone SQLite server)."""
+        raise NotSupported(
+            "a lone server's SQLite store has one member and no leader to move; move-leader needs an etcd cluster"
+        )
 
     @abc.abstractmethod
     async def status(self, client_url: str | None = None) -> StoreStatus:

@@ -34,9 +34,16 @@ import grpc
 from aetcd import rpc
 
 from hostgate.config.settings import Settings
-from hostgate.errors import CompareFailed, StoreError, StoreUnavailable
+from hostgate.errors import CompareFailed, QuorumLost, StoreError, StoreUnavailable
 from hostgate.store.base import EventKind, KeyValue, Store, StoreEvent, StoreStatus
-from hostgate.store.etcd_channel import REQUIRE_LEADER, EtcdTls, SecureClient, fetch_status, grpc_target
+from hostgate.store.etcd_channel import (
+    REQUIRE_LEADER,
+    EtcdTls,
+    SecureClient,
+    fetch_status,
+    grpc_target,
+    move_leader_at,
+)
 from hostgate.store.etcd_cluster import EtcdMembership
 from hostgate.store.etcd_faults import details
 from hostgate.store.etcd_guarded import GuardedWrites
@@ -377,6 +384,19 @@ class EtcdStore(EtcdMembership, Store):
         return StoreStatus(
             resp.header.member_id, resp.leader, resp.header.revision, resp.version, resp.isLearner
         )
+
+    async def move_leader(self, member_id: int) -> None:
+        # Issue #21 (`hostgate cluster move-leader`): to the current leader, found through this member.
+        local = await self.status()
+        if local.leader_id == 0:
+            raise QuorumLost("there is no store leader to hand the leadership over from")
+        if local.leader_id == member_id:
+            return
+        members = {m.id: m for m in await self.members()}
+        leader = members.get(local.leader_id)
+        if leader is None or not leader.client_urls:
+            raise StoreUnavailable(f"the store leader {local.leader_id:x} is not in the member list")
+        await move_leader_at(leader.client_urls[0], self._tls, member_id, timeout=self._reconfig_timeout)
 
     async def close(self) -> None:
         await self._rpc.close()

@@ -25,7 +25,7 @@ from hostgate.errors import CertificateError, ConfigError, StoreUnavailable
 from hostgate.store.base import StoreStatus
 from hostgate.store.etcd_faults import details
 
-__all__ = ["REQUIRE_LEADER", "EtcdTls", "SecureClient", "fetch_status", "grpc_target"]
+__all__ = ["REQUIRE_LEADER", "EtcdTls", "SecureClient", "fetch_status", "grpc_target", "move_leader_at"]
 
 # etcd's api/v3rpc interceptor: with this metadata a member without a leader answers "no leader" at once
 # instead of holding the request until its own 7 s request timeout.
@@ -147,6 +147,24 @@ class SecureClient(aetcd.Client):  # type: ignore[misc]  # aetcd ships no type i
         self.watchstub = rpc.WatchStub(self.channel)
         self._watcher = aetcd.watcher.Watcher(self.watchstub, timeout=self._timeout, metadata=self.metadata)
         self._connected.set()
+
+
+async def move_leader_at(leader_url: str, tls: EtcdTls, target_id: int, *, timeout: float) -> None:
+    """Maintenance ``MoveLeader`` sent to the leader itself (etcd answers "not leader" from anyone else, as
+    ``etcdctl move-leader`` knows: it looks the leader up first)."""
+    channel = grpc.aio.secure_channel(
+        grpc_target([leader_url]), tls.credentials(), options=tls.channel_options()
+    )
+    try:
+        await rpc.MaintenanceStub(channel).MoveLeader(
+            rpc.MoveLeaderRequest(targetID=target_id), timeout=timeout
+        )
+    except grpc.aio.AioRpcError as exc:
+        raise StoreUnavailable(
+            f"etcd member {leader_url} did not hand over the leadership: {details(exc)}"
+        ) from exc
+    finally:
+        await channel.close()
 
 
 async def fetch_status(client_url: str, tls: EtcdTls, *, timeout: float = 1.0) -> StoreStatus:

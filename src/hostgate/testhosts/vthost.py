@@ -1,8 +1,8 @@
 """A curses host application for hostgate's VT driver tests, run under a pty by telnetlib3-server:
 
-    telnetlib3-server 127.0.0.1 PORT --pty-exec PYTHON -- tests/hosts/apps/vthost.py
+    telnetlib3-server 127.0.0.1 PORT --pty-exec PYTHON -- src/hostgate/testhosts/vthost.py
 
-It mirrors the 3270/5250 mock host (tests/hosts/apps/mfhost.py) so one model shape fits all three: SIGNON
+It mirrors the 3270/5250 mock host (src/hostgate/testhosts/mfhost.py) so one model shape fits all three: SIGNON
 (user ADA, password LOVELACE, not echoed), MENU (1 form, 2 list; F12 signs off), FORM, LIST (40 customers, 17 per page,
 F7/F8). Tab moves between fields, Enter submits, F3 goes back (exits from the menu). A line of curses
 line-drawing characters (ACS_HLINE) under the title exercises DEC special graphics.

@@ -2,7 +2,7 @@
 
 Runs under the test-host venv (.venv-hosts, Python >= 3.12), never imported by hostgate's own tests:
 
-    .venv-hosts/bin/python tests/hosts/apps/mfhost.py --protocol 3270 --host 127.0.0.1 --port 0
+    .venv-hosts/bin/python src/hostgate/testhosts/mfhost.py --protocol 3270 --host 127.0.0.1 --port 0
 
 Screens: SIGNON (user ADA, password LOVELACE, the password field hidden), MENU (1 form, 2 list, 3 slow,
 4 lock, 5 drop), FORM (numeric customer number, name, city), LIST (40 customers, 17 per page, PF7/PF8),
