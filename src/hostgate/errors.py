@@ -68,7 +68,8 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── PoolWaitTimeout        HG-4303  no session of the pool came free within max wait
     │   ├── PoolVariablesExhausted HG-4304  every entry of a pool's variable list is held by a session (names the list)
     │   ├── PoolsFileError         HG-4305  the pools file is invalid (every issue with its path and line)
-    │   └── PoolClosed             HG-4306  the pool was stopped (server shutting down) while the client waited
+    │   ├── PoolClosed             HG-4306  the pool was stopped (server shutting down) while the client waited
+    │   └── PoolNotInDomain        HG-4360  no live session server of the domain runs the pool (routing via domain)
     ├── NamingError
     │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
@@ -186,6 +187,7 @@ __all__ = [
     "PoolClosed",
     "PoolError",
     "PoolNotFound",
+    "PoolNotInDomain",
     "PoolQueueFull",
     "PoolVariablesExhausted",
     "PoolWaitTimeout",
@@ -761,6 +763,15 @@ class PoolClosed(PoolError):
         "The session server is stopping or the pool was removed; connect again (another server may serve it)."
     )
     http_status = 503
+
+
+class PoolNotInDomain(PoolError):
+    code = "HG-4360"
+    hint = (
+        "Connecting to a pool via a domain needs a live session server of that domain running the pool: check "
+        "the pool's name, define it on a server of the domain, or add such a server to the domain."
+    )
+    http_status = 404
 
 
 class NamingError(HostgateError):

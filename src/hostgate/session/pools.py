@@ -125,6 +125,10 @@ class Pool:
         return len(self._sessions) + self._warming
 
     @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    @property
     def pending(self) -> int:
         return sum(1 for f in self._waiters if not f.done())
 

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from hostgate import tokens
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import HostgateError
-from hostgate.messages import API, HeartbeatReport
+from hostgate.messages import API, HeartbeatReport, PoolLoad
 from hostgate.session.offline import ManagementContact
 
 __all__ = ["Heartbeater"]
@@ -48,6 +48,7 @@ class Heartbeater:
         security: bool = True,
         on_security: Callable[[bool], None] | None = None,
         contact: ManagementContact | None = None,
+        pools: Callable[[], tuple[PoolLoad, ...]] | None = None,
     ) -> None:
         self._client = client
         self._server = server
@@ -61,9 +62,12 @@ class Heartbeater:
         self.security = security
         self._on_security = on_security
         self.contact = contact or ManagementContact(interval)
+        self._pools = pools
 
     async def run_cycle(self) -> str:
-        body = HeartbeatReport(self._active(), self._capacity, float(self._interval))
+        # Each pool's figures ride along (issue #18): routing via a domain prefers servers with idle sessions.
+        pools = self._pools() if self._pools is not None else ()
+        body = HeartbeatReport(self._active(), self._capacity, float(self._interval), pools)
         try:
             results = await self._client.broadcast(API.heartbeat, body, name=self._server)
         except HostgateError as exc:  # the alias itself did not resolve

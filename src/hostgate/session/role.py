@@ -106,6 +106,7 @@ def start_session_role(settings: Settings) -> SessionRole:
         security=secrets.security,
         on_security=install_security,
         contact=contact,
+        pools=pools.loads,
     )
     deployer = Deployer(
         registry, _management_client(settings), settings.session.management, on_token_keys=install_keys
