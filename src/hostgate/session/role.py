@@ -62,6 +62,7 @@ def start_session_role(settings: Settings) -> SessionRole:
     _log_security(registry.server, secrets.security, "at start (last setting from the cluster)")
     # Read (and validated whole) before anything runs: a bad pools file stops the start with every issue.
     pools = PoolService(registry, load_pools_file(settings.path(settings.session.pools_file)))
+    # TODO(lead, with wt-ops2's metrics): ServerMetrics.register(pool_metrics.PoolCollector(pools)).
     if not secrets.token_keys:
         log.warning(
             "%s holds no token keys (registered by an earlier version); tokens are refused until the first "
