@@ -9,6 +9,11 @@ Routing (VHI 7.x): among the live servers of the domain, take the lowest priorit
 server, then choose at random weighted by weight. A client that could not reach the chosen server asks again
 with it excluded, and the report marks it suspect here until its next heartbeat.
 
+Routing for a pool (issue #18, ``pick_pool``): each heartbeat also carries the server's pool figures; among the
+live servers of the domain that run the pool, those with an idle session of it come first, then those with room
+to make one, then any running it; priority tiers and weights apply within that class. A server that does not
+run the pool is never chosen.
+
 Weights are 1-1000 and priorities 1-100; the API and the CLI refuse anything else (weight 0 would mean "never",
 which is what removing the server from the domain says). Routing still reads every stored record it meets
 without failing: a weight or priority outside those ranges (a record written by hand, or by an older version
