@@ -8,7 +8,8 @@ from collections import Counter
 
 import pytest
 
-from hostgate.errors import NoServerAvailable, PoolNotInDomain
+from hostgate.errors import InvalidField, NoServerAvailable, PoolNotInDomain
+from hostgate.management.domains import _check_heartbeat
 from hostgate.management.records import DomainMember, DomainRecord, SessionServerRecord
 from hostgate.management.routing import Heartbeat, PoolFigures, Router, pool_figures
 from hostgate.messages import HeartbeatReport, PoolLoad, decode_request, encode
@@ -112,3 +113,14 @@ def test_the_report_carries_pools_and_stays_as_before_without_them() -> None:
     router = _router()
     _beat(router, "b")
     assert router.pick(DOMAIN, _servers()).name == "b"
+
+
+def test_a_heartbeat_with_bad_pool_figures_is_refused_whole() -> None:
+    ok = {"orders": _fig(idle=1)}
+    _check_heartbeat(Heartbeat("a", 0, 10, 2.0, ok))
+    with pytest.raises(InvalidField, match=r"pools\.orders\.idle"):
+        _check_heartbeat(Heartbeat("a", 0, 10, 2.0, {"orders": _fig(idle=-1)}))
+    with pytest.raises(InvalidField, match="not a pool name"):
+        _check_heartbeat(Heartbeat("a", 0, 10, 2.0, {"../x": _fig(idle=1)}))
+    with pytest.raises(InvalidField, match="at most"):
+        _check_heartbeat(Heartbeat("a", 0, 10, 2.0, {f"p{i}": _fig(idle=1) for i in range(300)}))
