@@ -379,10 +379,10 @@ class DomainService:
         unreachable: list[str],
         pool: str = "",
     ) -> RouteAnswer:
+        if pool:  # a pool's route (issue #18) is a branch of its own: the model route below stays as it was
+            return self._route_pool(principal, domain, pool, exclude, unreachable)
         # The domain first: a request that fails changes nothing (issue #15, finding 6).
         record = self.domain(domain)
-        if pool:
-            return self._route_pool(principal, record, pool, exclude, unreachable)
         # User on the model, on the domain (it covers the models routed through it) or cluster-wide (#17).
         self.access.require(principal, Profile.USER, model=model or None, domain=domain)
         if unreachable:  # most calls report nothing
@@ -403,13 +403,15 @@ class DomainService:
     def _route_pool(
         self,
         principal: Principal,
-        record: DomainRecord,
+        domain: str,
         pool: str,
         exclude: list[str],
         unreachable: list[str],
     ) -> RouteAnswer:
         """A server of the domain running ``pool``, idle sessions first (Router.pick_pool), and a token for
         that pool there (issue #18)."""
+        # The domain first: a request that fails changes nothing (issue #15, finding 6).
+        record = self.domain(domain)
         # User on the pool, on its model (as the domain's servers report it) or on the domain, or cluster-wide;
         # decided before any server is chosen, so a refused caller learns nothing about where the pool runs.
         model = self.router.pool_model(record, pool)
