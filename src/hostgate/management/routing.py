@@ -202,6 +202,48 @@ class Router:
             + ")"
         )
 
+    def _plan(self, domain: DomainRecord) -> list[tuple[tuple[DomainMember, ...], tuple[int, ...]]]:
+        """The domain's members grouped by (bounded) priority, lowest first, with their bounded weights, in
+        stored order. Worked out once per stored record (records are frozen; the config cache hands out the
+        same object until the record changes): bounding every weight and priority on every route call was a
+        third of ``pick`` (issue #16)."""
+        memo = self._plans.get(domain.name)
+        if memo is not None and memo[0] is domain:
+            return memo[1]
+        tiers: dict[int, list[DomainMember]] = {}
+        for m in domain.members:
+            if isinstance(m.server, str):
+                tiers.setdefault(_priority(m), []).append(m)
+        plan = [(tuple(members), tuple(_weight(m) for m in members)) for _, members in sorted(tiers.items())]
+        if len(self._plans) > _PLANS_KEPT:
+            self._plans.clear()  # deleted domains' plans; the live ones are rebuilt on their next call
+        self._plans[domain.name] = (domain, plan)
+        return plan
+
+    def run_cycle(self, domains: Sequence[DomainRecord], servers: dict[str, SessionServerRecord]) -> str:
+        """One line on what routing would do now; logged when it changes (STYLE: loops explain themselves)."""
+        parts: list[str] = []
+        dead = sorted(name for name in servers if not self.is_live(name))
+        if dead:
+            parts.append(f"session servers not live: {', '.join(dead)}")
+        for domain in domains:
+            live = [
+                m
+                for m in domain.members
+                if isinstance(m.server, str) and m.server in servers and self.is_live(m.server)
+            ]
+            if not live:
+                parts.append(f"domain {domain.name} has no live server")
+                continue
+            tier = min(_priority(m) for m in live)
+            names = ", ".join(sorted(m.server for m in live if _priority(m) == tier))
+            parts.append(f"routing domain {domain.name} to {names}")
+        decision = "; ".join(parts) or "no domains"
+        if decision != self._last_decision:
+            log.info(decision)
+            self._last_decision = decision
+        return decision
+
     def pool_model(self, domain: DomainRecord, pool: str) -> str:
         """The model of ``pool`` as the domain's live servers report it ("" when none runs it): a User grant
         on the pool's model allows routing to the pool (the grant check comes before the choice)."""
@@ -235,8 +277,9 @@ class Router:
         chosen_weights: list[int] = []
         live_without: list[str] = []
         runs_but_excluded = False
-        for tier, (members, weights) in enumerate(self._plan(domain)):
-            for member, weight in zip(members, weights, strict=True):
+        for tier, planned in enumerate(self._plan(domain)):
+            # planned[0], planned[1]: the tier's members and weights (a tier may carry more, see _plan).
+            for member, weight in zip(planned[0], planned[1], strict=True):
                 name = member.server
                 state = self._states.get(name)
                 if (
@@ -282,45 +325,3 @@ class Router:
             + (f"; excluded: {', '.join(sorted(excluded))}" if excluded else "")
             + ")"
         )
-
-    def _plan(self, domain: DomainRecord) -> list[tuple[tuple[DomainMember, ...], tuple[int, ...]]]:
-        """The domain's members grouped by (bounded) priority, lowest first, with their bounded weights, in
-        stored order. Worked out once per stored record (records are frozen; the config cache hands out the
-        same object until the record changes): bounding every weight and priority on every route call was a
-        third of ``pick`` (issue #16)."""
-        memo = self._plans.get(domain.name)
-        if memo is not None and memo[0] is domain:
-            return memo[1]
-        tiers: dict[int, list[DomainMember]] = {}
-        for m in domain.members:
-            if isinstance(m.server, str):
-                tiers.setdefault(_priority(m), []).append(m)
-        plan = [(tuple(members), tuple(_weight(m) for m in members)) for _, members in sorted(tiers.items())]
-        if len(self._plans) > _PLANS_KEPT:
-            self._plans.clear()  # deleted domains' plans; the live ones are rebuilt on their next call
-        self._plans[domain.name] = (domain, plan)
-        return plan
-
-    def run_cycle(self, domains: Sequence[DomainRecord], servers: dict[str, SessionServerRecord]) -> str:
-        """One line on what routing would do now; logged when it changes (STYLE: loops explain themselves)."""
-        parts: list[str] = []
-        dead = sorted(name for name in servers if not self.is_live(name))
-        if dead:
-            parts.append(f"session servers not live: {', '.join(dead)}")
-        for domain in domains:
-            live = [
-                m
-                for m in domain.members
-                if isinstance(m.server, str) and m.server in servers and self.is_live(m.server)
-            ]
-            if not live:
-                parts.append(f"domain {domain.name} has no live server")
-                continue
-            tier = min(_priority(m) for m in live)
-            names = ", ".join(sorted(m.server for m in live if _priority(m) == tier))
-            parts.append(f"routing domain {domain.name} to {names}")
-        decision = "; ".join(parts) or "no domains"
-        if decision != self._last_decision:
-            log.info(decision)
-            self._last_decision = decision
-        return decision
