@@ -19,6 +19,11 @@ Then the same over HTTPS (``--no-http`` skips it): a management member and a ses
 on) against ``POST /api/v1/pools/bench/sessions`` (pooled), each followed (untimed) by its ``DELETE``, and
 the same contention with ``2 x max_concurrent`` clients.
 
+Via a domain (issue #18, same run, same pool): the route for the pool (``POST /api/v1/route`` with ``pool``,
+a kept connection to the member) followed by the acquire (kept connection to the server), timed together;
+and the connector's ``connect_session_via_domain`` and ``connect_session_direct`` whole, alternated (each a
+new cluster client and new TLS connections, what an application calling them pays).
+
 Goals (issue #18): pooled acquire >= 20 x faster than cold, pooled p50 <= 2 ms, no starvation (longest wait
 <= max_wait + 50 ms). The mock host signs on in a few milliseconds, far faster than a real host: the ratio
 here is a floor.
@@ -30,13 +35,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import ssl
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -48,7 +55,8 @@ from tests.helpers.hosts import MainframeHost  # noqa: E402
 from tests.helpers.models import write_model  # noqa: E402
 
 from hostgate import tokens  # noqa: E402
-from hostgate.cli.lab import installation  # noqa: E402
+from hostgate.cli.lab import Installation, installation  # noqa: E402
+from hostgate.connector import ClusterLocation, connect_session_direct, connect_session_via_domain  # noqa: E402
 from hostgate.connector._wire import Wire  # noqa: E402
 from hostgate.errors import PoolError  # noqa: E402
 from hostgate.hosts import open_session  # noqa: E402
@@ -60,6 +68,7 @@ from hostgate.session.registry import SessionRegistry  # noqa: E402
 
 CLAIMS = tokens.TokenClaims("session", "c1", "s1", user="bench", pool="bench")
 ALIAS = "vhi-prod-sea"
+DOMAIN = "prod"
 POOLS = """\
 pools:
   bench:
@@ -262,9 +271,82 @@ async def over_https(args: argparse.Namespace, port: int) -> Result:
                 await pool.call("DELETE", f"/api/v1/sessions/{sid}")
 
         await asyncio.gather(*(client() for _ in range(2 * n)))
+        extra = await via_domain(args, inst, server.name, pool, idle)
         await own.wire.aclose()
         await pool.wire.aclose()
-    return Result(cold_times, pooled_times, waits, failures, calls)
+    return Result(cold_times, pooled_times, waits, failures, calls, extra)
+
+
+async def via_domain(
+    args: argparse.Namespace, inst: Installation, server: str, pool: Face, idle: Callable[[], Awaitable[int]]
+) -> list[tuple[str, list[float]]]:
+    """Pooled acquire via a domain (issue #18), in the same run: the route for the pool on a kept connection to
+    the member followed by the acquire on the kept connection to the server (what a long-lived client pays),
+    then the connector's ``connect_session_via_domain`` and ``connect_session_direct`` whole (a new cluster
+    client and new TLS connections per session, as an application calling them gets)."""
+    n = args.max_concurrent
+    ca = inst.ca_file
+    member = inst.members[0]
+    auth = ("admin", inst.password)
+    verify = ssl.create_default_context(cafile=str(ca))
+    for method, path, body in (
+        ("POST", "/api/v1/domains", {"name": DOMAIN}),
+        ("PUT", f"/api/v1/domains/{DOMAIN}/servers/{server}", {"weight": 1, "priority": 1}),
+    ):
+        httpx.request(
+            method, member.url + path, json=body, auth=auth, verify=verify, timeout=30
+        ).raise_for_status()
+    parsed = httpx.URL(member.url)
+    to_member = Wire(parsed.host, parsed.port or 443, verify, connect_timeout=10, timeout=120)
+    basic = base64.b64encode(f"admin:{inst.password}".encode())
+    member_head = b"Host: %s\r\nAuthorization: Basic %s\r\nContent-Type: application/json\r\n" % (
+        parsed.netloc,
+        basic,
+    )
+    body = json.dumps({"domain": DOMAIN, "pool": "bench"}).encode()
+    deadline = time.monotonic() + 60
+    while (await to_member.request("POST", "/api/v1/route", member_head, body)).status != 200:
+        if time.monotonic() > deadline:  # the server's pools reach the member with its next heartbeat
+            raise SystemExit("routing for the pool did not start in time")
+        await asyncio.sleep(0.01)
+    routed = []
+    for _ in range(args.pooled):
+        started = time.perf_counter()
+        answer = json.loads((await to_member.request("POST", "/api/v1/route", member_head, body)).content)
+        head = (
+            pool.head.split(b"Authorization: ")[0]
+            + b"Authorization: Bearer %s\r\n" % answer["token"].encode()
+        )
+        head += b"Content-Type: application/json\r\n"
+        got = await pool.wire.request("POST", "/api/v1/pools/bench/sessions", head, b"")
+        routed.append(time.perf_counter() - started)
+        sid = json.loads(got.content)["id"]
+        await pool.wire.request("DELETE", f"/api/v1/sessions/{sid}", head, b"")
+        while await idle() != n:
+            await asyncio.sleep(0.001)
+    await to_member.aclose()
+    location = ClusterLocation(f"{ALIAS}:{inst.api_port}", ca, hosts_file=inst.root / "hosts")
+    whole: dict[str, list[float]] = {"via domain": [], "direct": []}
+    for _ in range(args.connector):
+        for kind in whole:
+            started = time.perf_counter()
+            if kind == "via domain":
+                session = await connect_session_via_domain(
+                    location, DOMAIN, "bench", user="admin", password=inst.password
+                )
+            else:
+                session = await connect_session_direct(
+                    server, "bench", management=location, user="admin", password=inst.password
+                )
+            whole[kind].append(time.perf_counter() - started)
+            await session.close()
+            while await idle() != n:
+                await asyncio.sleep(0.001)
+    return [
+        ("via domain: route + acquire, kept connections", routed),
+        ("connect_session_via_domain, whole", whole["via domain"]),
+        ("connect_session_direct, whole", whole["direct"]),
+    ]
 
 
 @dataclass
@@ -274,6 +356,7 @@ class Result:
     waits: list[float]
     failures: int
     calls: int
+    extra: list[tuple[str, list[float]]] = field(default_factory=list)
 
     def report(self, title: str, args: argparse.Namespace) -> bool:
         n = args.max_concurrent
@@ -288,6 +371,8 @@ class Result:
         print(
             f"pooled acquire         ({len(self.pooled):4d}): p50 {pooled_p50:8.3f} ms  p99 {pct(self.pooled, 99):8.3f} ms"
         )
+        for what, times in self.extra:
+            print(f"{what:<47} ({len(times):4d}): p50 {pct(times, 50):8.3f} ms  p99 {pct(times, 99):8.3f} ms")
         print(
             f"contention: {2 * n} clients, max_concurrent {n}, {args.seconds:g} s: {len(self.waits)} acquires, "
             f"{self.calls} host calls, {self.failures} coded refusals; wait p50 {pct(self.waits, 50):.2f} ms, "
@@ -316,6 +401,9 @@ def main() -> int:
     parser.add_argument("--cold", type=int, default=20, help="cold sign-ons to time")
     parser.add_argument("--pooled", type=int, default=500, help="pooled acquires to time")
     parser.add_argument("--seconds", type=float, default=5.0, help="contention window")
+    parser.add_argument(
+        "--connector", type=int, default=30, help="whole connector connects to time, each way"
+    )
     parser.add_argument("--max-concurrent", type=int, default=4)
     parser.add_argument("--max-wait", type=float, default=1.0, help="the pool's max wait (seconds)")
     parser.add_argument("--no-http", dest="http", action="store_false", help="only the engine, in process")

@@ -90,6 +90,8 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── InvalidPoolDefinition  HG-4331  a pool definition or schedule is invalid (names the field)
     │   ├── PoolAlreadyDefined     HG-4332  a pool of that name is already defined in the cluster
     │   └── PoolDrained            HG-4333  the pool is drained: it hands out no sessions
+    │   ├── PoolClosed             HG-4306  the pool was stopped (server shutting down) while the client waited
+    │   └── PoolNotInDomain        HG-4360  no live session server of the domain runs the pool (routing via domain)
     ├── NamingError
     │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
@@ -233,6 +235,7 @@ __all__ = [
     "PoolDrained",
     "PoolError",
     "PoolNotFound",
+    "PoolNotInDomain",
     "PoolQueueFull",
     "PoolVariablesExhausted",
     "PoolWaitTimeout",
@@ -956,6 +959,15 @@ class PoolDrained(PoolError):
     code = "HG-4333"
     hint = "The pool is drained (`hostgate pool drain`): it hands out no sessions until `hostgate pool resume POOL`."
     http_status = 503
+
+
+class PoolNotInDomain(PoolError):
+    code = "HG-4360"
+    hint = (
+        "Connecting to a pool via a domain needs a live session server of that domain running the pool: check "
+        "the pool's name, define it on a server of the domain, or add such a server to the domain."
+    )
+    http_status = 404
 
 
 class NamingError(HostgateError):

@@ -24,14 +24,12 @@ import pytest
 from hostgate.cli.lab import Installation, Member, installation, poll
 from hostgate.connector import (
     EntityNotRecognized,
-    FeatureNotAvailable,
     ModelNotFound,
     Session,
     SessionNotFound,
     UnexpectedEntity,
     connect_to_model,
     connect_to_model_via_domain,
-    connect_to_session_via_domain,
     connect_via_domain,
 )
 from hostgate.errors import HostDisconnected, HostUnreachable, SignOnFailed
@@ -238,11 +236,6 @@ def test_host_dropping_mid_operation_closes_the_session(lab: Lab) -> None:
         assert lab.health()["active_sessions"] == 0
     finally:
         session.close()
-
-
-def test_pools_are_not_there_yet() -> None:
-    with pytest.raises(FeatureNotAvailable, match="pool"):
-        connect_to_session_via_domain("alias", "prod", "pool1")
 
 
 BAD = """format_version: 1

@@ -275,6 +275,29 @@ async def test_variable_list_entries_one_per_session_and_exhaustion_names_the_li
     assert "LOVELACE" not in caplog.text
 
 
+async def test_an_exhausted_variable_list_fails_at_once_not_after_max_wait(lab: Lab) -> None:
+    # Regression: the client waited out the whole max_wait before hearing HG-4304, although no session could
+    # come for it (the pool is below max concurrent; the list, not the queue, is the limit).
+    creds = VariableList("credentials", "creds.csv", ({"userid": "ADA", "password": "LOVELACE"},))
+    pool = lab.start(
+        settings(lab.kind, initial_idle=1, sizes=PoolSizes(3, 0, 3), variable_lists=(creds,), max_pending=4)
+    )
+    await until("initial idle", lambda: pool.status().idle == 1)
+    held = await pool.acquire("ada")
+    started = time.monotonic()
+    with pytest.raises(PoolVariablesExhausted) as caught:
+        async with asyncio.timeout(WITHIN / 4):  # max_wait is WITHIN: the old code waited all of it
+            await pool.acquire("ada")
+    assert time.monotonic() - started < LATE
+    assert "'credentials'" in caught.value.message and "creds.csv" in caught.value.message
+    assert pool.status().pending == 0
+    # A session on its way back still serves a waiter: released, it returns and is handed out again.
+    pool.release(held)
+    again = await pool.acquire("ada")
+    assert again is held
+    pool.release(again)
+
+
 async def test_a_refused_sign_on_reaches_the_waiter_not_a_timeout_and_no_secret_is_logged(
     lab: Lab, caplog: pytest.LogCaptureFixture
 ) -> None:

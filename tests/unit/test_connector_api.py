@@ -10,7 +10,7 @@ import pytest
 
 import hostgate.connector as connector
 from hostgate.connector import cluster, location, session, sync
-from hostgate.errors import FeatureNotAvailable, HostgateError
+from hostgate.errors import HostgateError
 
 # Names of the connector modules that only hostgate's own CLI and servers use.
 INTERNAL = {"Answer", "cluster_id_of_ca", "DEFAULT_CALL_TIMEOUT"}
@@ -61,11 +61,12 @@ def test_the_sync_session_offers_every_call_of_the_async_one() -> None:
         assert inspect.getdoc(getattr(connector.Session, name)), f"Session.{name} has no docstring"
 
 
-def test_pooled_sessions_via_a_domain_say_they_are_not_there_yet() -> None:
-    # connect_to_session (one server) exists: tests/integration/test_pools_e2e.py.
-    with pytest.raises(FeatureNotAvailable) as caught:
-        connector.connect_to_session_via_domain("vhi-prod-sea", "prod", "pool")
-    assert caught.value.code == "HG-1004" and "pool" in caught.value.message
+def test_connect_to_session_via_domain_is_the_blocking_twin_of_connect_session_via_domain() -> None:
+    # Behaviour over real servers: tests/integration/test_pools_domain.py.
+    sync = inspect.signature(connector.connect_to_session_via_domain)
+    assert list(sync.parameters) == list(inspect.signature(connector.connect_session_via_domain).parameters)
+    assert sync.return_annotation is connector.Session
+    assert list(sync.parameters)[:3] == ["alias", "domain", "pool"]
 
 
 def test_connect_to_session_is_the_blocking_twin_of_connect_session_direct() -> None:

@@ -8,6 +8,8 @@ import json
 import logging
 import re
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import prometheus_client
 import pytest
@@ -23,6 +25,8 @@ from hostgate.config.settings import MetricsSettings, ServerSettings, Settings
 from hostgate.metrics import NO_ROUTE, ServerMetrics, SessionsCollector
 from hostgate.runtime.logs import JsonFormatter
 from hostgate.runtime.metrics_face import MetricsFace, ensure_token
+from hostgate.session.pool_metrics import PoolCollector
+from hostgate.session.pool_service import PoolService
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 
@@ -37,6 +41,8 @@ def _exported(metrics: ServerMetrics) -> set[str]:
 
 def _full(metrics: ServerMetrics) -> ServerMetrics:
     metrics.register(SessionsCollector(lambda: {"orders": 2}))
+    # A session server's pools (SessionRole.collectors): the families show even before a pool runs.
+    metrics.register(PoolCollector(cast(PoolService, SimpleNamespace(pools={}))))
     metrics.leader_seen(7)  # exported once sampled (etcd members only)
     return metrics
 

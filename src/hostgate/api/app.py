@@ -43,7 +43,7 @@ from hostgate.management.cli_tokens import CliTokens
 from hostgate.management.ldap.admin import LdapAdmin
 from hostgate.management.login_guard import LoginGuard
 from hostgate.management.records import CA_KEY, CaRecord, DomainRecord
-from hostgate.management.routing import Heartbeat
+from hostgate.management.routing import NO_POOLS, Heartbeat, pool_figures
 from hostgate.management.security import Principal
 from hostgate.management.service import ManagementService
 from hostgate.management.writes import (
@@ -269,7 +269,14 @@ def create_app(service: ManagementService, metrics: ServerMetrics | None = None)
             server = service.domains.authenticate_server(name, _client_cert(scope))
             body = decode_request(await receive_body(scope, receive, heartbeat_max_body), HeartbeatReport)
             keys_version = service.domains.accept_heartbeat(
-                server, Heartbeat(name, body.active_sessions, body.capacity, body.interval)
+                server,
+                Heartbeat(
+                    name,
+                    body.active_sessions,
+                    body.capacity,
+                    body.interval,
+                    pool_figures(body.pools) if body.pools else NO_POOLS,
+                ),
             )
         except HostgateError as exc:
             if metrics is not None:
@@ -342,7 +349,7 @@ def create_app(service: ManagementService, metrics: ServerMetrics | None = None)
         body = decode_request(await receive_body(scope, receive, max_body), RouteRequest)
         try:
             answer = service.domains.route(
-                who, body.domain, body.model, list(body.exclude), list(body.unreachable)
+                who, body.domain, body.model, list(body.exclude), list(body.unreachable), body.pool
             )
         except HostgateError as exc:
             if metrics is not None:

@@ -8,7 +8,7 @@ VHI                                             sync                            
 ``ConnectToModelViaDomain``                     ``connect_to_model_via_domain``      ``connect_via_domain``
 ``ConnectToModel``                              ``connect_to_model``                 ``connect_direct``
 ``ConnectToSession`` (a pool's session)         ``connect_to_session``               ``connect_session_direct``
-``ConnectToSessionViaDomain``                   not yet (HG-1004)                    not yet (HG-1004)
+``ConnectToSessionViaDomain``                   ``connect_to_session_via_domain``    ``connect_session_via_domain``
 ==============================================  ===================================  ==========================
 
 ::
@@ -32,6 +32,7 @@ from hostgate.connector.session import (
     Records,
     connect_direct,
     connect_session_direct,
+    connect_session_via_domain,
     connect_via_domain,
 )
 from hostgate.connector.sync import (
@@ -49,6 +50,7 @@ from hostgate.errors import (
     ModelNotFound,
     ModelRuntimeError,
     NoServerAvailable,
+    PoolNotInDomain,
     PoolQueueFull,
     PoolVariablesExhausted,
     PoolWaitTimeout,
@@ -68,6 +70,7 @@ __all__ = [
     "ModelNotFound",
     "ModelRuntimeError",
     "NoServerAvailable",
+    "PoolNotInDomain",
     "PoolQueueFull",
     "PoolVariablesExhausted",
     "PoolWaitTimeout",
@@ -78,6 +81,7 @@ __all__ = [
     "UnexpectedEntity",
     "connect_direct",
     "connect_session_direct",
+    "connect_session_via_domain",
     "connect_to_model",
     "connect_to_model_via_domain",
     "connect_to_session",

@@ -34,6 +34,9 @@ from hostgate.errors import (
     HostgateError,
     NoMemberAnswered,
     NoServerAvailable,
+    PoolClosed,
+    PoolDrained,
+    PoolNotFound,
     SessionLost,
     UnsafeAddress,
     UsageError,
@@ -62,7 +65,14 @@ from hostgate.messages import (
     encode,
 )
 
-__all__ = ["AsyncSession", "Records", "connect_direct", "connect_session_direct", "connect_via_domain"]
+__all__ = [
+    "AsyncSession",
+    "Records",
+    "connect_direct",
+    "connect_session_direct",
+    "connect_session_via_domain",
+    "connect_via_domain",
+]
 
 Req = TypeVar("Req")
 Rep = TypeVar("Rep")
@@ -454,6 +464,100 @@ async def connect_session_direct(
     except BaseException:
         await http.aclose()
         raise
+
+
+async def connect_session_via_domain(
+    alias: str | ClusterLocation,
+    domain: str,
+    pool: str,
+    *,
+    user: str,
+    password: str,
+    ca_file: Path | None = None,
+    hosts_file: Path | None = None,
+    dns_servers: Sequence[str] = (),
+    deadline: float = 10.0,
+    server_connect_timeout: float = 2.0,
+    timeout: float = DEFAULT_CALL_TIMEOUT,
+) -> AsyncSession:
+    """A ready session from pool ``pool`` on a session server of ``domain`` (VHI ``ConnectToSessionViaDomain``):
+    signed on and at the pool's startup entity. Closing it gives it back to the pool; it does not sign off.
+
+    The management cluster (through ``alias``, or a :class:`ClusterLocation`) routes to a live server of the
+    domain that runs the pool, preferring those with idle sessions of it, then those with room to make one; a
+    server without the pool is never chosen (``PoolNotInDomain`` HG-4360 when no live server of the domain
+    runs it). A server that cannot be reached, or no longer runs the pool, is excluded and the cluster asked
+    again within ``deadline``. Waiting for a session is bounded by the pool's max wait (``PoolWaitTimeout``
+    HG-4303, ``PoolQueueFull`` HG-4302), not by ``deadline``; ``timeout`` bounds each later call. A session
+    unused for longer than the pool's lease is taken back: :meth:`AsyncSession.ping` keeps one you hold idle.
+
+    >>> async with await connect_session_via_domain("vhi-prod-sea", "prod", "orders", user="u", password="p",
+    ...                                             ca_file=Path("ca.pem")) as s:
+    ...     await s.fetch_records("customers", max_records=10)
+    """
+    location = ClusterLocation.of(
+        alias, ca_file=ca_file, hosts_file=hosts_file, dns_servers=dns_servers, deadline=deadline
+    )
+    cluster = ClusterClient.at(location, user=user, password=password)
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + location.deadline
+    tried: list[str] = []
+    unreachable: list[str] = []
+    tls = location.server_tls()
+    last_error: HostgateError | None = None
+    remembered = LAST_ANSWERS.key(cluster.cluster_id, user, password, "pool-domain", domain, pool)
+    while loop.time() < give_up:
+        request = RouteRequest(domain, "", tuple(tried), tuple(unreachable), pool)
+        try:
+            route = (await cluster.call(API.route, request)).payload
+            LAST_ANSWERS.remember(remembered, route)
+        except NoMemberAnswered:
+            kept = LAST_ANSWERS.last(remembered)
+            if kept is None or kept.server in tried:
+                raise
+            route = kept  # every member is down: the last answer, once
+        # The pool's own max wait bounds the acquire (read timeout none); reaching the server is bounded.
+        http = httpx.AsyncClient(
+            verify=tls,
+            transport=asyncio_transport(tls),
+            timeout=httpx.Timeout(None, connect=min(server_connect_timeout, max(0.1, give_up - loop.time()))),
+        )
+        try:
+            resp = await http.post(
+                route.url + SESSION.acquire.url_path(name=pool),
+                headers={"Authorization": f"Bearer {route.token}"},
+            )
+            info = _answer(resp.status_code, resp.content, SESSION.acquire, route.server)
+            return AsyncSession(
+                info.id,
+                route.server,
+                route.url,
+                route.token,
+                info.model,
+                http,
+                timeout=timeout,
+                pool=pool,
+                _tls=tls,
+            )
+        except httpx.HTTPError as exc:
+            await http.aclose()
+            tried.append(route.server)
+            unreachable = [route.server]
+            last_error = SessionLost(f"session server {route.server} did not answer ({type(exc).__name__})")
+        except (PoolNotFound, PoolClosed, PoolDrained) as exc:
+            # Its last heartbeat still showed the pool, but it no longer runs it (stopping, or changed): the
+            # next server; not reported as unreachable, it answered.
+            await http.aclose()
+            tried.append(route.server)
+            unreachable = []
+            last_error = exc
+        except BaseException:
+            await http.aclose()
+            raise
+    raise NoServerAvailable(
+        f"no session server of domain {domain!r} running pool {pool!r} could be reached before the deadline"
+        + (f" (last: {last_error.message})" if last_error else ""),
+    )
 
 
 async def _health(http: httpx.AsyncClient, url: str, cluster_id: str) -> SessionHealth:

@@ -12,16 +12,16 @@ import inspect
 import threading
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Any, NoReturn, ParamSpec, Self, TypeVar
+from typing import Any, ParamSpec, Self, TypeVar
 
 from hostgate.connector.session import (
     AsyncSession,
     Records,
     connect_direct,
     connect_session_direct,
+    connect_session_via_domain,
     connect_via_domain,
 )
-from hostgate.errors import FeatureNotAvailable
 from hostgate.messages import Cell, Ping, SessionInfo
 
 __all__ = [
@@ -216,10 +216,17 @@ connect_to_session = _blocking(
 )
 
 
-def connect_to_session_via_domain(*args: object, **kwargs: object) -> NoReturn:
-    """VHI ``ConnectToSessionViaDomain``: not available yet, always FeatureNotAvailable (routing to a server
-    with idle sessions of the pool comes with cluster-stored pools)."""
-    raise FeatureNotAvailable(
-        "connecting to a pooled session via a domain is not available yet: routing does not know pools yet",
-        hint="Use connect_to_session(server, pool, ...) for a session from the pool of one session server.",
-    )
+connect_to_session_via_domain = _blocking(
+    connect_session_via_domain,
+    "connect_to_session_via_domain",
+    """VHI ``ConnectToSessionViaDomain``: a ready session from ``pool`` on a session server of ``domain``
+    (signed on, at the pool's startup entity), routed by the management cluster's ``alias`` to a server with
+    idle sessions of the pool first; closing it gives it back to the pool (parameters:
+    :func:`connect_session_via_domain`).
+
+    >>> with connect_to_session_via_domain("vhi-prod-sea", "prod", "orders", user="u", password="p",
+    ...                                    ca_file=Path("ca.pem")) as s:
+    ...     s.current_entity()
+    'Menu'
+    """,
+)

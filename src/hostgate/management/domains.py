@@ -378,7 +378,10 @@ class DomainService:
         model: str,
         exclude: list[str],
         unreachable: list[str],
+        pool: str = "",
     ) -> RouteAnswer:
+        if pool:  # a pool's route (issue #18) is a branch of its own: the model route below stays as it was
+            return self._route_pool(principal, domain, pool, exclude, unreachable)
         # The domain first: a request that fails changes nothing (issue #15, finding 6).
         record = self.domain(domain)
         # User on the model, on the domain (it covers the models routed through it) or cluster-wide (#17).
@@ -395,6 +398,36 @@ class DomainService:
         }
         chosen = self.router.pick(record, servers, exclude=[*exclude, *unreachable])
         answer = self.grant(principal, chosen, model, domain)
+        self.reports.routed(principal.name, chosen.name)
+        return answer
+
+    def _route_pool(
+        self,
+        principal: Principal,
+        domain: str,
+        pool: str,
+        exclude: list[str],
+        unreachable: list[str],
+    ) -> RouteAnswer:
+        """A server of the domain running ``pool``, idle sessions first (Router.pick_pool), and a token for
+        that pool there (issue #18)."""
+        # The domain first: a request that fails changes nothing (issue #15, finding 6).
+        record = self.domain(domain)
+        # User on the pool, on its model (as the domain's servers report it) or on the domain, or cluster-wide;
+        # decided before any server is chosen, so a refused caller learns nothing about where the pool runs.
+        model = self.router.pool_model(record, pool)
+        self.access.require(principal, Profile.USER, model=model or None, domain=record.name, pool=pool)
+        if unreachable:
+            for name in self.reports.accept(principal.name, unreachable):
+                self.router.report_unreachable(name)
+        servers = {
+            m.server: rec
+            for m in record.members
+            if (rec := self.cache.decode(session_server_key(m.server), SessionServerRecord.decode))
+            is not None
+        }
+        chosen = self.router.pick_pool(record, servers, pool, exclude=[*exclude, *unreachable])
+        answer = self.grant(principal, chosen, "", record.name, pool=pool)
         self.reports.routed(principal.name, chosen.name)
         return answer
 
@@ -443,6 +476,26 @@ def _check_heartbeat(beat: Heartbeat) -> None:
         raise InvalidField(f"heartbeat field 'capacity': {beat.capacity} is outside 0-{_MAX_SESSIONS}")
     if not 0.05 <= beat.interval <= 3600.0:
         raise InvalidField(f"heartbeat field 'interval': {beat.interval!r} is outside 0.05-3600 seconds")
+    if beat.pools:
+        _check_pool_figures(beat)
+
+
+_MAX_POOLS = 256
+
+
+def _check_pool_figures(beat: Heartbeat) -> None:
+    """Per-pool figures of a heartbeat (issue #18): whole numbers in range, names like every other name."""
+    if len(beat.pools) > _MAX_POOLS:
+        raise InvalidField(f"heartbeat field 'pools': {len(beat.pools)} pools, at most {_MAX_POOLS}")
+    for name, figures in beat.pools.items():
+        if not _NAME_RE.match(name):
+            raise InvalidField(f"heartbeat field 'pools': {name[:80]!r} is not a pool name")
+        for what in ("idle", "busy", "pending", "max_concurrent"):
+            value = getattr(figures, what)
+            if not 0 <= value <= _MAX_SESSIONS:
+                raise InvalidField(
+                    f"heartbeat field 'pools.{name}.{what}': {value} is outside 0-{_MAX_SESSIONS}"
+                )
 
 
 def _with(rec: DomainRecord, member: DomainMember) -> DomainRecord:

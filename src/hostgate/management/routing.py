@@ -9,6 +9,11 @@ Routing (VHI 7.x): among the live servers of the domain, take the lowest priorit
 server, then choose at random weighted by weight. A client that could not reach the chosen server asks again
 with it excluded, and the report marks it suspect here until its next heartbeat.
 
+Routing for a pool (issue #18, ``pick_pool``): each heartbeat also carries the server's pool figures; among the
+live servers of the domain that run the pool, those with an idle session of it come first, then those with room
+to make one, then any running it; priority tiers and weights apply within that class. A server that does not
+run the pool is never chosen.
+
 Weights are 1-1000 and priorities 1-100; the API and the CLI refuse anything else (weight 0 would mean "never",
 which is what removing the server from the domain says). Routing still reads every stored record it meets
 without failing: a weight or priority outside those ranges (a record written by hand, or by an older version
@@ -20,14 +25,27 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from hostgate._clock import SYSTEM_CLOCK, Clock
-from hostgate.errors import NoServerAvailable
+from hostgate.errors import NoServerAvailable, PoolNotInDomain
 from hostgate.management.records import DomainMember, DomainRecord, SessionServerRecord
+from hostgate.messages import PoolLoad
 
-__all__ = ["MAX_PRIORITY", "MAX_WEIGHT", "MIN_PRIORITY", "MIN_WEIGHT", "Heartbeat", "Router", "ServerState"]
+__all__ = [
+    "MAX_PRIORITY",
+    "MAX_WEIGHT",
+    "MIN_PRIORITY",
+    "MIN_WEIGHT",
+    "NO_POOLS",
+    "Heartbeat",
+    "PoolFigures",
+    "Router",
+    "ServerState",
+    "pool_figures",
+]
 
 log = logging.getLogger("hostgate.management.routing")
 
@@ -51,11 +69,31 @@ def _priority(member: DomainMember) -> int:
 
 
 @dataclass(frozen=True, slots=True)
+class PoolFigures:
+    """One pool of a session server as its last heartbeat told (issue #18; soft state like the load)."""
+
+    model: str
+    idle: int
+    busy: int
+    pending: int
+    max_concurrent: int
+
+
+NO_POOLS: Mapping[str, PoolFigures] = MappingProxyType({})
+
+
+def pool_figures(loads: Iterable[PoolLoad]) -> Mapping[str, PoolFigures]:
+    """A heartbeat report's pools, by name."""
+    return {p.name: PoolFigures(p.model, p.idle, p.busy, p.pending, p.max_concurrent) for p in loads}
+
+
+@dataclass(frozen=True, slots=True)
 class Heartbeat:
     server: str
     active_sessions: int
     capacity: int
     interval: float
+    pools: Mapping[str, PoolFigures] = field(default_factory=lambda: NO_POOLS)
 
 
 @dataclass(slots=True)
@@ -66,6 +104,9 @@ class ServerState:
     capacity: int = 0
     suspect_since: float | None = None
     routed_since_heartbeat: int = 0
+    pools: Mapping[str, PoolFigures] = field(default_factory=lambda: NO_POOLS)
+    # pool -> clients routed to it since the heartbeat: they take idle sessions the figures still count.
+    pool_routed: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -98,6 +139,9 @@ class Router:
         state.capacity = beat.capacity
         state.suspect_since = None
         state.routed_since_heartbeat = 0
+        if beat.pools or state.pools:
+            state.pools = beat.pools
+            state.pool_routed.clear()
 
     def forget(self, server: str) -> None:
         self._states.pop(server, None)
@@ -199,3 +243,85 @@ class Router:
             log.info(decision)
             self._last_decision = decision
         return decision
+
+    def pool_model(self, domain: DomainRecord, pool: str) -> str:
+        """The model of ``pool`` as the domain's live servers report it ("" when none runs it): a User grant
+        on the pool's model allows routing to the pool (the grant check comes before the choice)."""
+        for member in domain.members:
+            state = self._states.get(member.server) if isinstance(member.server, str) else None
+            figures = state.pools.get(pool) if state is not None else None
+            if figures is not None and self.is_live(member.server):
+                return figures.model
+        return ""
+
+    def pick_pool(
+        self,
+        domain: DomainRecord,
+        servers: dict[str, SessionServerRecord],
+        pool: str,
+        exclude: Iterable[str] = (),
+    ) -> SessionServerRecord:
+        """A live server of the domain that runs ``pool`` (issue #18): first those with an idle session of it,
+        then those with room to make one (below max concurrent), then any running it (the client waits in
+        its queue); within the best of these classes the lowest priority tier, weighted by weight as
+        :meth:`pick`. A server that does not run the pool is never chosen. The figures are the last
+        heartbeat's, less the clients routed there since (each takes an idle session or a free slot), so a
+        burst of clients spreads instead of all landing on the one server that had idle sessions.
+
+        Raises ``NoServerAvailable`` (HG-4101) when no live server is left (after exclusions), and
+        ``PoolNotInDomain`` (HG-4360) when live servers exist but none of them runs the pool."""
+        excluded = set(exclude)
+        now = self.clock.monotonic()
+        best: tuple[int, int] | None = None
+        chosen: list[DomainMember] = []
+        chosen_weights: list[int] = []
+        live_without: list[str] = []
+        runs_but_excluded = False
+        for tier, planned in enumerate(self._plan(domain)):
+            # planned[0], planned[1]: the tier's members and weights (a tier may carry more, see _plan).
+            for member, weight in zip(planned[0], planned[1], strict=True):
+                name = member.server
+                state = self._states.get(name)
+                if (
+                    name not in servers
+                    or state is None
+                    or state.suspect_since is not None
+                    or now - state.last_seen > state.interval * self.miss_factor
+                ):
+                    continue
+                figures = state.pools.get(pool)
+                if figures is None:
+                    live_without.append(name)
+                    continue
+                if name in excluded:
+                    runs_but_excluded = True
+                    continue
+                routed = state.pool_routed.get(pool, 0)
+                if figures.idle - routed > 0:
+                    rank = (0, tier)
+                elif figures.idle + figures.busy + figures.pending + routed < figures.max_concurrent:
+                    rank = (1, tier)
+                else:
+                    rank = (2, tier)
+                if best is None or rank < best:
+                    best, chosen, chosen_weights = rank, [member], [weight]
+                elif rank == best:
+                    chosen.append(member)
+                    chosen_weights.append(weight)
+        if chosen:
+            picked = self.rng.choices(chosen, weights=chosen_weights)[0]
+            state = self._states[picked.server]
+            state.routed_since_heartbeat += 1
+            state.pool_routed[pool] = state.pool_routed.get(pool, 0) + 1
+            return servers[picked.server]
+        if live_without and not runs_but_excluded:
+            raise PoolNotInDomain(
+                f"no live session server of domain {domain.name!r} runs pool {pool!r} (live: "
+                f"{', '.join(sorted(live_without))})"
+            )
+        known = ", ".join(sorted(str(m.server) for m in domain.members)) or "none"
+        raise NoServerAvailable(
+            f"domain {domain.name!r} has no live session server running pool {pool!r} (members: {known}"
+            + (f"; excluded: {', '.join(sorted(excluded))}" if excluded else "")
+            + ")"
+        )

@@ -27,6 +27,7 @@ __all__ = [
     "MemberRemovedAnswer",
     "MemberStatus",
     "NewUser",
+    "PoolLoad",
     "Removed",
     "RouteAnswer",
     "RouteRequest",
@@ -146,12 +147,28 @@ class ServerSecurity(Reply, frozen=True):
     security: str
 
 
-class HeartbeatReport(Message, frozen=True):
-    """A session server's load, sent to every member (soft state, never stored)."""
+class PoolLoad(Message, frozen=True):
+    """One pool's figures in a heartbeat (issue #18): what routing via a domain prefers servers by."""
+
+    name: str
+    model: str
+    idle: int
+    busy: int
+    pending: int
+    max_concurrent: int
+
+
+class HeartbeatReport(Message, frozen=True, omit_defaults=True):
+    """A session server's load, sent to every member (soft state, never stored).
+
+    ``pools``: each pool's figures (issue #18). Omitted while empty (``omit_defaults``), so a server without
+    pools sends the very bytes an earlier member accepts; a member of an earlier version refuses a report that
+    carries pools (HG-1011, unknown field) until it is upgraded."""
 
     active_sessions: int
     capacity: int
     interval: float
+    pools: tuple[PoolLoad, ...] = ()
 
 
 class HeartbeatAnswer(Reply, frozen=True):
@@ -194,13 +211,16 @@ class RouteRequest(Message, frozen=True):
     """``POST /api/v1/route``: a session server of ``domain`` for ``model``, and a token bound to it.
 
     ``exclude``: servers this client already tried; ``unreachable``: those it could not reach (reported, so
-    the member marks them suspect).
+    the member marks them suspect). ``pool``: route to a server running that pool (the token is for the pool).
     """
 
     domain: str
     model: str = ""
     exclude: tuple[str, ...] = ()
     unreachable: tuple[str, ...] = ()
+    pool: str = (
+        ""  # a server of the domain running this pool, idle sessions first (connect_to_session_via_domain)
+    )
 
 
 class TokenRequest(Message, frozen=True):

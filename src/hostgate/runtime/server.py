@@ -278,12 +278,14 @@ async def _session(
     from hostgate.session.role import start_session_role
 
     role = start_session_role(settings)
-    # The role's figures (docs/metrics.md). More collectors of the role (pools, say) register here as well.
+    # The role's figures (docs/metrics.md), its pools' among them.
     if metrics is not None:
         role.registry.opened = metrics.session_open
         role.registry.called = metrics.host_operation
         role.heartbeat.sent = metrics.heartbeat_sent
         metrics.register(SessionsCollector(role.registry.open_by_model))
+        for collector in role.collectors():
+            metrics.register(collector)
     # Registered first, so it runs last: sessions sign off after the HTTP face has stopped taking calls.
     stack.push_async_callback(role.registry.close_all)
     # Pools stop before the registry's sessions close (the stack runs callbacks last-in first-out).

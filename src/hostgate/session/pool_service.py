@@ -29,7 +29,7 @@ from hostgate import tokens
 from hostgate._clock import SYSTEM_CLOCK, Clock
 from hostgate.errors import NotAuthorized, PoolNotFound, SessionNotFound, UsageError
 from hostgate.hosts import open_session
-from hostgate.messages import PoolStatus
+from hostgate.messages import PoolLoad, PoolStatus
 from hostgate.messages.pools import PoolSessionView
 from hostgate.session.model_session import ModelSession
 from hostgate.session.pool_config import PoolSettings
@@ -172,6 +172,16 @@ class PoolService:
             self._allowed(claims, name)
             return (self.pool(name).status(),)
         return tuple(p.status() for _, p in sorted(self.pools.items()))
+
+    def loads(self) -> tuple[PoolLoad, ...]:
+        """Each pool's figures for the heartbeat report (routing via a domain prefers idle sessions)."""
+        # busy: every session not idle (warming and returning too), so idle + busy is what max_concurrent caps.
+        return tuple(
+            PoolLoad(name, p.settings.model, p.idle, p.total - p.idle, p.pending, p.sizes.max_concurrent)
+            for name, p in sorted(self.pools.items())
+            # A drained pool hands out nothing: reported, routing via a domain would pick a server that refuses.
+            if not p.draining
+        )
 
     async def acquire(self, claims: tokens.TokenClaims, name: str) -> ServedSession:
         """A session of pool ``name`` at its startup entity, owned by the token's user until released."""

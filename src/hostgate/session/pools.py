@@ -11,9 +11,9 @@ gets one in about a millisecond instead of a host logon. The rules it keeps:
   (beyond: PoolQueueFull HG-4302 at once) for up to ``max_wait`` seconds (then PoolWaitTimeout HG-4303). A
   session that comes free goes to the head of the queue: a newcomer never takes it while others wait.
 - **Variable lists.** Each session holds one entry of each list (host credentials) while it lives; the entry is
-  free again once the session is signed off. When a list has no free entry the pool cannot grow: a client that
-  then waits out ``max_wait`` gets PoolVariablesExhausted (HG-4304) naming the list, not a plain timeout.
-  Values are never logged.
+  free again once the session is signed off. When a list has no free entry the pool cannot grow: a client
+  that no idle, warming or returning session can serve gets PoolVariablesExhausted (HG-4304) naming the list
+  at once, not a plain timeout after ``max_wait``. Values are never logged.
 - **Healing.** A session whose host dropped it is replaced without a client seeing it: at hand-out (the socket
   is polled, ``HostSession.connected``, about a microsecond), at each health check (``run_cycle``: an idle
   session must still show, or be navigable back to, the startup entity) and on release.
@@ -127,6 +127,10 @@ class Pool:
     def total(self) -> int:
         """Sessions in every state, warming ones included (what max_concurrent caps)."""
         return len(self._sessions) + self._warming
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
 
     @property
     def pending(self) -> int:
@@ -430,6 +434,30 @@ class Pool:
         for _ in range(min(want, self.sizes.max_concurrent - self.total)):
             if not self._spawn():
                 break
+        self._fail_unservable()
+
+    def _fail_unservable(self) -> None:
+        """Waiters for whom no session can come because a variable list has no free entry get
+        PoolVariablesExhausted now, not after max_wait: the pool is below max concurrent, so the list, not the
+        queue, is what stops them, and waiting would only hide which list to grow. Sessions on their way back
+        (warming, returning, checking) still serve the oldest waiters; the newest beyond those are refused."""
+        listed = self._exhausted
+        if listed is None or self.total >= self.sizes.max_concurrent or not self._waiters:
+            return
+        coming = self._warming + self.count(State.RETURNING) + self.count(State.CHECKING)
+        live = [w for w in self._waiters if not w.done()]
+        excess = live[coming:] if coming < len(live) else []
+        if not excess:
+            return
+        s = self.settings
+        for waiter in excess:
+            waiter.set_exception(
+                PoolVariablesExhausted(
+                    f"pool {s.name}: variable list {listed.name!r} ({listed.source}) has no free entry: each of "
+                    f"its {len(listed)} entries is held by a session of the pool"
+                )
+            )
+        self._waiters = deque(w for w in self._waiters if not w.done())
 
     def _trim(self) -> None:
         """Sign off idle sessions above max idle, or while the pool is above max concurrent."""

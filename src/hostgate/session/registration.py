@@ -29,7 +29,7 @@ from collections.abc import Callable
 from hostgate import tokens
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import HostgateError
-from hostgate.messages import API, HeartbeatReport
+from hostgate.messages import API, HeartbeatReport, PoolLoad
 from hostgate.session.offline import ManagementContact
 from hostgate.session.pool_sync import PoolSync
 
@@ -53,6 +53,7 @@ class Heartbeater:
         on_security: Callable[[bool], None] | None = None,
         contact: ManagementContact | None = None,
         pool_sync: PoolSync | None = None,
+        pools: Callable[[], tuple[PoolLoad, ...]] | None = None,
     ) -> None:
         self._client = client
         self._server = server
@@ -67,6 +68,7 @@ class Heartbeater:
         self._on_security = on_security
         self.contact = contact or ManagementContact(interval)
         self.pool_sync = pool_sync
+        self._pools = pools
         # Metrics hook (hostgate/metrics.py): (outcome, count) per beat, outcome "answered" or "failed".
         self.sent: Callable[[str, int], None] | None = None
 
@@ -78,7 +80,9 @@ class Heartbeater:
         return f"{text}; {scheduled}" if scheduled else text
 
     async def _beat(self) -> str:
-        body = HeartbeatReport(self._active(), self._capacity, float(self._interval))
+        # Each pool's figures ride along (issue #18): routing via a domain prefers servers with idle sessions.
+        pools = self._pools() if self._pools is not None else ()
+        body = HeartbeatReport(self._active(), self._capacity, float(self._interval), pools)
         try:
             results = await self._client.broadcast(API.heartbeat, body, name=self._server)
         except HostgateError as exc:  # the alias itself did not resolve
@@ -107,8 +111,8 @@ class Heartbeater:
         versions = {a.token_keys for a in answers}
         if versions and self.keys_version not in versions:
             text += "; " + await self._refresh_token_keys()
-        pools = {a.pools for a in answers if a.pools is not None}
-        if self.pool_sync is not None and self.pool_sync.stale(pools):
+        pool_versions = {a.pools for a in answers if a.pools is not None}
+        if self.pool_sync is not None and self.pool_sync.stale(pool_versions):
             text += "; " + await self.pool_sync.refresh(self._client, self._server)
         return text
 

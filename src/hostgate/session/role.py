@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from prometheus_client.registry import Collector
+
 from hostgate import tokens
 from hostgate.config.secrets import SessionSecrets, read_secrets, write_secrets
 from hostgate.config.settings import Settings
@@ -18,6 +20,7 @@ from hostgate.session._face import SessionFace
 from hostgate.session.deployer import Credentials, Deployer
 from hostgate.session.offline import ManagementContact, OfflineBound
 from hostgate.session.pool_config import load_pools_file
+from hostgate.session.pool_metrics import PoolCollector
 from hostgate.session.pool_service import PoolService
 from hostgate.session.pool_sync import PoolSync
 from hostgate.session.registration import Heartbeater
@@ -38,6 +41,10 @@ class SessionRole:
     heartbeat: Heartbeater
     registry: SessionRegistry
     pools: PoolService
+
+    def collectors(self) -> list[Collector]:
+        """The role's own Prometheus collectors, for the server's registry (docs/metrics.md): the pools'."""
+        return [PoolCollector(self.pools)]
 
 
 def start_session_role(settings: Settings) -> SessionRole:
@@ -111,6 +118,7 @@ def start_session_role(settings: Settings) -> SessionRole:
         on_security=install_security,
         contact=contact,
         pool_sync=pool_sync,
+        pools=pools.loads,
     )
     deployer = Deployer(
         registry, _management_client(settings), settings.session.management, on_token_keys=install_keys
