@@ -24,6 +24,7 @@ import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -32,9 +33,13 @@ import pytest
 from hostgate.cli.lab import Installation, Member, installation, poll
 from hostgate.connector import Session, connect_to_session_via_domain
 from hostgate.errors import NotAuthorized, PoolNotInDomain, error_from_payload
+from hostgate.webservices.app import build_app
+from hostgate.webservices.invoke import ClusterTrust
+from hostgate.webservices.wiring import assemble
 from tests.helpers.hosts import HostProcess, host_3270, host_5250, host_vt
 from tests.helpers.models import write_model
 from tests.helpers.proxy import TcpRelay
+from tests.helpers.webservices import plugin_cfg_text
 
 __all__ = ["host_3270", "host_5250", "host_vt"]
 
@@ -287,3 +292,59 @@ def test_a_host_that_drops_an_idle_session_is_healed_unseen(lab: Lab) -> None:
     after = lab.figures("session01", "healed")
     assert after["replaced"] > before["replaced"]
     assert after["failed"] == 0
+
+
+async def test_a_stateless_web_service_call_naming_the_pool_takes_a_pooled_session(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """#19 over #18: a REST call that names a pool (``?pool=``) runs on a session handed out by the pool via
+    the domain (the connector's connect_session_via_domain, wired by webservices/wiring.py), and gives it back."""
+    [model_file] = (lab.inst.root.parent / "model-files").glob("demo3270-*.yaml")
+    data = tmp_path / "ws"
+    (data / "webservices").mkdir(parents=True)
+    (data / "webservices" / "plugin-cfg.xml").write_text(plugin_cfg_text(lab.alias, domain=DOMAIN))
+    trust = ClusterTrust(
+        ca_file=lab.inst.ca_file,
+        hosts_file=lab.inst.root / "hosts",
+        sources=("hosts_file",),
+        default_port=lab.inst.api_port,
+        deadline=20.0,
+    )
+    ws, joined = assemble(data, trust, files=[model_file])
+    app = build_app(ws, extra_routes=joined)
+    servers = ("session01", "session02")
+
+    def acquired() -> int:
+        return sum(int(lab.figures(s, "p3270")["acquired"]) for s in servers)
+
+    before = acquired()
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="https://ws.test", timeout=120
+        ) as client:
+            resp = await client.post(
+                "/ws/v1/models/demo3270/procedures/list_customers",
+                params={"pool": "p3270"},
+                json={},
+                auth=httpx.BasicAuth("admin", lab.inst.password),
+            )
+            assert resp.status_code == 200, resp.text
+            assert len(resp.json()["rows"]) >= 3
+            # The OpenAPI document offers the pool parameter now that pooled calls are wired.
+            doc = (
+                await client.get(
+                    "/ws/v1/models/demo3270/openapi.json", auth=httpx.BasicAuth("admin", lab.inst.password)
+                )
+            ).json()
+            assert (
+                "pool" in doc["paths"]["/ws/v1/models/demo3270/procedures/list_customers"]["post"].__repr__()
+            )
+    finally:
+        await ws.invoker.aclose()
+    assert acquired() == before + 1
+    # Given back: no session of the pool stays busy on either server.
+    poll(
+        "the pooled session given back",
+        lambda: all(lab.figures(s, "p3270")["busy"] == 0 for s in servers),
+        60,
+    )

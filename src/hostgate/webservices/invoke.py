@@ -116,7 +116,7 @@ class PooledConnect(Protocol):
     on a server of ``domain``, through the cluster at ``location``."""
 
     def __call__(
-        self, location: ClusterLocation, domain: str, pool: str, *, user: str, password: str
+        self, location: ClusterLocation, domain: str, pool: str, /, *, user: str, password: str
     ) -> Awaitable[AsyncSession]: ...
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute
 
 from hostgate.connector.location import ClusterLocation
+from hostgate.connector.session import connect_session_via_domain
 from hostgate.models import load_model
 from hostgate.models.describe import describe
 from hostgate.webservices import CatalogSource
@@ -47,6 +48,8 @@ def assemble(
     """The web services of ``data_dir`` (their REST and SOAP routes: ``routes(ws)``) and the routes that join
     them: the catalog listing and the Explorer."""
     invokers: list[Invoker] = []
+    # Stateless calls that name a pool take a pooled session via the domain (issue #18's connector call).
+    pooled_connect: PooledConnect = pooled if pooled is not None else connect_session_via_domain
 
     async def where() -> ClusterLocation:
         return await invokers[0].location(Target())
@@ -58,7 +61,7 @@ def assemble(
         data_dir,
         catalogs,
         trust,
-        pooled=pooled,
+        pooled=pooled_connect,
         max_body=max_body,
         idle_timeout=idle_timeout,
         max_kept=max_kept,
