@@ -111,6 +111,11 @@ async def test_calls_that_do_not_fit_the_model_are_coded(session: ModelSession) 
         await session.perform_entity_operation("save")
     with pytest.raises(InvalidValue, match="needs input"):
         await session.perform_table_procedure("customers", "add_customer", {"city": "X"})
+    # An input is typed by its column: "12x" is no integer (it reached the host as "12X" before).
+    with pytest.raises(InvalidValue, match=r"input 'number'.*'12x' is not integer"):
+        await session.perform_table_procedure(
+            "customers", "add_customer", {"number": "12x", "name": "ADA", "city": "X"}
+        )
     assert (await session.current_entity()).name == "Menu"  # nothing was sent to the host
 
 

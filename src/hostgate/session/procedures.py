@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from hostgate.errors import InvalidValue, ModelItemNotFound, UnexpectedEntity
 from hostgate.messages import Records
-from hostgate.models import Procedure, Record, Table, Value, plan_query, render_template
+from hostgate.models import Procedure, Record, Table, Value, ValueType, plan_query, render_template
 from hostgate.session.navigator import Navigator
 from hostgate.session.values import to_text, typed
 
@@ -62,7 +62,11 @@ async def perform_table_procedure(
             raise InvalidValue(
                 f"column {column!r} is not an input of procedure {proc.name} (inputs: {listed})"
             )
-        given[column] = to_text(value, f"input {column!r}")
+        text = to_text(value, f"input {column!r}")
+        col = tbl.column(column)
+        if col is not None and col.type is not ValueType.STRING and text.strip():
+            typed(text, col.type, f"input {column!r}")  # refused whole before anything reaches the host
+        given[column] = text
     missing = sorted(proc.required_inputs - given.keys())
     if missing:
         raise InvalidValue(f"procedure {proc.name} needs input(s) {', '.join(missing)}")
