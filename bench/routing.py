@@ -632,6 +632,9 @@ def _run(a: argparse.Namespace, tmp: Path) -> int:
         b = Bench(a, member, ctx, basic("admin", inst.password), tmp, server_cpus, load_cpus)
         b.call("POST", "/api/v1/users", {"name": USER, "password": USER_PASSWORD}, expect=201)
         b.call("POST", "/api/v1/domains", {"name": DOMAIN}, expect=201)
+        # Routing needs the User profile (issue #17): on the domain, as an installation would grant it.
+        grant = {"profile": "user", "subject_kind": "user", "subject": USER, "scope_kind": "domain"}
+        b.call("POST", "/api/v1/grants", {**grant, "scope": DOMAIN}, expect=201)
         domain_tokens = asyncio.run(b.register([f"session{i:02d}" for i in (1, 2, 3)], 3))
         for name in domain_tokens:
             b.call("PUT", f"/api/v1/domains/{DOMAIN}/servers/{name}", {"weight": 1, "priority": 1})
