@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import re
 import time
+from dataclasses import dataclass
 
 from hostgate import pki, tokens
 from hostgate.errors import (
@@ -55,6 +56,24 @@ log = logging.getLogger("hostgate.management.domains")
 DEPLOYMENTS_PREFIX = "/hostgate/deployments/"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SESSION_TOKEN_TTL = tokens.SESSION_TOKEN_TTL
+
+
+# One decoder object each: ConfigCache memoises by (key, decoder), and a bound classmethod is a new object
+# (hashed anew) at every attribute access.
+_DECODE_SERVER = SessionServerRecord.decode
+_DECODE_DOMAIN = DomainRecord.decode
+_ROUTE_MEMORY = 10_000  # entries per route memo: bounded whatever domains, users and models clients name
+
+
+@dataclass(frozen=True, slots=True)
+class _RoutePlan:
+    """What routing needs of one domain, read from the copy at ``revision`` (issue #16: re-reading the domain,
+    each server's record and the cluster record on every call was two fifths of a route call's CPU)."""
+
+    revision: int
+    record: DomainRecord
+    servers: dict[str, SessionServerRecord]  # the domain's registered servers
+    cluster_id: str | None  # None before the cluster record is loaded (answered when a token is minted)
 
 
 def _check_name(what: str, name: str) -> None:
@@ -105,6 +124,11 @@ class DomainService:
         self.token_keys = TokenKeys(store, cache)
         self._visibility_timeout = visibility_timeout
         self.reports = RouteReports(clock=router.clock)
+        # Routing's memory of the copy, valid while the copy's revision is the one noted (any change to the
+        # configuration, grants included, starts it again): per domain its plan; per (principal, model, domain)
+        # the revision at which Access.require let it route.
+        self._route_plans: dict[str, _RoutePlan] = {}
+        self._route_allowed: dict[tuple[Principal, str, str], int] = {}
 
     async def _seen(self, revision: int) -> None:
         """Wait until this member's copy shows ``revision``; past the wait, the answer says "pending"."""
@@ -379,23 +403,40 @@ class DomainService:
         unreachable: list[str],
     ) -> RouteAnswer:
         # The domain first: a request that fails changes nothing (issue #15, finding 6).
-        record = self.domain(domain)
-        # User on the model, on the domain (it covers the models routed through it) or cluster-wide (#17).
-        self.access.require(principal, Profile.USER, model=model or None, domain=domain)
+        revision = self.cache.revision
+        plan = self._route_plans.get(domain)
+        if plan is None or plan.revision != revision:
+            plan = self._route_plan(domain, revision)
+        # User on the model, on the domain (it covers the models routed through it) or cluster-wide (#17):
+        # checked once per principal, model, domain and revision of the copy (grants are in the copy).
+        allowed_key = (principal, model, domain)
+        if self._route_allowed.get(allowed_key) != revision:
+            self.access.require(principal, Profile.USER, model=model or None, domain=domain)
+            if len(self._route_allowed) >= _ROUTE_MEMORY:
+                self._route_allowed.clear()
+            self._route_allowed[allowed_key] = revision
         if unreachable:  # most calls report nothing
             for name in self.reports.accept(principal.name, unreachable):
                 self.router.report_unreachable(name)
+        chosen = self.router.pick(plan.record, plan.servers, exclude=[*exclude, *unreachable])
+        answer = self._mint(principal, chosen, model, domain, "", plan.cluster_id)
+        self.reports.routed(principal.name, chosen.name)
+        return answer
+
+    def _route_plan(self, domain: str, revision: int) -> _RoutePlan:
+        record = self.domain(domain)
         # Only the domain's own servers are decoded: the routing path must not grow with the installation.
         servers = {
             m.server: rec
             for m in record.members
-            if (rec := self.cache.decode(session_server_key(m.server), SessionServerRecord.decode))
-            is not None
+            if (rec := self.cache.decode(session_server_key(m.server), _DECODE_SERVER)) is not None
         }
-        chosen = self.router.pick(record, servers, exclude=[*exclude, *unreachable])
-        answer = self.grant(principal, chosen, model, domain)
-        self.reports.routed(principal.name, chosen.name)
-        return answer
+        info = self.cache.decode(CLUSTER_KEY, ClusterInfo.decode)
+        plan = _RoutePlan(revision, record, servers, info.id if info is not None else None)
+        if len(self._route_plans) >= _ROUTE_MEMORY:
+            self._route_plans.clear()
+        self._route_plans[domain] = plan
+        return plan
 
     def grant_direct(self, principal: Principal, server: str, model: str, *, pool: str = "") -> RouteAnswer:
         # User on the model or pool, on a domain of the server, or cluster-wide: decided before the server is
@@ -409,13 +450,26 @@ class DomainService:
     def grant(
         self, principal: Principal, server: SessionServerRecord, model: str, domain: str, *, pool: str = ""
     ) -> RouteAnswer:
+        return self._mint(principal, server, model, domain, pool, None)
+
+    def _mint(
+        self,
+        principal: Principal,
+        server: SessionServerRecord,
+        model: str,
+        domain: str,
+        pool: str,
+        cluster_id: str | None,  # None: read it from the copy (its error when not loaded yet)
+    ) -> RouteAnswer:
         if not principal.roles:
             raise NotAuthorized(f"user {principal.name!r} has no role")
+        if cluster_id is None:
+            cluster_id = self._cluster().id
         # mint_fresh: a busy account's calls within a second share one signature (tokens.REUSE_WINDOW).
         token, expires = self.token_keys.signer().mint_fresh(
             tokens.TokenClaims(
                 kind="session",
-                cluster_id=self._cluster().id,
+                cluster_id=cluster_id,
                 server=server.name,
                 user=principal.name,
                 model=model,
