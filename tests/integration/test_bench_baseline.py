@@ -107,3 +107,19 @@ def test_the_json_heartbeat_baseline_parses_the_beat_and_answers_its_json(
             proc.wait(5)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_the_in_process_profile_routes_as_a_granted_user() -> None:
+    """bench/profile_api.py routes as a plain user: since grants (issue #17) that user needs the User profile,
+    and without one every call was refused and the bench stopped at "the call failed" (bench/routing.py made
+    the same calls without the grant: its setup waited for a 200 that never came)."""
+    script = BARE.parent / "profile_api.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--calls", "20", "--rounds", "1"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "hostgate route" in done.stdout and "hostgate heartbeat" in done.stdout, done.stdout
