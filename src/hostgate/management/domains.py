@@ -153,7 +153,7 @@ class DomainService:
         # decoding 1,000 records anew each time was a tenth of a member's heartbeat CPU (bench/routing.py).
         out: dict[str, SessionServerRecord] = {}
         for key, _ in self.cache.items(SESSION_SERVERS_PREFIX):
-            rec = self.cache.decode(key, SessionServerRecord.decode)
+            rec = self.cache.decode(key, _DECODE_SERVER)
             if rec is not None:
                 out[rec.name] = rec
         return out
@@ -163,7 +163,7 @@ class DomainService:
         return [rec for rec in found if rec is not None]
 
     def domain(self, name: str) -> DomainRecord:
-        rec = self.cache.decode(domain_key(name), DomainRecord.decode)
+        rec = self.cache.decode(domain_key(name), _DECODE_DOMAIN)
         if rec is None:
             raise DomainNotFound(f"no domain named {name!r}")
         return rec
@@ -295,7 +295,7 @@ class DomainService:
                 f"session server {server!r} must present its TLS client certificate",
                 hint="Heartbeats are authenticated by the certificate registration gave the server.",
             )
-        record = self.cache.decode(session_server_key(server), SessionServerRecord.decode)
+        record = self.cache.decode(session_server_key(server), _DECODE_SERVER)
         if record is None:
             raise SessionServerNotFound(f"session server {server!r} is not registered (was it removed?)")
         if pki.fingerprint(client_cert_pem.encode()) != record.cert_fingerprint:
@@ -442,7 +442,7 @@ class DomainService:
         # User on the model or pool, on a domain of the server, or cluster-wide: decided before the server is
         # looked up, so a refused caller learns nothing about which servers exist.
         self.access.require(principal, Profile.USER, model=model or None, pool=pool or None, server=server)
-        rec = self.cache.decode(session_server_key(server), SessionServerRecord.decode)
+        rec = self.cache.decode(session_server_key(server), _DECODE_SERVER)
         if rec is None:
             raise SessionServerNotFound(f"no session server named {server!r}")
         return self.grant(principal, rec, model, "", pool=pool)

@@ -18,6 +18,7 @@ last tier, so one odd member can never make ``random.choices`` raise for the who
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import logging
 import random
@@ -129,35 +130,32 @@ class Router:
         servers: dict[str, SessionServerRecord],
         exclude: Iterable[str] = (),
     ) -> SessionServerRecord:
-        excluded = set(exclude)
+        excluded = set(exclude) if exclude else frozenset()
         states = self._states
         now = self.clock.monotonic()
         miss_factor = self.miss_factor
         # Tiers in priority order: the first with a live candidate is the lowest tier of the candidates.
         for members, weights, cum_weights in self._plan(domain):
-            in_tier: list[DomainMember] = []
-            tier_weights: list[int] = []
-            for member, weight in zip(members, weights, strict=True):
-                name = member.server
-                if name not in servers or name in excluded:
-                    continue
-                # is_live, inlined: this loop runs for every route call (issue #16).
-                state = states.get(name)
-                if (
-                    state is None
-                    or state.suspect_since is not None
-                    or now - state.last_seen > state.interval * miss_factor
-                ):
-                    continue
-                in_tier.append(member)
-                tier_weights.append(weight)
-            if in_tier:
-                # The tier whole (the usual case): its sums are worked out already. random.choices draws the
-                # same way either way, so a seeded rng picks as before.
-                if len(in_tier) == len(members):
-                    chosen = self.rng.choices(members, cum_weights=cum_weights)[0]
+            # is_live, inlined into one comprehension: this runs for every route call (issue #16).
+            live = [
+                i
+                for i, m in enumerate(members)
+                if m.server in servers
+                and m.server not in excluded
+                and (state := states.get(m.server)) is not None
+                and state.suspect_since is None
+                and now - state.last_seen <= state.interval * miss_factor
+            ]
+            if live:
+                # The tier whole (the usual case): its running sums are worked out already (Router._plan).
+                if len(live) == len(members):
+                    cum = cum_weights
                 else:
-                    chosen = self.rng.choices(in_tier, weights=tier_weights)[0]
+                    members = tuple(members[i] for i in live)
+                    cum = tuple(itertools.accumulate(weights[i] for i in live))
+                # random.choices(members, cum_weights=cum)[0], inlined: the same draw from the same rng call,
+                # so a seeded rng picks as before, without the function's checks per route call.
+                chosen = members[bisect.bisect(cum, self.rng.random() * cum[-1], 0, len(members) - 1)]
                 states[chosen.server].routed_since_heartbeat += 1
                 return servers[chosen.server]
         known = ", ".join(sorted(str(m.server) for m in domain.members)) or "none"
