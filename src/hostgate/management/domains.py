@@ -465,18 +465,15 @@ class DomainService:
             raise NotAuthorized(f"user {principal.name!r} has no role")
         if cluster_id is None:
             cluster_id = self._cluster().id
-        # mint_fresh: a busy account's calls within a second share one signature (tokens.REUSE_WINDOW).
-        token, expires = self.token_keys.signer().mint_fresh(
-            tokens.TokenClaims(
-                kind="session",
-                cluster_id=cluster_id,
-                server=server.name,
-                user=principal.name,
-                model=model,
-                domain=domain,
-                pool=pool,
-            ),
+        # A busy account's calls within a second share one signature (tokens.REUSE_WINDOW).
+        token, expires = self.token_keys.signer().mint_session(
             SESSION_TOKEN_TTL,
+            cluster_id=cluster_id,
+            server=server.name,
+            user=principal.name,
+            model=model,
+            domain=domain,
+            pool=pool,
         )
         return RouteAnswer(
             server.name, server.url, server.advertised_address, server.advertised_port, token, expires
