@@ -148,6 +148,11 @@ def bare_app(
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=lambda: os.sched_setaffinity(0, cpus),
+            # A session of its own, as the lab starts the member: with the kernel's autogroup scheduling
+            # (sched_autogroup_enabled, on by default) CPU is shared fairly between sessions, so a bare app in
+            # this driver's session shared one share with wrk and the heartbeat load while the member had a
+            # whole one: under others' load the bare apps fell behind (beats timed out, rounds left out).
+            start_new_session=True,
         )
     try:
         target = Target(f"bare {label}", proc.pid, member.address, port)
