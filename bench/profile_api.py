@@ -122,6 +122,8 @@ async def main(a: argparse.Namespace) -> None:
             await domains.add_server(ADMIN, "prod", name, 1, 1)
         for name in certs:
             domains.heartbeat(name, certs[name], Heartbeat(name, 0, 10, 3600.0))
+        # A plain user routes through a domain it holds the User profile on (issue #17), as bench/routing.py's.
+        await member.grant("user", "operator", "domain", "prod")
         app = create_app(service)
         auth = "Basic " + base64.b64encode(f"operator:{PASSWORD}".encode()).decode()
         route = scope("/api/v1/route", ROUTE_BODY, auth, None)

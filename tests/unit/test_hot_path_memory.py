@@ -107,3 +107,26 @@ def test_the_reuse_key_names_every_claim_but_the_expiry() -> None:
         "issued_at",
         "pool",
     }
+
+
+def test_mint_session_shares_mint_fresh_s_memory_and_nothing_else() -> None:
+    # Signer.mint_session looks the reuse key up before building claims (the route path): it must be the very
+    # key mint_fresh files a session token under, and differ in every claim a caller chooses.
+    signer = tokens.Signer(KID, PRIVATE)
+    t0 = time.time()
+    claims = tokens.TokenClaims(kind="session", cluster_id="c1", server="s1", user="u", model="m", domain="d")
+    token, expires = signer.mint_fresh(claims, 900.0, now=t0)
+    same = {"cluster_id": "c1", "server": "s1", "user": "u", "model": "m", "domain": "d"}
+    assert signer.mint_session(900.0, **same, now=t0 + 0.5) == (token, expires)
+    for field, other in [*((k, v + "x") for k, v in same.items()), ("pool", "p")]:
+        assert signer.mint_session(900.0, **{**same, field: other}, now=t0 + 0.5)[0] != token, field
+    # Values in other claims' places are other claims (a key built in another order would share them).
+    swapped = tokens.TokenClaims(
+        kind="session", cluster_id="c1", server="u", user="s1", model="d", domain="m"
+    )
+    theirs, _ = signer.mint_fresh(swapped, 900.0, now=t0)
+    assert signer.mint_session(900.0, **same, now=t0 + 0.5)[0] != theirs
+    fresh, _ = signer.mint_session(900.0, **same, now=t0 + tokens.REUSE_WINDOW)
+    assert fresh != token
+    got = KEYS.verify(fresh, kind="session", cluster_id="c1", server="s1")
+    assert (got.user, got.model, got.domain) == ("u", "m", "d")

@@ -120,3 +120,16 @@ def test_user_names_count_case_insensitively() -> None:
     for i, name in enumerate(("alice", "Alice", "ALICE")):
         assert _try(guard, name, "wrong", source=f"10.2.0.{i}") == "401"
     assert _try(guard, "aLiCe", PASSWORD, source="10.2.0.9").startswith("429")
+
+
+def test_a_lockout_holds_a_remembered_password_too() -> None:
+    # The gate's fast path (LoginGuard.remembered, issue #16) answers a recently verified password without
+    # argon2: it must still yield to a lockout, or a locked account keeps working for whoever holds its password.
+    guard, clock = _guard(lockout_seconds=300.0)
+    assert _try(guard, "alice", PASSWORD) == "ok"  # argon2 once: remembered from here
+    assert guard.remembered("alice", PASSWORD, "10.9.9.9") is not None
+    for i in range(5):
+        clock.advance(100.0 if i else 0.0)
+        assert _try(guard, "alice", "wrong", source=f"10.0.1.{i}") == "401"
+    assert guard.remembered("alice", PASSWORD, "10.9.9.9") is None
+    assert _try(guard, "alice", PASSWORD, source="10.9.9.9") == "429:300"

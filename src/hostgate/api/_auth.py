@@ -90,7 +90,10 @@ class BasicAuthGate:
             if credentials is not None:
                 client = scope.get("client")
                 source = str(client[0]) if client else "unknown"
-                principal: Principal = await self.guard.authenticate(*credentials, source)
+                # A password verified recently answers without a coroutine (issue #16); else the full check.
+                principal: Principal = self.guard.remembered(
+                    *credentials, source
+                ) or await self.guard.authenticate(*credentials, source)
                 scope[PRINCIPAL_SCOPE_KEY] = principal
             elif (token := cli_bearer(header)) is not None:
                 scope[PRINCIPAL_SCOPE_KEY] = _cli_login(scope)(token)

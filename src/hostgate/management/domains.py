@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import re
 import time
+from dataclasses import dataclass
 
 from hostgate import pki, tokens
 from hostgate.errors import (
@@ -56,6 +57,24 @@ log = logging.getLogger("hostgate.management.domains")
 DEPLOYMENTS_PREFIX = "/hostgate/deployments/"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SESSION_TOKEN_TTL = tokens.SESSION_TOKEN_TTL
+
+
+# One decoder object each: ConfigCache memoises by (key, decoder), and a bound classmethod is a new object
+# (hashed anew) at every attribute access.
+_DECODE_SERVER = SessionServerRecord.decode
+_DECODE_DOMAIN = DomainRecord.decode
+_ROUTE_MEMORY = 10_000  # entries per route memo: bounded whatever domains, users and models clients name
+
+
+@dataclass(frozen=True, slots=True)
+class _RoutePlan:
+    """What routing needs of one domain, read from the copy at ``revision`` (issue #16: re-reading the domain,
+    each server's record and the cluster record on every call was two fifths of a route call's CPU)."""
+
+    revision: int
+    record: DomainRecord
+    servers: dict[str, SessionServerRecord]  # the domain's registered servers
+    cluster_id: str | None  # None before the cluster record is loaded (answered when a token is minted)
 
 
 def _check_name(what: str, name: str) -> None:
@@ -106,6 +125,11 @@ class DomainService:
         self.token_keys = TokenKeys(store, cache)
         self._visibility_timeout = visibility_timeout
         self.reports = RouteReports(clock=router.clock)
+        # Routing's memory of the copy, valid while the copy's revision is the one noted (any change to the
+        # configuration, grants included, starts it again): per domain its plan; per (principal, model, domain)
+        # the revision at which Access.require let it route.
+        self._route_plans: dict[str, _RoutePlan] = {}
+        self._route_allowed: dict[tuple[Principal, str, str], int] = {}
 
     async def _seen(self, revision: int) -> None:
         """Wait until this member's copy shows ``revision``; past the wait, the answer says "pending"."""
@@ -130,7 +154,7 @@ class DomainService:
         # decoding 1,000 records anew each time was a tenth of a member's heartbeat CPU (bench/routing.py).
         out: dict[str, SessionServerRecord] = {}
         for key, _ in self.cache.items(SESSION_SERVERS_PREFIX):
-            rec = self.cache.decode(key, SessionServerRecord.decode)
+            rec = self.cache.decode(key, _DECODE_SERVER)
             if rec is not None:
                 out[rec.name] = rec
         return out
@@ -140,7 +164,7 @@ class DomainService:
         return [rec for rec in found if rec is not None]
 
     def domain(self, name: str) -> DomainRecord:
-        rec = self.cache.decode(domain_key(name), DomainRecord.decode)
+        rec = self.cache.decode(domain_key(name), _DECODE_DOMAIN)
         if rec is None:
             raise DomainNotFound(f"no domain named {name!r}")
         return rec
@@ -272,7 +296,7 @@ class DomainService:
                 f"session server {server!r} must present its TLS client certificate",
                 hint="Heartbeats are authenticated by the certificate registration gave the server.",
             )
-        record = self.cache.decode(session_server_key(server), SessionServerRecord.decode)
+        record = self.cache.decode(session_server_key(server), _DECODE_SERVER)
         if record is None:
             raise SessionServerNotFound(f"session server {server!r} is not registered (was it removed?)")
         if pki.fingerprint(client_cert_pem.encode()) != record.cert_fingerprint:
@@ -383,23 +407,40 @@ class DomainService:
         if pool:  # a pool's route (issue #18) is a branch of its own: the model route below stays as it was
             return self._route_pool(principal, domain, pool, exclude, unreachable)
         # The domain first: a request that fails changes nothing (issue #15, finding 6).
-        record = self.domain(domain)
-        # User on the model, on the domain (it covers the models routed through it) or cluster-wide (#17).
-        self.access.require(principal, Profile.USER, model=model or None, domain=domain)
+        revision = self.cache.revision
+        plan = self._route_plans.get(domain)
+        if plan is None or plan.revision != revision:
+            plan = self._route_plan(domain, revision)
+        # User on the model, on the domain (it covers the models routed through it) or cluster-wide (#17):
+        # checked once per principal, model, domain and revision of the copy (grants are in the copy).
+        allowed_key = (principal, model, domain)
+        if self._route_allowed.get(allowed_key) != revision:
+            self.access.require(principal, Profile.USER, model=model or None, domain=domain)
+            if len(self._route_allowed) >= _ROUTE_MEMORY:
+                self._route_allowed.clear()
+            self._route_allowed[allowed_key] = revision
         if unreachable:  # most calls report nothing
             for name in self.reports.accept(principal.name, unreachable):
                 self.router.report_unreachable(name)
+        chosen = self.router.pick(plan.record, plan.servers, exclude=[*exclude, *unreachable])
+        answer = self._mint(principal, chosen, model, domain, "", plan.cluster_id)
+        self.reports.routed(principal.name, chosen.name)
+        return answer
+
+    def _route_plan(self, domain: str, revision: int) -> _RoutePlan:
+        record = self.domain(domain)
         # Only the domain's own servers are decoded: the routing path must not grow with the installation.
         servers = {
             m.server: rec
             for m in record.members
-            if (rec := self.cache.decode(session_server_key(m.server), SessionServerRecord.decode))
-            is not None
+            if (rec := self.cache.decode(session_server_key(m.server), _DECODE_SERVER)) is not None
         }
-        chosen = self.router.pick(record, servers, exclude=[*exclude, *unreachable])
-        answer = self.grant(principal, chosen, model, domain)
-        self.reports.routed(principal.name, chosen.name)
-        return answer
+        info = self.cache.decode(CLUSTER_KEY, ClusterInfo.decode)
+        plan = _RoutePlan(revision, record, servers, info.id if info is not None else None)
+        if len(self._route_plans) >= _ROUTE_MEMORY:
+            self._route_plans.clear()
+        self._route_plans[domain] = plan
+        return plan
 
     def _route_pool(
         self,
@@ -435,7 +476,7 @@ class DomainService:
         # User on the model or pool, on a domain of the server, or cluster-wide: decided before the server is
         # looked up, so a refused caller learns nothing about which servers exist.
         self.access.require(principal, Profile.USER, model=model or None, pool=pool or None, server=server)
-        rec = self.cache.decode(session_server_key(server), SessionServerRecord.decode)
+        rec = self.cache.decode(session_server_key(server), _DECODE_SERVER)
         if rec is None:
             raise SessionServerNotFound(f"no session server named {server!r}")
         return self.grant(principal, rec, model, "", pool=pool)
@@ -443,20 +484,30 @@ class DomainService:
     def grant(
         self, principal: Principal, server: SessionServerRecord, model: str, domain: str, *, pool: str = ""
     ) -> RouteAnswer:
+        return self._mint(principal, server, model, domain, pool, None)
+
+    def _mint(
+        self,
+        principal: Principal,
+        server: SessionServerRecord,
+        model: str,
+        domain: str,
+        pool: str,
+        cluster_id: str | None,  # None: read it from the copy (its error when not loaded yet)
+    ) -> RouteAnswer:
         if not principal.roles:
             raise NotAuthorized(f"user {principal.name!r} has no role")
-        # mint_fresh: a busy account's calls within a second share one signature (tokens.REUSE_WINDOW).
-        token, expires = self.token_keys.signer().mint_fresh(
-            tokens.TokenClaims(
-                kind="session",
-                cluster_id=self._cluster().id,
-                server=server.name,
-                user=principal.name,
-                model=model,
-                domain=domain,
-                pool=pool,
-            ),
+        if cluster_id is None:
+            cluster_id = self._cluster().id
+        # A busy account's calls within a second share one signature (tokens.REUSE_WINDOW).
+        token, expires = self.token_keys.signer().mint_session(
             SESSION_TOKEN_TTL,
+            cluster_id=cluster_id,
+            server=server.name,
+            user=principal.name,
+            model=model,
+            domain=domain,
+            pool=pool,
         )
         return RouteAnswer(
             server.name, server.url, server.advertised_address, server.advertised_port, token, expires

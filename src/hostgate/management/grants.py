@@ -38,6 +38,7 @@ from hostgate.management.records import (
 )
 
 __all__ = [
+    "DECODE_GRANT_INDEX",
     "SCOPE_KINDS",
     "GrantIndex",
     "Grants",
@@ -161,7 +162,7 @@ def legacy_grants(users: Iterable[UserRecord]) -> tuple[GrantRecord, ...]:
 
 # One decoder object: the copy memoises decoded records by (key, decoder), and a bound classmethod is a new
 # object (hashed anew) at every attribute access.
-_DECODE_INDEX = GrantIndex.decode
+_DECODE_INDEX = DECODE_GRANT_INDEX = GrantIndex.decode
 
 
 class Grants:

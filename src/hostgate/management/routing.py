@@ -23,6 +23,8 @@ last tier, so one odd member can never make ``random.choices`` raise for the who
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import logging
 import random
 from collections.abc import Iterable, Mapping, Sequence
@@ -66,6 +68,11 @@ def _weight(member: DomainMember) -> int:
 
 def _priority(member: DomainMember) -> int:
     return _bounded(member.priority, MIN_PRIORITY, MAX_PRIORITY, MAX_PRIORITY)
+
+
+# One priority tier of a domain: its members in stored order, their bounded weights, and the running sums of
+# those weights (what random.choices works out from the weights on every call).
+_Tier = tuple[tuple[DomainMember, ...], tuple[int, ...], tuple[int, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,9 +134,7 @@ class Router:
     _states: dict[str, ServerState] = field(default_factory=dict)
     _last_decision: str = ""
     # domain name -> (the record the plan was made from, the plan): see _plan.
-    _plans: dict[str, tuple[DomainRecord, list[tuple[tuple[DomainMember, ...], tuple[int, ...]]]]] = field(
-        default_factory=dict
-    )
+    _plans: dict[str, tuple[DomainRecord, list[_Tier]]] = field(default_factory=dict)
 
     def heartbeat(self, beat: Heartbeat) -> None:
         state = self._states.setdefault(beat.server, ServerState())
@@ -169,30 +174,32 @@ class Router:
         servers: dict[str, SessionServerRecord],
         exclude: Iterable[str] = (),
     ) -> SessionServerRecord:
-        excluded = set(exclude)
+        excluded = set(exclude) if exclude else frozenset()
         states = self._states
         now = self.clock.monotonic()
         miss_factor = self.miss_factor
         # Tiers in priority order: the first with a live candidate is the lowest tier of the candidates.
-        for members, weights in self._plan(domain):
-            in_tier: list[DomainMember] = []
-            tier_weights: list[int] = []
-            for member, weight in zip(members, weights, strict=True):
-                name = member.server
-                if name not in servers or name in excluded:
-                    continue
-                # is_live, inlined: this loop runs for every route call (issue #16).
-                state = states.get(name)
-                if (
-                    state is None
-                    or state.suspect_since is not None
-                    or now - state.last_seen > state.interval * miss_factor
-                ):
-                    continue
-                in_tier.append(member)
-                tier_weights.append(weight)
-            if in_tier:
-                chosen = self.rng.choices(in_tier, weights=tier_weights)[0]
+        for members, weights, cum_weights in self._plan(domain):
+            # is_live, inlined into one comprehension: this runs for every route call (issue #16).
+            live = [
+                i
+                for i, m in enumerate(members)
+                if m.server in servers
+                and m.server not in excluded
+                and (state := states.get(m.server)) is not None
+                and state.suspect_since is None
+                and now - state.last_seen <= state.interval * miss_factor
+            ]
+            if live:
+                # The tier whole (the usual case): its running sums are worked out already (Router._plan).
+                if len(live) == len(members):
+                    cum = cum_weights
+                else:
+                    members = tuple(members[i] for i in live)
+                    cum = tuple(itertools.accumulate(weights[i] for i in live))
+                # random.choices(members, cum_weights=cum)[0], inlined: the same draw from the same rng call,
+                # so a seeded rng picks as before, without the function's checks per route call.
+                chosen = members[bisect.bisect(cum, self.rng.random() * cum[-1], 0, len(members) - 1)]
                 states[chosen.server].routed_since_heartbeat += 1
                 return servers[chosen.server]
         known = ", ".join(sorted(str(m.server) for m in domain.members)) or "none"
@@ -202,7 +209,7 @@ class Router:
             + ")"
         )
 
-    def _plan(self, domain: DomainRecord) -> list[tuple[tuple[DomainMember, ...], tuple[int, ...]]]:
+    def _plan(self, domain: DomainRecord) -> list[_Tier]:
         """The domain's members grouped by (bounded) priority, lowest first, with their bounded weights, in
         stored order. Worked out once per stored record (records are frozen; the config cache hands out the
         same object until the record changes): bounding every weight and priority on every route call was a
@@ -214,7 +221,10 @@ class Router:
         for m in domain.members:
             if isinstance(m.server, str):
                 tiers.setdefault(_priority(m), []).append(m)
-        plan = [(tuple(members), tuple(_weight(m) for m in members)) for _, members in sorted(tiers.items())]
+        plan: list[_Tier] = []
+        for _, members in sorted(tiers.items()):
+            weights = tuple(_weight(m) for m in members)
+            plan.append((tuple(members), weights, tuple(itertools.accumulate(weights))))
         if len(self._plans) > _PLANS_KEPT:
             self._plans.clear()  # deleted domains' plans; the live ones are rebuilt on their next call
         self._plans[domain.name] = (domain, plan)

@@ -16,17 +16,17 @@ import re
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from hostgate.errors import AuthenticationFailed, NotAuthorized, UsageError
 from hostgate.management.cache import ConfigCache
-from hostgate.management.grants import Grants, Profile, Subject
+from hostgate.management.grants import DECODE_GRANT_INDEX, GrantIndex, Grants, Profile, Subject
 from hostgate.management.ldap import DirectoryAuthenticator, LdapSettings
 from hostgate.management.ldap.config import LDAP_KEY
-from hostgate.management.records import UserRecord, user_key
+from hostgate.management.records import GRANTS_KEY, UserRecord, user_key
 
 __all__ = [
     "ADMIN_ROLE",
@@ -51,10 +51,21 @@ REMEMBER_VERIFIED = 60.0
 _DIGEST_KEY = secrets.token_bytes(32)
 
 
+# One decoder object: ConfigCache memoises by (key, decoder), and ``UserRecord.decode`` is a new bound method
+# (hashed anew) at every attribute access.
+_DECODE_USER = UserRecord.decode
+
+
+# Keyed BLAKE2b (RFC 7693, a MAC with a key): a third of the cost of HMAC-SHA256 through OpenSSL 3 here, paid
+# on every authenticated request. Copied from a keyed state made once: setting the key up per call was more
+# than half of it (issue #16).
+_DIGEST_STATE = hashlib.blake2b(key=_DIGEST_KEY, digest_size=32)
+
+
 def _digest(password: str) -> bytes:
-    # Keyed BLAKE2b (RFC 7693, a MAC with a key): a third of the cost of HMAC-SHA256 through OpenSSL 3 here,
-    # paid on every authenticated request.
-    return hashlib.blake2b(password.encode(), key=_DIGEST_KEY, digest_size=32).digest()
+    state = _DIGEST_STATE.copy()
+    state.update(password.encode())
+    return state.digest()
 
 
 def hash_password(password: str) -> str:
@@ -71,6 +82,21 @@ def validate_new_password(password: str) -> None:
 def validate_user_name(name: str) -> None:
     if not _USER_RE.match(name):
         raise UsageError(f"{name!r} is not a valid user name (letters, digits, '.', '_', '-'; at most 64)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A password argon2 verified for an account, as remembered (never the password itself).
+
+    Valid while the account's stored record equals ``record`` (a new password, a changed role or a removed
+    account ends it) and for ``REMEMBER_VERIFIED`` seconds from ``at``; ``principal`` is what the grants in
+    ``grants`` (the grant index object the copy held) made of it, rebuilt when the copy holds other grants."""
+
+    record: UserRecord
+    digest: bytes  # keyed BLAKE2b of the password (_digest), compared in constant time
+    at: float
+    grants: GrantIndex | None
+    principal: Principal
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +130,12 @@ class Authenticator:
         self._cache = cache
         self._remember_for = remember_for
         self._clock = clock
-        # Successful verifications are remembered by (name, hash) -> (keyed digest of the password, verified at),
-        # so a busy client does not pay argon2 on every request. Still checked per request: the password sent
-        # must give the same digest (compared in constant time), within ``remember_for`` seconds of its argon2
-        # check. A changed hash (new password) or a removed user (no record) invalidates the entry by itself.
-        self._verified: dict[tuple[str, str], tuple[bytes, float]] = {}
+        # Successful verifications, by the account's store key (_Verified), so that a busy client pays neither
+        # argon2 nor the grant evaluation on every request (issue #16: the remembered-password path was a
+        # third of a route call's CPU). Still checked per request: the password sent must give the same digest
+        # (compared in constant time), within ``remember_for`` seconds of its argon2 check, and the stored
+        # record must be the one verified; other grants rebuild the principal (no argon2).
+        self._verified: dict[str, _Verified] = {}
         self.directories = DirectoryAuthenticator(self.ldap_settings)
         self.grants = Grants(cache)
 
@@ -137,21 +164,28 @@ class Authenticator:
 
     def recall(self, name: str, password: str) -> tuple[UserRecord | None, Principal | None]:
         """The user's record, and the principal when this very password was verified before (cheap)."""
-        record = self._cache.decode(user_key(name), UserRecord.decode) if name else None
+        key = user_key(name) if name else ""
+        record = self._cache.decode(key, _DECODE_USER) if name else None
         if record is None:
             # No local account: a directory login recently verified with this password (management/ldap/).
             identity = self.directories.recall(name, password) if name else None
             if identity is None:
                 return None, None
             return None, self.principal(identity.user, identity.groups, identity.group_dns)
-        cached = self._verified.get((record.name, record.password_hash))
+        known = self._verified.get(key)
         if (
-            cached is not None
-            and 0.0 <= self._clock() - cached[1] < self._remember_for
-            and hmac.compare_digest(cached[0], _digest(password))
+            known is None
+            # The record verified, still stored (a reloaded copy holds an equal one): same hash, same roles.
+            or not (known.record is record or known.record == record)
+            or not 0.0 <= self._clock() - known.at < self._remember_for
+            or not hmac.compare_digest(known.digest, _digest(password))
         ):
-            return record, self.principal(record.name)
-        return record, None
+            return record, None
+        grants = self._cache.decode(GRANTS_KEY, DECODE_GRANT_INDEX)
+        if known.grants is not grants:  # the grants changed since: what do they make of the user now?
+            known = replace(known, grants=grants, principal=self.principal(record.name))
+            self._verified[key] = known
+        return record, known.principal
 
     @staticmethod
     def verify(record: UserRecord | None, password: str) -> bool:
@@ -170,5 +204,9 @@ class Authenticator:
             raise AuthenticationFailed("wrong user name or password")
         if len(self._verified) > 10_000:
             self._verified.clear()
-        self._verified[(record.name, record.password_hash)] = (_digest(password), self._clock())
-        return self.principal(record.name)
+        grants = self._cache.decode(GRANTS_KEY, DECODE_GRANT_INDEX)
+        principal = self.principal(record.name)
+        self._verified[user_key(record.name)] = _Verified(
+            record, _digest(password), self._clock(), grants, principal
+        )
+        return principal

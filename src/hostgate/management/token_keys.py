@@ -47,6 +47,10 @@ def public_keys(record: TokenKeySet, now: float) -> tuple[tokens.PublicKey, ...]
     return tuple(out)
 
 
+# One decoder object: ConfigCache memoises by (key, decoder); a bound classmethod is new at every access.
+_DECODE_KEYS = TokenKeySet.decode
+
+
 class TokenKeys:
     """This member's view of the key set (from the in-memory copy) and its one write, rotation."""
 
@@ -57,11 +61,15 @@ class TokenKeys:
         self._signer: tokens.Signer | None = None
         self._signer_of: TokenKeySet | None = None  # the record self._signer was chosen from
         self._version: tuple[TokenKeySet, float, str] | None = None  # (record, valid until, version)
+        self._checked: TokenKeySet | None = None  # the stored record last found to have an active key
 
     def record(self) -> TokenKeySet:
-        rec = self.cache.decode(TOKEN_KEYS_KEY, TokenKeySet.decode)
+        rec = self.cache.decode(TOKEN_KEYS_KEY, _DECODE_KEYS)
+        if rec is not None and rec is self._checked:
+            return rec  # every route call and heartbeat asks: the search for the active key once per record
         if rec is None or rec.active is None:
             raise StoreUnavailable("the cluster's token keys are not loaded yet")
+        self._checked = rec
         return rec
 
     def signer(self) -> tokens.Signer:

@@ -21,6 +21,15 @@ authentication and are capped (``hostgate._bodies``).
 ``Retry-After``) and closed at once, before any of its bytes are read (uvicorn's own ``limit_concurrency``
 answers an uncoded text 503 and counts only requests that complete their headers).
 
+**One write per answer** (issue #16). uvicorn's httptools protocol writes a response's head when the app sends
+``http.response.start`` and its body when the app sends ``http.response.body``: two writes to the TLS transport,
+so two TLS records, two encryptions and two ``send`` calls for every JSON answer, where a bare 204 costs one.
+The cycle's transport is therefore :class:`_OneWritePerStep`, which holds what is written until the event loop
+next runs its callbacks (``call_soon``) and then writes it as one: a head and the body the app sends right after
+it (no ``await`` that suspends in between: uvicorn's ``send`` does not, unless writing is paused) go out as one
+record. Nothing waits longer than the current step of the loop; past ``_HOLD_MAX`` bytes held, writes go
+straight through, so the transport's flow control (``pause_writing``) still sees a large body as it did.
+
 Both raw answers carry the face's identity headers (the connector treats an answer without its cluster's
 ``X-Hostgate-Cluster-Id`` as another cluster's).
 
@@ -34,8 +43,8 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -46,6 +55,74 @@ from hostgate.errors import HostgateError, RequestHeaderTimeout, ServerBusy
 __all__ = ["HttpParser", "TlsScopeH11Protocol", "TlsScopeHttpToolsProtocol", "hardened_protocol"]
 
 HttpParser = Literal["httptools", "h11"]
+
+
+# Held at most this much before a write goes straight through (a head and a JSON answer are far smaller).
+_HOLD_MAX = 64 * 1024
+
+
+class _OneWritePerStep:
+    """A transport whose writes within one step of the event loop reach the real transport as one write.
+
+    Order is kept: ``close``, ``write_eof`` and every write past ``_HOLD_MAX`` write what is held first;
+    ``abort`` drops it, as the real transport drops its buffer. Everything else is the real transport's.
+    """
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        held = self._held
+        if held is None:
+            if len(data) > _HOLD_MAX:
+                self._transport.write(data)
+                return
+            self._held = bytes(data)
+            self._loop.call_soon(self._flush)
+            return
+        if len(held) + len(data) > _HOLD_MAX:
+            self._held = None
+            self._transport.write(held)
+            self._transport.write(data)
+            return
+        self._held = held + data
+
+    def writelines(self, lines: Iterable[bytes | bytearray | memoryview]) -> None:
+        self.write(b"".join(lines))
+
+    def _flush(self) -> None:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def is_closing(self) -> bool:  # asked on every data_received: no __getattr__ detour
+        return self._transport.is_closing()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + (len(self._held) if self._held else 0)
+
+    def write_eof(self) -> None:
+        self._flush()
+        self._transport.write_eof()
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._held = None
+        self._transport.abort()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class _Hardening:
@@ -130,6 +207,8 @@ class TlsScopeHttpToolsProtocol(_Hardening, HttpToolsProtocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        # Each request's cycle writes through this (uvicorn hands it ``self.transport``): head and body as one.
+        self.transport = cast(asyncio.Transport, _OneWritePerStep(transport, self.loop))
         self._accept(transport)
 
     def _head_pending(self) -> bool:

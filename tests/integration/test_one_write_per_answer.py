@@ -1,0 +1,129 @@
+"""An answer's head and body leave in one TLS record (issue #16: the heartbeat answer's second write).
+
+uvicorn's httptools protocol writes a response's head and its body separately; over TLS that was two records
+(two encryptions, two ``send`` calls) for every JSON answer, route calls and heartbeats included. hostgate's
+protocol (runtime/tls_scope.py) holds the writes of one loop step and writes them once. Seen here on the wire: a
+real uvicorn server with hostgate's protocol and real TLS; the client reads the raw TCP bytes (TLS 1.2, so no
+session tickets arrive as application data after the handshake) and counts the application-data records of one
+answer. A streamed answer (one body part per loop step) still arrives whole and in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from hostgate import pki
+from hostgate.runtime.tls_scope import hardened_protocol
+
+_APPLICATION_DATA, _ALERT = 23, 21  # TLS record content types (RFC 5246 section 6.2.1)
+
+
+async def _json(request: Request) -> Response:
+    return JSONResponse({"answer": "x" * 200})
+
+
+async def _streamed(request: Request) -> Response:
+    async def parts() -> AsyncIterator[bytes]:
+        for i in range(5):
+            await asyncio.sleep(0)  # a new loop step per part, as a streaming body has
+            yield b"part%d;" % i
+
+    return StreamingResponse(parts(), media_type="text/plain")
+
+
+@contextlib.asynccontextmanager
+async def _server(tmp_path: Path) -> AsyncIterator[tuple[int, Path]]:
+    ca = pki.create_ca("one-write")
+    pair = pki.issue_member_cert(ca, "m1", ["127.0.0.1"])
+    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
+    (tmp_path / "cert.pem").write_bytes(pair.cert_pem)
+    (tmp_path / "key.pem").write_bytes(pair.key_pem)
+    app = Starlette(routes=[Route("/json", _json), Route("/streamed", _streamed)])
+    config = uvicorn.Config(
+        app,
+        http=hardened_protocol(header_timeout=30.0, max_connections=100, identity={}, http="httptools"),
+        ssl_certfile=str(tmp_path / "cert.pem"),
+        ssl_keyfile=str(tmp_path / "key.pem"),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        for _ in range(3000):  # readiness, with a deadline sized for a loaded machine (30 s)
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.01)
+        assert server.started, "the uvicorn server did not start"
+        yield sock.getsockname()[1], tmp_path / "ca.pem"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+        sock.close()
+
+
+def _records_of_one_answer(port: int, ca_file: Path, path: str) -> tuple[list[int], bytes]:
+    """(content types of the TLS records the answer came in, the decrypted answer), over a raw socket."""
+    ctx = ssl.create_default_context(cafile=str(ca_file))
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        while True:  # the handshake, through the memory BIOs
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                sock.sendall(outgoing.read())
+                incoming.write(sock.recv(65536))
+        sock.sendall(outgoing.read())
+        tls.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+        sock.sendall(outgoing.read())
+        raw = b""
+        types: list[int] = []
+        # Up to the server's close_notify alert, sent after the answer (Connection: close); waiting for the
+        # TCP close instead would wait out the server's wait for our own close_notify.
+        while _ALERT not in types and (chunk := sock.recv(65536)):
+            raw += chunk
+            types, offset = [], 0
+            while offset + 5 <= len(raw):  # record header: type (1), version (2), length (2)
+                types.append(raw[offset])
+                offset += 5 + int.from_bytes(raw[offset + 3 : offset + 5], "big")
+    incoming.write(raw)
+    plain = b""
+    with contextlib.suppress(ssl.SSLZeroReturnError, ssl.SSLWantReadError):
+        while data := tls.read(65536):
+            plain += data
+    return types, plain
+
+
+async def test_a_json_answer_is_one_tls_record(tmp_path: Path) -> None:
+    async with _server(tmp_path) as (port, ca_file):
+        types, plain = await asyncio.to_thread(_records_of_one_answer, port, ca_file, "/json")
+    assert plain.startswith(b"HTTP/1.1 200 OK\r\n"), plain[:100]
+    assert plain.endswith(b'{"answer":"' + b"x" * 200 + b'"}'), plain[-100:]
+    # The close_notify alert follows; the answer itself is one application-data record.
+    assert types.count(_APPLICATION_DATA) == 1, types
+
+
+async def test_a_streamed_answer_still_arrives_whole_and_in_order(tmp_path: Path) -> None:
+    async with _server(tmp_path) as (port, ca_file):
+        _, plain = await asyncio.to_thread(_records_of_one_answer, port, ca_file, "/streamed")
+    head, _, body = plain.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK"), head
+    chunks = body.split(b"\r\n")  # chunked transfer encoding: size, data, ... , 0
+    assert b"".join(chunks[1::2]) == b"part0;part1;part2;part3;part4;", body
