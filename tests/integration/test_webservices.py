@@ -399,8 +399,11 @@ def test_a_member_serves_the_ws_routes(lab: Lab) -> None:
         auth=("admin", lab.a.inst.password),
         timeout=30,
     )
-    # The member publishes the catalogs of its source (none yet in this lab): a coded 404, not Starlette's.
-    assert resp.status_code == 404 and resp.json()["code"] == "HG-4503"
+    # The member publishes the cluster's deployed models (webservices/wiring.py). This lab's model was put on its
+    # session server with `model deploy --data-dir`, which the cluster does not record: a coded 404 naming the
+    # model, not Starlette's.
+    assert resp.status_code == 404, resp.text
+    assert resp.json()["code"] == "HG-4551" and MODEL in resp.json()["message"]
 
 
 def test_schemathesis_over_the_generated_openapi(lab: Lab) -> None:
