@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -49,10 +50,10 @@ def test_the_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
     shell = _substitute(
         _block("shell", "sh"),
         {
-            "export HG=$HOME/hostgate-quickstart PORT=9440": f"export HG={hg} PORT={api}",
+            "export HG=$HOME/hostgate-quickstart PORT=9440": f"export HG={shlex.quote(str(hg))} PORT={api}",
             "--port 9450": f"--port {session}",
             "hostgate testhost vt": f"hostgate testhost vt --port {vt}",
-            "model deploy samples/models/demovt.yaml": f"model deploy {model}",
+            "model deploy samples/models/demovt.yaml": f"model deploy {shlex.quote(str(model))}",
         },
     )
     python = _block("python", "python")
@@ -61,9 +62,10 @@ def test_the_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
             "set -euo pipefail",
             # Stop what the quick start left running (the member, the session server, the test host).
             "trap 'kill $(jobs -p) 2>/dev/null || true; wait || true' EXIT",
-            f"export PATH={Path(sys.executable).parent}:$PATH",
+            # Quoted: the checkout (so its venv) may sit at a path with spaces.
+            f'export PATH={shlex.quote(str(Path(sys.executable).parent))}:"$PATH"',
             shell,
-            f"{sys.executable} - <<'PY'\n{python}\nPY",
+            f"{shlex.quote(sys.executable)} - <<'PY'\n{python}\nPY",
             "echo QUICKSTART-DONE",
         ]
     )
