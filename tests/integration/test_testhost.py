@@ -88,9 +88,10 @@ def test_a_missing_mainframe_mocker_says_how_to_install_it(tmp_path: Path) -> No
     assert "HOSTGATE_HOSTS_PYTHON" in done.stderr
 
 
-def test_every_interface_is_refused() -> None:
+@pytest.mark.parametrize("address", ["0.0.0.0", "::0"])
+def test_every_interface_is_refused(address: str) -> None:
     done = subprocess.run(
-        [PYTHON, "-m", "hostgate.cli.main", "testhost", "vt", "--address", "0.0.0.0"],
+        [PYTHON, "-m", "hostgate.cli.main", "testhost", "vt", "--address", address],
         capture_output=True,
         text=True,
         timeout=60,

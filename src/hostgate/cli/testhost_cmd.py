@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import ipaddress
 import os
 import re
 import shutil
@@ -107,6 +108,14 @@ def _wait_ready(proc: subprocess.Popen[str], kind: str, address: str, port: int,
     )
 
 
+def _every_interface(address: str) -> bool:
+    """0.0.0.0 / :: in any spelling (``::0``, ``0:0::0``): parsed, not compared as text."""
+    try:
+        return ipaddress.ip_address(address).is_unspecified
+    except ValueError:
+        return False  # a host name: the host's own listener resolves it to one address
+
+
 @click.command("testhost")
 @click.argument("kind", type=click.Choice(["3270", "5250", "vt"]))
 @click.option(
@@ -126,7 +135,7 @@ def testhost(kind: str, address: str, port: int | None) -> None:
     `make testhosts` in a checkout, or set HOSTGATE_HOSTS_PYTHON to an interpreter that has it; HG-1073 says
     how when it is missing). VT needs only hostgate's own telnetlib3.
     """
-    if address in ("0.0.0.0", "::"):
+    if _every_interface(address):
         raise UsageError(
             "a test host listens on one address, never on every interface", hint="Use --address 127.0.0.1."
         )
