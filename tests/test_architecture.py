@@ -69,8 +69,11 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "connector": BOTTOM | {"naming"},
     # The web-service layer is a client of the cluster (via domain through the alias), like the connector.
     "webservices": BOTTOM | {"connector", "models", "config", "naming"},
+    # `hostgate model capture` (issue #22): the capture engine drives a host session through a driver and
+    # writes a model; the CLI's TUI is one face of it, the console another.
+    "capture": BOTTOM | {"hosts", "models"},
     # `hostgate model check` validates a file with hostgate.models alone (a pure validator, no server code).
-    "cli": BOTTOM | {"connector", "config", "naming", "models", "webservices"},
+    "cli": BOTTOM | {"connector", "config", "naming", "models", "webservices", "capture"},
     # The demo's host applications: package data run as separate processes, importing nothing of hostgate.
     "testhosts": frozenset(),
 }
@@ -273,6 +276,7 @@ SERVER_PACKAGES = (
     "console",
     "cli",
     "webservices",
+    "capture",
 )
 SERVER_LIBRARIES = (
     "starlette",
