@@ -9,6 +9,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=.venv-hosts
+# A symlink here that leads nowhere (a checkout once carried one) would make venv follow it: drop it.
+if [ -L "$VENV" ] && [ ! -d "$VENV/" ]; then rm -f "$VENV"; fi
 PACKAGES=(mainframe-mocker==0.1.8 jinja2==3.1.6 markupsafe==3.0.4)
 STAMP="$VENV/.installed-$(printf '%s ' "${PACKAGES[@]}" | md5sum | cut -c1-12)"
 [ -f "$STAMP" ] && exit 0
