@@ -77,6 +77,11 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── CatalogUnavailable         HG-4550  no session server serving a deployed model answered with its catalog
     ├── ModelNotDeployed           HG-4551  the cluster records no session server serving the model
     ├── ScaffoldTargetNotEmpty     HG-4552  `hostgate scaffold --out DIR`: DIR holds files (without --force)
+    ├── TerminalTooSmall           HG-6640  `hostgate model capture`: the terminal is smaller than the host screen + 3 lines
+    ├── TerminalRequired           HG-6641  `hostgate model capture` needs an interactive terminal (stdin and stdout)
+    ├── CaptureOutputExists        HG-6642  `model capture --out FILE`: FILE exists and --resume does not name it
+    ├── UsageError ─ HostAddressInvalid HG-6643  `model capture --host`: not ADDRESS:PORT (port 1-65535)
+    ├── CaptureWriteFailed         HG-6644  `model capture`: the model file could not be written (names it and why)
     ├── WebServiceError            HG-4500  (family) the web-service layer (REST/SOAP over models' procedures, #19)
     │   ├── ServerNameUnknown      HG-4501  the management cluster's alias (serverName) resolved to no address
     │   ├── PluginConfigInvalid    HG-4502  plugin-cfg.xml is not well-formed or holds a bad entry
@@ -153,6 +158,8 @@ __all__ = [
     "BackupInvalid",
     "BodyTooLarge",
     "BuiltinAdminProtected",
+    "CaptureOutputExists",
+    "CaptureWriteFailed",
     "CatalogUnavailable",
     "CertificateError",
     "ClusterError",
@@ -180,6 +187,7 @@ __all__ = [
     "FieldNotWritable",
     "GrantNotFound",
     "HostDisconnected",
+    "HostAddressInvalid",
     "HostError",
     "HostProtocolError",
     "HostTimeout",
@@ -264,6 +272,8 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
+    "TerminalTooSmall",
+    "TerminalRequired",
     "TestHostUnavailable",
     "TooManyAttempts",
     "UnexpectedEntity",
@@ -867,6 +877,47 @@ class ScaffoldTargetNotEmpty(HostgateError):
     code = "HG-4552"
     hint = "Name a new or empty directory with --out, or pass --force to overwrite the generated files there."
     http_status = 409
+
+
+class TerminalTooSmall(HostgateError):
+    """#22: ``hostgate model capture`` draws the host screen as it is, plus a status, a help and a message line;
+    a smaller terminal would have to scroll or clip the host's screen."""
+
+    code = "HG-6640"
+    hint = "Enlarge the terminal window (or make its font smaller) to at least the size the message names."
+    http_status = 400
+
+
+class TerminalRequired(HostgateError):
+    """#22: the capture TUI reads keys and draws on a terminal; stdin or stdout is a pipe or a file."""
+
+    code = "HG-6641"
+    hint = "Run `hostgate model capture` in an interactive terminal (not with its input or output redirected)."
+    http_status = 400
+
+
+class CaptureOutputExists(HostgateError):
+    """#22: ``--out FILE`` names an existing file and ``--resume`` does not name the same one: nothing is
+    overwritten behind the user's back."""
+
+    code = "HG-6642"
+    hint = "Pass --resume FILE --out FILE to add to that model, or name a new file with --out."
+    http_status = 409
+
+
+class HostAddressInvalid(UsageError):
+    """#22: ``--host`` is not ADDRESS:PORT."""
+
+    code = "HG-6643"
+    hint = "Give the host as ADDRESS:PORT, e.g. 127.0.0.1:3270 or [::1]:3270 (port 1-65535)."
+
+
+class CaptureWriteFailed(HostgateError):
+    """#22: writing the captured model failed (a directory that does not exist, no permission, disk full)."""
+
+    code = "HG-6644"
+    hint = "Check that the directory of --out exists and is writable; the capture keeps running so you can retry."
+    http_status = 500
 
 
 class WebServiceError(HostgateError):

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import click
 from rich.markup import escape
 
+from hostgate.cli.capture_cmd import capture
 from hostgate.cli.deploy_cmds import Reach, management_options
 from hostgate.cli.output import console, emit_json, handle_errors
 from hostgate.config.settings import load_settings
@@ -26,6 +27,9 @@ __all__ = ["model"]
 @click.group("model")
 def model() -> None:
     """Model files: the screens of a host application and how to drive them (docs/models.md)."""
+
+
+model.add_command(capture)
 
 
 def _summary(loaded: Model) -> dict[str, object]:

@@ -1,0 +1,235 @@
+"""``hostgate model capture``: author a model from a live host (issue #22), or replay one against it.
+
+The command checks everything it can before it connects (the address, --out against --resume, that it runs in
+a terminal large enough for the host screen + 3 lines), so a refusal changes nothing; then it opens the
+session, hands the screen to the TUI (capture/tui.py) and writes the model only when the user asks (Ctrl-W,
+or the save offered at Ctrl-Q). The engine behind it is capture/engine.py; --replay is capture/replay.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from hostgate.cli.output import handle_errors
+from hostgate.errors import (
+    CaptureOutputExists,
+    CaptureWriteFailed,
+    HostAddressInvalid,
+    TerminalRequired,
+    TerminalTooSmall,
+    UsageError,
+)
+from hostgate.models import HostSpec, HostType
+from hostgate.models.host import DEFAULT_TERMINALS, KNOWN_TERMINALS, Terminal
+
+if TYPE_CHECKING:
+    from hostgate.capture import Recorder
+
+__all__ = ["capture", "parse_host", "terminal_for"]
+
+EXTRA_ROWS = 3  # status, help and message lines under the host screen (capture/_tui_view.py)
+
+
+def parse_host(text: str) -> tuple[str, int]:
+    """ADDRESS:PORT (an IPv6 literal in brackets) -> (address, port); HostAddressInvalid otherwise."""
+    address, sep, port = text.rpartition(":")
+    if address.startswith("[") and address.endswith("]"):
+        address = address[1:-1]
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            raise HostAddressInvalid(f"--host {text!r}: {address!r} is not an IPv6 address") from None
+    if not sep or not address or (":" in address and not text.startswith("[")):
+        raise HostAddressInvalid(f"--host {text!r} is not ADDRESS:PORT")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise HostAddressInvalid(f"--host {text!r}: the port must be a number 1-65535")
+    return address, int(port)
+
+
+def terminal_for(kind: HostType, name: str | None, size: str | None) -> Terminal:
+    """The terminal to claim: a block-mode type fixes its size; a VT type takes --size ROWSxCOLS (24x80)."""
+    if name is None and size is None:
+        return DEFAULT_TERMINALS[kind]
+    name = name or DEFAULT_TERMINALS[kind].type
+    if kind is HostType.VT:
+        rows, cols = 24, 80
+        if size is not None:
+            r, _, c = size.lower().partition("x")
+            if not (r.isdigit() and c.isdigit() and 1 <= int(r) <= 255 and 1 <= int(c) <= 255):
+                raise UsageError(f"--size {size!r} is not ROWSxCOLS (e.g. 24x80)")
+            rows, cols = int(r), int(c)
+        return Terminal(name, rows, cols)
+    if size is not None:
+        raise UsageError("--size is for VT hosts: a 3270/5250 terminal type fixes the screen size")
+    known = KNOWN_TERMINALS[kind]
+    if name not in known:
+        raise UsageError(
+            f"--terminal {name!r} is not a {kind.value} terminal type hostgate knows",
+            hint=f"Use one of: {', '.join(sorted(known))}.",
+        )
+    return Terminal(name, *known[name])
+
+
+def _check_terminal(terminal: Terminal) -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise TerminalRequired(
+            "`hostgate model capture` draws a full-screen UI: stdin and stdout must be a terminal"
+        )
+    cols, rows = os.get_terminal_size(sys.stdout.fileno())
+    need_rows, need_cols = terminal.rows + EXTRA_ROWS, terminal.cols
+    if rows < need_rows or cols < need_cols:
+        raise TerminalTooSmall(
+            f"this terminal is {cols}x{rows} (columns x rows); capturing from a {terminal.type} host "
+            f"({terminal.cols}x{terminal.rows}) needs at least {need_cols}x{need_rows}"
+        )
+
+
+def write_model(path: Path, text: str) -> str:
+    """Write ``text`` to ``path`` whole or not at all (a temporary file in the same directory, renamed)."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise CaptureWriteFailed(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return f"wrote {path}"
+
+
+def _recorder(spec: HostSpec, name: str, resume: Path | None) -> Recorder:
+    from hostgate.capture.engine import CaptureRecorder
+
+    recorder: Recorder = CaptureRecorder(spec, name=name, resume=resume)
+    return recorder
+
+
+def _capture(spec: HostSpec, out: Path, resume: Path | None, name: str) -> None:
+    import curses
+
+    from hostgate.capture.tui import CaptureTui
+
+    loop = asyncio.new_event_loop()
+    recorder = _recorder(spec, name, resume)
+    saved: list[str] = []
+
+    def save(text: str) -> str:
+        message = write_model(out, text)
+        saved.append(message)
+        return message
+
+    try:
+        loop.run_until_complete(recorder.start())
+        # Esc is a key of its own here (cancel, PA prefix): wait 25 ms, not curses's default 1 s, for the rest
+        # of an escape sequence.
+        os.environ.setdefault("ESCDELAY", "25")
+        app = CaptureTui(
+            recorder,
+            run=loop.run_until_complete,
+            host=f"{spec.address}:{spec.port}",
+            terminal=spec.terminal.type,
+            block_mode=spec.type is not HostType.VT,
+            save=save,
+        )
+        curses.wrapper(app.main)
+    finally:
+        loop.run_until_complete(recorder.close())
+        loop.close()
+    entities = len(recorder.entities)
+    if saved:
+        click.echo(
+            f"Captured {entities} entities; the model is in {out} (check it: hostgate model check {out})."
+        )
+    else:
+        click.echo(f"Captured {entities} entities; nothing written (the capture was not saved).")
+
+
+def _replay(model_path: Path, host: str | None) -> int:
+    from hostgate.capture.replay import format_report, run_replay
+
+    address = parse_host(host) if host else None
+    report = asyncio.run(run_replay(model_path, address=address))
+    click.echo(format_report(report))
+    return 0 if report.ok else 1
+
+
+@click.command("capture")
+@click.option("--host", "host", metavar="ADDRESS:PORT", help="The terminal host to capture from.")
+@click.option(
+    "--type",
+    "kind",
+    type=click.Choice([t.value for t in HostType]),
+    help="The kind of host: 3270, 5250 or vt.",
+)
+@click.option(
+    "--terminal", metavar="TYPE", help="Terminal type to claim (default IBM-3278-2, IBM-3179-2, vt220)."
+)
+@click.option("--size", metavar="ROWSxCOLS", help="VT hosts only: the screen size to claim (default 24x80).")
+@click.option("--tls", is_flag=True, help="Connect with TLS (the host's certificate is verified).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="The model file to write.")
+@click.option(
+    "--resume",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Add to this existing model (its entities are kept; --out may name the same file).",
+)
+@click.option(
+    "--replay",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Instead of capturing: walk every operation of this model against its host (--host overrides the "
+    "model's address) and report those that no longer land where the model says; exit 1 if any.",
+)
+@click.option("--name", metavar="NAME", help="The model's name (default: the --out file's name).")
+@handle_errors
+def capture(
+    host: str | None,
+    kind: str | None,
+    terminal: str | None,
+    size: str | None,
+    tls: bool,
+    out: Path | None,
+    resume: Path | None,
+    replay: Path | None,
+    name: str | None,
+) -> None:
+    """Capture a model from a live host in a full-screen terminal UI: drive the host as with a terminal
+    emulator while every screen you mark becomes an entity (Ctrl-E), the keys typed between two marked screens
+    an operation, and marked rows a recordset (Ctrl-R); Ctrl-W writes --out, Ctrl-Q quits, Ctrl-G lists the
+    keys (docs/models.md, "Capturing a model"). Needs a terminal at least the host screen + 3 lines high
+    (27x80 for a 24x80 host). With --replay MODEL: walk every operation of MODEL against its host instead and
+    report the ones that no longer land where the model says (exit 1 when any is found)."""
+    if replay is not None:
+        if out is not None or resume is not None:
+            raise UsageError("--replay checks an existing model: it takes no --out or --resume")
+        raise SystemExit(_replay(replay, host))
+    missing = [flag for flag, value in (("--host", host), ("--type", kind), ("--out", out)) if value is None]
+    if missing:
+        raise UsageError(f"capturing needs {', '.join(missing)} (or --replay MODEL)")
+    assert host is not None and kind is not None and out is not None
+    address, port = parse_host(host)
+    host_type = HostType(kind)
+    term = terminal_for(host_type, terminal, size)
+    if out.exists() and (resume is None or resume.resolve() != out.resolve()):
+        raise CaptureOutputExists(f"--out {out} exists; nothing was captured or written")
+    if not out.parent.is_dir():
+        raise CaptureWriteFailed(f"cannot write {out}: the directory {out.parent} does not exist")
+    spec = HostSpec(
+        type=host_type,
+        address=address,
+        port=port,
+        terminal=term,
+        tls=tls,
+        encoding="utf8" if host_type is HostType.VT else "cp037",
+    )
+    _check_terminal(term)
+    _capture(spec, out, resume, name or out.stem.replace("-", "_").replace(".", "_"))
