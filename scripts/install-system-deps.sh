@@ -9,6 +9,7 @@ command -v dnsmasq >/dev/null 2>&1 || [ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq
 command -v dialog >/dev/null 2>&1 || need+=(dialog)   # a real curses program behind the VT test host
 command -v s3270 >/dev/null 2>&1 || need+=(s3270)     # a second, independent 3270 client (differential tests)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)         # the HTTP load generator of bench/routing.py
+command -v tmux >/dev/null 2>&1 || need+=(tmux)       # drives `hostgate model capture`'s full-screen UI in its tests
 # A real directory for the LDAP provider's tests (tests/helpers/slapd.py runs its own slapd on loopback ports).
 [ -x /usr/sbin/slapd ] || need+=(slapd)
 command -v ldapadd >/dev/null 2>&1 || need+=(ldap-utils)

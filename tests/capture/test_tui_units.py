@@ -179,7 +179,7 @@ def test_layout_fits_host_plus_three_lines() -> None:
         recognised="Menu",
         width=80,
     )
-    assert len(line) == 80 and "| 10,34 |" in line and "entities: 2" in line
+    assert len(line) == 80 and " 10,34 " in line and "entities:2" in line
 
 
 def test_rule_text_round_trip() -> None:

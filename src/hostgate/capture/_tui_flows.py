@@ -452,7 +452,7 @@ def mark_recordset(recorder: Recorder, prompter: Prompter, state: CaptureState) 
     )
     cols = ", ".join(f"{c.name}@{c.col}+{c.length}" for c in draft.columns)
     key = prompter.show(
-        f"Recordset {name}", [f"rows {top}-{bottom}: {cols}", "", "Enter keep | Esc drop"], "\n"
+        f"Recordset {name}", [f"rows {top}-{bottom}: {cols}", "", "Enter accept | Esc drop"], "\n"
     )
     if key != "\n":
         return "recordset not marked"

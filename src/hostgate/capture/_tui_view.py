@@ -130,8 +130,8 @@ def status_line(
     row, col = screen.cursor
     lock = "X-LOCKED" if screen.keyboard_locked else "ready"
     text = (
-        f"{host} {terminal} | {row},{col} | {lock} | screen: {recognised or '(new)'} | "
-        f"entities: {entities} | inputs: {pending}"
+        f"{host} {terminal}  {row},{col}  {lock}  screen:{recognised or '(new)'}  "
+        f"entities:{entities}  inputs:{pending}"
     )
     return text[:width].ljust(width)
 
