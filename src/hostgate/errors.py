@@ -118,6 +118,13 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── InvalidValue           HG-6107  a value does not fit (type, length, missing or unknown parameter)
     │   ├── ModelNotFound          HG-6108  the session server has no model of that name
     │   └── SignOnFailed           HG-6109  the sign-on navigation did not reach the home entity
+    ├── CaptureError               HG-6600  (family) capturing a model from a live host (`hostgate model capture`)
+    │   ├── CaptureRulesClash      HG-6601  proposed recognition rules also match another captured entity
+    │   ├── CaptureNameInvalid     HG-6602  an entity/attribute/operation name is taken or not an identifier
+    │   ├── CaptureNothingToRecord HG-6603  no marked entity to record from, or the inputs do not end with a key
+    │   ├── CaptureUnknownEntity   HG-6604  an operation names an entity that was not captured
+    │   ├── CaptureRegionInvalid   HG-6605  a marked region or recordset lies outside the screen
+    │   └── CaptureResumeRefused   HG-6606  --resume: the model is for another host type or terminal size
     ├── DeploymentError            HG-6200  (family) deploying models on session servers through the cluster
     │   ├── DeploymentNotRecorded  HG-6201  the cluster did not record an activation: it was rolled back
     │   ├── DeploymentIncomplete   HG-6202  a deployment to a domain failed on some of its servers
@@ -1246,6 +1253,57 @@ class SignOnFailed(ModelRuntimeError):
         "quoted here."
     )
     http_status = 403
+
+
+class CaptureError(HostgateError):
+    """Capturing a model from a live host (``hostgate model capture``, issue #22) was asked something that does
+    not fit what has been captured; nothing of the request was kept."""
+
+    code = "HG-6600"
+    http_status = 409
+
+
+class CaptureRulesClash(CaptureError):
+    code = "HG-6601"
+    hint = (
+        "Two entities must never share recognition rules: add a rule that only this screen satisfies (a title "
+        "text at its row and column), or correct the rules of the entity named in the message."
+    )
+
+
+class CaptureNameInvalid(CaptureError):
+    code = "HG-6602"
+    hint = "Names are identifiers ([A-Za-z_][A-Za-z0-9_]*) and unique in their scope: choose another name."
+    http_status = 400
+
+
+class CaptureNothingToRecord(CaptureError):
+    code = "HG-6603"
+    hint = (
+        "Mark the screen the inputs start from as an entity first, and end the inputs with a key (Enter, a PF "
+        "key) before marking where they lead."
+    )
+
+
+class CaptureUnknownEntity(CaptureError):
+    code = "HG-6604"
+    hint = "Mark the screen as an entity first; the message lists the entities captured so far."
+    http_status = 404
+
+
+class CaptureRegionInvalid(CaptureError):
+    code = "HG-6605"
+    hint = "Give rows and columns inside the screen (1-based, as the model), top before bottom."
+    http_status = 400
+
+
+class CaptureResumeRefused(CaptureError):
+    code = "HG-6606"
+    hint = (
+        "Resume a model of the same host type and terminal size as the host captured now, or start a new "
+        "model file."
+    )
+    http_status = 400
 
 
 class HostError(HostgateError):

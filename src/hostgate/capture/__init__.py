@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from hostgate.hosts.base import Screen
-from hostgate.models import Key, Rule
+from hostgate.models import Key, Rule, ValueType
 
 __all__ = [
     "AttributeDraft",
@@ -98,9 +98,13 @@ class AttributeDraft:
 
 @dataclass(frozen=True, slots=True)
 class ColumnDraft:
+    """A field of a recordset's rows; ``type`` (added for the engine) is INTEGER when every value shown is
+    digits."""
+
     name: str
     col: int
     length: int
+    type: ValueType = ValueType.STRING
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,9 @@ class RecordsetDraft:
     columns: tuple[ColumnDraft, ...]
     next_page: Key | None = None
     previous_page: Key | None = None
+    # Added for the engine: the rules (all must match) that recognise the last page; a model requires them
+    # when ``next_page`` is set (proposed from a page counter such as "PAGE 3 OF 3").
+    end_of_data: tuple[Rule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,9 @@ Screens: SIGNON (user ADA, password LOVELACE, the password field hidden), MENU (
 4 lock, 5 drop), FORM (numeric customer number, name, city), LIST (40 customers, 17 per page, PF7/PF8),
 SLOW (answers Enter after --slow-seconds), LOCK (shown with the keyboard left locked), DROP (Enter
 closes the connection without a goodbye). The clock is fixed so screens are the same on every run.
+
+``--variant list-title`` shows the customer list titled CLIENT LIST: the host application "changed", which
+``hostgate model capture --replay`` must detect (tests/capture/).
 """
 
 from __future__ import annotations
@@ -236,20 +239,29 @@ class Drop(Screen):
         return Stay()
 
 
-def create_app(slow_seconds: float = 2.0) -> HostApp:
+class RenamedCustomers(Customers):
+    title = "CLIENT LIST"
+
+
+VARIANTS: dict[str, dict[type[Screen], type[Screen]]] = {"": {}, "list-title": {Customers: RenamedCustomers}}
+
+
+def create_app(slow_seconds: float = 2.0, variant: str = "") -> HostApp:
     app = HostApp(slow_seconds)
+    changed = VARIANTS[variant]
     for cls in (SignOn, Menu, Form, Customers, Slow, Lock, Drop):
-        app.screen(cls)
+        app.screen(changed.get(cls, cls))
     return app
 
 
 def _add_arguments(parser: Any, env: Any) -> None:
     parser.add_argument("--slow-seconds", type=float, default=2.0)
+    parser.add_argument("--variant", choices=sorted(VARIANTS), default="")
 
 
 if __name__ == "__main__":
     run(
-        lambda args: create_app(args.slow_seconds),
+        lambda args: create_app(args.slow_seconds, args.variant),
         protocols=("tn3270", "tn5250"),
         add_arguments=_add_arguments,
     )

@@ -6,6 +6,9 @@ It mirrors the 3270/5250 mock host (src/hostgate/testhosts/mfhost.py) so one mod
 (user ADA, password LOVELACE, not echoed), MENU (1 form, 2 list; F12 signs off), FORM, LIST (40 customers, 17 per page,
 F7/F8). Tab moves between fields, Enter submits, F3 goes back (exits from the menu). A line of curses
 line-drawing characters (ACS_HLINE) under the title exercises DEC special graphics.
+
+``--variant list-title`` titles the customer list CLIENT LIST: the application "changed", which
+``hostgate model capture --replay`` must detect (tests/capture/).
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from __future__ import annotations
 import curses
 import locale
 import os
+import sys
 from dataclasses import dataclass, field
 
 USERS = {"ADA": "LOVELACE"}
 CUSTOMERS = [(i, f"CUSTOMER {i:02d}", f"CITY{i % 5}") for i in range(1, 41)]
 PAGE = 17
+LIST_TITLE = "CLIENT LIST" if sys.argv[1:] == ["--variant", "list-title"] else "CUSTOMER LIST"
 
 
 @dataclass
@@ -136,7 +141,7 @@ def customer_list(win: curses.window) -> None:
         rows = CUSTOMERS[page * PAGE : (page + 1) * PAGE]
         extra = [(3, 60, f"PAGE {page + 1} OF {pages}"), (4, 2, "NO.   NAME          CITY"), (5, 2, "-" * 24)]
         extra += [(6 + i, 2, f"{n:04d}  {name:<12}  {city}") for i, (n, name, city) in enumerate(rows)]
-        form = Form("CUSTOMER LIST", [], [], "F3=Back  F7=Up  F8=Down", message, extra)
+        form = Form(LIST_TITLE, [], [], "F3=Back  F7=Up  F8=Down", message, extra)
         key = run_form(win, form)
         if key == curses.KEY_F3:
             return

@@ -1,0 +1,120 @@
+"""Capture the demo application from scratch on the real 3270, 5250 and VT test hosts, then check that the
+captured model is a real model: it loads, recognises every captured screen as its entity, carries no
+password, runs the samples' table procedures with the same answers as the hand-written samples, and replays
+cleanly — and that replay detects a changed host application."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+import yaml
+
+from hostgate.capture.replay import format_report, replay
+from hostgate.hosts import open_session
+from hostgate.messages import Records
+from hostgate.models import Model, Value, load_model
+from hostgate.session.model_session import ModelSession
+from tests.capture.script import capture_demo
+from tests.helpers.hosts import SAMPLES, HostProcess, sample_model
+
+KINDS = ["3270", "5250", "vt"]
+PASSWORD = "LOVELACE"
+_CAPTURED: dict[str, str] = {}  # kind -> YAML, captured once per kind for the tests of this module
+
+
+async def _captured(kind: str, host: HostProcess) -> str:
+    if kind not in _CAPTURED:
+        spec = dataclasses.replace(sample_model(f"demo{kind}").host, address="127.0.0.1", port=host.port)
+        recorder = await capture_demo(spec, name=f"captured{kind}")
+        try:
+            _CAPTURED[kind] = recorder.model_yaml()
+            drafts = {d.name: d.screen for d in recorder.entities}
+        finally:
+            await recorder.close()
+        model = load_model(_CAPTURED[kind])
+        for name, screen in drafts.items():
+            found = model.recognize(screen)
+            assert found is not None and found.name == name, f"{name}'s screen is seen as {found}"
+    return _CAPTURED[kind]
+
+
+def _with_sample_tables(text: str, kind: str) -> Model:
+    sample: dict[str, Any] = yaml.safe_load((SAMPLES / f"demo{kind}.yaml").read_text())
+    return load_model(text + yaml.safe_dump({"tables": sample["tables"]}, sort_keys=False))
+
+
+async def _answers(model: Model) -> tuple[Records[Value], Records[Value], Records[Value]]:
+    session = ModelSession(model, open_session(model.host, keyboard_timeout=5.0), {"password": PASSWORD})
+    await session.open()
+    try:
+        everyone = await session.perform_table_procedure("customers", "list_customers")
+        some = await session.query("SELECT number, name FROM customers WHERE city = 'CITY1'")
+        added = await session.perform_table_procedure(
+            "customers", "add_customer", {"number": 42, "name": "ADA", "city": "LONDON"}
+        )
+        return everyone, some, added
+    finally:
+        await session.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_captured_model_loads_and_keeps_no_password(kind: str, request: pytest.FixtureRequest) -> None:
+    text = await _captured(kind, request.getfixturevalue(f"host_{kind}"))
+    assert PASSWORD not in text
+    model = load_model(text)
+    assert [e.name for e in model.entities] == ["SignOn", "Menu", "CustomerForm", "CustomerList"]
+    password = model.variable("password")
+    assert password is not None and password.hidden and password.default == ""
+    nav = model.navigation
+    assert (nav.start, nav.home) == ("SignOn", "Menu")
+    assert [str(r) for r in nav.sign_on] == ["SignOn.signon"]
+    assert [str(r) for r in nav.sign_off] == ["Menu.signoff"]
+    assert "# captured 2026-01-02 03:04:05 UTC from the screen: HGTEST" in text
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_captured_model_answers_as_the_sample(kind: str, request: pytest.FixtureRequest) -> None:
+    host: HostProcess = request.getfixturevalue(f"host_{kind}")
+    captured = _with_sample_tables(await _captured(kind, host), kind)
+    sample = sample_model(f"demo{kind}")
+    sample = dataclasses.replace(
+        sample, host=dataclasses.replace(sample.host, address="127.0.0.1", port=host.port)
+    )
+    got, want = await _answers(captured), await _answers(sample)
+    assert len(want[0].rows) == 40
+    for mine, theirs in zip(got, want, strict=True):
+        assert mine.columns == theirs.columns
+        assert list(mine.rows) == list(theirs.rows)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_replay_of_the_captured_model_passes(kind: str, request: pytest.FixtureRequest) -> None:
+    text = await _captured(kind, request.getfixturevalue(f"host_{kind}"))
+    model = load_model(text)
+    report = await replay(model, values={"password": PASSWORD}, timeout=5)
+    assert report.ok, format_report(report)
+    every = {(e.name, op.name) for e in model.entities for op in e.operations}
+    assert set(report.walked) == every
+
+
+@pytest.mark.parametrize("changed_host", KINDS, indirect=True)
+async def test_replay_detects_a_changed_screen(
+    changed_host: HostProcess, request: pytest.FixtureRequest
+) -> None:
+    kind = request.node.callspec.params["changed_host"]
+    model = load_model(await _captured(kind, request.getfixturevalue(f"host_{kind}")))
+    moved = dataclasses.replace(model, host=dataclasses.replace(model.host, port=changed_host.port))
+    report = await replay(moved, values={"password": PASSWORD}, timeout=3)
+    assert not report.ok
+    first = report.findings[0]
+    assert (first.entity, first.operation, first.expected) == ("Menu", "open_list", ("CustomerList",))
+    assert first.landed_on is None
+    assert first.screen is not None and "CLIENT LIST" in first.screen.text
+    text = format_report(report, "captured")
+    assert "Menu.open_list: expected CustomerList, landed on no entity" in text
+    # Everything else still works, and was still checked.
+    others = {(f.entity, f.operation) for f in report.findings} - {("Menu", "open_list")}
+    assert others == {("CustomerList", "back")}, text
+    assert ("CustomerForm", "save") in report.walked
