@@ -70,26 +70,47 @@ class Refused(HostgateError):
 
 
 class FakeRecorder:
-    """Just enough of the Recorder contract for the dialogs: proposes the title at row 1 as the rule."""
+    """Just enough of the Recorder contract for the dialogs: proposes the title (row 1) as the rule."""
 
     def __init__(self) -> None:
         self.screen = _screen("SIGN ON", fields=SIGNON_FIELDS)
         self.entities: list[EntityDraft] = []
         self.pending: list[RecordedInput] = []
         self.added: list[tuple[EntityDraft, OperationDraft | None]] = []
+        self.current: str | None = None
+
+    def recognize(self) -> str | None:
+        return next((e.name for e in self.entities if all_match(e.rules, self.screen)), None)
+
+    def add_operation(self, operation: OperationDraft) -> None:
+        self.added.append(
+            (self.entities[[e.name for e in self.entities].index(operation.destination)], operation)
+        )
+        self.current = operation.destination
+        self.pending.clear()
+
+    def propose_attribute(self, name: str, row: int, col: int, length: int) -> AttributeDraft:
+        return AttributeDraft(name, row, col, length, writable=False)
+
+    def add_attribute(self, entity: str, draft: AttributeDraft) -> None:
+        raise NotImplementedError
+
+    def add_recordset(self, entity: str, draft: RecordsetDraft) -> None:
+        raise NotImplementedError
+
+    def discard_pending(self) -> None:
+        self.pending.clear()
 
     def propose_entity(self, name: str) -> EntityDraft:
-        title = self.screen.lines[0].strip()
-        col = self.screen.lines[0].index(title) + 1
         attrs = (AttributeDraft("userid", 10, 34, 8, writable=True),)
-        return EntityDraft(name, self.screen, (TextRule(title, 1, col),), attrs)
+        return EntityDraft(name, self.screen, (TextRule(self.screen.lines[0].strip(), 1),), attrs)
 
     def check_rules(self, rules: Sequence[Rule], *, name: str) -> RuleProposal:
         also = tuple(e.name for e in self.entities if e.name != name and all_match(rules, e.screen))
         return RuleProposal(tuple(rules), also)
 
     def propose_recordset(self, name: str, top: int, bottom: int) -> RecordsetDraft:
-        return RecordsetDraft(name, top, bottom, (ColumnDraft("number", 2, 4),))
+        return RecordsetDraft(name, top, bottom, (ColumnDraft("number", 2, 4),), Key.PF8, Key.PF7)
 
     def propose_operation(self, name: str, destination: str) -> OperationDraft:
         choices = tuple(
@@ -99,13 +120,15 @@ class FakeRecorder:
             for t in self.pending
             if isinstance(t, Typed)
         )
-        return OperationDraft(self.entities[-1].name, name, tuple(self.pending), destination, choices)
+        assert self.current is not None
+        return OperationDraft(self.current, name, tuple(self.pending), destination, choices)
 
     def add_entity(self, draft: EntityDraft, operation: OperationDraft | None = None) -> None:
         if self.check_rules(draft.rules, name=draft.name).also_matches:
             raise Refused("rules match another entity")
         self.entities.append(draft)
         self.added.append((draft, operation))
+        self.current = draft.name
         self.pending.clear()
 
 
@@ -213,13 +236,31 @@ def test_clashing_rules_are_shown_and_fixed_before_accepting() -> None:
     rec = FakeRecorder()
     state = CaptureState()
     mark_entity(rec, Script("SignOn", "\n"), state)
-    # Same screen again: the proposed rule matches SignOn; accepting is refused, then the rule is edited.
-    script = Script("Other", "\n", "e", "1", "{text: NOT THERE, row: 2}", "\n")
+    # Another screen whose proposed rule (the title) would also match SignOn: accepting is refused, the panel
+    # says why, then the user edits the rule.
+    rec.screen = _screen("SIGN")
+    rec.screen = dataclasses.replace(
+        rec.screen, lines=(*rec.screen.lines[:1], "SECOND".center(80), *rec.screen.lines[2:])
+    )
+    script = Script("Other", "\n", "e", "1", "{text: SECOND, row: 2}", "\n")
     message = mark_entity(rec, script, state)
     assert message == "entity Other captured"
     assert any("also match: SignOn" in line for line in script.panels[0])
     assert any("HG-6699" in line for line in script.panels[1])
-    assert rec.entities[-1].rules == (TextRule("NOT THERE", 2),)
+    assert rec.entities[-1].rules == (TextRule("SECOND", 2),)
+
+
+def test_a_captured_screen_is_not_marked_again_but_arrived_at() -> None:
+    rec = FakeRecorder()
+    state = CaptureState()
+    mark_entity(rec, Script("SignOn", "\n"), state)
+    rec.screen = _screen("MAIN MENU")
+    mark_entity(rec, Script("Menu", "\n"), state)
+    rec.pending[:] = [Key.PF3]
+    rec.screen = _screen("SIGN ON", fields=SIGNON_FIELDS)
+    assert "entity SignOn already" in mark_entity(rec, Script(), state)
+    assert name_operation(rec, Script("signoff"), state) == "operation Menu.signoff -> SignOn recorded"
+    assert rec.current == "SignOn" and rec.pending == []
 
 
 def test_cancel_changes_nothing() -> None:
@@ -233,7 +274,7 @@ def test_cancel_changes_nothing() -> None:
 def test_recordset_joins_the_next_entity() -> None:
     rec = FakeRecorder()
     state = CaptureState()
-    assert "marked" in mark_recordset(rec, Script("customers", "6", "22", "PF8", "-", "\n"), state)
+    assert "marked" in mark_recordset(rec, Script("customers", "6", "22", "=", "-", "\n"), state)
     mark_entity(rec, Script("List", "\n"), state)
     (rs,) = rec.entities[-1].recordsets
     assert (rs.top, rs.bottom, rs.next_page, rs.previous_page) == (6, 22, Key.PF8, None)

@@ -28,11 +28,44 @@ from hostgate.capture import (
 )
 from hostgate.errors import HostgateError
 from hostgate.models import Key, Rule
-from hostgate.models.rules import CursorRule, RegexRule, Region, TextRule, all_match
+from hostgate.models.rules import CursorRule, RegexRule, Region, TextRule
 
-__all__ = ["CaptureState", "Prompter", "mark_entity", "mark_recordset", "mark_region", "name_operation"]
+__all__ = [
+    "CaptureState",
+    "FaceRecorder",
+    "Prompter",
+    "mark_entity",
+    "mark_recordset",
+    "mark_region",
+    "name_operation",
+]
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+class FaceRecorder(Recorder, Protocol):
+    """The :class:`~hostgate.capture.Recorder` plus what capture/engine.py added for the faces: where the
+    recorded inputs start from, which captured entity the screen is, and adding to a captured entity."""
+
+    @property
+    def current(self) -> str | None:
+        """The entity the recorded inputs start from (the last one marked or arrived at)."""
+
+    def recognize(self) -> str | None:
+        """The captured entity the current screen is, as the model would recognise it."""
+
+    def add_operation(self, operation: OperationDraft) -> None:
+        """Keep an operation whose destination was captured before; clears pending, destination current."""
+
+    def propose_attribute(self, name: str, row: int, col: int, length: int) -> AttributeDraft:
+        """An attribute over a region the user marked."""
+
+    def add_attribute(self, entity: str, draft: AttributeDraft) -> None: ...
+
+    def add_recordset(self, entity: str, draft: RecordsetDraft) -> None: ...
+
+    def discard_pending(self) -> None:
+        """Forget the inputs recorded since the last mark."""
 
 
 class Prompter(Protocol):
@@ -67,10 +100,9 @@ class CaptureState:
         self.operation = None
 
 
-def recognised(recorder: Recorder) -> str | None:
-    """The captured entity whose rules hold on the current screen (the first, as the session engine does)."""
-    screen = recorder.screen
-    return next((e.name for e in recorder.entities if e.rules and all_match(e.rules, screen)), None)
+def recognised(recorder: FaceRecorder) -> str | None:
+    """The captured entity the current screen is (the engine asks the model built so far)."""
+    return recorder.recognize() if recorder.entities else None
 
 
 # ---- rules as one editable line each ---------------------------------------------------------------
@@ -246,13 +278,17 @@ def ask_name(prompter: Prompter, question: str, default: str = "") -> str | None
         default = ""
 
 
-def mark_entity(recorder: Recorder, prompter: Prompter, state: CaptureState) -> str:
+def mark_entity(recorder: FaceRecorder, prompter: Prompter, state: CaptureState) -> str:
     """Ctrl-E. Returns the message for the status line."""
+    here = recognised(recorder)
+    if here is not None:
+        # Two entities never share rules: a screen already captured is arrived at, not marked again.
+        return f"this screen is entity {here} already: Ctrl-O records the operation that led here"
     name = ask_name(prompter, "Entity name")
     if name is None:
         return "entity not marked"
     operation: OperationDraft | None = None
-    if recorder.pending and recorder.entities:
+    if recorder.pending and recorder.current is not None:
         operation = _operation_for(recorder, prompter, state, destination=name)
         if operation is None:
             return "entity not marked (operation cancelled)"
@@ -335,9 +371,9 @@ def _choose_values(prompter: Prompter, draft: OperationDraft) -> tuple[ValueChoi
 
 
 def _ask_operation(
-    recorder: Recorder, prompter: Prompter, destination: str, default_name: str
+    recorder: FaceRecorder, prompter: Prompter, destination: str, default_name: str
 ) -> tuple[str, tuple[ValueChoice, ...]] | None:
-    source = recorder.entities[-1].name if recorder.entities else "?"
+    source = recorder.current or "?"
     name = ask_name(prompter, f"Operation of {source} that led here (-> {destination}): name", default_name)
     if name is None:
         return None
@@ -349,7 +385,7 @@ def _ask_operation(
 
 
 def _operation_for(
-    recorder: Recorder, prompter: Prompter, state: CaptureState, destination: str
+    recorder: FaceRecorder, prompter: Prompter, state: CaptureState, destination: str
 ) -> OperationDraft | None:
     prepared = state.operation
     if prepared is None or prepared.inputs != len(recorder.pending):
@@ -361,37 +397,27 @@ def _operation_for(
     return dataclasses.replace(draft, choices=prepared.choices)
 
 
-def name_operation(recorder: Recorder, prompter: Prompter, state: CaptureState) -> str:
+def name_operation(recorder: FaceRecorder, prompter: Prompter, state: CaptureState) -> str:
     """Ctrl-O: name the operation the pending inputs make, and choose what each typed value becomes. On a
     screen that is already a captured entity (navigating back, say) this records the operation now, with that
     entity as its destination; otherwise the answers wait for the next Ctrl-E."""
-    if not recorder.entities:
+    if recorder.current is None:
         return "mark the first entity (Ctrl-E) before naming operations"
     if not recorder.pending:
         return "no inputs since the last entity: nothing to name"
     here = recognised(recorder)
-    destination = here or "(next entity)"
-    answer = _ask_operation(
-        recorder,
-        prompter,
-        destination if here else "the next entity",
-        f"to_{here.lower()}" if here else "next",
-    )
+    if here is None:
+        answer = _ask_operation(recorder, prompter, "the next entity", "next")
+        if answer is None:
+            return "operation not named"
+        state.operation = PreparedOperation(answer[0], answer[1], len(recorder.pending))
+        return f"operation {answer[0]} named; mark this screen (Ctrl-E) to record it"
+    answer = _ask_operation(recorder, prompter, here, f"to_{here.lower()}")
     if answer is None:
         return "operation not named"
     name, choices = answer
-    if here is None:
-        state.operation = PreparedOperation(name, choices, len(recorder.pending))
-        return f"operation {name} named; mark this screen (Ctrl-E) to record it"
-    add = getattr(recorder, "add_operation", None)
-    if add is None:
-        state.operation = PreparedOperation(name, choices, len(recorder.pending))
-        return f"operation {name} named (the engine cannot add it to {here} alone)"
     draft = dataclasses.replace(recorder.propose_operation(name, here), choices=choices)
-    try:
-        add(draft)
-    except HostgateError as exc:
-        return f"{exc.code}: {exc.message}"
+    recorder.add_operation(draft)
     state.operation = None
     state.dirty = True
     return f"operation {draft.source}.{name} -> {here} recorded"
@@ -426,8 +452,9 @@ def _key(prompter: Prompter, question: str, default: str) -> Key | bool | None:
         question = f"{answer!r} is not a key. {question.split('. ')[-1]}"
 
 
-def mark_recordset(recorder: Recorder, prompter: Prompter, state: CaptureState) -> str:
-    """Ctrl-R: rows top..bottom of this screen repeat; the recordset joins the next entity marked here."""
+def mark_recordset(recorder: FaceRecorder, prompter: Prompter, state: CaptureState) -> str:
+    """Ctrl-R: rows top..bottom of this screen repeat. On a captured entity the recordset is added to it;
+    otherwise it joins the next entity marked here."""
     screen = recorder.screen
     name = ask_name(prompter, "Recordset name", "rows")
     if name is None:
@@ -438,30 +465,36 @@ def mark_recordset(recorder: Recorder, prompter: Prompter, state: CaptureState) 
     bottom = _row(prompter, "Bottom row", max(top, screen.rows - 2), screen.rows)
     if bottom is None or bottom < top:
         return "recordset not marked" if bottom is None else "bottom row above top row: not marked"
-    next_page = _key(prompter, "Key that pages forward (none: -)", "PF8")
+    draft = recorder.propose_recordset(name, top, bottom)
+    next_page = _key(prompter, "Key that pages forward (none: -)", draft.next_page or "-")
     if next_page is False:
         return "recordset not marked"
-    previous = _key(prompter, "Key that pages back (none: -)", "PF7")
+    previous = _key(prompter, "Key that pages back (none: -)", draft.previous_page or "-")
     if previous is False:
         return "recordset not marked"
-    draft = recorder.propose_recordset(name, top, bottom)
     draft = dataclasses.replace(
         draft,
         next_page=next_page if isinstance(next_page, Key) else None,
         previous_page=previous if isinstance(previous, Key) else None,
     )
-    cols = ", ".join(f"{c.name}@{c.col}+{c.length}" for c in draft.columns)
-    key = prompter.show(
-        f"Recordset {name}", [f"rows {top}-{bottom}: {cols}", "", "Enter accept | Esc drop"], "\n"
-    )
-    if key != "\n":
+    lines = [f"rows {top}-{bottom}, next page {draft.next_page or '-'}, back {draft.previous_page or '-'}"]
+    lines += [f"  {c.name}: col {c.col}, length {c.length}, {c.type.value}" for c in draft.columns]
+    lines += [f"  last page when: {rule_text(r)}" for r in draft.end_of_data]
+    lines += ["", "Enter accept | Esc drop"]
+    if prompter.show(f"Recordset {name}", lines, "\n") != "\n":
         return "recordset not marked"
+    here = recognised(recorder)
+    if here is not None:
+        recorder.add_recordset(here, draft)
+        state.dirty = True
+        return f"recordset {name} added to {here}"
     state.recordsets.append(draft)
     return f"recordset {name} marked: it joins the next entity (Ctrl-E)"
 
 
-def mark_region(recorder: Recorder, prompter: Prompter, state: CaptureState) -> str:
-    """Ctrl-T: a region of the screen (VT hosts have no field map) becomes an attribute of the next entity."""
+def mark_region(recorder: FaceRecorder, prompter: Prompter, state: CaptureState) -> str:
+    """Ctrl-T: a region of the screen (VT hosts have no field map) becomes an attribute: of the captured
+    entity this screen is, or of the next entity marked here."""
     screen = recorder.screen
     row, col = screen.cursor
     name = ask_name(prompter, "Attribute name (region)")
@@ -474,17 +507,22 @@ def mark_region(recorder: Recorder, prompter: Prompter, state: CaptureState) -> 
     if answer is None or not answer.strip().isdigit() or not 1 <= int(answer) <= screen.cols:
         return "region not marked"
     c = int(answer)
-    rest = screen.lines[r - 1][c - 1 :]
-    default_length = len(rest) - len(rest.lstrip()) + len(rest.strip().split("  ")[0]) if rest.strip() else 1
-    answer = prompter.ask(
-        f"Length (1-{screen.cols - c + 1})", str(max(1, min(default_length, screen.cols - c + 1)))
-    )
-    if answer is None or not answer.strip().isdigit() or not 1 <= int(answer) <= screen.cols - c + 1:
+    words = screen.lines[r - 1][c - 1 :].split("  ")[0].rstrip()
+    room = screen.cols - c + 1
+    answer = prompter.ask(f"Length (1-{room})", str(max(1, min(len(words), room))))
+    if answer is None or not answer.strip().isdigit() or not 1 <= int(answer) <= room:
         return "region not marked"
-    writable = prompter.ask("Writable (y/n)", "n")
-    if writable is None:
-        return "region not marked"
-    state.regions.append(
-        AttributeDraft(name, r, c, int(answer), writable=writable.strip().lower().startswith("y"))
-    )
+    draft = recorder.propose_attribute(name, r, c, int(answer))
+    if not screen.fields:
+        # No field map (VT): only the user knows whether the host takes input there.
+        writable = prompter.ask("Writable (y/n)", "n")
+        if writable is None:
+            return "region not marked"
+        draft = dataclasses.replace(draft, writable=writable.strip().lower().startswith("y"))
+    here = recognised(recorder)
+    if here is not None:
+        recorder.add_attribute(here, draft)
+        state.dirty = True
+        return f"attribute {name} added to {here}"
+    state.regions.append(draft)
     return f"region {name} marked: it joins the next entity (Ctrl-E)"

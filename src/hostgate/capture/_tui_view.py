@@ -156,8 +156,10 @@ HELP_TEXT = (
     "  Ctrl-O  name the operation that led here and choose literal/parameter/variable/hidden",
     "          for each typed value (also asked at Ctrl-E; on a screen already captured it",
     "          records the operation with that entity as destination)",
-    "  Ctrl-R  mark rows top..bottom as a recordset (and its paging keys); kept for the next Ctrl-E",
-    "  Ctrl-T  mark a region (row, col, length) as an attribute (VT screens); kept for the next Ctrl-E",
+    "  Ctrl-R  mark rows top..bottom as a recordset (and its paging keys)",
+    "  Ctrl-T  mark a region (row, col, length) as an attribute (VT screens have no field map)",
+    "          (both: added to the captured entity this screen is, else kept for the next Ctrl-E)",
+    "  Ctrl-X  forget the inputs since the last entity (start the operation over)",
     "  Ctrl-W  write the model file      Ctrl-Q  quit (asks to save)      Ctrl-G  this help",
 )
 
@@ -177,6 +179,7 @@ class Command(Enum):
     WRITE = "write"
     QUIT = "quit"
     HELP = "help"
+    DISCARD = "discard"
     KEY_PROMPT = "key-prompt"
     RESIZE = "resize"
     REDRAW = "redraw"
@@ -215,6 +218,7 @@ _CONTROL: dict[int, Action] = {
     _ctrl("W"): Command.WRITE,
     _ctrl("Q"): Command.QUIT,
     _ctrl("G"): Command.HELP,
+    _ctrl("X"): Command.DISCARD,
     _ctrl("P"): Command.KEY_PROMPT,
     _ctrl("L"): HostKey(Key.CLEAR),
     _ctrl("I"): HostKey(Key.TAB),

@@ -4,7 +4,8 @@ The host screen is drawn as it is at the top left (rows x cols of the terminal t
 help line and a message/prompt line: the TUI never needs more than the host screen + 3 lines, and says so
 (instead of drawing a clipped screen) while the terminal is smaller. Dialogs are drawn over the host screen.
 
-Keys the user types go to the engine (:class:`~hostgate.capture.Recorder`), which drives the host and records
+Keys the user types go to the engine (:class:`~hostgate.capture.Recorder`, with what the engine adds for
+the faces: ``_tui_flows.FaceRecorder``), which drives the host and records
 them; capture commands are control keys (``_tui_view.HELP_TEXT`` lists them all). The engine's calls are
 coroutines and run one at a time on the caller's event loop (``run``): curses is synchronous, and the drivers
 keep their blocking libraries on threads of their own, so nothing else needs the loop meanwhile.
@@ -22,9 +23,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from hostgate.capture import Recorder
 from hostgate.capture._tui_flows import (
     CaptureState,
+    FaceRecorder,
     mark_entity,
     mark_recordset,
     mark_region,
@@ -63,7 +64,7 @@ _ESC = "\x1b"
 class CaptureTui:
     def __init__(
         self,
-        recorder: Recorder,
+        recorder: FaceRecorder,
         *,
         run: Callable[[Awaitable[Any]], Any],
         host: str,
@@ -190,7 +191,7 @@ class CaptureTui:
                 shown = [*shown[: room - 1], "... (more than fits)"]
             for y, line in enumerate(shown, start=1):
                 self._put(y, 0, line)
-        recognised_as = recognised(self.recorder) if self.recorder.entities else None
+        recognised_as = recognised(self.recorder)
         extra = []
         if self.state.recordsets:
             extra.append(f"{len(self.state.recordsets)} recordset(s) marked")
@@ -308,6 +309,13 @@ class CaptureTui:
                     self._press(key)
         elif action is Command.WRITE:
             self._write()
+        elif action is Command.DISCARD:
+            if self.recorder.pending:
+                self.recorder.discard_pending()
+                self.state.operation = None
+                self.message = "inputs since the last entity forgotten"
+            else:
+                self.message = "no inputs to forget"
         elif action is Command.HELP:
             self.show("Keys (any listed key or Esc closes)", HELP_TEXT, "\n q")
         elif action in (Command.RESIZE, Command.REDRAW):

@@ -31,7 +31,7 @@ from hostgate.models import HostSpec, HostType
 from hostgate.models.host import DEFAULT_TERMINALS, KNOWN_TERMINALS, Terminal
 
 if TYPE_CHECKING:
-    from hostgate.capture import Recorder
+    from hostgate.capture._tui_flows import FaceRecorder
 
 __all__ = ["capture", "parse_host", "terminal_for"]
 
@@ -108,10 +108,10 @@ def write_model(path: Path, text: str) -> str:
     return f"wrote {path}"
 
 
-def _recorder(spec: HostSpec, name: str, resume: Path | None) -> Recorder:
+def _recorder(spec: HostSpec, name: str, resume: Path | None) -> FaceRecorder:
     from hostgate.capture.engine import CaptureRecorder
 
-    recorder: Recorder = CaptureRecorder(spec, name=name, resume=resume)
+    recorder: FaceRecorder = CaptureRecorder(spec, name=name, resume_from=resume)
     return recorder
 
 
@@ -155,12 +155,36 @@ def _capture(spec: HostSpec, out: Path, resume: Path | None, name: str) -> None:
         click.echo(f"Captured {entities} entities; nothing written (the capture was not saved).")
 
 
-def _replay(model_path: Path, host: str | None) -> int:
+def _replay_values(model_path: Path, given: tuple[str, ...]) -> dict[str, str]:
+    """--value NAME=VALUE pairs; a hidden variable with no default (a captured password) and no --value is
+    asked for without echo when stdin is a terminal (never put a password on a command line: ps shows it)."""
+    from hostgate.models import load_model
+
+    values: dict[str, str] = {}
+    for item in given:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--value {item!r} is not NAME=VALUE")
+        values[name] = value
+    if sys.stdin.isatty():
+        for variable in load_model(model_path).variables:
+            if variable.hidden and not variable.default and variable.name not in values:
+                values[variable.name] = click.prompt(
+                    f"{variable.name} (hidden variable, for the replay)",
+                    hide_input=True,
+                    default="",
+                    show_default=False,
+                )
+    return values
+
+
+def _replay(model_path: Path, host: str | None, given: tuple[str, ...]) -> int:
     from hostgate.capture.replay import format_report, run_replay
 
-    address = parse_host(host) if host else None
-    report = asyncio.run(run_replay(model_path, address=address))
-    click.echo(format_report(report))
+    address, port = parse_host(host) if host else (None, None)
+    values = _replay_values(model_path, given)
+    report = asyncio.run(run_replay(model_path, values=values, address=address, port=port))
+    click.echo(format_report(report, str(model_path)))
     return 0 if report.ok else 1
 
 
@@ -189,6 +213,13 @@ def _replay(model_path: Path, host: str | None) -> int:
     help="Instead of capturing: walk every operation of this model against its host (--host overrides the "
     "model's address) and report those that no longer land where the model says; exit 1 if any.",
 )
+@click.option(
+    "--value",
+    "values",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="--replay: a parameter or variable value (repeatable); hidden ones without a default are asked for.",
+)
 @click.option("--name", metavar="NAME", help="The model's name (default: the --out file's name).")
 @handle_errors
 def capture(
@@ -200,6 +231,7 @@ def capture(
     out: Path | None,
     resume: Path | None,
     replay: Path | None,
+    values: tuple[str, ...],
     name: str | None,
 ) -> None:
     """Capture a model from a live host in a full-screen terminal UI: drive the host as with a terminal
@@ -211,7 +243,7 @@ def capture(
     if replay is not None:
         if out is not None or resume is not None:
             raise UsageError("--replay checks an existing model: it takes no --out or --resume")
-        raise SystemExit(_replay(replay, host))
+        raise SystemExit(_replay(replay, host, values))
     missing = [flag for flag, value in (("--host", host), ("--type", kind), ("--out", out)) if value is None]
     if missing:
         raise UsageError(f"capturing needs {', '.join(missing)} (or --replay MODEL)")
