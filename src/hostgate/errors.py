@@ -193,8 +193,8 @@ __all__ = [
     "FeatureNotAvailable",
     "FieldNotWritable",
     "GrantNotFound",
-    "HostDisconnected",
     "HostAddressInvalid",
+    "HostDisconnected",
     "HostError",
     "HostProtocolError",
     "HostTimeout",
@@ -279,8 +279,8 @@ __all__ = [
     "StoreCorrupt",
     "StoreError",
     "StoreUnavailable",
-    "TerminalTooSmall",
     "TerminalRequired",
+    "TerminalTooSmall",
     "TestHostUnavailable",
     "TooManyAttempts",
     "UnexpectedEntity",
@@ -899,7 +899,9 @@ class TerminalRequired(HostgateError):
     """#22: the capture TUI reads keys and draws on a terminal; stdin or stdout is a pipe or a file."""
 
     code = "HG-6641"
-    hint = "Run `hostgate model capture` in an interactive terminal (not with its input or output redirected)."
+    hint = (
+        "Run `hostgate model capture` in an interactive terminal (not with its input or output redirected)."
+    )
     http_status = 400
 
 

@@ -24,7 +24,9 @@ from hostgate.models.rules import all_match
 from tests.helpers.hosts import HostProcess, host_3270, host_5250, host_vt
 from tests.helpers.tmux import Tmux, tmux_available
 
-pytestmark = pytest.mark.skipif(not tmux_available(), reason="tmux is missing: scripts/install-system-deps.sh")
+pytestmark = pytest.mark.skipif(
+    not tmux_available(), reason="tmux is missing: scripts/install-system-deps.sh"
+)
 
 __all__ = ["host_3270", "host_5250", "host_vt"]
 
@@ -54,7 +56,7 @@ class Capture:
         while True:
             text = self.pane.wait_until(
                 f"a prompt or {done!r}",
-                lambda s: _prompt(s).rstrip() != last or done in _prompt(s) or "Enter accept" in s,
+                lambda s, last=last: _prompt(s).rstrip() != last or done in _prompt(s) or "Enter accept" in s,
                 within,
             )
             line = _prompt(text).rstrip()
@@ -78,7 +80,9 @@ class Capture:
                     # gone, so one question is never answered twice.
                     question = line[: found.end()]
                     text = self.pane.wait_until(
-                        f"the TUI to take {reply!r}", lambda s: not _prompt(s).startswith(question), within
+                        f"the TUI to take {reply!r}",
+                        lambda s, question=question: not _prompt(s).startswith(question),
+                        within,
                     )
                     last = ""
                     break
@@ -149,8 +153,13 @@ def test_capture_signon_menu_and_list_through_the_keyboard(
             # A VT screen has no field map: the user marks the user id's region as an attribute.
             pane.send("C-t")
             capture.converse(
-                [(r"Attribute name", "userid"), (r"^Row", "10"), (r"^Column", "34"), (r"^Length", "8"),
-                 (r"^Writable", "y")],
+                [
+                    (r"Attribute name", "userid"),
+                    (r"^Row", "10"),
+                    (r"^Column", "34"),
+                    (r"^Length", "8"),
+                    (r"^Writable", "y"),
+                ],
                 "region userid marked",
             )
         capture.mark("SignOn")
@@ -162,8 +171,10 @@ def test_capture_signon_menu_and_list_through_the_keyboard(
         secret = "h" if kind == "vt" else "v"  # VT: the user says the second value is a hidden variable
         capture.mark(
             "Menu",
-            [(r"Operation of SignOn .*: name", "signon"),
-             *_values({"ADA": ("v", "userid"), PASSWORD: (secret, "password")})],
+            [
+                (r"Operation of SignOn .*: name", "signon"),
+                *_values({"ADA": ("v", "userid"), PASSWORD: (secret, "password")}),
+            ],
         )
         capture.recognised("Menu")
 
@@ -172,8 +183,13 @@ def test_capture_signon_menu_and_list_through_the_keyboard(
         pane.wait_for("CUSTOMER LIST")
         pane.send("C-r")
         capture.converse(
-            [(r"Recordset name", "customers"), (r"Top row", "6"), (r"Bottom row", "22"),
-             (r"pages forward", "PF8"), (r"pages back", "PF7")],
+            [
+                (r"Recordset name", "customers"),
+                (r"Top row", "6"),
+                (r"Bottom row", "22"),
+                (r"pages forward", "PF8"),
+                (r"pages back", "PF7"),
+            ],
             "recordset customers marked",
         )
         capture.mark(
@@ -191,7 +207,10 @@ def test_capture_signon_menu_and_list_through_the_keyboard(
     assert PASSWORD not in text
     check = subprocess.run(
         [sys.executable, "-m", "hostgate.cli.main", "model", "check", str(out)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert check.returncode == 0, check.stdout + check.stderr
     model = load_model(out)

@@ -47,11 +47,19 @@ class Tmux:
         self.socket = f"hostgate-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         # The pane's shell runs the program, then records its exit status and stays, so a test can read the
         # last screen and the status after the program ended.
-        command = f"{shlex.join(argv)}; echo \"EXIT STATUS $?\"; sleep 600"
+        command = f'{shlex.join(argv)}; echo "EXIT STATUS $?"; sleep 600'
         environment = {**os.environ, **(env or {}), "TERM": "screen-256color"}
         environment.pop("TMUX", None)
         self._run(
-            "new-session", "-d", "-x", str(cols), "-y", str(rows), "-c", str(cwd or Path.cwd()), command,
+            "new-session",
+            "-d",
+            "-x",
+            str(cols),
+            "-y",
+            str(rows),
+            "-c",
+            str(cwd or Path.cwd()),
+            command,
             env=environment,
         )
         self._run("set-option", "-g", "escape-time", "0")
@@ -102,7 +110,10 @@ class Tmux:
 
     def close(self) -> None:
         subprocess.run(
-            ["tmux", "-L", self.socket, "-f", "/dev/null", "kill-server"], capture_output=True, timeout=30, check=False
+            ["tmux", "-L", self.socket, "-f", "/dev/null", "kill-server"],
+            capture_output=True,
+            timeout=30,
+            check=False,
         )
 
     def __enter__(self) -> Self:
