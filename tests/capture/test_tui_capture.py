@@ -1,6 +1,6 @@
 """Acceptance: `hostgate model capture` in a tmux pane, typed at like a user, against the REAL 3270, 5250 and
-VT test hosts and the real capture engine. Each test captures the sign-on screen, the menu and the customer
-list (with its recordset) from scratch through the keyboard, writes the file (Ctrl-W), quits (Ctrl-Q), and
+VT test hosts and the real capture engine. Each test captures the sign-on screen, the menu, the customer
+list (with its recordset), the way back to the menu (Ctrl-O on a captured screen) and the customer form from scratch through the keyboard, writes the file (Ctrl-W), quits (Ctrl-Q), and
 checks that `hostgate model check` accepts it, that the password typed never appears in it, and that its
 entities recognise the host's screens when a fresh session walks them again.
 
@@ -149,6 +149,11 @@ def test_capture_signon_menu_and_list_through_the_keyboard(
         capture = Capture(pane)
         pane.wait_for("SIGN ON")
         pane.wait_for("screen:(new)")
+        # Resize-safe: a terminal smaller than the host screen + 3 lines gets a notice, not a clipped screen.
+        pane.resize(70, 20)
+        pane.wait_for("Terminal too small")
+        pane.resize(100, 30)
+        pane.wait_for("SIGN ON")
         if kind == "vt":
             # A VT screen has no field map: the user marks the user id's region as an attribute.
             pane.send("C-t")
@@ -198,6 +203,21 @@ def test_capture_signon_menu_and_list_through_the_keyboard(
         )
         capture.recognised("CustomerList")
 
+        # Back to a screen captured before: it is recognised, and Ctrl-O records the operation that led there.
+        pane.send("F3")
+        capture.recognised("Menu")
+        pane.send("C-o")
+        capture.converse(
+            [(r"Operation of CustomerList .*: name", "back")], "CustomerList.back -> Menu recorded"
+        )
+        pane.type("1")
+        pane.send("Enter")
+        pane.wait_for("CUSTOMER FORM")
+        capture.mark(
+            "CustomerForm",
+            [(r"Operation of Menu .*: name", "open_form"), *_values({"1": ("l", "")})],
+        )
+
         pane.send("C-w")
         pane.wait_for(f"wrote {str(out)[:40]}")
         pane.send("C-q")
@@ -214,8 +234,10 @@ def test_capture_signon_menu_and_list_through_the_keyboard(
     )
     assert check.returncode == 0, check.stdout + check.stderr
     model = load_model(out)
-    assert [e.name for e in model.entities][:3] == ["SignOn", "Menu", "CustomerList"]
+    assert [e.name for e in model.entities] == ["SignOn", "Menu", "CustomerList", "CustomerForm"]
     assert model.entity("CustomerList").recordsets
+    assert model.entity("CustomerList").operation("back").destinations == ("Menu",)
+    assert model.entity("Menu").operation("open_form").destinations == ("CustomerForm",)
     _recognises_its_screens(model, port)
 
 

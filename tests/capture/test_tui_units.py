@@ -192,7 +192,8 @@ def test_layout_fits_host_plus_three_lines() -> None:
     assert needed_size(24, 80) == (27, 80)
     notice = " ".join(too_small_lines((20, 70), (27, 80), 70))
     assert "70x20" in notice and "80x27" in notice
-    assert len(help_line(80)) == 80
+    assert len(help_line(80)) == 80 and "^G help" in help_line(80) and "^P key" in help_line(80)
+    assert "PF13-24" in help_line(160)
     line = status_line(
         host="127.0.0.1:3270",
         terminal="IBM-3278-2",

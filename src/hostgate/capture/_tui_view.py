@@ -137,9 +137,11 @@ def status_line(
 
 
 HELP_LINE = (
-    "^E entity ^R recordset ^O operation ^T region ^W write ^Q quit ^G help | "
+    "^E entity ^O operation ^R recordset ^T region ^X forget ^W write ^Q quit ^G help | "
     "F1-F12 PF1-12 S-F1-12 PF13-24 ^P PF/PA/Clear/Attn ^L Clear"
 )
+# What an 80-column line holds (a 24x80 host leaves no more): the capture keys and where the rest is.
+HELP_LINE_80 = "^E entity ^O op ^R rows ^T region ^W write ^Q quit ^G help | F1-12 PF ^P key"
 
 HELP_TEXT = (
     "Host keys",
@@ -165,7 +167,8 @@ HELP_TEXT = (
 
 
 def help_line(width: int) -> str:
-    return HELP_LINE[:width].ljust(width)
+    line = HELP_LINE if width >= len(HELP_LINE) else HELP_LINE_80
+    return line[:width].ljust(width)
 
 
 # ---- keys ---------------------------------------------------------------------------------------------
