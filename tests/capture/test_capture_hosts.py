@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
+from hostgate.capture.engine import CaptureRecorder
 from hostgate.capture.replay import format_report, replay
+from hostgate.errors import CaptureRulesClash
 from hostgate.hosts import open_session
 from hostgate.messages import Records
-from hostgate.models import Model, Value, load_model
+from hostgate.models import Key, Model, Value, load_model
 from hostgate.session.model_session import ModelSession
 from tests.capture.script import capture_demo
 from tests.helpers.hosts import SAMPLES, HostProcess, sample_model
@@ -118,3 +120,25 @@ async def test_replay_detects_a_changed_screen(
     others = {(f.entity, f.operation) for f in report.findings} - {("Menu", "open_list")}
     assert others == {("CustomerList", "back")}, text
     assert ("CustomerForm", "save") in report.walked
+
+
+async def test_marking_a_captured_screen_again_is_refused(host_3270: HostProcess) -> None:
+    spec = dataclasses.replace(sample_model("demo3270").host, address="127.0.0.1", port=host_3270.port)
+    recorder = CaptureRecorder(spec, name="again")
+    await recorder.start()
+    try:
+        recorder.add_entity(recorder.propose_entity("SignOn"))
+        await recorder.type_text("ADA")
+        await recorder.press(Key.TAB)
+        await recorder.type_text(PASSWORD)
+        await recorder.press(Key.ENTER)
+        recorder.add_entity(recorder.propose_entity("Menu"), recorder.propose_operation("signon", "Menu"))
+        assert recorder.recognize() == "Menu"
+        again = recorder.propose_entity("Again")
+        assert recorder.check_rules(again.rules, name="Again").also_matches == ("Menu",)
+        with pytest.raises(CaptureRulesClash, match="the rules of Again also match the screen of Menu"):
+            recorder.add_entity(again)
+        assert [e.name for e in recorder.entities] == ["SignOn", "Menu"]
+        assert PASSWORD not in recorder.model_yaml()
+    finally:
+        await recorder.close()

@@ -52,7 +52,8 @@ from hostgate.capture.proposals import (
     page_counter_rule,
     propose_rules,
 )
-from hostgate.capture.writer import Resumed, resume
+from hostgate.capture.writer import Resumed
+from hostgate.capture.writer import resume as read_model_file
 from hostgate.errors import (
     CaptureError,
     CaptureNothingToRecord,
@@ -93,13 +94,13 @@ class CaptureRecorder:
         spec: HostSpec,
         *,
         name: str = "captured",
-        resume_from: Path | Resumed | None = None,
+        resume: Path | Resumed | None = None,
         session: HostSession | None = None,
         keyboard_timeout: float = 5.0,
         answer_timeout: float = 30.0,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        resumed = resume(resume_from) if isinstance(resume_from, Path) else resume_from
+        resumed = read_model_file(resume) if isinstance(resume, Path) else resume
         if resumed is not None:
             _check_resumable(resumed.model, spec)
         self.spec = spec
