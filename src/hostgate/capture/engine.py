@@ -153,6 +153,8 @@ class CaptureRecorder:
     async def start(self) -> Screen:
         await self._host.connect()
         self._screen = await self._settled(self._answer_timeout)
+        # Resuming: the first screen is usually an entity of the model already, and inputs start from it.
+        self._current = self._builder.recognize(self._screen)
         return self.screen
 
     async def _settled(self, timeout: float) -> Screen:
@@ -287,9 +289,12 @@ class CaptureRecorder:
             return
 
     def discard_pending(self) -> None:
-        """Forget the inputs recorded since the last mark (added for the faces: "start this operation over")."""
+        """Forget the inputs recorded since the last mark (added for the faces: "start this operation over").
+        The next inputs start from the entity shown now when it is a captured one (navigating without
+        recording), else from the last marked one."""
         self._pending.clear()
         self._typing_end = None
+        self._current = self._builder.recognize(self.screen) or self._current
 
     # -- proposals ----------------------------------------------------------------------------------------
     def propose_entity(self, name: str) -> EntityDraft:
