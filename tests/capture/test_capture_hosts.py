@@ -14,7 +14,7 @@ import yaml
 
 from hostgate.capture.engine import CaptureRecorder
 from hostgate.capture.replay import format_report, replay
-from hostgate.errors import CaptureRulesClash
+from hostgate.errors import CaptureRulesClash, KeyNotSupported
 from hostgate.hosts import open_session
 from hostgate.messages import Records
 from hostgate.models import Key, Model, Value, load_model
@@ -135,6 +135,9 @@ async def test_marking_a_captured_screen_again_is_refused(host_3270: HostProcess
         await recorder.press(Key.ENTER)
         recorder.add_entity(recorder.propose_entity("Menu"), recorder.propose_operation("signon", "Menu"))
         assert recorder.recognize() == "Menu"
+        with pytest.raises(KeyNotSupported):
+            await recorder.press(Key.ESCAPE)  # no such key on a 3270: refused, and nothing recorded
+        assert recorder.pending == ()
         again = recorder.propose_entity("Again")
         assert recorder.check_rules(again.rules, name="Again").also_matches == ("Menu",)
         with pytest.raises(CaptureRulesClash, match="the rules of Again also match the screen of Menu"):

@@ -241,10 +241,10 @@ class CaptureRecorder:
         if self._block and key is Key.BACKSPACE and await self._erase_typed():
             return self.screen
         before = self.screen
+        await self._host.send_key(key)  # a key the host refuses (KeyNotSupported, ...) is not recorded
         self._pending.append(key)
         self._cursor = None
         self._typing_end = None
-        await self._host.send_key(key)
         if key.is_attention or not self._block:
             self._screen = await self._settled(self._answer_timeout)
         else:
