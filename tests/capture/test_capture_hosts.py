@@ -6,17 +6,20 @@ cleanly — and that replay detects a changed host application."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from hostgate.capture.engine import CaptureRecorder
 from hostgate.capture.replay import format_report, replay
+from hostgate.errors import CaptureRulesClash, KeyNotSupported
 from hostgate.hosts import open_session
 from hostgate.messages import Records
-from hostgate.models import Model, Value, load_model
+from hostgate.models import Key, Model, Value, load_model
 from hostgate.session.model_session import ModelSession
-from tests.capture.script import capture_demo
+from tests.capture.script import capture_demo, fixed_clock
 from tests.helpers.hosts import SAMPLES, HostProcess, sample_model
 
 KINDS = ["3270", "5250", "vt"]
@@ -118,3 +121,76 @@ async def test_replay_detects_a_changed_screen(
     others = {(f.entity, f.operation) for f in report.findings} - {("Menu", "open_list")}
     assert others == {("CustomerList", "back")}, text
     assert ("CustomerForm", "save") in report.walked
+
+
+async def test_marking_a_captured_screen_again_is_refused(host_3270: HostProcess) -> None:
+    spec = dataclasses.replace(sample_model("demo3270").host, address="127.0.0.1", port=host_3270.port)
+    recorder = CaptureRecorder(spec, name="again")
+    await recorder.start()
+    try:
+        recorder.add_entity(recorder.propose_entity("SignOn"))
+        await recorder.type_text("ADA")
+        await recorder.press(Key.TAB)
+        await recorder.type_text(PASSWORD)
+        await recorder.press(Key.ENTER)
+        recorder.add_entity(recorder.propose_entity("Menu"), recorder.propose_operation("signon", "Menu"))
+        assert recorder.recognize() == "Menu"
+        with pytest.raises(KeyNotSupported):
+            await recorder.press(Key.ESCAPE)  # no such key on a 3270: refused, and nothing recorded
+        assert recorder.pending == ()
+        again = recorder.propose_entity("Again")
+        assert recorder.check_rules(again.rules, name="Again").also_matches == ("Menu",)
+        with pytest.raises(CaptureRulesClash, match="the rules of Again also match the screen of Menu"):
+            recorder.add_entity(again)
+        assert [e.name for e in recorder.entities] == ["SignOn", "Menu"]
+        assert PASSWORD not in recorder.model_yaml()
+    finally:
+        await recorder.close()
+
+
+async def test_resume_adds_to_a_captured_model_on_the_live_host(
+    host_3270: HostProcess, tmp_path: Path
+) -> None:
+    spec = dataclasses.replace(sample_model("demo3270").host, address="127.0.0.1", port=host_3270.port)
+    first = CaptureRecorder(spec, name="resumed", clock=fixed_clock)
+    await first.start()
+    try:
+        first.add_entity(first.propose_entity("SignOn"))
+        await first.type_text("ADA")
+        await first.press(Key.TAB)
+        await first.type_text(PASSWORD)
+        await first.press(Key.ENTER)
+        first.add_entity(first.propose_entity("Menu"), first.propose_operation("signon", "Menu"))
+        path = tmp_path / "resumed.yaml"
+        path.write_text(first.model_yaml())
+    finally:
+        await first.close()
+
+    again = CaptureRecorder(spec, resume=path)
+    await again.start()
+    try:
+        assert [e.name for e in again.entities] == ["SignOn", "Menu"]
+        assert again.current == "SignOn"  # the first screen is an entity of the resumed model
+        await again.type_text("ADA")
+        await again.press(Key.TAB)
+        await again.type_text(PASSWORD)
+        await again.press(Key.ENTER)
+        again.discard_pending()  # signing on again is no new operation: the next inputs start from here
+        assert again.current == "Menu"
+        await again.type_text("1")
+        await again.press(Key.ENTER)
+        again.add_entity(
+            again.propose_entity("CustomerForm"), again.propose_operation("open_form", "CustomerForm")
+        )
+        text = again.model_yaml()
+    finally:
+        await again.close()
+    model = load_model(text)
+    assert [e.name for e in model.entities] == ["SignOn", "Menu", "CustomerForm"]
+    menu = model.entity("Menu")
+    assert menu is not None and [op.name for op in menu.operations] == ["open_form"]
+    assert (
+        "# captured 2026-01-02 03:04:05 UTC from the screen: HGTEST  MAIN MENU" in text
+    )  # kept from the file
+    assert [str(r) for r in model.navigation.sign_on] == ["SignOn.signon"]
+    assert PASSWORD not in text

@@ -52,7 +52,8 @@ from hostgate.capture.proposals import (
     page_counter_rule,
     propose_rules,
 )
-from hostgate.capture.writer import Resumed, resume
+from hostgate.capture.writer import Resumed
+from hostgate.capture.writer import resume as read_model_file
 from hostgate.errors import (
     CaptureError,
     CaptureNothingToRecord,
@@ -93,13 +94,13 @@ class CaptureRecorder:
         spec: HostSpec,
         *,
         name: str = "captured",
-        resume_from: Path | Resumed | None = None,
+        resume: Path | Resumed | None = None,
         session: HostSession | None = None,
         keyboard_timeout: float = 5.0,
         answer_timeout: float = 30.0,
         clock: Callable[[], datetime] = _now,
     ) -> None:
-        resumed = resume(resume_from) if isinstance(resume_from, Path) else resume_from
+        resumed = read_model_file(resume) if isinstance(resume, Path) else resume
         if resumed is not None:
             _check_resumable(resumed.model, spec)
         self.spec = spec
@@ -152,6 +153,8 @@ class CaptureRecorder:
     async def start(self) -> Screen:
         await self._host.connect()
         self._screen = await self._settled(self._answer_timeout)
+        # Resuming: the first screen is usually an entity of the model already, and inputs start from it.
+        self._current = self._builder.recognize(self._screen)
         return self.screen
 
     async def _settled(self, timeout: float) -> Screen:
@@ -238,10 +241,10 @@ class CaptureRecorder:
         if self._block and key is Key.BACKSPACE and await self._erase_typed():
             return self.screen
         before = self.screen
+        await self._host.send_key(key)  # a key the host refuses (KeyNotSupported, ...) is not recorded
         self._pending.append(key)
         self._cursor = None
         self._typing_end = None
-        await self._host.send_key(key)
         if key.is_attention or not self._block:
             self._screen = await self._settled(self._answer_timeout)
         else:
@@ -286,9 +289,12 @@ class CaptureRecorder:
             return
 
     def discard_pending(self) -> None:
-        """Forget the inputs recorded since the last mark (added for the faces: "start this operation over")."""
+        """Forget the inputs recorded since the last mark (added for the faces: "start this operation over").
+        The next inputs start from the entity shown now when it is a captured one (navigating without
+        recording), else from the last marked one."""
         self._pending.clear()
         self._typing_end = None
+        self._current = self._builder.recognize(self.screen) or self._current
 
     # -- proposals ----------------------------------------------------------------------------------------
     def propose_entity(self, name: str) -> EntityDraft:

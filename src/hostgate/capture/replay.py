@@ -109,19 +109,19 @@ class _Walk:
                 return None, screen, "the host shows a screen no entity of the model recognises"
         except HostgateError as exc:
             return None, None, f"could not be driven: {exc}"
-        found = self.model.recognize(screen)
-        assert found is not None
-        if found.name not in op.destinations:
-            try:
-                screen = await host.wait_until(
-                    lambda s: (e := self.model.recognize(s)) is not None and e.name in op.destinations,
-                    UNEXPECTED_GRACE,
-                )
-                found = self.model.recognize(screen)
-                assert found is not None
-            except HostTimeout:
-                return found.name, screen, f"the host shows {found.name}"
-        return found.name, screen, ""
+        first = self.model.recognize(screen)
+        assert first is not None
+        if first.name in op.destinations:
+            return first.name, screen, ""
+        try:
+            screen = await host.wait_until(
+                lambda s: (e := self.model.recognize(s)) is not None and e.name in op.destinations,
+                UNEXPECTED_GRACE,
+            )
+        except HostTimeout:
+            return first.name, screen, f"the host shows {first.name}"
+        arrived = self.model.recognize(screen)
+        return (arrived.name if arrived is not None else None), screen, ""
 
     async def _vt_cursor_to(self, entity: Entity, row: int, col: int, end_col: int) -> None:
         """A VT host types where its cursor is: erase back to the field start, or Tab until it is there."""
@@ -151,13 +151,13 @@ class _Walk:
                     name, entity, op = step
                     ops.append((entity, op))
                 return ops[::-1]
-            entity = self.model.entity(name)
-            for op in entity.operations if entity is not None else ():
+            here = self.model.entity(name)
+            for op in here.operations if here is not None else ():
                 if (name, op.name) in self.broken:
                     continue
                 for dest in op.destinations:
-                    if dest not in came:
-                        came[dest] = (name, entity, op)  # type: ignore[assignment]
+                    if dest not in came and here is not None:
+                        came[dest] = (name, here, op)
                         queue.append(dest)
         return None
 
@@ -244,19 +244,32 @@ async def run_replay(
     path: Path,
     *,
     values: Mapping[str, str] | None = None,
-    address: str | None = None,
+    address: str | tuple[str, int] | None = None,
     port: int | None = None,
     timeout: float | None = None,
+    ask: Callable[[str], str] | None = None,
 ) -> ReplayReport:
     """``hostgate model capture --replay PATH``: load the model (ModelError HG-6001 as ``model check``), point
-    it at ``address``/``port`` when given, and :func:`replay` it."""
+    it at ``address`` (an address, or ``(address, port)``) / ``port`` when given, and :func:`replay` it.
+
+    A captured model keeps no secret: each hidden variable without a default that ``values`` lacks is asked
+    for with ``ask(name)`` (the CLI prompts without echo); without ``ask`` it is blank, and the sign-on
+    operation is then reported as not landing where the model says."""
     model = load_model(path)
     host = model.host
+    if isinstance(address, tuple):
+        port = address[1] if port is None else port
+        address = address[0]
     if address is not None:
         host = replace(host, address=address)
     if port is not None:
         host = replace(host, port=port)
-    return await replay(replace(model, host=host), values=values, timeout=timeout)
+    given = dict(values or {})
+    if ask is not None:
+        for v in model.variables:
+            if v.hidden and not v.default and v.name not in given:
+                given[v.name] = ask(v.name)
+    return await replay(replace(model, host=host), values=given, timeout=timeout)
 
 
 def format_report(report: ReplayReport, model: str = "the model") -> str:
