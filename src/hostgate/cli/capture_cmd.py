@@ -111,7 +111,7 @@ def write_model(path: Path, text: str) -> str:
 def _recorder(spec: HostSpec, name: str, resume: Path | None) -> FaceRecorder:
     from hostgate.capture.engine import CaptureRecorder
 
-    recorder: FaceRecorder = CaptureRecorder(spec, name=name, resume_from=resume)
+    recorder: FaceRecorder = CaptureRecorder(spec, name=name, resume=resume)
     return recorder
 
 
