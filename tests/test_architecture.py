@@ -126,6 +126,17 @@ LAZY: dict[tuple[str, str], str] = {
         "hostgate.cli.version_info",
     ): "the click-free --version answer, loaded only when --version is asked",
     ("cli/_lazy.py", "hostgate.cli.version_info"): "loaded only when --version is given to the click group",
+    # `hostgate model check/deploy/list` import cli/capture_cmd.py (a subcommand of `model`): the capture
+    # engine, its curses UI and replay load only when `model capture` runs (issue #22).
+    (
+        "cli/capture_cmd.py",
+        "hostgate.capture.engine",
+    ): "the capture engine loads only when `model capture` runs",
+    (
+        "cli/capture_cmd.py",
+        "hostgate.capture.tui",
+    ): "curses and the capture UI load only when a capture starts",
+    ("cli/capture_cmd.py", "hostgate.capture.replay"): "replay loads only for `model capture --replay`",
     (
         "cli/_lazy.py",
         "hostgate.errors",

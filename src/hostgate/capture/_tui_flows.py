@@ -26,6 +26,7 @@ from hostgate.capture import (
     ValueChoice,
     ValueKind,
 )
+from hostgate.capture._tui_view import key_from_name
 from hostgate.errors import HostgateError
 from hostgate.models import Key, Rule
 from hostgate.models.rules import CursorRule, RegexRule, Region, TextRule
@@ -438,8 +439,6 @@ def _row(prompter: Prompter, question: str, default: int, rows: int) -> int | No
 
 def _key(prompter: Prompter, question: str, default: str) -> Key | bool | None:
     """A key name, None for "none", False when cancelled."""
-    from hostgate.capture._tui_view import key_from_name
-
     while True:
         answer = prompter.ask(question, default)
         if answer is None:

@@ -27,7 +27,7 @@ from hostgate.errors import (
     TerminalTooSmall,
     UsageError,
 )
-from hostgate.models import HostSpec, HostType
+from hostgate.models import HostSpec, HostType, load_model
 from hostgate.models.host import DEFAULT_TERMINALS, KNOWN_TERMINALS, Terminal
 
 if TYPE_CHECKING:
@@ -158,8 +158,6 @@ def _capture(spec: HostSpec, out: Path, resume: Path | None, name: str) -> None:
 def _replay_values(model_path: Path, given: tuple[str, ...]) -> dict[str, str]:
     """--value NAME=VALUE pairs; a hidden variable with no default (a captured password) and no --value is
     asked for without echo when stdin is a terminal (never put a password on a command line: ps shows it)."""
-    from hostgate.models import load_model
-
     values: dict[str, str] = {}
     for item in given:
         name, sep, value = item.partition("=")
