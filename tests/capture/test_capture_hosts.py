@@ -6,6 +6,8 @@ cleanly — and that replay detects a changed host application."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +65,21 @@ async def _answers(model: Model) -> tuple[Records[Value], Records[Value], Record
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_captured_model_loads_and_keeps_no_password(kind: str, request: pytest.FixtureRequest) -> None:
+async def test_captured_model_loads_and_keeps_no_password(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     text = await _captured(kind, request.getfixturevalue(f"host_{kind}"))
     assert PASSWORD not in text
+    path = tmp_path / "captured.yaml"
+    path.write_text(text)
+    check = subprocess.run(
+        [sys.executable, "-m", "hostgate.cli.main", "model", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
     model = load_model(text)
     assert [e.name for e in model.entities] == ["SignOn", "Menu", "CustomerForm", "CustomerList"]
     password = model.variable("password")
