@@ -6,6 +6,8 @@ cleanly — and that replay detects a changed host application."""
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ import yaml
 
 from hostgate.capture.engine import CaptureRecorder
 from hostgate.capture.replay import format_report, replay
-from hostgate.errors import CaptureRulesClash, KeyNotSupported
+from hostgate.errors import CaptureRulesClash, KeyNotSupported, SignOnFailed
 from hostgate.hosts import open_session
 from hostgate.messages import Records
 from hostgate.models import Key, Model, Value, load_model
@@ -63,9 +65,21 @@ async def _answers(model: Model) -> tuple[Records[Value], Records[Value], Record
 
 
 @pytest.mark.parametrize("kind", KINDS)
-async def test_captured_model_loads_and_keeps_no_password(kind: str, request: pytest.FixtureRequest) -> None:
+async def test_captured_model_loads_and_keeps_no_password(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     text = await _captured(kind, request.getfixturevalue(f"host_{kind}"))
     assert PASSWORD not in text
+    path = tmp_path / "captured.yaml"
+    path.write_text(text)
+    check = subprocess.run(
+        [sys.executable, "-m", "hostgate.cli.main", "model", "check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
     model = load_model(text)
     assert [e.name for e in model.entities] == ["SignOn", "Menu", "CustomerForm", "CustomerList"]
     password = model.variable("password")
@@ -74,6 +88,8 @@ async def test_captured_model_loads_and_keeps_no_password(kind: str, request: py
     assert (nav.start, nav.home) == ("SignOn", "Menu")
     assert [str(r) for r in nav.sign_on] == ["SignOn.signon"]
     assert [str(r) for r in nav.sign_off] == ["Menu.signoff"]
+    signon = model.entity("SignOn")
+    assert signon is not None and signon.operations[0].destinations == ("Menu", "SignOn")
     assert "# captured 2026-01-02 03:04:05 UTC from the screen: HGTEST" in text
 
 
@@ -194,3 +210,10 @@ async def test_resume_adds_to_a_captured_model_on_the_live_host(
     )  # kept from the file
     assert [str(r) for r in model.navigation.sign_on] == ["SignOn.signon"]
     assert PASSWORD not in text
+
+
+async def test_a_refused_sign_on_is_sign_on_failed(host_3270: HostProcess) -> None:
+    model = load_model(await _captured("3270", host_3270))
+    session = ModelSession(model, open_session(model.host, keyboard_timeout=5.0), {"password": "WRONG"})
+    with pytest.raises(SignOnFailed, match="USER ID OR PASSWORD IS INCORRECT"):
+        await session.open()

@@ -413,12 +413,29 @@ class ModelBuilder:
 
     def model(self) -> Model:
         base = self._base
+        navigation = self.navigation()
+        entities = dict(self._entities)
+        if self._navigation is None:
+            # A refused sign-on stays on its screen: with it among the destinations the session runtime
+            # reports SignOnFailed (HG-6109) quoting the host's message, as the samples do, rather than
+            # UnexpectedEntity. Only for a proposed navigation; one that was set or resumed is kept as it is.
+            for ref in navigation.sign_on:
+                entity = entities[ref.entity]
+                entities[ref.entity] = dataclasses.replace(
+                    entity,
+                    operations=tuple(
+                        dataclasses.replace(op, destinations=(*op.destinations, ref.entity))
+                        if op.name == ref.operation and ref.entity not in op.destinations
+                        else op
+                        for op in entity.operations
+                    ),
+                )
         return Model(
             1,
             self.name,
             self.spec if base is None else base.host,
-            self.navigation(),
-            tuple(self._entities.values()),
+            navigation,
+            tuple(entities.values()),
             tuple(self._variables.values()),
             base.tables if base is not None else (),
             base.procedures if base is not None else (),
