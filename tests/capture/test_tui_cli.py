@@ -147,3 +147,24 @@ def test_replay_takes_no_out(tmp_path: Path) -> None:
     done = _run("--replay", str(SAMPLES / "demo3270.yaml"), "--out", "x.yaml", cwd=tmp_path)
     assert done.returncode == 2
     _refused(done, "HG-1003")
+
+
+@needs_tmux
+def test_a_failed_write_is_shown_and_the_capture_goes_on(host_3270: HostProcess, tmp_path: Path) -> None:
+    folder = tmp_path / "models"
+    folder.mkdir()
+    out = folder / "model.yaml"
+    argv = [*HOSTGATE, "model", "capture", "--host", f"127.0.0.1:{host_3270.port}", "--type", "3270"]
+    with Tmux([*argv, "--out", str(out)], cols=100, rows=30, cwd=tmp_path) as pane:
+        capture = Capture(pane)
+        pane.wait_for("screen:(new)")
+        capture.mark("SignOn")
+        folder.rmdir()  # the directory of --out vanishes while capturing
+        pane.send("C-w")
+        pane.wait_for("HG-6644: cannot write")
+        folder.mkdir()
+        pane.send("C-w")
+        pane.wait_for("wrote ")
+        pane.send("C-q")
+        pane.wait_for("EXIT STATUS 0")
+    assert [e.name for e in load_model(out).entities] == ["SignOn"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import curses
 import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -44,9 +45,11 @@ from hostgate.capture._tui_view import (
     status_line,
     too_small_lines,
 )
-from hostgate.errors import HostgateError
+from hostgate.cli.capture_cmd import parse_host, terminal_for, write_model
+from hostgate.errors import CaptureWriteFailed, HostAddressInvalid, HostgateError, UsageError
 from hostgate.hosts.base import Field, Screen
-from hostgate.models import Key, Rule
+from hostgate.models import HostType, Key, Rule
+from hostgate.models.host import Terminal
 from hostgate.models.rules import RegexRule, TextRule, all_match
 
 
@@ -294,3 +297,31 @@ def test_name_operation_waits_for_the_next_entity() -> None:
     mark_entity(rec, Script("Menu", "\n"), state)
     _, op = rec.added[-1]
     assert op is not None and op.name == "logon" and op.choices == (ValueChoice(ValueKind.LITERAL),)
+
+
+def test_host_and_terminal_options() -> None:
+    assert parse_host("127.0.0.1:3270") == ("127.0.0.1", 3270)
+    assert parse_host("[::1]:23") == ("::1", 23)
+    assert parse_host("host.example:992") == ("host.example", 992)
+    for bad in ("3270", ":23", "h:0", "h:65536", "::1:23", "[zz]:23", "h:x"):
+        with pytest.raises(HostAddressInvalid):
+            parse_host(bad)
+    assert terminal_for(HostType.TN3270, None, None) == Terminal("IBM-3278-2", 24, 80)
+    assert terminal_for(HostType.TN3270, "IBM-3278-5", None) == Terminal("IBM-3278-5", 27, 132)
+    assert terminal_for(HostType.VT, "xterm", "30x100") == Terminal("xterm", 30, 100)
+    with pytest.raises(UsageError, match="not a 5250 terminal"):
+        terminal_for(HostType.TN5250, "IBM-3278-2", None)
+    with pytest.raises(UsageError, match="--size is for VT"):
+        terminal_for(HostType.TN3270, None, "24x80")
+    with pytest.raises(UsageError, match="ROWSxCOLS"):
+        terminal_for(HostType.VT, None, "big")
+
+
+def test_write_model_is_whole_or_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "m.yaml"
+    out.write_text("before\n")
+    assert write_model(out, "after\n") == f"wrote {out}"
+    assert out.read_text() == "after\n"
+    with pytest.raises(CaptureWriteFailed, match="cannot write"):
+        write_model(tmp_path / "gone" / "m.yaml", "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.yaml"]  # no temporary file left behind
