@@ -168,3 +168,29 @@ def test_a_failed_write_is_shown_and_the_capture_goes_on(host_3270: HostProcess,
         pane.send("C-q")
         pane.wait_for("EXIT STATUS 0")
     assert [e.name for e in load_model(out).entities] == ["SignOn"]
+
+
+@needs_tmux
+def test_quit_on_a_too_small_terminal_asks_twice_before_discarding(
+    host_3270: HostProcess, tmp_path: Path
+) -> None:
+    out = tmp_path / "model.yaml"
+    argv = [*HOSTGATE, "model", "capture", "--host", f"127.0.0.1:{host_3270.port}", "--type", "3270"]
+    with Tmux([*argv, "--out", str(out)], cols=100, rows=30, cwd=tmp_path) as pane:
+        capture = Capture(pane)
+        pane.wait_for("screen:(new)")
+        capture.mark("SignOn")
+        pane.resize(70, 20)
+        pane.wait_for_words("enlarge the window to save them")
+        pane.send("C-q")
+        pane.wait_for_words("Ctrl-Q again discards them")
+        pane.resize(100, 30)  # back to a usable size: the capture is still there
+        pane.wait_for("screen:SignOn ")
+        pane.resize(70, 20)
+        pane.wait_for_words("enlarge the window to save them")
+        pane.send("C-q")
+        pane.wait_for_words("Ctrl-Q again discards them")
+        pane.send("C-q")
+        text = pane.wait_for("EXIT STATUS 0")
+    assert "nothing written" in text
+    assert not out.exists()

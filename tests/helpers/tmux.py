@@ -108,6 +108,10 @@ class Tmux:
             return self.wait_until(repr(pattern.pattern), lambda s: pattern.search(s) is not None, within)
         return self.wait_until(repr(text), lambda s: text in s, within)
 
+    def wait_for_words(self, text: str, within: float = 30.0) -> str:
+        """``text`` as words, wherever the program wrapped its lines."""
+        return self.wait_until(repr(text), lambda s: text in " ".join(s.split()), within)
+
     def close(self) -> None:
         subprocess.run(
             ["tmux", "-L", self.socket, "-f", "/dev/null", "kill-server"],

@@ -105,12 +105,12 @@ def needed_size(screen_rows: int, screen_cols: int) -> tuple[int, int]:
     return screen_rows + EXTRA_ROWS, screen_cols
 
 
-def too_small_lines(have: tuple[int, int], need: tuple[int, int], width: int) -> list[str]:
+def too_small_lines(have: tuple[int, int], need: tuple[int, int], width: int, note: str = "") -> list[str]:
     """The notice shown instead of the screen while the terminal is too small (wrapped to ``width``)."""
     text = (
         f"Terminal too small: {have[1]}x{have[0]} (columns x rows); the capture needs {need[1]}x{need[0]} "
         f"(the host screen {need[1]}x{need[0] - EXTRA_ROWS} + {EXTRA_ROWS} lines). Enlarge the window; "
-        "the session stays open. Ctrl-Q quits."
+        f"the session stays open. Ctrl-Q quits. {note}"
     )
     return textwrap.wrap(text, max(width, 10))
 

@@ -87,6 +87,7 @@ class CaptureTui:
         self._last_refresh = 0.0
         self._host_gone = False
         self._panel: tuple[str, Sequence[str]] | None = None
+        self._discard_armed = False
 
     # ---- curses plumbing -------------------------------------------------------------------------------
 
@@ -114,9 +115,14 @@ class CaptureTui:
                 after_escape = True
                 continue
             if self._too_small():
+                # Only Ctrl-Q works on the notice: at once when nothing is unsaved; else a second Ctrl-Q
+                # discards (saving needs the prompt line, which a too small terminal does not show).
                 if code == "\x11":
-                    return
+                    if not self.state.dirty or self._discard_armed:
+                        return
+                    self._discard_armed = True
                 continue
+            self._discard_armed = False
             action = decode_key(code, block_mode=self.block_mode, after_escape=after_escape)
             after_escape = False
             if action is None:
@@ -173,7 +179,14 @@ class CaptureTui:
         rows, cols = self._size()
         if self._too_small():
             need = (self.screen.rows + EXTRA_ROWS, self.screen.cols)
-            for y, line in enumerate(too_small_lines((rows, cols), need, cols)):
+            note = ""
+            if self.state.dirty:
+                note = (
+                    "Unsaved captures: Ctrl-Q again discards them."
+                    if self._discard_armed
+                    else "There are unsaved captures: enlarge the window to save them (Ctrl-W)."
+                )
+            for y, line in enumerate(too_small_lines((rows, cols), need, cols, note)):
                 self._put(y, 0, line)
             stdscr.refresh()
             return
