@@ -143,10 +143,22 @@ def test_replay_reports_and_fails_on_a_changed_host(host_3270: HostProcess, tmp_
     assert "Menu.open_list" in done.stdout and "Traceback" not in done.stderr
 
 
-def test_replay_takes_no_out(tmp_path: Path) -> None:
-    done = _run("--replay", str(SAMPLES / "demo3270.yaml"), "--out", "x.yaml", cwd=tmp_path)
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--replay", str(SAMPLES / "demo3270.yaml"), "--out", "x.yaml"], "takes no --out"),
+        (
+            ["--host", "127.0.0.1:23", "--type", "vt", "--out", "x.yaml", "--tls-ca-file", __file__],
+            "add --tls",
+        ),
+        (["--host", "127.0.0.1:23", "--out", "x.yaml"], "needs --type"),
+    ],
+)
+def test_options_that_do_not_fit_together(args: list[str], says: str, tmp_path: Path) -> None:
+    done = _run(*args, cwd=tmp_path)
     assert done.returncode == 2
     _refused(done, "HG-1003")
+    assert says in done.stderr
 
 
 @needs_tmux

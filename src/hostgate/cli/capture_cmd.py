@@ -199,6 +199,11 @@ def _replay(model_path: Path, host: str | None, given: tuple[str, ...]) -> int:
 )
 @click.option("--size", metavar="ROWSxCOLS", help="VT hosts only: the screen size to claim (default 24x80).")
 @click.option("--tls", is_flag=True, help="Connect with TLS (the host's certificate is verified).")
+@click.option(
+    "--tls-ca-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="With --tls: PEM CA certificates to verify the host with instead of the system's (5250 and VT).",
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="The model file to write.")
 @click.option(
     "--resume",
@@ -226,6 +231,7 @@ def capture(
     terminal: str | None,
     size: str | None,
     tls: bool,
+    tls_ca_file: Path | None,
     out: Path | None,
     resume: Path | None,
     replay: Path | None,
@@ -238,6 +244,8 @@ def capture(
     keys (docs/models.md, "Capturing a model"). Needs a terminal at least the host screen + 3 lines high
     (27x80 for a 24x80 host). With --replay MODEL: walk every operation of MODEL against its host instead and
     report the ones that no longer land where the model says (exit 1 when any is found)."""
+    if tls_ca_file is not None and not tls:
+        raise UsageError("--tls-ca-file is for a TLS connection: add --tls")
     if replay is not None:
         if out is not None or resume is not None:
             raise UsageError("--replay checks an existing model: it takes no --out or --resume")
@@ -259,6 +267,7 @@ def capture(
         port=port,
         terminal=term,
         tls=tls,
+        tls_ca_file=str(tls_ca_file) if tls_ca_file is not None else "",
         encoding="utf8" if host_type is HostType.VT else "cp037",
     )
     _check_terminal(term)
