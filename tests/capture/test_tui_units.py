@@ -46,7 +46,7 @@ from hostgate.capture._tui_view import (
     too_small_lines,
 )
 from hostgate.cli.capture_cmd import parse_host, terminal_for, write_model
-from hostgate.errors import CaptureWriteFailed, HostAddressInvalid, HostgateError, UsageError
+from hostgate.errors import CaptureRulesClash, CaptureWriteFailed, HostAddressInvalid, UsageError
 from hostgate.hosts.base import Field, Screen
 from hostgate.models import HostType, Key, Rule
 from hostgate.models.host import Terminal
@@ -66,10 +66,6 @@ SIGNON_FIELDS = (
     Field(10, 34, 8, protected=False),
     Field(12, 34, 8, protected=False, hidden=True),
 )
-
-
-class Refused(HostgateError):
-    code = "HG-6699"
 
 
 class FakeRecorder:
@@ -128,7 +124,7 @@ class FakeRecorder:
 
     def add_entity(self, draft: EntityDraft, operation: OperationDraft | None = None) -> None:
         if self.check_rules(draft.rules, name=draft.name).also_matches:
-            raise Refused("rules match another entity")
+            raise CaptureRulesClash("rules match another entity")
         self.entities.append(draft)
         self.added.append((draft, operation))
         self.current = draft.name
@@ -250,7 +246,7 @@ def test_clashing_rules_are_shown_and_fixed_before_accepting() -> None:
     message = mark_entity(rec, script, state)
     assert message == "entity Other captured"
     assert any("also match: SignOn" in line for line in script.panels[0])
-    assert any("HG-6699" in line for line in script.panels[1])
+    assert any("HG-6601" in line for line in script.panels[1])
     assert rec.entities[-1].rules == (TextRule("SECOND", 2),)
 
 
