@@ -45,6 +45,7 @@ class Tmux:
         env: dict[str, str] | None = None,
     ) -> None:
         self.socket = f"hostgate-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._socket_path: Path | None = None
         # The pane's shell runs the program, then records its exit status and stays, so a test can read the
         # last screen and the status after the program ended.
         command = f'{shlex.join(argv)}; echo "EXIT STATUS $?"; sleep 600'
@@ -63,6 +64,7 @@ class Tmux:
             env=environment,
         )
         self._run("set-option", "-g", "escape-time", "0")
+        self._socket_path = Path(self._run("display-message", "-p", "#{socket_path}").strip())
 
     def _run(self, *args: str, env: dict[str, str] | None = None) -> str:
         done = subprocess.run(
@@ -119,6 +121,9 @@ class Tmux:
             timeout=30,
             check=False,
         )
+        # tmux leaves the socket file behind after kill-server: remove ours, so runs do not pile them up.
+        if self._socket_path is not None:
+            self._socket_path.unlink(missing_ok=True)
 
     def __enter__(self) -> Self:
         return self
