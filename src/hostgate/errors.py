@@ -42,6 +42,7 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   └── LoginFileUnsafe        HG-3245  the stored CLI login cannot be read or is open to other users
     │   ├── CsrfRefused            HG-3300  a console form or change arrived without this console session's CSRF token
     │   ├── ConsoleLoginRequired   HG-3301  (an AuthenticationFailed) no console session, or it expired or was logged out
+    │   ├── ConsoleSessionIdle     HG-3360  (a ConsoleLoginRequired) the console session ended after its idle timeout
     │   ├── DirectoryConfigInvalid HG-3100  an LDAP directory setting is malformed (names the field)
     │   ├── DirectoryUnavailable   HG-3101  no directory could decide about the user (lists each one's fault)
     │   ├── DirectoryUserAmbiguous HG-3102  (an AuthenticationFailed) the user search matched several entries
@@ -162,6 +163,7 @@ __all__ = [
     "Conflict",
     "ConnectError",
     "ConsoleLoginRequired",
+    "ConsoleSessionIdle",
     "CsrfRefused",
     "CurrentPasswordWrong",
     "DataDirError",
@@ -574,6 +576,14 @@ class ConsoleLoginRequired(AuthenticationFailed):
     code = "HG-3301"
     hint = "Log in to the console again (/console/login)."
     http_status = 401
+
+
+class ConsoleSessionIdle(ConsoleLoginRequired):
+    """A console session that saw no activity for its idle timeout (``[console] idle_timeout``): it ended on
+    every member. HTML pages redirect to the login page, as for any ended session."""
+
+    code = "HG-3360"
+    hint = "Log in to the console again (/console/login); the idle timeout is [console] idle_timeout."
 
 
 class DirectoryConfigInvalid(SecurityError):
