@@ -24,6 +24,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hostgate.console import pages
+from hostgate.console.pools_page import pools_routes
+from hostgate.console.services_page import services_routes
 from hostgate.console.sessions import SESSION_TTL, ConsoleSessions, check_csrf
 from hostgate.console.web import (
     COOKIE,
@@ -196,6 +198,8 @@ def console_routes(
         act(pages.add_grant, "add-grant", pages.security_page, "security"),
         act(pages.remove_grant, "remove-grant", pages.security_page, "security"),
         Route("/audit", views.page(pages.audit_page), methods=["GET"]),
+        *pools_routes(views),
+        *services_routes(views),
         Mount("/static", app=send_with_headers(static)),
     ]
 

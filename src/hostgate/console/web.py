@@ -112,6 +112,14 @@ class FormError:
     code: str
     message: str
     hint: str
+    # (field, why) of each problem, when the error names them (InvalidPoolDefinition): shown next to each field
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def about(self, form: str, name: str) -> str:
+        """Why field ``name`` of ``form`` was refused ("" when it was not)."""
+        if self.form != form:
+            return ""
+        return "; ".join(why for where, why in self.fields if where == name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,7 +338,8 @@ class Views:
             except HostgateError as exc:
                 self._audit_refusal(ctx, f"{back_path}/{form}", exc)
                 payload = payload_of(exc)
-                ctx.error = FormError(form, payload["code"], payload["message"], payload["hint"])
+                problems = tuple(getattr(exc, "problems", ()))
+                ctx.error = FormError(form, payload["code"], payload["message"], payload["hint"], problems)
                 if wants_json(request):
                     return security_headers(JSONResponse(payload, status_code=exc.http_status))
                 try:
