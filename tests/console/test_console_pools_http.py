@@ -17,10 +17,12 @@ import pytest
 
 from hostgate import pki
 from hostgate.config.plugin_cfg import PLUGIN_CFG
+from hostgate.console.services_page import PLUGIN_CFG as CONSOLE_PLUGIN_CFG
 from hostgate.management.deployments import DeploymentRecord, deployment_key
 from hostgate.management.pool_records import POOLS_PREFIX
 from hostgate.management.routing import Heartbeat, PoolFigures
 from hostgate.pool_schedule import Rule, Schedule, Sizes, effective
+from hostgate.webservices import WS_PREFIX
 from tests.console.test_console_http import client, log_in
 from tests.helpers.inprocess import ADMIN, PASSWORD, InProcessMember, start_member
 
@@ -205,6 +207,7 @@ async def test_a_user_login_reads_both_pages_and_cannot_change_a_pool(member: In
 
 
 async def test_web_services_page_lists_deployed_models_with_their_links(member: InProcessMember) -> None:
+    assert WS_PREFIX == "/ws"  # the console names the layout again (it may not import webservices)
     record = DeploymentRecord("s1", "orders", "d1", "admin", 1.0, "m1")
     await member.store.put(deployment_key("s1", "orders"), record.encode())
     assert await member.cache.wait_until(lambda: bool(member.service.deployments.list()), 5.0)
@@ -222,24 +225,30 @@ async def test_web_services_page_lists_deployed_models_with_their_links(member: 
                 "openapi": "/ws/v1/models/orders/openapi.json",
                 "wsdl": "/ws/soap/orders?wsdl",
                 "rest": "/ws/v1/models/orders/procedures/",
-                "problem": "",
             }
         ]
         assert twin["plugin_cfg"]["download"] == ""
         html = (await c.get("/console/webservices")).text
         assert 'href="/ws/explorer"' in html and 'href="/ws/soap/orders?wsdl"' in html
-        assert "plugin-cfg.xml" not in html
+        assert "Download this member" not in html
         assert (await c.get("/console/webservices/plugin-cfg.xml")).json()["code"] == "HG-3361"
+        assert CONSOLE_PLUGIN_CFG == PLUGIN_CFG  # named again in the console (it may not import config)
         cfg = member.settings.data_dir / PLUGIN_CFG
         cfg.parent.mkdir(parents=True, exist_ok=True)
         cfg.write_text('<plugin-cfg><entry key="serverName">vhi-prod-sea:9440</entry></plugin-cfg>')
         twin = (await c.get("/console/webservices.json")).json()["page"]
         assert twin["plugin_cfg"]["download"] == "/console/webservices/plugin-cfg.xml"
-        assert twin["plugin_cfg"]["server_name"] == "vhi-prod-sea:9440"
         got = await c.get("/console/webservices/plugin-cfg.xml")
         assert got.status_code == 200 and got.headers["content-type"].startswith("application/xml")
         assert got.headers["content-disposition"] == 'attachment; filename="plugin-cfg.xml"'
         assert b"vhi-prod-sea:9440" in got.content
+        # A member with model files publishes those instead of the deployed models (webservices/wiring.py).
+        files = member.settings.data_dir / "webservices" / "models"
+        files.mkdir(parents=True)
+        (files / "ledger.yaml").write_text("name: ledger\n")
+        twin = (await c.get("/console/webservices.json")).json()["page"]
+        assert twin["source"] == "model files"
+        assert [(s["model"], s["wsdl"]) for s in twin["services"]] == [("ledger", "/ws/soap/ledger?wsdl")]
     async with client(member.service) as anonymous:
         assert (await anonymous.get("/console/webservices/plugin-cfg.xml")).status_code == 401
         page = await anonymous.get("/console/webservices")

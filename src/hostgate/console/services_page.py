@@ -4,7 +4,10 @@ links to the Web Services Explorer, each model's REST OpenAPI document and SOAP 
 
 Every member serves the web services at ``/ws`` (webservices/member.py): the deployed models (the deployment
 records the catalog lists, webservices/catalog.py), or the model files in ``DATA_DIR/webservices/models`` when
-there are any (webservices/wiring.py), so this page reads the same two sources. A login sees the models it may
+there are any (webservices/wiring.py), so this page reads the same two sources. The console may not import the
+web-service layer or config (tests/test_architecture.py), so the ``/ws`` URL layout (webservices/__init__.py, a
+contract) and the two file locations are named here again; a model file is listed by its file name, which
+``hostgate model deploy`` makes the model's name. A login sees the models it may
 use (the User profile on the model or on a domain of a server serving it, or cluster-wide), as the catalog
 shows a caller only those. The links are this member's own ``/ws`` URLs: the alias reaches any member, and
 each serves the same services.
@@ -19,17 +22,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from hostgate.config.plugin_cfg import PLUGIN_CFG, parse_plugin_cfg
 from hostgate.console.web import COOKIE, Ctx, Page, Views, security_headers
-from hostgate.errors import ConsoleFileMissing, ConsoleLoginRequired, HostgateError, NotAuthorized
+from hostgate.errors import ConsoleFileMissing, ConsoleLoginRequired, NotAuthorized
 from hostgate.management.access import Profile
-from hostgate.models import load_model
-from hostgate.webservices import WS_PREFIX
-from hostgate.webservices.wiring import model_files
 
 __all__ = ["services_page", "services_routes"]
 
 PLUGIN_CFG_URL = "/console/webservices/plugin-cfg.xml"
+WS_PREFIX = "/ws"  # webservices.WS_PREFIX
+PLUGIN_CFG = Path("webservices") / "plugin-cfg.xml"  # config/plugin_cfg.py: PLUGIN_CFG
+MODEL_FILES = Path("webservices") / "models"  # webservices/wiring.py: model_files()
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,15 +44,12 @@ class Service:
     openapi: str
     wsdl: str
     rest: str  # the base of its procedures' REST URLs
-    problem: str = ""  # a model file that does not load
 
 
 @dataclass(frozen=True, slots=True)
 class PluginCfg:
     download: str  # "" when this member has none
-    server_name: str
-    domain: str
-    problem: str
+    file: str  # where it is in the member's data directory
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,33 +97,17 @@ def _from_cluster(ctx: Ctx) -> list[Service]:
 
 
 def _from_files(ctx: Ctx, files: list[Path]) -> list[Service]:
-    found = []
-    for path in files:
-        try:
-            model = load_model(path).name
-        except HostgateError as exc:
-            found.append(Service(path.stem, (), (), False, "", "", "", "", problem=str(exc)))
-            continue
-        if _may_use(ctx, model, ()):
-            found.append(Service(model, (), (), False, **_links(model)))
-    return found
+    return [Service(p.stem, (), (), False, **_links(p.stem)) for p in files if _may_use(ctx, p.stem, ())]
 
 
 def _plugin_cfg(ctx: Ctx) -> PluginCfg:
-    path = ctx.service.settings.data_dir / PLUGIN_CFG
-    if not path.is_file():
-        return PluginCfg("", "", "", "")
-    try:
-        value = parse_plugin_cfg(path.read_bytes(), str(PLUGIN_CFG))
-    except HostgateError as exc:
-        return PluginCfg(PLUGIN_CFG_URL, "", "", str(exc))
-    except OSError as exc:
-        return PluginCfg("", "", "", f"cannot read {PLUGIN_CFG}: {exc.strerror}")
-    return PluginCfg(PLUGIN_CFG_URL, value.server_name, value.domain, "")
+    if not (ctx.service.settings.data_dir / PLUGIN_CFG).is_file():
+        return PluginCfg("", str(PLUGIN_CFG))
+    return PluginCfg(PLUGIN_CFG_URL, str(PLUGIN_CFG))
 
 
 async def services_page(ctx: Ctx) -> Page:
-    files = model_files(ctx.service.settings.data_dir)
+    files = sorted((ctx.service.settings.data_dir / MODEL_FILES).glob("*.yaml"))
     services = _from_files(ctx, files) if files else _from_cluster(ctx)
     data = WebServices(
         "model files" if files else "cluster",
