@@ -21,8 +21,10 @@ activity (``[console] idle_timeout``, kept in the record at login so every membe
 idle timeout slides: :meth:`ConsoleSessions.touch` records the last activity in the session's record, so activity
 on any member counts on every member. Touching writes only when the recorded time is older than a tenth of the
 timeout (at most a minute): not a write per navigation, at the price of a session ending up to that much early.
-The console's polling (the status bar, a live page's refresh) does not touch (console/web.py). Every request also re-checks the user: a local account that was removed or whose password
-changed (its hash differs from the one at login) ends its sessions; the profile (Administrator, Developer,
+The console's polling (the status bar, a live page's refresh) does not touch (console/web.py).
+
+Every request also re-checks the user: a local account that was removed or whose password changed (its hash
+differs from the one at login) ends its sessions; the profile (Administrator, Developer,
 User) is evaluated from the grants on every request, so a revoked grant applies at once. Each session carries
 its own CSRF token (synchronizer token pattern, OWASP CSRF cheat sheet), compared in constant time.
 A login needs the store's majority (one write); a session already made keeps working without one.
