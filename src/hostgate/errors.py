@@ -42,6 +42,8 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   └── LoginFileUnsafe        HG-3245  the stored CLI login cannot be read or is open to other users
     │   ├── CsrfRefused            HG-3300  a console form or change arrived without this console session's CSRF token
     │   ├── ConsoleLoginRequired   HG-3301  (an AuthenticationFailed) no console session, or it expired or was logged out
+    │   ├── ConsoleSessionIdle     HG-3360  (a ConsoleLoginRequired) the console session ended after its idle timeout
+    │   ├── ConsoleFileMissing     HG-3361  a file the console offers (plugin-cfg.xml) is not on the member that answered
     │   ├── DirectoryConfigInvalid HG-3100  an LDAP directory setting is malformed (names the field)
     │   ├── DirectoryUnavailable   HG-3101  no directory could decide about the user (lists each one's fault)
     │   ├── DirectoryUserAmbiguous HG-3102  (an AuthenticationFailed) the user search matched several entries
@@ -175,7 +177,9 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "ConnectError",
+    "ConsoleFileMissing",
     "ConsoleLoginRequired",
+    "ConsoleSessionIdle",
     "CsrfRefused",
     "CurrentPasswordWrong",
     "DataDirError",
@@ -593,6 +597,23 @@ class ConsoleLoginRequired(AuthenticationFailed):
     http_status = 401
 
 
+class ConsoleSessionIdle(ConsoleLoginRequired):
+    """A console session that saw no activity for its idle timeout (``[console] idle_timeout``): it ended on
+    every member. HTML pages redirect to the login page, as for any ended session."""
+
+    code = "HG-3360"
+    hint = "Log in to the console again (/console/login); the idle timeout is [console] idle_timeout."
+
+
+class ConsoleFileMissing(SecurityError):
+    """A file the console offers to download (this member's ``webservices/plugin-cfg.xml``) is not there: the
+    page that linked it was served by another member, or the file was removed since."""
+
+    code = "HG-3361"
+    hint = "Open the Web services page again: it links the file only when the member serving it has one."
+    http_status = 404
+
+
 class DirectoryConfigInvalid(SecurityError):
     """An LDAP / Active Directory provider setting is malformed; the message names ``ldap.directories[i].field``."""
 
@@ -1007,6 +1028,12 @@ class InvalidPoolDefinition(PoolError):
     code = "HG-4331"
     hint = "Correct each named field and send the whole definition again; nothing of it was stored."
     http_status = 400
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, problems: tuple[tuple[str, str], ...] = ()
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = problems  # (field, why) of each: a console form shows each next to its field
 
 
 class PoolAlreadyDefined(PoolError):

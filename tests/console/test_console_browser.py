@@ -154,6 +154,8 @@ def test_every_page_is_accessible(admin_page: Page, lab: Installation) -> None:
         ("/console/domains", "domains"),
         ("/console/security", "security"),
         ("/console/audit", "audit"),
+        ("/console/pools", "pools-empty"),
+        ("/console/webservices", "webservices-empty"),
         # Not the alias check: the member would look the test's alias up with the system resolver (the name is
         # only in the browser's private hosts file), which may ask a DNS server off this machine.
         # tests/console/test_console_http.py renders it against a hosts file.

@@ -29,6 +29,7 @@ __all__ = [
     "LOG_FORMATS",
     "LOG_LEVELS",
     "AuditSettings",
+    "ConsoleSettings",
     "EtcdSettings",
     "LogSettings",
     "MetricsSettings",
@@ -189,6 +190,16 @@ class MetricsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """The web console at ``/console`` (docs/configuration.md, [console]; console/sessions.py)."""
+
+    # Seconds without activity (a page or a change; not the status bar's or a live page's polling) after which
+    # a console login ends on every member. Sliding: each activity starts it again. 0: no idle timeout (the
+    # 8-hour absolute limit still applies).
+    idle_timeout: float = 1800.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole configuration of one server: a frozen value, read once at start (restart to change it).
 
@@ -209,6 +220,7 @@ class Settings:
     audit: AuditSettings = field(default_factory=AuditSettings)
     log: LogSettings = field(default_factory=LogSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def is_management(self) -> bool:
@@ -256,6 +268,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "audit": AuditSettings,
     "log": LogSettings,
     "metrics": MetricsSettings,
+    "console": ConsoleSettings,
 }
 
 
@@ -424,6 +437,11 @@ def settings_from_mapping(
         raise ConfigError(
             f"metrics.leader_interval in {source}: {metrics.leader_interval!r} is outside 0.1-3600"
         )
+    console: ConsoleSettings = parts["console"]
+    if not 0 <= console.idle_timeout <= 8 * 3600:  # `not` also refuses NaN; 8 h: the absolute session limit
+        raise ConfigError(
+            f"console.idle_timeout in {source}: {console.idle_timeout!r} is outside 0-28800 (seconds)"
+        )
     return Settings(
         data_dir=data_dir,
         server=server,
@@ -436,6 +454,7 @@ def settings_from_mapping(
         audit=audit,
         log=log_settings,
         metrics=metrics,
+        console=console,
     )
 
 

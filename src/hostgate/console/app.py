@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 
@@ -22,6 +24,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hostgate.console import pages
+from hostgate.console.pools_page import pools_routes
+from hostgate.console.services_page import services_routes
 from hostgate.console.sessions import SESSION_TTL, ConsoleSessions, check_csrf
 from hostgate.console.web import (
     COOKIE,
@@ -77,8 +81,11 @@ def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
     response.set_cookie(name, value, max_age=max_age, path="/", secure=True, httponly=True, samesite="strict")
 
 
-def console_routes(service: ManagementService, guard: LoginGuard) -> list[BaseRoute]:
-    sessions = ConsoleSessions(service)
+def console_routes(
+    service: ManagementService, guard: LoginGuard, *, clock: Callable[[], float] = time.time
+) -> list[BaseRoute]:
+    """``clock``: wall time of the console's sessions (expiry, idle timeout); tests drive it."""
+    sessions = ConsoleSessions(service, clock=clock)
     views = Views(service, sessions, _environment())
 
     def login_form(
@@ -174,7 +181,7 @@ def console_routes(service: ManagementService, guard: LoginGuard) -> list[BaseRo
         Route("/login", login_get, methods=["GET"]),
         Route("/login", login_post, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
-        Route("/status", views.page(pages.status_page), methods=["GET"]),
+        Route("/status", views.page(pages.status_page, activity=False), methods=["GET"]),
         Route("/overview", views.page(pages.overview_page), methods=["GET"]),
         Route("/cluster", views.page(pages.cluster_page), methods=["GET"]),
         Route("/cluster/alias", views.page(pages.alias_page), methods=["GET"]),
@@ -191,13 +198,17 @@ def console_routes(service: ManagementService, guard: LoginGuard) -> list[BaseRo
         act(pages.add_grant, "add-grant", pages.security_page, "security"),
         act(pages.remove_grant, "remove-grant", pages.security_page, "security"),
         Route("/audit", views.page(pages.audit_page), methods=["GET"]),
+        *pools_routes(views),
+        *services_routes(views),
         Mount("/static", app=send_with_headers(static)),
     ]
 
 
-def mount_console(app: Starlette, service: ManagementService, guard: LoginGuard) -> None:
+def mount_console(
+    app: Starlette, service: ManagementService, guard: LoginGuard, *, clock: Callable[[], float] = time.time
+) -> None:
     """Serve the console at ``/console`` of ``app`` (a member's JSON API app, whose error boundary, identity
     headers and login guard it shares)."""
     app.router.routes.append(
-        Mount("/console", app=JsonSuffix(Starlette(routes=console_routes(service, guard))))
+        Mount("/console", app=JsonSuffix(Starlette(routes=console_routes(service, guard, clock=clock))))
     )

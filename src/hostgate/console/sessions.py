@@ -16,9 +16,15 @@ holds in memory (management/cache.py), so:
 Rejected: a token signed with a cluster key (no write per login) needs a revocation list in the store for
 logout anyway, and a leaked key would sign sessions for anyone.
 
-A session ends ``SESSION_TTL`` after login (absolute, no sliding renewal: renewing would write on every
-navigation). Every request also re-checks the user: a local account that was removed or whose password
-changed (its hash differs from the one at login) ends its sessions; the profile (Administrator, Developer,
+A session ends ``SESSION_TTL`` after login (absolute), or earlier after ``idle_timeout`` seconds without
+activity (``[console] idle_timeout``, kept in the record at login so every member applies the same one). The
+idle timeout slides: :meth:`ConsoleSessions.touch` records the last activity in the session's record, so activity
+on any member counts on every member. Touching writes only when the recorded time is older than a tenth of the
+timeout (at most a minute): not a write per navigation, at the price of a session ending up to that much early.
+The console's polling (the status bar, a live page's refresh) does not touch (console/web.py).
+
+Every request also re-checks the user: a local account that was removed or whose password changed (its hash
+differs from the one at login) ends its sessions; the profile (Administrator, Developer,
 User) is evaluated from the grants on every request, so a revoked grant applies at once. Each session carries
 its own CSRF token (synchronizer token pattern, OWASP CSRF cheat sheet), compared in constant time.
 A login needs the store's majority (one write); a session already made keeps working without one.
@@ -27,8 +33,10 @@ A login needs the store's majority (one write); a session already made keeps wor
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Callable
@@ -36,7 +44,14 @@ from dataclasses import dataclass
 
 import msgspec
 
-from hostgate.errors import CompareFailed, ConsoleLoginRequired, CsrfRefused, StoreCorrupt
+from hostgate.errors import (
+    CompareFailed,
+    ConsoleLoginRequired,
+    ConsoleSessionIdle,
+    CsrfRefused,
+    HostgateError,
+    StoreCorrupt,
+)
 from hostgate.management.records import PREFIX, UserRecord, user_key
 from hostgate.management.security import Principal
 from hostgate.management.service import ManagementService
@@ -53,6 +68,17 @@ __all__ = [
 SESSIONS_PREFIX = PREFIX + "console/sessions/"
 SESSION_TTL = 8 * 3600.0  # a working day; then log in again
 _PRUNE_BATCH = 50  # expired records deleted per login (bounded work; every login prunes a few)
+_TOUCH_MAX = 60.0  # seconds: the coarsest step of the recorded last activity (see the module doc)
+
+
+def _granularity(idle_timeout: float) -> float:
+    return min(_TOUCH_MAX, idle_timeout / 10)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 120:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} seconds"
 
 
 def _key(token: str) -> str:
@@ -75,6 +101,19 @@ class ConsoleSession:
     credential: str = ""  # credential_of(the local account) at login; "" for a directory user
     groups: tuple[str, ...] = ()
     group_dns: tuple[str, ...] = ()
+    # The idle timeout in force for this session (seconds; 0: none) and the last recorded activity (Unix time).
+    # Defaults keep records written before the idle timeout readable (no idle timeout for those).
+    idle_timeout: float = 0.0
+    last_active: float = 0.0
+
+    def idle_until(self) -> float:
+        """When the session ends for want of activity (``inf``: never)."""
+        if self.idle_timeout <= 0:
+            return math.inf
+        return max(self.last_active, self.created_at) + self.idle_timeout
+
+    def ends_at(self) -> float:
+        return min(self.expires_at, self.idle_until())
 
     def encode(self) -> bytes:
         return msgspec.json.encode(self)
@@ -104,6 +143,7 @@ class ConsoleSessions:
         service: ManagementService,
         *,
         ttl: float = SESSION_TTL,
+        idle_timeout: float | None = None,
         clock: Callable[[], float] = time.time,
         visibility_timeout: float = 5.0,
     ) -> None:
@@ -112,6 +152,7 @@ class ConsoleSessions:
         self._auth = service.auth
         self._member = service.member_name
         self._ttl = ttl
+        self._idle = service.settings.console.idle_timeout if idle_timeout is None else idle_timeout
         self._clock = clock
         self._visibility_timeout = visibility_timeout
 
@@ -129,6 +170,8 @@ class ConsoleSessions:
             credential=credential_of(local),
             groups=principal.groups,
             group_dns=principal.group_dns,
+            idle_timeout=self._idle,
+            last_active=now,
         )
         await self._prune(now)
         revision = await self._store.compare_and_set(_key(token), session.encode(), 0)
@@ -146,8 +189,13 @@ class ConsoleSessions:
             raise ConsoleLoginRequired(
                 "your console session has ended (logged out, or unknown to the cluster)"
             )
-        if self._clock() >= session.expires_at:
+        now = self._clock()
+        if now >= session.expires_at:
             raise ConsoleLoginRequired("your console session has expired")
+        if now >= session.idle_until():
+            raise ConsoleSessionIdle(
+                f"your console session ended after {_duration(session.idle_timeout)} without activity"
+            )
         if session.credential:
             local = self._cache.decode(user_key(session.user), UserRecord.decode)
             if local is None or not hmac.compare_digest(credential_of(local), session.credential):
@@ -155,6 +203,27 @@ class ConsoleSessions:
                     f"the account {session.user!r} was removed or its password changed since you logged in"
                 )
         return session, self._auth.principal(session.user, session.groups, session.group_dns)
+
+    async def touch(self, token: str, session: ConsoleSession) -> None:
+        """Record activity of ``session`` (found by :meth:`find` for ``token``): the idle timeout starts again
+        on every member. Writes only when the recorded time is older than the granularity (module doc); a store
+        without a majority or a concurrent change (another member's touch, a logout) leaves it as it is: the
+        page is still served."""
+        if session.idle_timeout <= 0:
+            return
+        now = self._clock()
+        if now - session.last_active < _granularity(session.idle_timeout):
+            return
+        key = _key(token)
+        with contextlib.suppress(HostgateError):
+            kv = await self._store.get(key)
+            if kv is None:
+                return  # logged out meanwhile: never write it back
+            stored = ConsoleSession.decode(key, kv.value)
+            if now - stored.last_active < _granularity(stored.idle_timeout):
+                return
+            fresh = dataclasses.replace(stored, last_active=now)
+            await self._store.compare_and_set(key, fresh.encode(), kv.mod_revision)
 
     async def end(self, token: str | None) -> bool:
         """Log out: delete the session's record (every member's copy drops it). False if there was none."""
@@ -176,7 +245,7 @@ class ConsoleSessions:
         return sum(
             1
             for key, _ in self._cache.items(SESSIONS_PREFIX)
-            if (s := self._cache.decode(key, ConsoleSession.decode)) is not None and s.expires_at > now
+            if (s := self._cache.decode(key, ConsoleSession.decode)) is not None and s.ends_at() > now
         )
 
     async def _prune(self, now: float) -> None:
@@ -184,7 +253,7 @@ class ConsoleSessions:
         expired = [
             key
             for key, _ in self._cache.items(SESSIONS_PREFIX)
-            if (s := self._cache.decode(key, ConsoleSession.decode)) is not None and s.expires_at <= now
+            if (s := self._cache.decode(key, ConsoleSession.decode)) is not None and s.ends_at() <= now
         ]
         for key in expired[:_PRUNE_BATCH]:
             kv = await self._store.get(key)

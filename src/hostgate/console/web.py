@@ -54,6 +54,9 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+# Sent by console.js with its own polling (a live page's refresh): not a person's activity, so it does not slide
+# the idle timeout (console/sessions.py); the status bar's poll is the status page, which never does.
+POLL_HEADER = "x-hostgate-poll"
 _FORM_LIMIT = 64 * 1024
 _JSON_KEY = "hostgate.console.json"
 
@@ -109,6 +112,14 @@ class FormError:
     code: str
     message: str
     hint: str
+    # (field, why) of each problem, when the error names them (InvalidPoolDefinition): shown next to each field
+    fields: tuple[tuple[str, str], ...] = ()
+
+    def about(self, form: str, name: str) -> str:
+        """Why field ``name`` of ``form`` was refused ("" when it was not)."""
+        if self.form != form:
+            return ""
+        return "; ".join(why for where, why in self.fields if where == name)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +288,14 @@ class Views:
     def _session(self, request: Request) -> tuple[ConsoleSession, Principal]:
         return self.sessions.find(request.cookies.get(COOKIE))
 
-    def page(self, view: PageView) -> Callable[[Request], Awaitable[Response]]:
-        """A GET page that needs a login."""
+    async def _activity(self, request: Request, session: ConsoleSession) -> None:
+        """A person used the console: the idle timeout starts again (not for the console's own polling)."""
+        if not request.headers.get(POLL_HEADER):
+            await self.sessions.touch(request.cookies.get(COOKIE) or "", session)
+
+    def page(self, view: PageView, *, activity: bool = True) -> Callable[[Request], Awaitable[Response]]:
+        """A GET page that needs a login. ``activity=False``: opening it does not slide the idle timeout (the
+        status bar's poll)."""
 
         async def endpoint(request: Request) -> Response:
             ctx = Ctx(request, self.service, self.sessions)
@@ -288,6 +305,8 @@ class Views:
                 if wants_json(request):
                     return security_headers(JSONResponse(exc.to_payload(), status_code=exc.http_status))
                 return self._login_redirect(request)
+            if activity:
+                await self._activity(request, ctx.session)
             try:
                 return self.render(ctx, await view(ctx))
             except HostgateError as exc:
@@ -313,12 +332,14 @@ class Views:
             except HostgateError as exc:
                 self._audit_refusal(ctx, f"{back_path}/{form}", exc)
                 return self.error_page(ctx, exc)
+            await self._activity(request, ctx.session)
             try:
                 done = await act(ctx)
             except HostgateError as exc:
                 self._audit_refusal(ctx, f"{back_path}/{form}", exc)
                 payload = payload_of(exc)
-                ctx.error = FormError(form, payload["code"], payload["message"], payload["hint"])
+                problems = tuple(getattr(exc, "problems", ()))
+                ctx.error = FormError(form, payload["code"], payload["message"], payload["hint"], problems)
                 if wants_json(request):
                     return security_headers(JSONResponse(payload, status_code=exc.http_status))
                 try:

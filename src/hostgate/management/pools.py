@@ -270,7 +270,9 @@ class PoolAdmin:
         if problems:
             listing = "; ".join(f"field {where!r}: {why}" for where, why in problems)
             count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
-            raise InvalidPoolDefinition(f"pool {rec.name[:64]!r} has {count}, nothing was stored: {listing}")
+            raise InvalidPoolDefinition(
+                f"pool {rec.name[:64]!r} has {count}, nothing was stored: {listing}", problems=tuple(problems)
+            )
         return rec
 
     async def _deleted(self, key: str, revision: int) -> None:

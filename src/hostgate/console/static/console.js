@@ -1,8 +1,10 @@
 // hostgate console: live state without a reload (no inline script: the page's CSP allows only this file).
 // Every second the status bar asks /console/status.json (cluster name, serving member, user); a page marked
 // data-live fetches itself every two seconds and swaps its [data-live-region] parts, unless the user is busy
-// in one (focus inside it). A fetch that fails (the serving member died) is retried on the next tick: the
-// browser reconnects through the alias to another member; the console session is valid on every member.
+// in one (focus inside it). Neither poll is a person's activity: the status bar's asks the status page, a live
+// page's carries X-Hostgate-Poll, so neither slides the console's idle timeout (console/sessions.py). A fetch
+// that fails (the serving member died) is retried on the next tick: the browser reconnects through the alias to
+// another member; the console session is valid on every member.
 "use strict";
 (function () {
   var bar = document.getElementById("statusbar");
@@ -37,7 +39,7 @@
     if (leaving) { return; }
     var path = document.body.getAttribute("data-live");
     if (!path) { return; }
-    fetch(path + window.location.search, { headers: { Accept: "text/html" }, credentials: "same-origin", cache: "no-store" })
+    fetch(path + window.location.search, { headers: { Accept: "text/html", "X-Hostgate-Poll": "1" }, credentials: "same-origin", cache: "no-store" })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
         if (!html) { return; }
