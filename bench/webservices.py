@@ -13,7 +13,11 @@ call by call, interleaved (connector, REST, connector, ...) so that load on the 
 
 Printed: p50 and p99 of each, and REST's added p50 next to issue #19's goal (<= 1 ms p50 over the connector).
 
-    python bench/webservices.py [--calls 200] [--stateless-calls 20]
+``--face member`` calls the member's own web services instead (every member serves them), which publish the
+cluster's deployed models through ``ClusterCatalog`` (the catalog read at every call: before issue #19's cache,
+a new cluster client, the deployment records and a token per call).
+
+    python bench/webservices.py [--calls 200] [--stateless-calls 20] [--face standalone|member]
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import ssl
 import statistics
 import sys
 import tempfile
@@ -73,12 +78,23 @@ async def _timed(call: Callable[[], Awaitable[object]]) -> float:
     return time.perf_counter() - start
 
 
-async def _run(location: ClusterLocation, ws: WsProcess, password: str, calls: int, stateless: int) -> None:
-    url = f"{ws.url}/ws/v1/models/demo3270/procedures/read_menu"
+async def _run(
+    location: ClusterLocation,
+    face: tuple[str, ssl.SSLContext, int],
+    password: str,
+    calls: int,
+    stateless: int,
+) -> None:
+    base, ctx, pid = face
+    url = f"{base}/ws/v1/models/demo3270/procedures/read_menu"
     auth = ("admin", password)
-    async with httpx.AsyncClient(verify=ws.ctx, auth=auth, timeout=60) as http:
+    # The domain named per request: a member's plugin-cfg.xml names its own default ("default").
+    headers0 = {"X-Hostgate-Domain": "prod"}
+    async with httpx.AsyncClient(verify=ctx, auth=auth, timeout=60, headers=headers0) as http:
         session = await connect_via_domain(location, "prod", "demo3270", user="admin", password=password)
-        kept = (await http.post(url, json={}, headers={"X-Hostgate-Keep": "true"})).json()["session"]
+        opened = await http.post(url, json={}, headers={"X-Hostgate-Keep": "true"})
+        assert opened.status_code == 200, opened.text
+        kept = opened.json()["session"]
         headers = {"X-Hostgate-Keep": "true", "X-Hostgate-Session": kept}
 
         async def connector_call() -> object:
@@ -105,12 +121,11 @@ async def _run(location: ClusterLocation, ws: WsProcess, password: str, calls: i
             await connector_call()
             await rest_call()
         figures: dict[str, list[float]] = {"connector": [], "rest": [], "connector-1": [], "rest-1": []}
-        assert ws.proc is not None
-        cpu_before = _cpu_seconds(ws.proc.pid)
+        cpu_before = _cpu_seconds(pid)
         for _ in range(calls):
             figures["connector"].append(await _timed(connector_call))
             figures["rest"].append(await _timed(rest_call))
-        ws_cpu_ms = 1000 * (_cpu_seconds(ws.proc.pid) - cpu_before) / calls
+        ws_cpu_ms = 1000 * (_cpu_seconds(pid) - cpu_before) / calls
         for _ in range(stateless):
             figures["connector-1"].append(await _timed(connector_stateless))
             figures["rest-1"].append(await _timed(rest_stateless))
@@ -128,9 +143,7 @@ async def _run(location: ClusterLocation, ws: WsProcess, password: str, calls: i
         values = figures[key]
         if values:
             print(f"{label:<34}{_ms(values, 0.5):>10.2f}{_ms(values, 0.99):>10.2f}{len(values):>8}")
-    print(
-        f"hostgate webservices process: {ws_cpu_ms:.2f} ms CPU per kept-session REST call (load: {_load()})"
-    )
+    print(f"web-service process: {ws_cpu_ms:.2f} ms CPU per kept-session REST call (load: {_load()})")
     added = 1000 * (statistics.median(figures["rest"]) - statistics.median(figures["connector"]))
     verdict = "meets" if added <= GOAL_MS else "misses"
     print(
@@ -147,6 +160,12 @@ def main() -> None:
     )
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--stateless-calls", type=int, default=20)
+    parser.add_argument(
+        "--face",
+        choices=("standalone", "member"),
+        default="standalone",
+        help="hostgate webservices with the model file (default), or the member's own web services",
+    )
     args = parser.parse_args()
     with (
         tempfile.TemporaryDirectory(prefix="hostgate-bench-ws-") as tmp,
@@ -163,15 +182,29 @@ def main() -> None:
             inst.hostgate("domain", "create", "prod", *cli)
             inst.hostgate("domain", "add-server", "prod", server.name, *cli)
             model = write_model(root, "demo3270", host.port, extra=_read_menu)
-            inst.deploy_model(server, model)
+            if args.face == "member":  # recorded by the cluster (the member's catalog lists recorded ones)
+                inst.hostgate(
+                    "activatemodel", "--server", server.target, str(model), "--ca-file", str(inst.ca_file),
+                    "--user", "admin", "--password-file", str(inst.password_file), timeout=120,
+                )  # fmt: skip
+            else:
+                inst.deploy_model(server, model)
+            location = ClusterLocation(f"{ALIAS}:{inst.api_port}", inst.ca_file, hosts_file=hosts)
+            print(f"face: {args.face}")
+            if args.face == "member":  # serverName localhost: the member's own API port
+                ctx = ssl.create_default_context(cafile=str(inst.ca_file))
+                face = (member.url, ctx, member.pid)
+                asyncio.run(_run(location, face, inst.password, args.calls, args.stateless_calls))
+                return
             (root / "ws").mkdir()
             ws = WsProcess(root / "ws", hosts_file=hosts, model_files=[model], management_port=inst.api_port)
             ws.trust(ALIAS, inst.ca_file)
             ws.write_plugin_cfg(f"{ALIAS}:{inst.api_port}")
             ws.start()
             try:
-                location = ClusterLocation(f"{ALIAS}:{inst.api_port}", inst.ca_file, hosts_file=hosts)
-                asyncio.run(_run(location, ws, inst.password, args.calls, args.stateless_calls))
+                assert ws.proc is not None
+                face = (ws.url, ws.ctx, ws.proc.pid)
+                asyncio.run(_run(location, face, inst.password, args.calls, args.stateless_calls))
             finally:
                 ws.stop()
 
