@@ -9,6 +9,7 @@ does. Seen on the wire of a real process: a coded answer (a model it does not pu
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,3 +40,10 @@ def test_a_json_answer_of_the_standalone_web_services_is_one_tls_record(ws: WsPr
     assert head.startswith(b"HTTP/1.1 404"), head
     assert json.loads(body)["code"].startswith("HG-"), body
     assert types.count(APPLICATION_DATA) == 1, types
+
+
+def test_the_web_services_process_runs_in_a_session_of_its_own(ws: WsProcess) -> None:
+    """As the lab's members and session servers do: with autogroup scheduling a process in the driver's
+    session shares the driver's CPU share, and bench/webservices.py measured REST behind its own client."""
+    assert ws.proc is not None
+    assert os.getsid(ws.proc.pid) == ws.proc.pid
