@@ -36,7 +36,9 @@ load (wrk, the heartbeat load process, this driver) to the others (``sched_setaf
    and range (the figure is the median; single rounds swing widely on a machine others load).
 3. Routing once more at the highest concurrency, now with 1,003 servers registered (3 of them in the domain).
 
-    python bench/routing.py [--rounds 5] [--hb-rounds 5] [--seconds 4] [--servers 1000]
+``--heartbeats-only`` runs part 2 alone (the routing parts take most of a run).
+
+    python bench/routing.py [--rounds 5] [--hb-rounds 5] [--seconds 4] [--servers 1000] [--heartbeats-only]
 """
 
 from __future__ import annotations
@@ -598,11 +600,10 @@ def part2(b: Bench, servers: Path, figures: Figures) -> None:
     figures.hb_spread = spread(ratios["204"])
 
 
-def summary(figures: Figures) -> None:
-    """Each figure of this run next to its baseline (before issue #16) and its goal."""
+def routing_lines(figures: Figures) -> list[tuple[str, str, str, str, bool]]:
     old, new = figures.rate["old"], figures.rate["new"]
     share = figures.share["new"]
-    lines = [
+    return [
         (
             "routing: hostgate / bare Starlette, same stack",
             f"{100 * share:.0f} %",
@@ -620,6 +621,11 @@ def summary(figures: Figures) -> None:
             new.per_cpu_s > old.per_cpu_s,
         ),
     ]
+
+
+def summary(figures: Figures) -> None:
+    """Each figure of this run next to its baseline (before issue #16) and its goal."""
+    lines = routing_lines(figures) if figures.rate else []
     if figures.hb_ratio is not None and figures.hb_cpu is not None:
         lines.append(
             (
@@ -692,7 +698,7 @@ def _run(a: argparse.Namespace, tmp: Path) -> int:
                 f"{sorted(server_cpus)}, load to CPU {sorted(load_cpus)}; "
                 f"load average at start {Path('/proc/loadavg').read_text().split()[0]}"
             )
-            ours, figures = part1(b)
+            ours, figures = ({}, Figures({}, {})) if a.heartbeats_only else part1(b)
 
             t0 = time.monotonic()
             sim = asyncio.run(b.register([f"sim{i:04d}" for i in range(a.servers)], a.register_parallel))
@@ -710,6 +716,9 @@ def _run(a: argparse.Namespace, tmp: Path) -> int:
                 "over the whole run, warm-up included; the servers close a connection idle for 15 s)"
             )
             part2(b, servers, figures)
+            if a.heartbeats_only:
+                summary(figures)
+                return 0
 
             c = max(ours)
             # Warmed up as part 1 is: the password remembered since part 1 has expired by now (60 s), and the
@@ -747,6 +756,7 @@ def main() -> int:
     # machine where the load process lags (handshakes in the window would swamp the heartbeats' own cost).
     parser.add_argument("--hb-warmup", type=float, default=10.0, help="heartbeats before the window (s)")
     parser.add_argument("--keep", action="store_true", help="keep the data directory and logs")
+    parser.add_argument("--heartbeats-only", action="store_true", help="part 2 alone")
     return run(parser.parse_args())
 
 

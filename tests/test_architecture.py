@@ -153,7 +153,7 @@ LAZY: dict[tuple[str, str], str] = {
     ): "plain --version (no data dir) raises no error: start-up budget",
     (
         "cli/ws_cmds.py",
-        "hostgate.webservices.standalone",
+        "hostgate.runtime.ws_standalone",
     ): "server code (uvicorn, the web services), only inside `hostgate webservices`",
     (
         "cli/backup_cmds.py",

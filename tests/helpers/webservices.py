@@ -96,7 +96,12 @@ class WsProcess:
             args += ["--model-file", str(f)]
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOSTGATE_")}
         with (self.data_dir / "webservices.log").open("ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+            # A session of its own, as the lab starts members and session servers: with the kernel's autogroup
+            # scheduling (on by default) it would otherwise share one CPU share with the test or bench driving
+            # it, and on a loaded machine every REST call would wait for the driver's slice (issue #19's bench).
+            self.proc = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
 
         def ready() -> bool:
             assert self.proc is not None

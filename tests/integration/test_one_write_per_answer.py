@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,8 +24,8 @@ from starlette.routing import Route
 
 from hostgate import pki
 from hostgate.runtime.tls_scope import hardened_protocol
-
-_APPLICATION_DATA, _ALERT = 23, 21  # TLS record content types (RFC 5246 section 6.2.1)
+from tests.helpers.tls_records import APPLICATION_DATA as _APPLICATION_DATA
+from tests.helpers.tls_records import records_of_one_answer
 
 
 async def _json(request: Request) -> Response:
@@ -76,44 +75,9 @@ async def _server(tmp_path: Path) -> AsyncIterator[tuple[int, Path]]:
         sock.close()
 
 
-def _records_of_one_answer(port: int, ca_file: Path, path: str) -> tuple[list[int], bytes]:
-    """(content types of the TLS records the answer came in, the decrypted answer), over a raw socket."""
-    ctx = ssl.create_default_context(cafile=str(ca_file))
-    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(incoming, outgoing, server_hostname="127.0.0.1")
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        while True:  # the handshake, through the memory BIOs
-            try:
-                tls.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                sock.sendall(outgoing.read())
-                incoming.write(sock.recv(65536))
-        sock.sendall(outgoing.read())
-        tls.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
-        sock.sendall(outgoing.read())
-        raw = b""
-        types: list[int] = []
-        # Up to the server's close_notify alert, sent after the answer (Connection: close); waiting for the
-        # TCP close instead would wait out the server's wait for our own close_notify.
-        while _ALERT not in types and (chunk := sock.recv(65536)):
-            raw += chunk
-            types, offset = [], 0
-            while offset + 5 <= len(raw):  # record header: type (1), version (2), length (2)
-                types.append(raw[offset])
-                offset += 5 + int.from_bytes(raw[offset + 3 : offset + 5], "big")
-    incoming.write(raw)
-    plain = b""
-    with contextlib.suppress(ssl.SSLZeroReturnError, ssl.SSLWantReadError):
-        while data := tls.read(65536):
-            plain += data
-    return types, plain
-
-
 async def test_a_json_answer_is_one_tls_record(tmp_path: Path) -> None:
     async with _server(tmp_path) as (port, ca_file):
-        types, plain = await asyncio.to_thread(_records_of_one_answer, port, ca_file, "/json")
+        types, plain = await asyncio.to_thread(records_of_one_answer, port, ca_file, "/json")
     assert plain.startswith(b"HTTP/1.1 200 OK\r\n"), plain[:100]
     assert plain.endswith(b'{"answer":"' + b"x" * 200 + b'"}'), plain[-100:]
     # The close_notify alert follows; the answer itself is one application-data record.
@@ -122,7 +86,7 @@ async def test_a_json_answer_is_one_tls_record(tmp_path: Path) -> None:
 
 async def test_a_streamed_answer_still_arrives_whole_and_in_order(tmp_path: Path) -> None:
     async with _server(tmp_path) as (port, ca_file):
-        _, plain = await asyncio.to_thread(_records_of_one_answer, port, ca_file, "/streamed")
+        _, plain = await asyncio.to_thread(records_of_one_answer, port, ca_file, "/streamed")
     head, _, body = plain.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK"), head
     chunks = body.split(b"\r\n")  # chunked transfer encoding: size, data, ... , 0

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+import re
+import ssl
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -28,12 +31,26 @@ __all__ = ["host_3270"]
 
 pytestmark = [pytest.mark.slow]
 
+T = TypeVar("T")
+
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, host_3270: HostProcess) -> Iterator[WsLab]:
     with ws_lab(tmp_path_factory.mktemp("wscatalog"), host_3270) as found:
         found.activate("orders", found.s1, found.s2)
         yield found
+
+
+def _run(source: ClusterCatalog, call: Coroutine[Any, Any, T]) -> T:
+    """``call`` on a new event loop, then the source's kept connections closed (they belong to that loop)."""
+
+    async def run() -> T:
+        try:
+            return await call
+        finally:
+            await source.aclose()
+
+    return asyncio.run(run())
 
 
 def _records(lab: WsLab) -> dict[str, str]:
@@ -43,7 +60,7 @@ def _records(lab: WsLab) -> dict[str, str]:
 
 def test_the_catalog_lists_each_deployed_model_with_its_procedures_at_its_digest(lab: WsLab) -> None:
     source = ClusterCatalog(lab.location)
-    [orders] = [c for c in asyncio.run(source.models(lab.basic())) if c.model == "orders"]
+    [orders] = [c for c in _run(source, source.models(lab.basic())) if c.model == "orders"]
     assert orders.error == "" and orders.digest == _records(lab)["orders"]
     add = orders.procedure("add_customer")
     assert add is not None and [(i.column, i.required) for i in add.inputs] == [
@@ -52,17 +69,17 @@ def test_the_catalog_lists_each_deployed_model_with_its_procedures_at_its_digest
         ("city", False),
     ]
     assert [t.name for t in orders.tables] == ["customers"]
-    assert asyncio.run(source.model("orders", lab.basic())) == orders
+    assert _run(source, source.model("orders", lab.basic())) == orders
 
 
 def test_a_model_whose_servers_are_all_down_is_listed_with_its_error(lab: WsLab) -> None:
     lab.activate("ledger", lab.s2)
     source = ClusterCatalog(lab.location, server_timeout=1.0)
-    asyncio.run(source.models(lab.basic()))  # orders and ledger now cached at their digests
+    _run(source, source.models(lab.basic()))  # orders and ledger now cached at their digests
     lab.activate("stock", lab.s2)
     lab.s2.stop()  # SIGSTOP: accepts connections, answers nothing
     try:
-        found = {c.model: c for c in asyncio.run(source.models(lab.basic()))}
+        found = {c.model: c for c in _run(source, source.models(lab.basic()))}
     finally:
         lab.s2.cont()
     stock = found["stock"]
@@ -80,23 +97,24 @@ def test_a_redeployed_model_is_fetched_again_at_its_new_digest(lab: WsLab) -> No
         return lab.location
 
     source = ClusterCatalog(where)
-    before = asyncio.run(source.model("orders", lab.basic()))
+    before = _run(source, source.model("orders", lab.basic()))
     lab.activate("orders", lab.s1, lab.s2, marker="v2")
-    after = asyncio.run(source.model("orders", lab.basic()))
+    after = _run(source, source.model("orders", lab.basic()))
     assert after.digest != before.digest and after.digest == _records(lab)["orders"]
 
 
 def test_no_credentials_or_an_unknown_model_are_coded(lab: WsLab) -> None:
     source = ClusterCatalog(lab.location)
     with pytest.raises(AuthenticationFailed):
-        asyncio.run(source.models(None))
+        _run(source, source.models(None))
     with pytest.raises(ModelNotDeployed):
-        asyncio.run(source.model("nothing-here", lab.basic()))
+        _run(source, source.model("nothing-here", lab.basic()))
 
 
 async def test_the_ws_routes_answer_json_and_coded_errors(lab: WsLab) -> None:
+    source = ClusterCatalog(lab.location)
     app = Starlette(
-        routes=catalog_routes(ClusterCatalog(lab.location)),
+        routes=catalog_routes(source),
         exception_handlers=coded_http_exceptions(),
         middleware=[error_boundary(logging.getLogger("test"), {}, "web services")],
     )
@@ -106,9 +124,82 @@ async def test_the_ws_routes_answer_json_and_coded_errors(lab: WsLab) -> None:
         anonymous = await http.get("/ws/v1/models")
         wrong = await http.get("/ws/v1/models", headers={"Authorization": lab.basic(password="wrong")})
         missing = await http.get("/ws/v1/models/nothing-here", headers={"Authorization": lab.basic()})
+    await source.aclose()
     assert listing.status_code == 200 and "orders" in [c["model"] for c in listing.json()]
     assert listing.headers["cache-control"] == "no-store"
     assert one.status_code == 200 and one.json()["procedures"][0]["name"] == "list_customers"
     assert (anonymous.status_code, anonymous.json()["code"]) == (401, "HG-3001")
     assert (wrong.status_code, wrong.json()["code"]) == (401, "HG-3001")
     assert (missing.status_code, missing.json()["code"]) == (404, "HG-4551")
+
+
+def _tokens_granted(lab: WsLab) -> float:
+    """How many token requests the member has answered 200 (its /metrics, scraped with its metrics token)."""
+    member = lab.inst.members[0]
+    token = (member.data_dir / "metrics-token").read_text().strip()
+    answer = httpx.get(
+        member.url + "/metrics",
+        headers={"Authorization": f"Bearer {token}"},
+        verify=ssl.create_default_context(cafile=str(lab.inst.ca_file)),
+        timeout=30,
+    )
+    answer.raise_for_status()
+    sample = re.search(
+        r'^hostgate_http_request_duration_seconds_count\{face="management",method="POST",'
+        r'route="/api/v1/tokens",status="200"\} (\S+)$',
+        answer.text,
+        re.MULTILINE,
+    )
+    return float(sample.group(1)) if sample else 0.0
+
+
+def test_a_grant_is_reused_while_young_and_renewed_near_its_expiry(lab: WsLab) -> None:
+    """Issue #19: a catalog read asked the cluster for a token on every call. A caller's grant is now reused
+    for at most 60 s and never within 60 s of its expiry; the cluster is asked again after either."""
+    now = [1_000.0]
+    source = ClusterCatalog(lab.location, clock=lambda: now[0])
+    # One token granted (orders has two servers: the first that is granted answers).
+    asked = _tokens_granted(lab)
+    catalog = _run(source, source.model("orders", lab.basic()))
+    assert _tokens_granted(lab) == asked + 1
+    for _ in range(3):  # young: reused, the cluster is not asked
+        assert _run(source, source.model("orders", lab.basic())) == catalog
+    assert _tokens_granted(lab) == asked + 1
+    now[0] += 61.0  # older than the reuse window: asked again
+    _run(source, source.model("orders", lab.basic()))
+    assert _tokens_granted(lab) == asked + 2
+    # Another caller's credentials never use this caller's grant; a wrong password is refused by the cluster.
+    with pytest.raises(AuthenticationFailed):
+        _run(source, source.model("orders", lab.basic(password="wrong")))
+    # A token 30 s from its expiry (a clock far ahead of the 15-minute lifetime's end) is renewed first.
+    now[0] = 10**10
+    _run(source, source.model("orders", lab.basic()))
+    _run(source, source.model("orders", lab.basic()))
+    assert _tokens_granted(lab) == asked + 4
+
+
+def test_a_member_serves_a_redeploy_and_a_withdrawal_at_the_next_call(lab: WsLab) -> None:
+    """Issue #19: a member's web services read the deployment records from its own copy (no round trip) and
+    keep clients and grants between calls; a redeployed model is served at its new digest, and a withdrawn one
+    refused, at the very next call."""
+    member = lab.inst.members[0]
+    verify = ssl.create_default_context(cafile=str(lab.inst.ca_file))
+    url = member.url + "/ws/v1/models/invoices/openapi.json"
+    with httpx.Client(verify=verify, timeout=30, headers={"Authorization": lab.basic()}) as http:
+        lab.activate("invoices", lab.s1)
+        first = http.get(url)
+        assert first.status_code == 200, first.text
+        assert first.json()["info"]["version"] == _records(lab)["invoices"]
+        lab.activate("invoices", lab.s1, marker="v2")
+        second = http.get(url)
+        assert second.status_code == 200, second.text
+        assert (
+            second.json()["info"]["version"] == _records(lab)["invoices"] != first.json()["info"]["version"]
+        )
+        lab.inst.hostgate(
+            "deactivatemodel", "invoices", "--server", lab.s1.target, "--ca-file", str(lab.inst.ca_file),
+            "--user", "admin", "--password-file", str(lab.inst.password_file), timeout=120,
+        )  # fmt: skip
+        assert "invoices" not in _records(lab)
+        gone = http.get(url)
+        assert (gone.status_code, gone.json()["code"]) == (404, "HG-4551"), gone.text

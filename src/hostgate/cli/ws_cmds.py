@@ -70,7 +70,7 @@ def webservices(
     max_kept: int,
 ) -> None:
     """Serve the web services of the cluster that DATA_DIR/webservices/plugin-cfg.xml names (serverName)."""
-    from hostgate.webservices.standalone import StandaloneOptions, run_standalone
+    from hostgate.runtime.ws_standalone import StandaloneOptions, run_standalone
 
     run_standalone(
         StandaloneOptions(

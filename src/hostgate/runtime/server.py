@@ -221,9 +221,12 @@ class _Lifecycle:
         # The web console at /console (issue #20), behind the same error boundary and login guard as the API.
         mount_console(app, service, app.state.login_guard)
         # The web services (#19) in every member: /ws routes beside the API's, a client of this cluster.
-        ws_routes, ws_invoker = member_webservices(settings)
+        # Their catalog reads the deployment records from this member's copy (issue #19: no round trip a call).
+        ws_routes, ws = member_webservices(
+            settings, deployments=lambda: [r.view() for r in service.deployments.list()]
+        )
         app.router.routes.extend(ws_routes)
-        stack.push_async_callback(ws_invoker.aclose)
+        stack.push_async_callback(ws.aclose)
         # Unwound before service.audit.close (pushed earlier): the guard's counts of failed logins still in their
         # window become audit entries the writer stores on its way out, instead of being lost at a stop.
         stack.callback(app.state.login_guard.close)

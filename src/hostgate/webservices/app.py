@@ -61,7 +61,7 @@ def _lifespan(ws: WebServices) -> Callable[[Starlette], AbstractAsyncContextMana
         try:
             yield
         finally:
-            await ws.invoker.aclose()  # kept sessions sign off when the process stops
+            await ws.aclose()  # kept sessions sign off, kept cluster connections close
 
     return lifespan
 

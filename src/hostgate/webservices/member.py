@@ -9,22 +9,28 @@ own API port. Catalogs come from the cluster (the deployed models), or from the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.routing import BaseRoute
 
 from hostgate.config.settings import Settings
+from hostgate.messages import DeploymentView
 from hostgate.webservices.app import routes
-from hostgate.webservices.invoke import ClusterTrust, Invoker, PooledConnect
+from hostgate.webservices.invoke import ClusterTrust, PooledConnect
+from hostgate.webservices.service import WebServices
 from hostgate.webservices.wiring import assemble, model_files
 
 __all__ = ["member_webservices"]
 
 
 def member_webservices(
-    settings: Settings, pooled: PooledConnect | None = None, extra_routes: Sequence[BaseRoute] = ()
-) -> tuple[list[BaseRoute], Invoker]:
-    """The routes to add to a member's app, and the invoker (``aclose()`` it when the member stops)."""
+    settings: Settings,
+    pooled: PooledConnect | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
+    deployments: Callable[[], Sequence[DeploymentView]] | None = None,
+) -> tuple[list[BaseRoute], WebServices]:
+    """The routes to add to a member's app, and the web services (``aclose()`` them when the member stops).
+    ``deployments`` reads the member's own copy of the deployment records (no round trip per call)."""
     naming = settings.naming
     trust = ClusterTrust(
         ca_file=settings.path(settings.tls.ca_file),
@@ -41,5 +47,6 @@ def member_webservices(
         files=model_files(settings.data_dir),
         pooled=pooled,
         max_body=settings.security.max_body,
+        deployments=deployments,
     )
-    return [*routes(ws), *joined, *extra_routes], ws.invoker
+    return [*routes(ws), *joined, *extra_routes], ws

@@ -64,6 +64,13 @@ class WebServices:
             raise ServiceNotFound(f"model {model[:80]!r} has no procedure {name[:80]!r}")
         return found
 
+    async def aclose(self) -> None:
+        """End the kept sessions and close the catalog source's kept connections (the process stops)."""
+        await self.invoker.aclose()
+        close = getattr(self.catalogs, "aclose", None)
+        if close is not None:
+            await close()
+
     async def run(
         self,
         caller: Caller,

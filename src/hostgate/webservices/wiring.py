@@ -10,13 +10,14 @@ the time of the call (a request's ServerName applies to its call, not to the lis
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from starlette.routing import BaseRoute
 
 from hostgate.connector.location import ClusterLocation
 from hostgate.connector.session import connect_session_via_domain
+from hostgate.messages import DeploymentView
 from hostgate.models import load_model
 from hostgate.models.describe import describe
 from hostgate.webservices import CatalogSource
@@ -44,9 +45,11 @@ def assemble(
     max_body: int = 1_048_576,
     idle_timeout: float = 300.0,
     max_kept: int = 100,
+    deployments: Callable[[], Sequence[DeploymentView]] | None = None,
 ) -> tuple[WebServices, list[BaseRoute]]:
     """The web services of ``data_dir`` (their REST and SOAP routes: ``routes(ws)``) and the routes that join
-    them: the catalog listing and the Explorer."""
+    them: the catalog listing and the Explorer. ``deployments``: the deployment records from this process's own
+    copy of the cluster configuration (a member's), read at every call instead of asking the cluster."""
     invokers: list[Invoker] = []
     # Stateless calls that name a pool take a pooled session via the domain (issue #18's connector call).
     pooled_connect: PooledConnect = pooled if pooled is not None else connect_session_via_domain
@@ -55,7 +58,9 @@ def assemble(
         return await invokers[0].location(Target())
 
     catalogs: CatalogSource = (
-        StaticCatalog([describe(load_model(f)) for f in files]) if files else ClusterCatalog(where)
+        StaticCatalog([describe(load_model(f)) for f in files])
+        if files
+        else ClusterCatalog(where, deployments=deployments)
     )
     ws = web_services(
         data_dir,

@@ -18,9 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+import uvloop
 
+from hostgate.config.settings import SecuritySettings
 from hostgate.errors import ConfigError, UnsafeAddress
 from hostgate.naming.target import parse_target
+from hostgate.runtime.tls_scope import hardened_protocol
 from hostgate.webservices.app import build_app
 from hostgate.webservices.invoke import ClusterTrust
 from hostgate.webservices.wiring import assemble, model_files
@@ -28,6 +31,7 @@ from hostgate.webservices.wiring import assemble, model_files
 __all__ = ["StandaloneOptions", "run_standalone"]
 
 log = logging.getLogger("hostgate.webservices")
+_SECURITY = SecuritySettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,16 @@ def run_standalone(options: StandaloneOptions) -> None:
         build_app(ws, extra_routes=joined),
         host=host,
         port=port,
+        # A member's protocol (runtime/tls_scope.py): an answer's head and body in one TLS record, slow headers
+        # cut off, connections capped. uvicorn's own wrote each JSON answer as two records, and on a loaded
+        # machine the client, woken by the head, could take the CPU before the body was written (issue #19's
+        # REST latency). The limits are the [security] defaults a member starts with.
+        http=hardened_protocol(
+            header_timeout=_SECURITY.header_timeout,
+            max_connections=_SECURITY.max_connections,
+            identity={},
+            http="httptools",
+        ),
         ssl_certfile=str(cert),
         ssl_keyfile=str(key),
         ssl_cert_reqs=ssl.CERT_NONE,
@@ -104,7 +118,10 @@ def run_standalone(options: StandaloneOptions) -> None:
         "web services listening on https://%s:%d (plugin-cfg.xml in %s)", host, port, data / "webservices"
     )
     server = uvicorn.Server(config)
-    asyncio.run(_serve(server))
+    # uvloop, as a member runs (issue #16): ``asyncio.run`` here bypasses uvicorn's own loop choice, so the
+    # process ran on asyncio's selector loop.
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_serve(server))
 
 
 async def _serve(server: uvicorn.Server) -> None:
