@@ -42,6 +42,7 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   └── LoginFileUnsafe        HG-3245  the stored CLI login cannot be read or is open to other users
     │   ├── CsrfRefused            HG-3300  a console form or change arrived without this console session's CSRF token
     │   ├── ConsoleLoginRequired   HG-3301  (an AuthenticationFailed) no console session, or it expired or was logged out
+    ├── ConsoleServerSilent        HG-3340  a session server did not answer the console (its sessions, a screen, a model)
     │   ├── DirectoryConfigInvalid HG-3100  an LDAP directory setting is malformed (names the field)
     │   ├── DirectoryUnavailable   HG-3101  no directory could decide about the user (lists each one's fault)
     │   ├── DirectoryUserAmbiguous HG-3102  (an AuthenticationFailed) the user search matched several entries
@@ -162,6 +163,7 @@ __all__ = [
     "Conflict",
     "ConnectError",
     "ConsoleLoginRequired",
+    "ConsoleServerSilent",
     "CsrfRefused",
     "CurrentPasswordWrong",
     "DataDirError",
@@ -574,6 +576,19 @@ class ConsoleLoginRequired(AuthenticationFailed):
     code = "HG-3301"
     hint = "Log in to the console again (/console/login)."
     http_status = 401
+
+
+class ConsoleServerSilent(HostgateError):
+    """The console asked a session server (its live sessions, a session's screen, ending one, activating a
+    model) and it refused the connection, did not answer in time, or failed TLS with the cluster CA. The
+    Sessions page shows such a server as not answering instead of failing the page (console/session_servers.py)."""
+
+    code = "HG-3340"
+    hint = (
+        "Check that the session server runs and that this member can reach it at its advertised address "
+        "(`hostgate servers` lists them); the console asks it again on the next refresh."
+    )
+    http_status = 502
 
 
 class DirectoryConfigInvalid(SecurityError):

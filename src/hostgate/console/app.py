@@ -22,7 +22,10 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hostgate.console import pages
+from hostgate.console.models_page import ModelsPages
+from hostgate.console.session_servers import SessionServers
 from hostgate.console.sessions import SESSION_TTL, ConsoleSessions, check_csrf
+from hostgate.console.sessions_page import SessionsPages
 from hostgate.console.web import (
     COOKIE,
     PRELOGIN_COOKIE,
@@ -80,6 +83,8 @@ def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
 def console_routes(service: ManagementService, guard: LoginGuard) -> list[BaseRoute]:
     sessions = ConsoleSessions(service)
     views = Views(service, sessions, _environment())
+    servers = SessionServers(service)
+    live_sessions, models = SessionsPages(servers), ModelsPages(servers)
 
     def login_form(
         request: Request, token: str, error: FormError | None, status: int, user: str = ""
@@ -191,6 +196,12 @@ def console_routes(service: ManagementService, guard: LoginGuard) -> list[BaseRo
         act(pages.add_grant, "add-grant", pages.security_page, "security"),
         act(pages.remove_grant, "remove-grant", pages.security_page, "security"),
         Route("/audit", views.page(pages.audit_page), methods=["GET"]),
+        Route("/sessions", views.page(live_sessions.listing), methods=["GET"]),
+        Route("/sessions/screen", views.page(live_sessions.screen), methods=["GET"]),
+        act(live_sessions.end, "end", live_sessions.listing, "sessions"),
+        Route("/models", views.page(models.listing), methods=["GET"]),
+        act(models.activate, "activate", models.listing, "models"),
+        act(models.deactivate, "deactivate", models.listing, "models"),
         Mount("/static", app=send_with_headers(static)),
     ]
 
