@@ -179,3 +179,19 @@ def test_deactivate_then_activate_again(lab: tuple[LoneMember, str]) -> None:
             e["action"] for e in c.get("/console/audit.json?action=console.model").json()["page"]["entries"]
         ]
         assert actions[:2] == ["console.model.deploy", "console.model.withdraw"]
+
+
+def test_the_screen_route_needs_a_sessions_admin_token(lab: tuple[LoneMember, str]) -> None:
+    member, _ = lab
+    url = f"{member.session_url}/api/v1/admin/sessions/any-id/screen"
+    bare = httpx.get(url, verify=member.ctx, timeout=30)
+    assert bare.status_code == 401 and bare.json()["code"] == "HG-3001"
+    # A session token (routing's answer) is bound to this server too, but is of another kind.
+    route = httpx.post(
+        f"{member.member.url}/api/v1/route", json={"domain": "scr"}, verify=member.ctx,
+        auth=("admin", member.inst.password), timeout=30,
+    ).json()  # fmt: skip
+    refused = httpx.get(
+        url, headers={"Authorization": f"Bearer {route['token']}"}, verify=member.ctx, timeout=30
+    )
+    assert refused.status_code in (401, 403) and refused.json()["code"].startswith("HG-3"), refused.text
