@@ -18,10 +18,14 @@ import pytest
 
 from hostgate import pki
 from hostgate.cli.lab import free_port
+from hostgate.console.session_servers import SessionServers
 from hostgate.console.sessions_page import age_text
+from hostgate.errors import NotAuthorized
 from hostgate.management.audit_query import Query
 from hostgate.management.deployments import DeploymentRecord, deployment_key
 from hostgate.management.routing import Heartbeat
+from hostgate.management.security import Principal
+from hostgate.messages.catalog import ModelCatalog
 from tests.console.test_console_http import client, log_in
 from tests.helpers.inprocess import ADMIN, InProcessMember, start_member
 
@@ -179,3 +183,17 @@ async def test_the_models_page_shows_where_a_model_is_deployed(member: InProcess
         )
         assert bad.status_code == 400 and "target" in bad.json()["message"]
         assert len(member.service.deployments.list()) == 2
+
+
+async def test_a_cached_description_is_not_shown_to_a_login_the_model_is_not_granted_to(
+    member: InProcessMember,
+) -> None:
+    """The catalog cache is shared by the console's logins: the profile check must come before it."""
+    await _silent_server(member)
+    servers = SessionServers(member.service)
+    digest = "0123456789abcdef"
+    servers._catalogs[("orders", digest)] = ModelCatalog("orders", description="seen by an Administrator")
+    found = await servers.catalog(ADMIN, "s1", "orders", digest)
+    assert found.description == "seen by an Administrator"
+    with pytest.raises(NotAuthorized):
+        await servers.catalog(Principal("nobody", ()), "s1", "orders", digest)

@@ -152,11 +152,14 @@ class SessionServers:
     # --- models -----------------------------------------------------------------------------------------------
 
     async def catalog(self, who: Principal, server: str, model: str, digest: str) -> ModelCatalog:
-        """``model``'s catalog as ``server`` serves it (cached by digest: a redeploy changes the digest)."""
+        """``model``'s catalog as ``server`` serves it (cached by digest: a redeploy changes the digest).
+
+        The token is asked for even on a cache hit, as ``ClusterCatalog`` does: that is where the User profile
+        on the model is checked (from memory), so the cache never shows one user what another may read."""
+        grant = self._service.domains.grant_direct(who, server, model)
         cached = self._catalogs.get((model, digest))
         if cached is not None:
             return cached
-        grant = self._service.domains.grant_direct(who, server, model)
         raw = await self._request(
             server, grant.url, "GET", SESSION.catalog.url_path(name=model), f"Bearer {grant.token}"
         )
