@@ -42,7 +42,6 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   └── LoginFileUnsafe        HG-3245  the stored CLI login cannot be read or is open to other users
     │   ├── CsrfRefused            HG-3300  a console form or change arrived without this console session's CSRF token
     │   ├── ConsoleLoginRequired   HG-3301  (an AuthenticationFailed) no console session, or it expired or was logged out
-    ├── ConsoleServerSilent        HG-3340  a session server did not answer the console (its sessions, a screen, a model)
     │   ├── DirectoryConfigInvalid HG-3100  an LDAP directory setting is malformed (names the field)
     │   ├── DirectoryUnavailable   HG-3101  no directory could decide about the user (lists each one's fault)
     │   ├── DirectoryUserAmbiguous HG-3102  (an AuthenticationFailed) the user search matched several entries
@@ -93,6 +92,7 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   └── PoolDrained            HG-4333  the pool is drained: it hands out no sessions
     │   ├── PoolClosed             HG-4306  the pool was stopped (server shutting down) while the client waited
     │   └── PoolNotInDomain        HG-4360  no live session server of the domain runs the pool (routing via domain)
+    ├── ConsoleServerSilent        HG-3340  a session server did not answer the console (its sessions, a screen, a model)
     ├── NamingError
     │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
