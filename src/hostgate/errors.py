@@ -99,6 +99,7 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   └── PoolDrained            HG-4333  the pool is drained: it hands out no sessions
     │   ├── PoolClosed             HG-4306  the pool was stopped (server shutting down) while the client waited
     │   └── PoolNotInDomain        HG-4360  no live session server of the domain runs the pool (routing via domain)
+    ├── ConsoleServerSilent        HG-3340  a session server did not answer the console (its sessions, a screen, a model)
     ├── NamingError
     │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
@@ -180,6 +181,7 @@ __all__ = [
     "ConsoleFileMissing",
     "ConsoleLoginRequired",
     "ConsoleSessionIdle",
+    "ConsoleServerSilent",
     "CsrfRefused",
     "CurrentPasswordWrong",
     "DataDirError",
@@ -612,6 +614,19 @@ class ConsoleFileMissing(SecurityError):
     code = "HG-3361"
     hint = "Open the Web services page again: it links the file only when the member serving it has one."
     http_status = 404
+
+
+class ConsoleServerSilent(HostgateError):
+    """The console asked a session server (its live sessions, a session's screen, ending one, activating a
+    model) and it refused the connection, did not answer in time, or failed TLS with the cluster CA. The
+    Sessions page shows such a server as not answering instead of failing the page (console/session_servers.py)."""
+
+    code = "HG-3340"
+    hint = (
+        "Check that the session server runs and that this member can reach it at its advertised address "
+        "(`hostgate servers` lists them); the console asks it again on the next refresh."
+    )
+    http_status = 502
 
 
 class DirectoryConfigInvalid(SecurityError):

@@ -24,9 +24,12 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hostgate.console import pages
+from hostgate.console.models_page import ModelsPages
 from hostgate.console.pools_page import pools_routes
 from hostgate.console.services_page import services_routes
+from hostgate.console.session_servers import SessionServers
 from hostgate.console.sessions import SESSION_TTL, ConsoleSessions, check_csrf
+from hostgate.console.sessions_page import SessionsPages
 from hostgate.console.web import (
     COOKIE,
     PRELOGIN_COOKIE,
@@ -87,6 +90,8 @@ def console_routes(
     """``clock``: wall time of the console's sessions (expiry, idle timeout); tests drive it."""
     sessions = ConsoleSessions(service, clock=clock)
     views = Views(service, sessions, _environment())
+    servers = SessionServers(service)
+    live_sessions, models = SessionsPages(servers), ModelsPages(servers)
 
     def login_form(
         request: Request, token: str, error: FormError | None, status: int, user: str = ""
@@ -200,6 +205,12 @@ def console_routes(
         Route("/audit", views.page(pages.audit_page), methods=["GET"]),
         *pools_routes(views),
         *services_routes(views),
+        Route("/sessions", views.page(live_sessions.listing), methods=["GET"]),
+        Route("/sessions/screen", views.page(live_sessions.screen), methods=["GET"]),
+        act(live_sessions.end, "end", live_sessions.listing, "sessions"),
+        Route("/models", views.page(models.listing), methods=["GET"]),
+        act(models.activate, "activate", models.listing, "models"),
+        act(models.deactivate, "deactivate", models.listing, "models"),
         Mount("/static", app=send_with_headers(static)),
     ]
 

@@ -26,7 +26,7 @@ from hostgate.management.domains import DomainService
 from hostgate.management.security import Principal
 from hostgate.messages import SessionsAdminGrant
 
-__all__ = ["SESSIONS_ADMIN", "SESSIONS_ADMIN_TTL", "grant_sessions_admin"]
+__all__ = ["SESSIONS_ADMIN", "SESSIONS_ADMIN_TTL", "grant_sessions_admin", "mint_sessions_admin"]
 
 SESSIONS_ADMIN = "sessions-admin"
 SESSIONS_ADMIN_TTL = 60.0
@@ -36,6 +36,14 @@ def grant_sessions_admin(
     domains: DomainService, cluster_id: str, principal: Principal, server: str
 ) -> SessionsAdminGrant:
     principal.require_admin()
+    return mint_sessions_admin(domains, cluster_id, principal.name, server)
+
+
+def mint_sessions_admin(
+    domains: DomainService, cluster_id: str, user: str, server: str
+) -> SessionsAdminGrant:
+    """The token itself, with no profile check: for a caller on this member that checks the profile for what
+    it does with it and never hands the token out (the console's Sessions page: console/session_servers.py)."""
     record = domains.servers().get(server)
     if record is None:
         raise SessionServerNotFound(f"no session server named {server!r}")
@@ -45,7 +53,7 @@ def grant_sessions_admin(
             kind=SESSIONS_ADMIN,
             cluster_id=cluster_id,
             server=record.name,
-            user=principal.name,
+            user=user,
             expires_at=expires,
         )
     )

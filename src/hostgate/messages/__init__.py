@@ -35,7 +35,14 @@ from hostgate.messages.ldap import (
     LdapTestRequest,
 )
 from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
-from hostgate.messages.maintenance import LeaderMove, LeaderMoved, SessionList, SessionsAdminGrant
+from hostgate.messages.maintenance import (
+    LeaderMove,
+    LeaderMoved,
+    ScreenField,
+    ScreenView,
+    SessionList,
+    SessionsAdminGrant,
+)
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -147,6 +154,8 @@ __all__ = [
     "Reply",
     "RouteAnswer",
     "RouteRequest",
+    "ScreenField",
+    "ScreenView",
     "SecuritySwitch",
     "ServerRegistration",
     "ServerSecurity",

@@ -26,7 +26,13 @@ from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistrati
 from hostgate.messages.grants import GrantRequest, GrantView
 from hostgate.messages.ldap import LdapSettingsUpdate, LdapSettingsView, LdapTestAnswer, LdapTestRequest
 from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
-from hostgate.messages.maintenance import LeaderMove, LeaderMoved, SessionList, SessionsAdminGrant
+from hostgate.messages.maintenance import (
+    LeaderMove,
+    LeaderMoved,
+    ScreenView,
+    SessionList,
+    SessionsAdminGrant,
+)
 from hostgate.messages.management import (
     ClusterName,
     ClusterRename,
@@ -381,6 +387,14 @@ class _Session:
         None,
         Closed,
         "End any session (a sessions-admin token)",
+        auth="bearer",
+    )
+    admin_screen: Endpoint[None, ScreenView] = _s(
+        "GET",
+        "/admin/sessions/{id}/screen",
+        None,
+        ScreenView,
+        "A session's current screen, hidden fields masked (a sessions-admin token)",
         auth="bearer",
     )
 

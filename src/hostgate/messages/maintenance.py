@@ -6,7 +6,14 @@ from __future__ import annotations
 from hostgate.messages._base import Message, Reply
 from hostgate.messages.session import SessionInfo
 
-__all__ = ["LeaderMove", "LeaderMoved", "SessionList", "SessionsAdminGrant"]
+__all__ = [
+    "LeaderMove",
+    "LeaderMoved",
+    "ScreenField",
+    "ScreenView",
+    "SessionList",
+    "SessionsAdminGrant",
+]
 
 
 class LeaderMove(Message, frozen=True):
@@ -39,3 +46,34 @@ class SessionList(Reply, frozen=True):
 
     server: str
     sessions: tuple[SessionInfo, ...]
+
+
+class ScreenField(Reply, frozen=True):
+    """A field of a session's current screen (1-based start of its data, as in models). ``text`` of a hidden
+    (non-display) field is a run of ``*`` as long as the field: never its content (session/screens.py)."""
+
+    row: int
+    col: int
+    length: int
+    protected: bool
+    hidden: bool
+    numeric: bool
+    intensified: bool
+    text: str
+
+
+class ScreenView(Reply, frozen=True):
+    """``GET /api/v1/admin/sessions/{id}/screen`` on a session server (a sessions-admin token): the session's
+    current screen as rows of text, hidden fields masked in the rows and the fields alike."""
+
+    server: str
+    session: str
+    user: str
+    model: str
+    entity: str | None
+    rows: int
+    cols: int
+    lines: tuple[str, ...]
+    cursor: tuple[int, int]
+    keyboard_locked: bool
+    fields: tuple[ScreenField, ...]

@@ -1,6 +1,8 @@
 """The session server's side of ``hostgate sessions list|end`` (issue #21; why it is gathered this way:
 management/session_admin.py): every live session, and ending any one, for a ``sessions-admin`` token the
-cluster minted for this server (checked with the cluster's public keys, bound to this server and cluster)."""
+cluster minted for this server (checked with the cluster's public keys, bound to this server and cluster).
+The console's Sessions page (issue #20) also reads a session's current screen here, hidden fields masked
+(session/screens.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hostgate._bodies import reply
-from hostgate.errors import AuthenticationFailed
+from hostgate.errors import AuthenticationFailed, SessionNotFound
 from hostgate.messages import Closed, SessionList
 from hostgate.session.registry import SessionRegistry
+from hostgate.session.screens import screen_view
 
 __all__ = ["admin_routes"]
 
@@ -41,7 +44,19 @@ def admin_routes(registry: SessionRegistry) -> list[Route]:
         session = await registry.end(request.path_params["id"])
         return reply(Closed(session.id))
 
+    async def screen(request: Request) -> Response:
+        check(request)
+        session_id = request.path_params["id"]
+        session = registry.sessions.get(session_id)
+        if session is None:
+            raise SessionNotFound(f"no session {session_id} on session server {registry.server}")
+        # No session lock: the driver serialises calls on its connection itself (hosts/base.py), and a
+        # snapshot must not wait behind a long operation; the screen shown is the one at this instant.
+        snapshot = await session.runtime.host.snapshot()
+        return reply(screen_view(registry.server, session, snapshot))
+
     return [
         Route("/api/v1/admin/sessions", listing, methods=["GET"]),
+        Route("/api/v1/admin/sessions/{id}/screen", screen, methods=["GET"]),
         Route("/api/v1/admin/sessions/{id}", end, methods=["DELETE"]),
     ]
