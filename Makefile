@@ -34,8 +34,11 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy
 
+# The suite on TEST_WORKERS pytest-xdist workers (0: in this process), each taking a whole test module at a time
+# (--dist loadfile), so a module's shared lab is started once; session-wide fixtures start once per worker.
+TEST_WORKERS ?= 2
 test: venv sysdeps testhosts lint typecheck
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadfile
 
 test-fast: venv
 	$(PY) -m pytest -q -x -m "not slow"

@@ -1,4 +1,9 @@
-"""Shared test configuration. Keep it small: fixtures live next to their helpers in tests/helpers/."""
+"""Shared test configuration. Keep it small: fixtures live next to their helpers in tests/helpers/.
+
+`make test` runs the suite on pytest-xdist workers with ``--dist loadfile``: a module runs whole on one worker
+(its module-scoped lab starts once), session-scoped fixtures start once per worker, and two modules run at the
+same time. So a test owns its temp dirs, ports (free ports only) and processes, and never assumes it is alone.
+"""
 
 import os
 

@@ -267,7 +267,8 @@ class EtcdCluster:
 
 @pytest.fixture(scope="session")
 def etcd_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EtcdCluster]:
-    """One healthy 3-member cluster for the whole run; tests share it and use their own key prefixes.
+    """One healthy 3-member cluster for the whole run (one per pytest-xdist worker under ``make test``); tests
+    share it and use their own key prefixes.
 
     Tests that stop, freeze or reconfigure members use ``etcd_cluster_fn`` instead.
     """

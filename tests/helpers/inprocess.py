@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import argon2
 import httpx
 
 from hostgate import pki
@@ -38,7 +39,7 @@ from hostgate.management.records import (
     member_key,
     user_key,
 )
-from hostgate.management.security import ADMIN_ROLE, Principal, hash_password
+from hostgate.management.security import ADMIN_ROLE, Principal
 from hostgate.management.service import ManagementService
 from hostgate.management.token_keys import ensure_token_keys
 from hostgate.store.sqlite import SqliteStore
@@ -63,10 +64,18 @@ ADMIN = Principal("admin", (ADMIN_ROLE,))
 OPERATOR = Principal("operator", ("user",))
 
 
+# The seeded accounts' hashes: argon2id like production's, at the lowest cost argon2 allows. A hash carries its
+# own parameters and the member verifies with them (argon2-cffi reads them from the hash), so the code path is
+# the production one, but each login check of a seeded account costs microseconds, not ~0.3 s of CPU and 64 MiB
+# (several per test, hundreds per run). Passwords set through the service (user add, passwd) and the dummy
+# hash for unknown users keep production's cost (security.hash_password).
+_SEED_HASHER = argon2.PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
 @functools.cache
 def password_hash(password: str) -> str:
-    """argon2 costs ~0.5 s a hash on a loaded machine: hash each test password once per test run."""
-    return hash_password(password)
+    """An argon2id hash of a test account's password, cheap to verify (see ``_SEED_HASHER``), made once."""
+    return _SEED_HASHER.hash(password)
 
 
 LENIENT = SecuritySettings(
