@@ -252,6 +252,20 @@ async def test_a_held_session_in_a_call_is_not_reclaimed(lab: Lab) -> None:
     assert lab.service.reclaim() == 1
 
 
+async def test_a_lease_is_timed_on_the_service_clock_from_the_hand_out(lab: Lab) -> None:
+    # Regression: a handed-out session's last use was stamped with time.time() while its lease ran on the
+    # service clock, so a sign-on that took over a second (a loaded machine, a VT host) pushed the lease's
+    # end past where the clock said; a clock far from real time never reclaimed at all.
+    lab.clock = ManualClock(1000.0)
+    lab.start(settings(lab.kind, initial_idle=1, sizes=PoolSizes(1, 0, 1), lease=30.0))
+    assert lab.service is not None
+    await lab.service.acquire(lab.claims, "orders")
+    lab.clock.advance(29)
+    assert lab.service.reclaim() == 0
+    lab.clock.advance(1)
+    assert lab.service.reclaim() == 1
+
+
 async def test_variable_list_entries_one_per_session_and_exhaustion_names_the_list(
     lab: Lab, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 
@@ -188,7 +187,9 @@ class PoolService:
         self._allowed(claims, name)
         pool = self.pool(name)
         pooled = await pool.acquire(claims.user)
-        now = time.time()
+        # The lease's clock, not time.time(): reclaim() compares last_used with the service clock's wall time,
+        # and a sign-on that took seconds must not count against the lease it has not started yet.
+        now = self._clock.wall()
         lease = uuid.uuid4().hex
         served = ServedSession(
             lease,
