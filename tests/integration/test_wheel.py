@@ -103,11 +103,20 @@ def test_the_installed_wheel_runs_outside_the_checkout(wheel: Path, tmp_path: Pa
 
     where = _run(
         [python, "-c", "import hostgate, hostgate._package_data as d; print(hostgate.__file__); "
-         "print(d.sample_model('demovt')); print(d.host_app('vthost.py'))"],
+         "print(d.host_app('vthost.py'))"],
         cwd=elsewhere,
     ).stdout.splitlines()  # fmt: skip
-    assert all(Path(p).is_relative_to(purelib) for p in where), where
-    assert not any(Path(p).is_relative_to(ROOT) for p in where)
+    shipped = _run([hostgate, "samples"], cwd=elsewhere).stdout.splitlines()
+    assert [Path(p).name for p in shipped] == [
+        "demo3270.yaml",
+        "demo5250.yaml",
+        "demovt.yaml",
+        "model.schema.json",
+    ]
+    for path in [*where, *shipped]:
+        assert Path(path).is_relative_to(purelib) and not Path(path).is_relative_to(ROOT), path
+        assert Path(path).is_file(), path
 
-    checked = _run([hostgate, "model", "check", where[1]], cwd=elsewhere).stdout
-    assert "demovt" in checked
+    for sample in shipped[:3]:
+        checked = _run([hostgate, "model", "check", sample], cwd=elsewhere).stdout
+        assert Path(sample).stem in checked

@@ -176,6 +176,8 @@ class Installation:
     member_addresses: tuple[str, ...] = ()
     session_addresses: tuple[str, ...] = ()
     api_port: int = 0  # 0: a port free on every member address (members behind one alias share it)
+    # Told every hostgate command line before it runs (``hostgate demo`` prints them, copyable as they are).
+    echo: Callable[[tuple[str, ...]], None] | None = None
 
     def __post_init__(self) -> None:
         if self.api_port == 0:
@@ -197,6 +199,8 @@ class Installation:
     def hostgate(
         self, *args: str, check: bool = True, timeout: float = 60.0
     ) -> subprocess.CompletedProcess[str]:
+        if self.echo is not None:
+            self.echo(args)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOSTGATE_")}
         env["COLUMNS"] = "200"
         # `hostgate login` keeps its token under XDG_STATE_HOME: this installation's own, never the user's.
