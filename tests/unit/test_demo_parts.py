@@ -47,6 +47,13 @@ def test_shown_commands_paste_into_a_shell_as_they_are() -> None:
     ]  # fmt: skip
 
 
+def test_kill_lines_need_no_namespace(capsys: pytest.CaptureFixture[str]) -> None:
+    shell = Shell("hostgate", ("nsenter", "--net=/proc/42/ns/net"))
+    shell.show_signal("KILL", "-1234")
+    shell.show_signal("STOP", "1234")
+    assert capsys.readouterr().out.splitlines() == ["   $ kill -KILL -- -1234", "   $ kill -STOP 1234"]
+
+
 def test_the_claims_table_lines_up_and_says_what_did_not_hold() -> None:
     lines = claims_table([Claim("a short claim", "1.00 s", True), Claim("a longer claim here", "x", False)])
     assert lines[0].split() == ["claim", "measured", "in", "this", "run", "held"]

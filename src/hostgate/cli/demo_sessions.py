@@ -71,7 +71,7 @@ def _sessions_on(inst: Installation, shell: Shell, host: VtTestHost) -> list[Cla
     )
     victim = next(m for m in inst.session_servers if m.name == server)
     say(f"Killing session server {server} with kill -9 while the client holds a session there:")
-    shell.show("kill", "-KILL", "--", f"-{victim.pid}")
+    shell.show_signal("KILL", f"-{victim.pid}")
     victim.kill9()
     try:
         session.ping()
