@@ -31,6 +31,8 @@ BOTTOM_ROWS: dict[str, frozenset[str]] = {
     "_public": frozenset(),
     "_clock": frozenset(),
     "_names": frozenset(),
+    # Where the package data lives (the samples, the model schema, the demo hosts): importlib.resources only.
+    "_package_data": frozenset(),
     "errors": frozenset({"_public"}),
     "_http": frozenset({"errors"}),
     "_bodies": frozenset({"errors", "messages"}),

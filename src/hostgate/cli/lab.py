@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from hostgate._package_data import host_app, sample_models
+
 PYTHON = sys.executable
 _LIBC = ctypes.CDLL("libc.so.6", use_errno=True)
 _PR_SET_PDEATHSIG = 1
@@ -169,7 +171,19 @@ class Installation:
     members: list[Member] = field(default_factory=list)
     session_servers: list[Member] = field(default_factory=list)
     password: str = "correct-horse-battery"
-    api_port: int = field(default_factory=lambda: common_free_port([f"127.0.0.{i}" for i in range(1, 10)]))
+    # Where members and session servers listen, in order (``hostgate demo --addresses``); empty: the members on
+    # 127.0.0.1, .2, ... and the session servers on 127.0.0.11, .12, ...
+    member_addresses: tuple[str, ...] = ()
+    session_addresses: tuple[str, ...] = ()
+    api_port: int = 0  # 0: a port free on every member address (members behind one alias share it)
+    # Told every hostgate command line before it runs (``hostgate demo`` prints them, copyable as they are).
+    echo: Callable[[tuple[str, ...]], None] | None = None
+
+    def __post_init__(self) -> None:
+        if self.api_port == 0:
+            self.api_port = common_free_port(
+                list(self.member_addresses) or [f"127.0.0.{i}" for i in range(1, 10)]
+            )
 
     @property
     def ca_file(self) -> Path:
@@ -185,6 +199,8 @@ class Installation:
     def hostgate(
         self, *args: str, check: bool = True, timeout: float = 60.0
     ) -> subprocess.CompletedProcess[str]:
+        if self.echo is not None:
+            self.echo(args)
         env = {k: v for k, v in os.environ.items() if not k.startswith("HOSTGATE_")}
         env["COLUMNS"] = "200"
         # `hostgate login` keeps its token under XDG_STATE_HOME: this installation's own, never the user's.
@@ -213,7 +229,9 @@ class Installation:
         ]
 
     def _new_member(self, index: int, address: str | None) -> Member:
-        address = address or f"127.0.0.{index + 1}"
+        if address is None:
+            given = self.member_addresses
+            address = given[index] if index < len(given) else f"127.0.0.{index + 1}"
         name = f"workhorse{index + 1:02d}"
         return Member(
             name=name,
@@ -267,8 +285,10 @@ class Installation:
         return path
 
     def add_session_server(self, index: int, alias: str = "vhi-prod-sea", interval: float = 1.0) -> Member:
-        """Install and start session server ``sessionNN`` on 127.0.0.(10+index), registered through the alias."""
-        address = f"127.0.0.{10 + index}"
+        """Install and start session server ``sessionNN`` on 127.0.0.(10+index) (or ``session_addresses[index-1]``),
+        registered through the alias."""
+        given = self.session_addresses
+        address = given[index - 1] if index <= len(given) else f"127.0.0.{10 + index}"
         m = Member(
             name=f"session{index:02d}",
             address=address,
@@ -318,17 +338,18 @@ class Installation:
                 m.terminate()
 
 
-REPO = Path(__file__).resolve().parents[3]
-VT_APP = Path(__file__).resolve().parents[1] / "testhosts" / "vthost.py"
-SAMPLE_MODELS = REPO / "samples" / "models"
+# Package data, not the source checkout: `hostgate demo` runs from an installed wheel too (issue #21).
+VT_APP = host_app("vthost.py")
+SAMPLE_MODELS = sample_models()
 
 
 class VtTestHost:
-    """The VT test host of a source checkout (a curses program under ``telnetlib3-server --pty-exec``) on
-    127.0.0.1 and a free port, for the demo. Only this process is signalled, by PID."""
+    """The VT test host shipped in the package (a curses program under ``telnetlib3-server --pty-exec``) on
+    ``address`` (127.0.0.1 unless told) and a free port, for the demo. Only this process is signalled, by PID."""
 
-    def __init__(self, log_file: Path) -> None:
+    def __init__(self, log_file: Path, address: str = "127.0.0.1") -> None:
         self.log_file = log_file
+        self.address = address
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -338,10 +359,10 @@ class VtTestHost:
 
     def start(self) -> VtTestHost:
         server = Path(PYTHON).parent / "telnetlib3-server"
-        self.port = free_port("127.0.0.1")
+        self.port = free_port(self.address)
         with self.log_file.open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(server), "127.0.0.1", str(self.port), "--loglevel", "warning",
+                [str(server), self.address, str(self.port), "--loglevel", "warning",
                  "--pty-exec", PYTHON, "--", str(VT_APP)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
                 env={**os.environ, "ESCDELAY": "25"},
@@ -351,16 +372,17 @@ class VtTestHost:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 raise AssertionError(f"the VT test host exited with {self.proc.returncode}")
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+            with socket.create_connection((self.address, self.port), timeout=0.5):
                 return True
 
         poll("the VT test host to accept connections", accepting, 20)
         return self
 
     def model_file(self, directory: Path, name: str) -> Path:
-        """samples/models/demovt.yaml renamed ``name`` and pointed at this host's port."""
+        """The packaged sample demovt.yaml renamed ``name`` and pointed at this host's address and port."""
         text = (SAMPLE_MODELS / "demovt.yaml").read_text()
         text = re.sub(r"(?m)^name: .*$", f"name: {name}", text)
+        text = re.sub(r"(?m)^(  address: ).*$", rf"\g<1>{self.address}", text)
         text = re.sub(r"(?m)^(  port: )\d+$", rf"\g<1>{self.port}", text)
         path = directory / f"{name}.yaml"
         path.write_text(text)
@@ -378,9 +400,11 @@ class VtTestHost:
 
 
 @contextlib.contextmanager
-def installation(root: Path) -> Iterator[Installation]:
+def installation(
+    root: Path, member_addresses: tuple[str, ...] = (), session_addresses: tuple[str, ...] = ()
+) -> Iterator[Installation]:
     root.mkdir(parents=True, exist_ok=True)
-    inst = Installation(root)
+    inst = Installation(root, member_addresses=member_addresses, session_addresses=session_addresses)
     try:
         yield inst
     finally:

@@ -68,7 +68,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "demo": (
         "hostgate.cli.demo:demo",
-        "Run the failover story of KB 7021563 on loopback: install, alias, kill -9 the leader, freeze a member.",
+        "Run the failover story of KB 7021563 on loopback: install, alias, kill -9 the leader, freeze a member, "
+        "lose the majority; every figure measured, in a closing table.",
     ),
     "model": (
         "hostgate.cli.model_cmd:model",
@@ -86,6 +87,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": (
         "hostgate.cli.doctor_cmd:doctor",
         "Check the cluster alias ALIAS[:PORT] against the running cluster; exit 1 on an error finding.",
+    ),
+    "samples": (
+        "hostgate.cli.samples_cmd:samples",
+        "Print the paths of the sample models and the model JSON Schema shipped with hostgate, one per line.",
     ),
     "testhost": (
         "hostgate.cli.testhost_cmd:testhost",
