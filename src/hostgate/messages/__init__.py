@@ -34,7 +34,7 @@ from hostgate.messages.ldap import (
     LdapTestReport,
     LdapTestRequest,
 )
-from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
+from hostgate.messages.login import LoginAnswer, LoginEnded, LoginRequest, PasswordChange, PasswordChanged
 from hostgate.messages.maintenance import LeaderMove, LeaderMoved, SessionList, SessionsAdminGrant
 from hostgate.messages.management import (
     ClusterName,
@@ -126,6 +126,7 @@ __all__ = [
     "LeaderMove",
     "LeaderMoved",
     "LoginAnswer",
+    "LoginEnded",
     "LoginRequest",
     "MemberRemovedAnswer",
     "MemberStatus",
