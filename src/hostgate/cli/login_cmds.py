@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from hostgate.cli.common import cluster_options, read_secret_file, when
-from hostgate.cli.login_store import StoredLogin, delete_login, load_login, login_dir, save_login
+from hostgate.cli.login_store import StoredLogin, delete_login, load_login, login_dir, login_path, save_login
 from hostgate.cli.output import console, handle_errors
 from hostgate.connector.cluster import ClusterClient, cluster_id_of_ca
 from hostgate.errors import (
@@ -131,7 +131,7 @@ def logout(
         cluster_id = cluster_id_of_ca(ca_file.read_bytes())
     except OSError as exc:
         raise CertificateError(f"cannot read the cluster CA {ca_file}: {exc.strerror}") from exc
-    if load_login(cluster_id) is None:
+    if not login_path(cluster_id).exists():
         console.print(f"Not logged in to cluster {cluster_id}.")
         return
     failure = _end(cluster_id, ca_file, server, hosts_file, dns_servers)
