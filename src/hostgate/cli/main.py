@@ -117,7 +117,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "login": ("hostgate.cli.login_cmds:login", "Log in to the cluster once and keep a short-lived token."),
     "logout": (
         "hostgate.cli.login_cmds:logout",
-        "Delete the stored login of the cluster the CA names (or of every cluster with --all).",
+        "End the stored login of the cluster the CA names (or of every cluster with --all).",
     ),
 }
 
