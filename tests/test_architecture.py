@@ -169,6 +169,10 @@ LAZY: dict[tuple[str, str], str] = {
         "cli/server_cmds.py",
         "hostgate.runtime.enrol",
     ): "server code, only inside `hostgate install` (one enrol flow)",
+    (
+        "naming/dns.py",
+        "hostgate.naming._dnspython",
+    ): "dnspython (~0.1 s of imports) loads at the first DNS lookup, not for a hosts-file alias (issue #21)",
 }
 
 

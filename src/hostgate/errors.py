@@ -19,6 +19,7 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── MalformedAnswer            HG-1050  a server's answer does not match its message definition (502)
     ├── Conflict                   HG-1070  the thing to create already exists (a domain, user, server) (409)
     ├── UsageError ─ CommandLineError HG-1071  the command line does not parse (click's own usage errors)
+    ├── Conflict ─ MemberExists    HG-1074  a join names a member (or address and port) the cluster already has (409)
     ├── TestHostUnavailable        HG-1073  `hostgate testhost` cannot start the host (its package is missing)
     ├── StoreError
     │   ├── StoreUnavailable       HG-2001  the store cannot be reached
@@ -225,6 +226,7 @@ __all__ = [
     "LoginNotOffered",
     "MalformedAnswer",
     "ManagementSessionError",
+    "MemberExists",
     "MemberNotFound",
     "MemberNotReady",
     "MemberRemoved",
@@ -1093,6 +1095,16 @@ class Conflict(HostgateError):
 
     code = "HG-1070"
     hint = "It already exists: use it as it is, or remove it first and create it again."
+    http_status = 409
+
+
+class MemberExists(Conflict):
+    """A join whose member name (or address and port) is already a member's (issue #21): a conflict, exit 4,
+    like a duplicate domain or user, not the join failure HG-4002 (which means the cluster could not complete
+    it), so a script re-running an install can tell "already joined" from a broken join."""
+
+    code = "HG-1074"
+    hint = "Choose another --member-name (or address), or `hostgate cluster remove` the old member first."
     http_status = 409
 
 

@@ -1,4 +1,4 @@
-"""The TLS client context the 5250 and VT drivers share (hosts/_tls.py), against a real TLS listener on
+"""The TLS client context every driver (3270, 5250, VT) shares (hosts/_tls.py), against a real TLS listener on
 loopback: a certificate the session server does not trust, or that names another address, is refused during
 the handshake; the model's ``tls_ca_file`` makes a private CA trusted; ``tls_verify: false`` accepts anything.
 
@@ -22,7 +22,7 @@ from hostgate.hosts import open_session
 from hostgate.hosts._tls import client_context
 from tests.helpers.hosts import sample_spec
 
-KINDS = ["5250", "vt"]
+KINDS = ["3270", "5250", "vt"]
 BOUND = 30.0  # per handshake; generous for a loaded 2-core machine
 
 
@@ -124,6 +124,21 @@ async def test_a_certificate_for_another_address_is_refused_even_from_a_trusted_
 ) -> None:
     error = await connect(kind, other_host.port, tls_ca_file=str(ca[1]))
     assert isinstance(error, HostUnreachable), error
+    assert "IP address mismatch" in error.message or "hostname mismatch" in error.message.lower()
+    assert other_host.outcome().startswith("failed:")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_wrong_name_is_refused_when_the_system_trusts_the_ca(
+    kind: str, other_host: TlsListener, ca: tuple[pki.CertPair, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The CA trusted system-wide (OpenSSL reads SSL_CERT_FILE for the default paths): only the host-name check
+    # stands between the driver and a host whose certificate names 127.0.0.2. The 3270 driver, on tnz's own
+    # context, completed this handshake before issue #21.
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca[1]))
+    error = await connect(kind, other_host.port)
+    assert isinstance(error, HostUnreachable), error
+    assert error.code == "HG-7001", error.code
     assert "IP address mismatch" in error.message or "hostname mismatch" in error.message.lower()
     assert other_host.outcome().startswith("failed:")
 

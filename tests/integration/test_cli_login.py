@@ -224,3 +224,21 @@ def test_a_command_without_password_or_login_sends_nothing_that_counts_as_a_fail
     proc = cluster_a.hostgate("domain", "list", *_where(cluster_a), check=False)
     assert log.read_text(errors="replace").count("failed login for user 'admin'") == before
     _fails(proc, "HG-3001", "not logged in")
+
+
+def test_logout_ends_the_token_on_the_cluster_not_only_the_file(cluster_a: Installation) -> None:
+    # Before issue #21 logout deleted the file only: a copy of the token (a backup, a leaked file) kept working
+    # until it expired, up to 8 hours later.
+    inst = cluster_a
+    inst.hostgate("login", *inst.client_args())
+    token = json.loads(_login_file(inst).read_text())["token"]
+    assert _whoami(inst, token).status_code == 200
+    assert "Logged out of cluster" in inst.hostgate("logout", "--ca-file", str(inst.ca_file)).stdout
+    assert not _login_file(inst).exists()
+    refused = _whoami(inst, token)
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["code"] == "HG-3241" and "ended by `hostgate logout`" in refused.json()["message"]
+    # A new login is a new token, untouched by the old one's end.
+    inst.hostgate("login", *inst.client_args())
+    assert _whoami(inst, json.loads(_login_file(inst).read_text())["token"]).status_code == 200
+    inst.hostgate("logout", "--all")

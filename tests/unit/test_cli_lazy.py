@@ -31,7 +31,8 @@ def _loaded_by_main(*args: str) -> tuple[int, set[str]]:
         f"sys.argv = ['hostgate', *{list(args)!r}]\n"
         "from hostgate.cli.main import main\n"
         "try:\n    main()\nexcept SystemExit as exc:\n    rc = exc.code or 0\n"
-        "sys.stderr.write(json.dumps([rc, sorted(sys.modules)]))\n"
+        # Loaded modules only: cli/main.py blocks httpx._main with a None entry (a module never loaded).
+        "sys.stderr.write(json.dumps([rc, sorted(k for k, v in sys.modules.items() if v is not None)]))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True

@@ -138,8 +138,8 @@ def cli(ctx: click.Context) -> None:
     """hostgate: terminal host applications as APIs, behind a failover management cluster.
 
     Exit codes: 0 done; 1 an error (its code, HG-NNNN, on stderr); 2 a usage error (HG-1003, HG-1071); 4 a
-    conflict: what was to be created already exists (HG-1070); 130 interrupted. `cluster status`: 0 healthy,
-    1 degraded, 2 down, 3 could not tell.
+    conflict: what was to be created already exists (HG-1070; a member's name at a join, HG-1074); 130
+    interrupted. `cluster status`: 0 healthy, 1 degraded, 2 down, 3 could not tell.
     """
     if ctx.meta.get(_DATA_DIR) is not None:
         raise click.UsageError(

@@ -33,7 +33,10 @@ class StoredLogin:
     user: str
     token: str
     expires_at: float  # seconds since the epoch
-    server: str = ""  # the alias (or member) logged in through, for the user's information only
+    server: str = ""  # the alias (or member) logged in through: where `hostgate logout` ends the login
+    ca_file: str = (
+        ""  # the cluster CA it was made with (absolute): `hostgate logout --all` dials each cluster
+    )
 
 
 def login_dir() -> Path:
@@ -113,6 +116,7 @@ def load_login(cluster_id: str) -> StoredLogin | None:
             token=str(data["token"]),
             expires_at=float(data["expires_at"]),
             server=str(data.get("server", "")),
+            ca_file=str(data.get("ca_file", "")),
         )
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise LoginFileUnsafe(f"the stored login {path} cannot be read: {exc}") from exc

@@ -21,6 +21,12 @@ if TYPE_CHECKING:
 
 __all__ = ["COMMANDS", "main"]  # and `cli`, built on first use (module __getattr__)
 
+# httpx's package __init__ imports its own command line (httpx._main: rich.progress, rich.syntax, pygments)
+# whenever click and rich are installed, about a third of the connector's import time; hostgate's CLI never
+# uses httpx's. A None entry makes that import fail, and httpx then defines a stub `main` (its own fallback
+# for installs without the "cli" extra). Set only in the hostgate command's process, before httpx is loaded.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: "not importable" (importlib docs)
+
 # name -> ("module:attr", summary). The summary is the first sentence of the command's help (what click
 # would show in `hostgate --help`); a test keeps the two equal.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -116,7 +122,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "login": ("hostgate.cli.login_cmds:login", "Log in to the cluster once and keep a short-lived token."),
     "logout": (
         "hostgate.cli.login_cmds:logout",
-        "Delete the stored login of the cluster the CA names (or of every cluster with --all).",
+        "End the stored login of the cluster the CA names (or of every cluster with --all).",
     ),
 }
 

@@ -46,6 +46,7 @@ __all__ = [
 
 CONFIG_FILE = "hostgate.toml"
 DEFAULT_PORT = 9440
+MAX_CONNECT_DELAY = 2.0  # seconds: RFC 8305 section 8, Maximum Connection Attempt Delay
 _NAME_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
@@ -399,6 +400,13 @@ def settings_from_mapping(
     naming: NamingSettings = parts["naming"]
     if naming.connect_delay <= 0 or naming.deadline <= 0:
         raise ConfigError(f"naming.connect_delay/deadline in {source}: must be positive")
+    if naming.connect_delay > MAX_CONNECT_DELAY:
+        # RFC 8305 section 8 puts the Maximum Connection Attempt Delay at 2 s: a longer stagger would make
+        # every call that meets a hung member wait longer than a failover is meant to take.
+        raise ConfigError(
+            f"naming.connect_delay in {source}: {naming.connect_delay} s is more than {MAX_CONNECT_DELAY} s "
+            "(RFC 8305's maximum connection attempt delay)"
+        )
     session: SessionSettings = parts["session"]
     if server.http not in ("httptools", "h11"):
         raise ConfigError(f"server.http in {source}: {server.http!r} is not one of httptools, h11")

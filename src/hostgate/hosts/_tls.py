@@ -1,8 +1,8 @@
-"""The TLS client context of the terminal drivers that take one (5250 through ibm5250, VT through telnetlib3).
+"""The TLS client context of every terminal driver (3270 through tnz, 5250 through ibm5250, VT through telnetlib3).
 
-One function so the two cannot drift apart on security (issue #16): ibm5250 defaults to no certificate check
-at all (field notes), so each driver used to build its own verifying context, and a fix to one would have
-missed the other. The rules:
+One function so the drivers cannot drift apart on security (issue #16): ibm5250 defaults to no certificate
+check at all (field notes), so each driver used to build its own verifying context, and a fix to one would
+have missed the other; the 3270 driver kept tnz's own, which checked no host name (issue #21). The rules:
 
 - verify by default: ``CERT_REQUIRED`` against the system's CAs, or only ``host.tls_ca_file`` when the model
   names one (a host signed by a private CA, the usual case for an IBM i or z/OS host);

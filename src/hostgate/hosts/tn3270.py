@@ -9,6 +9,9 @@ What tnz needs, learnt the hard way (shared/reference/field-notes.md):
 - ``capable_color`` must be True or hosts that ask for colour get a monochrome reply.
 - ``scrstr()`` shows text typed into hidden (non-display) fields: snapshots blank them by field attribute.
 - AID keys raise "PWAIT Input Inhibit" while the keyboard is locked: we wait for the unlock first.
+- Its TLS context checks the host name only when ``SESSION_SSL_VERIFY=hostname`` is set in the environment and
+  never reads a private CA file: a 3270 host was accepted with any certificate of a trusted CA, whatever name
+  it carried (issue #21). ``_Terminal`` hands tnz the context the 5250 and VT drivers use (``hosts/_tls.py``).
 - It notices a closed connection only while its loop runs (``wait()``): every call polls the socket first and
   runs the loop when the host sent something or hung up (``_refresh``), so a snapshot or a local key never
   answers from the screen of a host that is gone.
@@ -17,6 +20,7 @@ What tnz needs, learnt the hard way (shared/reference/field-notes.md):
 from __future__ import annotations
 
 import os
+import ssl
 import time
 from collections.abc import Callable
 
@@ -28,7 +32,9 @@ from hostgate.errors import (
     InvalidValue,
     KeyboardLocked,
 )
+from hostgate.hosts._keepalive import keep_alive
 from hostgate.hosts._liveness import Pollable, probe
+from hostgate.hosts._tls import host_context
 from hostgate.hosts._worker import DRAIN_TIMEOUT, ThreadedSession
 from hostgate.hosts.base import Condition, Field, Screen
 from hostgate.models import HostSpec, HostType, Key
@@ -37,6 +43,21 @@ os.environ.setdefault("TNZ_LOGGING", "")
 from tnz import tnz as _tnz
 
 __all__ = ["Tn3270Session"]
+
+
+class _Terminal(_tnz.Tnz):  # type: ignore[misc]  # tnz ships no type information
+    """tnz's terminal with hostgate's TLS context: verified against the system's CAs or the model's
+    ``tls_ca_file``, the certificate naming ``host.address``, TLS 1.2 at least (``hosts/_tls.py``)."""
+
+    def __init__(self, name: str, context: ssl.SSLContext | None) -> None:
+        super().__init__(name=name)
+        self._hostgate_context = context
+
+    # tnz 0.6.8's Tnz.__create_context, name-mangled; connect() calls it for a secure connection only.
+    # tests/hosts/test_tls.py fails (a wrong-name certificate accepted) if a tnz upgrade renames it.
+    def _Tnz__create_context(self, verifycert: object = None) -> ssl.SSLContext | None:
+        return self._hostgate_context
+
 
 _AID_METHODS: dict[Key, str] = {Key.ENTER: "enter", Key.CLEAR: "clear", Key.ATTN: "attn"}
 _AID_METHODS |= {Key(f"PF{i}"): f"pf{i}" for i in range(1, 25)}
@@ -89,7 +110,7 @@ class Tn3270Session(ThreadedSession):
     # -- on the session thread -----------------------------------------------------------------------
     def _connect_sync(self) -> Screen:
         spec = self.spec
-        term = _tnz.Tnz(name=f"hostgate-{spec.address}-{spec.port}")
+        term = _Terminal(f"hostgate-{spec.address}-{spec.port}", host_context(spec, self.where))
         term.terminal_type = spec.terminal.type
         term.capable_color = True
         term.amaxrow, term.amaxcol = spec.terminal.rows, spec.terminal.cols
@@ -105,6 +126,7 @@ class Tn3270Session(ThreadedSession):
                 # device", "logon rejected"); the error quotes the screen.
                 raise self._lost_error(self._lost_reason(term))
             if term.updated and not self._locked(term):
+                keep_alive(self._socket())  # type: ignore[arg-type]  # TransportSocket passes setsockopt on
                 return self._snapshot()
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -43,6 +43,7 @@ from hostgate.errors import (
     HostUnreachable,
     KeyboardLocked,
 )
+from hostgate.hosts._keepalive import keep_alive
 from hostgate.hosts._liveness import Pollable, probe
 from hostgate.hosts._tls import host_context
 from hostgate.hosts._worker import ThreadedSession
@@ -80,6 +81,7 @@ class _Connection(TN5250Connection):  # type: ignore[misc]  # ibm5250 ships no t
             raise ibm5250.ConnectionError(f"TCP connect failed: {exc}") from exc
         try:
             raw.settimeout(self.timeout)
+            keep_alive(raw)
             self._sock = (
                 self._tls_context.wrap_socket(raw, server_hostname=self.host) if self.use_tls else raw
             )

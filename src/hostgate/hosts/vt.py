@@ -33,6 +33,7 @@ import pyte
 import telnetlib3
 
 from hostgate.errors import FieldNotWritable, HostDisconnected, HostTimeout, HostUnreachable, KeyNotSupported
+from hostgate.hosts._keepalive import keep_alive
 from hostgate.hosts._liveness import Pollable, probe
 from hostgate.hosts._tls import host_context
 from hostgate.hosts._worker import DRAIN_TIMEOUT, closed_text
@@ -176,6 +177,7 @@ class VtSession(HostSession):
         except (OSError, ssl.SSLError) as exc:
             raise HostUnreachable(f"cannot connect to {self.where}: {exc}") from exc
         self._writer = writer
+        keep_alive(self._socket())  # type: ignore[arg-type]  # a TransportSocket: setsockopt passes through
         self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
         try:
             screen = await self._wait(lambda s: self._received, spec.connect_timeout, "the first screen")

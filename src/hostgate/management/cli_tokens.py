@@ -19,6 +19,12 @@ Roles come from the stored account at each request, not from the token, so the p
 Basic credentials. Directory (LDAP) accounts get no login token (``LoginNotOffered``): their password and
 groups live in the directory, and a token would keep a disabled account or a removed group for its lifetime.
 
+``hostgate logout`` ends a login on every member before it expires (``DELETE /api/v1/login`` with the token
+itself): the token's id (``jti``) is recorded under :data:`REVOKED_PREFIX` with a store lease that runs out when
+the token would have expired anyway, so the list holds only logins that could still be used and needs no pruning.
+Every member's in-memory copy holds the prefix; a revoked id is refused (``LoginInvalid``) as soon as the copy
+shows it, like a changed password.
+
 After ``hostgate cluster rotate-keys`` a login token signed by the retired key is accepted while the retired
 key's public half is served (15 min + 60 s), then refused (``LoginInvalid``: log in again).
 """
@@ -35,12 +41,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import jwt
+import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hostgate.errors import InvalidField, LoginExpired, LoginInvalid, LoginNotOffered
 from hostgate.management.cache import ConfigCache
-from hostgate.management.records import UserRecord, user_key
+from hostgate.management.records import PREFIX, UserRecord, user_key
 from hostgate.management.security import Principal
 from hostgate.management.token_keys import TokenKeys
 from hostgate.tokens import MAX_CLOCK_SKEW
@@ -51,8 +58,11 @@ __all__ = [
     "DEFAULT_TTL",
     "MAX_TTL",
     "MIN_TTL",
+    "REVOKED_PREFIX",
     "CliTokens",
+    "EndedLogin",
     "password_binding",
+    "revoked_key",
 ]
 
 CLI_KIND = "cli"
@@ -63,6 +73,20 @@ MIN_TTL = 60.0
 MAX_TTL = 8 * 3600.0
 _ALGORITHM = "EdDSA"
 _VERIFIED_MAX = 10_000
+
+
+REVOKED_PREFIX = PREFIX + "cli-logins/revoked/"
+
+
+def revoked_key(jti: str) -> str:
+    return REVOKED_PREFIX + jti
+
+
+class EndedLogin(msgspec.Struct, frozen=True):
+    """The record of a login ended by ``hostgate logout`` (its key names the token id)."""
+
+    user: str
+    expires_at: float  # when the token would have expired: the record's lease ends then
 
 
 def password_binding(password_hash: str) -> str:
@@ -129,6 +153,7 @@ class CliTokens:
             "cid": self._cluster_id,
             "sub": record.name,
             "pwv": password_binding(record.password_hash),
+            # The token id: what `hostgate logout` records to end this login before it expires.
             "jti": os.urandom(16).hex(),
             "iat": int(now),
             "exp": int(expires),
@@ -155,12 +180,24 @@ class CliTokens:
         if expires > now + MAX_TTL + MAX_CLOCK_SKEW:
             raise LoginInvalid("the login token lives longer than any member grants")
         name = str(payload["sub"])
+        if self._cache.get(revoked_key(str(payload.get("jti", "")))) is not None:
+            raise LoginInvalid(f"this login of user {name!r} was ended by `hostgate logout`")
         record = self._cache.decode(user_key(name), UserRecord.decode)
         if record is None:
             raise LoginInvalid(f"user {name!r} no longer exists; this login has ended")
         if payload.get("pwv") != password_binding(record.password_hash):
             raise LoginInvalid(f"the password of user {name!r} has changed since this login; it has ended")
         return self._principal_of(record.name)
+
+    def ending(self, bearer: str) -> tuple[str, EndedLogin]:
+        """``(record key, record)`` that ends the login ``bearer`` stands for (checked as :meth:`verify` does:
+        only a login that is still good can be ended, and only by whoever holds it)."""
+        principal = self.verify(bearer)
+        _, payload = self._verified[bearer.removeprefix(BEARER_PREFIX)]
+        jti = str(payload.get("jti", ""))
+        if not jti:
+            raise LoginInvalid("the login token is malformed (no token id)")
+        return revoked_key(jti), EndedLogin(principal.name, float(payload["exp"]))
 
     def _public_key(self, kid: str) -> Ed25519PublicKey:
         # The served keys by kid, rebuilt only when the served set's version changes (TokenKeys.version is

@@ -25,8 +25,8 @@ from hostgate.errors import (
     CompareFailed,
     Conflict,
     HostgateError,
-    JoinFailed,
     LastMember,
+    MemberExists,
     MemberNotFound,
     NotSupported,
     StoreCorrupt,
@@ -332,12 +332,11 @@ class ManagementService:
         records = self.member_records()
         for r in records:
             if r.name == request.name:
-                raise JoinFailed(
-                    f"a member named {request.name!r} is already in cluster {self.cluster_info().name}",
-                    hint="Choose another --member-name, or `hostgate cluster remove` the old member first.",
+                raise MemberExists(
+                    f"a member named {request.name!r} is already in cluster {self.cluster_info().name}"
                 )
             if r.address == request.address and r.port == request.port:
-                raise JoinFailed(f"{request.address}:{request.port} is already member {r.name}")
+                raise MemberExists(f"{request.address}:{request.port} is already member {r.name}")
         ca_raw = self.cache.get(CA_KEY)
         if ca_raw is None:
             raise StoreUnavailable("the cluster CA is not loaded yet")

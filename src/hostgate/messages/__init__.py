@@ -34,7 +34,7 @@ from hostgate.messages.ldap import (
     LdapTestReport,
     LdapTestRequest,
 )
-from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
+from hostgate.messages.login import LoginAnswer, LoginEnded, LoginRequest, PasswordChange, PasswordChanged
 from hostgate.messages.maintenance import (
     LeaderMove,
     LeaderMoved,
@@ -133,6 +133,7 @@ __all__ = [
     "LeaderMove",
     "LeaderMoved",
     "LoginAnswer",
+    "LoginEnded",
     "LoginRequest",
     "MemberRemovedAnswer",
     "MemberStatus",

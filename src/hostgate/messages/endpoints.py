@@ -25,7 +25,7 @@ from hostgate.messages.deploy import (
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistration, SessionGrant
 from hostgate.messages.grants import GrantRequest, GrantView
 from hostgate.messages.ldap import LdapSettingsUpdate, LdapSettingsView, LdapTestAnswer, LdapTestRequest
-from hostgate.messages.login import LoginAnswer, LoginRequest, PasswordChange, PasswordChanged
+from hostgate.messages.login import LoginAnswer, LoginEnded, LoginRequest, PasswordChange, PasswordChanged
 from hostgate.messages.maintenance import (
     LeaderMove,
     LeaderMoved,
@@ -230,6 +230,10 @@ class _Management:
     login: Endpoint[LoginRequest, LoginAnswer] = _m(
         "POST", "/login", LoginRequest, LoginAnswer, "A short-lived CLI login token (password only)"
     )
+    logout: Endpoint[None, LoginEnded] = _m(
+        "DELETE", "/login", None, LoginEnded, "End the CLI login whose token is sent, on every member",
+        auth="bearer",
+    )  # fmt: skip
     audit: Endpoint[None, AuditPage] = _m(
         "GET", "/audit", None, AuditPage, "The audit trail (?since=&until=&limit=&action=&order=&cursor=)"
     )

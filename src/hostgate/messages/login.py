@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from hostgate.messages._base import Message, Reply
 
-__all__ = ["LoginAnswer", "LoginRequest", "PasswordChange", "PasswordChanged"]
+__all__ = ["LoginAnswer", "LoginEnded", "LoginRequest", "PasswordChange", "PasswordChanged"]
 
 
 class LoginRequest(Message, frozen=True):
@@ -19,6 +19,14 @@ class LoginAnswer(Reply, frozen=True):
     cluster_id: str
     token: str  # "hgcli_" + a JWT signed with the cluster's token key; sent only as "Authorization: Bearer"
     expires_at: float  # seconds since the epoch
+
+
+class LoginEnded(Reply, frozen=True):
+    """``DELETE /api/v1/login``: the login whose token was sent is ended on every member (``hostgate logout``);
+    ``expires_at`` is when it would have expired."""
+
+    user: str
+    expires_at: float
 
 
 class PasswordChange(Message, frozen=True):

@@ -11,8 +11,9 @@ from typing import Any
 
 import msgspec
 
-from hostgate.messages.endpoints import ENDPOINTS, Endpoint
+from hostgate.messages.endpoints import ENDPOINTS, Endpoint, _Management, _Session
 from hostgate.messages.management import ErrorBody
+from hostgate.messages.route_errors import errors_of
 
 __all__ = ["openapi"]
 
@@ -29,8 +30,19 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
 }
 
 
-def _operation(endpoint: Endpoint[Any, Any], schemas: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+def _names() -> dict[int, str]:
+    """Each endpoint's name in its table (``API.join`` is ``join``), by identity."""
+    return {
+        id(e): name
+        for table in (_Management, _Session)
+        for name, e in vars(table).items()
+        if isinstance(e, Endpoint)
+    }
+
+
+def _operation(endpoint: Endpoint[Any, Any], schemas: dict[Any, dict[str, Any]], name: str) -> dict[str, Any]:
     op: dict[str, Any] = {
+        "operationId": f"{endpoint.face}.{name}",
         "summary": endpoint.summary,
         "tags": [endpoint.face],
         "security": _SECURITY[endpoint.auth],
@@ -48,6 +60,8 @@ def _operation(endpoint: Endpoint[Any, Any], schemas: dict[Any, dict[str, Any]])
                 "content": {"application/json": {"schema": schemas[ErrorBody]}},
             },
         },
+        # The codes this route may answer (messages/route_errors.py), for the API reference (docs/api.md).
+        "x-hostgate-errors": errors_of(name, endpoint),
     }
     if endpoint.request is not None:
         op["requestBody"] = {
@@ -77,8 +91,10 @@ def openapi(face: str | None = None) -> dict[str, Any]:
     found, components = msgspec.json.schema_components(types, ref_template=_REF)
     schemas = dict(zip(types, found, strict=True))
     paths: dict[str, dict[str, Any]] = {}
+    names = _names()
     for endpoint in chosen:
-        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, schemas)
+        op = _operation(endpoint, schemas, names[id(endpoint)])
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = op
     return {
         "openapi": "3.1.0",
         "info": {"title": "hostgate", "version": "1"},
@@ -90,7 +106,10 @@ def openapi(face: str | None = None) -> dict[str, Any]:
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "a session token from the cluster",
+                    "description": (
+                        "a token the cluster issued: a session token (session face), or the CLI login token "
+                        "(hgcli_...) being ended (DELETE /api/v1/login)"
+                    ),
                 },
                 "certificate": {
                     "type": "mutualTLS",

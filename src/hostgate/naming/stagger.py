@@ -88,6 +88,7 @@ class AttemptDelay:
             raise ValueError("bad quantile, factor, window or min_samples")
         self.floor = floor
         self.cap = cap
+        self._given_floor = floor
         self.factor = factor
         self.quantile = quantile
         self.window = window
@@ -129,6 +130,15 @@ class AttemptDelay:
         # The nearest-rank quantile: the smallest sample with at least `quantile` of the samples at or below.
         rank = max(1, math.ceil(self.quantile * len(times)))
         return min(self.cap, max(self.floor, self.factor * times[rank - 1]))
+
+    def set_cap(self, cap: float) -> None:
+        """Change the ceiling (and no-history delay): ``[naming] connect_delay`` of a server's settings, applied
+        to the process-wide delay its clients share. The floor never exceeds the cap."""
+        if not cap > 0:
+            raise ValueError("need 0 < cap")
+        with self._lock:
+            self.cap = cap
+            self.floor = min(self._given_floor, cap)
 
     def count(self, *, hedges: int) -> None:
         """Record one dialled call that started ``hedges`` attempts while an earlier one was still running."""

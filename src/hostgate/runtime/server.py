@@ -27,6 +27,7 @@ from hostgate import pki
 from hostgate.api.app import create_app
 from hostgate.config.datadir import DataDirLock, check_not_removed, mark_removed
 from hostgate.config.settings import Settings, StoreBackend, load_settings
+from hostgate.connector.cluster import ADAPTIVE_DELAY
 from hostgate.console import mount_console
 from hostgate.errors import HostgateError, MemberNotReady, MemberRemoved, StoreUnavailable
 from hostgate.management.cache import ConfigCache
@@ -334,12 +335,20 @@ def _with_connection_cap(settings: Settings) -> Settings:
     return dataclasses.replace(settings, security=security)
 
 
+def configure_naming(settings: Settings) -> None:
+    """Apply ``[naming] connect_delay`` to the stagger every cluster client of this process shares (heartbeats,
+    deployments, web services, the console's checks): the most the dialer waits for a pending member before it
+    tries the next address, and its delay while it has no answer times to learn from (RFC 8305 section 8)."""
+    ADAPTIVE_DELAY.set_cap(settings.naming.connect_delay)
+
+
 async def serve(
     settings: Settings, *, ready: asyncio.Event | None = None, metrics: ServerMetrics | None = None
 ) -> None:
     """Run the server until SIGTERM/SIGINT. ``metrics``: its registry (docs/metrics.md), made when not given;
     with ``[metrics] token_file = ""`` (no /metrics) nothing is measured at all, unless ``metrics`` is given."""
     settings = _with_connection_cap(settings)
+    configure_naming(settings)
     token = ensure_token(settings)
     if metrics is None and token is not None:
         metrics = ServerMetrics(settings.server.member_name, settings.server.roles)
