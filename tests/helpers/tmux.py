@@ -51,6 +51,10 @@ class Tmux:
         command = f'{shlex.join(argv)}; echo "EXIT STATUS $?"; sleep 600'
         environment = {**os.environ, **(env or {}), "TERM": "screen-256color"}
         environment.pop("TMUX", None)
+        # curses takes $LINES/$COLUMNS over the pane's real size (ncurses use_env): pytest-xdist's workers have
+        # LINES=24 COLUMNS=80, and a user's shell may export them; the pane's size is what the test asked for.
+        environment.pop("LINES", None)
+        environment.pop("COLUMNS", None)
         self._run(
             "new-session",
             "-d",
