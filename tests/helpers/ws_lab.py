@@ -96,10 +96,11 @@ def ws_lab(root: Path, host: HostProcess) -> Iterator[WsLab]:
 
 @contextlib.contextmanager
 def serve(app: ASGIApp) -> Iterator[str]:
-    """``app`` on ``http://127.0.0.1:PORT`` (a free port) until the block ends; yields the base URL."""
+    """``app`` on ``http://127.0.0.1:PORT`` (a free port) until the block ends; yields the base URL. The app's
+    lifespan runs, as in a real server: its shutdown closes the kept cluster connections of its catalog."""
     port = free_port("127.0.0.1")
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )
     thread = threading.Thread(target=server.run, name="ws-lab-uvicorn", daemon=True)
     thread.start()

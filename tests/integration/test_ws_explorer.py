@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -71,10 +72,17 @@ def lab(tmp_path_factory: pytest.TempPathFactory, host_3270: HostProcess) -> Ite
 @pytest.fixture(scope="module")
 def base_url(lab: WsLab) -> Iterator[str]:
     source = ClusterCatalog(lab.location)
+
+    @contextlib.asynccontextmanager
+    async def closing(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await source.aclose()  # the catalog keeps its cluster connections per loop: closed with the server's
+
     app = Starlette(
         routes=[*catalog_routes(source), *explorer_routes(), _rest_stand_in(lab.location, source)],
         exception_handlers=coded_http_exceptions(),
         middleware=[error_boundary(logging.getLogger("test.explorer"), {}, "web services")],
+        lifespan=closing,
     )
     with serve(app) as url:
         yield url
