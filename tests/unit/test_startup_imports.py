@@ -56,8 +56,9 @@ def test_the_hostgate_command_does_not_load_httpxs_own_command_line() -> None:
     # httpx's __init__ imports httpx._main (rich.progress, rich.syntax, pygments) when click and rich are there.
     script = (
         "import json, sys\nimport hostgate.cli.main, hostgate.cli.cluster_cmds\nimport httpx\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'pygments' "
-        "or m in ('httpx._main', 'rich.syntax', 'rich.progress'))))"
+        # A None entry is the "not importable" marker the command sets, not a loaded module.
+        "print(json.dumps(sorted(m for m, module in sys.modules.items() if module is not None "
+        "and (m.split('.')[0] == 'pygments' or m in ('httpx._main', 'rich.syntax', 'rich.progress')))))"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
