@@ -323,6 +323,9 @@ class Pool:
         why = self._due(session) if healthy else "its host connection is gone"
         if why is None:
             why = await self._to_startup(session)
+        if why is None and not session.runtime.connected:
+            # Dropped after it was brought back: a health check that already ran would not see it in the list.
+            why = "its host dropped it"
         if why is not None or self._closed or self.draining:
             if why is not None and not why.startswith("recycled"):
                 self.replaced += 1
@@ -391,6 +394,8 @@ class Pool:
         results = await asyncio.gather(*(self._to_startup(x) for x in due))
         failed = 0
         for session, why in zip(due, results, strict=True):
+            if why is None and not session.runtime.connected:
+                why = "its host dropped it"  # during the check, after it answered
             if why is None and not self._closed and not self.draining:
                 self._park(session, checked_only=True)
                 self._idle.rotate(1)  # checked, not used: back at the cold end
