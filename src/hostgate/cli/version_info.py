@@ -12,9 +12,14 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from pathlib import Path
 
 from hostgate import __version__
+
+# Not typing's: importing typing is a measurable share of --version (mypy honours the name).
+TYPE_CHECKING = False
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["EtcdFound", "find_etcd", "print_version", "quick_version", "version_lines"]
 
@@ -156,5 +161,10 @@ def quick_version(args: list[str]) -> bool:
         return False
     if given == "":
         return False  # Path("") would be "."; click reports the empty value
-    print_version(None if given is None else Path(given))
+    if given is None:
+        print_version(None)
+    else:
+        from pathlib import Path  # pathlib (with urllib.parse, ipaddress) is a tenth of plain --version
+
+        print_version(Path(given))
     return True
