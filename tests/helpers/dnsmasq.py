@@ -159,7 +159,12 @@ class Dnsmasq:
             self._reader = threading.Thread(target=self._read_log, args=(self.proc,), daemon=True)
             self._reader.start()
             if self._wait_ready(ready_within):
-                return self
+                # Its start-up read of the records is logged too: wait until the log reader has it, or a first
+                # set_records could count that line as its own re-read and return before the SIGHUP's (CI saw a
+                # query answered NXDOMAIN from the records of before under load).
+                with self._changed:
+                    if self._changed.wait_for(lambda: self._reads_of_records() >= 1, timeout=ready_within):
+                        return self
             self._reap()
             if "Address already in use" not in self.log:
                 break
