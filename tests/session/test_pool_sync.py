@@ -156,3 +156,24 @@ async def test_drained_and_changed_definitions_drain_and_a_held_session_lives_un
     lines = await lab.service.run_cycle()
     assert any("its last session is signed off" in line for line in lines) and lab.service.retiring == []
     await until("the new pool warms at its startup entity", lambda: second.status().idle == 1)
+
+
+async def test_a_deleted_pool_is_finished_once_its_last_sign_off_is_done_and_close_waits_for_it(
+    lab: Lab,
+) -> None:
+    # CI (fresh-clone run 4): a drained pool whose last idle session was still signing off counted as finished
+    # at once, so the service let go of it; the sign-off then ran on in the background past the test's end,
+    # was cancelled when its event loop shut down, and the garbage collector found the session's tnz loop and
+    # host connection at the next test's setup.
+    lab.sync.apply(ServerPoolsAnswer("v1", (pool(min_idle=1),)))
+    cluster = lab.service.pools["orders"]
+    await until("an idle session", lambda: cluster.status().idle == 1)
+    host = cluster.sessions()[0].runtime.host
+    thread = getattr(host, "_thread", None)
+    assert thread is not None and thread.loop is not None
+    loop = thread.loop
+    lab.sync.apply(ServerPoolsAnswer("", ()))  # deleted: it drains, its idle session is signed off
+    assert cluster.draining and not cluster.finished and cluster in lab.service.retiring
+    await lab.service.close()
+    assert loop.is_closed() and thread.loop is None, "close() returned before the sign-off had ended"
+    assert cluster.finished

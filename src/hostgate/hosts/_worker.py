@@ -54,10 +54,16 @@ class SessionThread:
         if self.closed:
             return
         self.closed = True
+        # Shielded: cancelling the caller (a server stopping, an event loop shutting down while a pool signs a
+        # session off in the background) would otherwise cancel the job while it still waits behind the
+        # thread's current call, and the loop, its self-pipe and the host connection would be left to the
+        # garbage collector (ResourceWarning: unclosed event loop / socket). The job runs whatever happens; a
+        # cancelled caller just does not wait for it (the thread ends once it is done).
+        job = asyncio.wrap_future(self._executor.submit(self._finish, final))
         try:
-            await self.run(lambda: self._finish(final))
+            await asyncio.shield(job)
         finally:
-            self._executor.shutdown(wait=True)
+            self._executor.shutdown(wait=job.done())
 
     def _finish(self, final: Callable[[], None]) -> None:
         try:

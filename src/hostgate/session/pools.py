@@ -210,8 +210,10 @@ class Pool:
 
     @property
     def finished(self) -> bool:
-        """Drained and no session left (warming, idle, busy or returning)."""
-        return self.draining and not self._sessions and not self._warming
+        """Drained and no session left (warming, idle, busy or returning), and the last sign-off done: a pool
+        taken as finished while a session still signs off is let go by its service, whose close() then does
+        not wait for that sign-off (it ran on past a server's or a test's event loop)."""
+        return self.draining and not self._sessions and not self._warming and not self._closing
 
     def sessions(self) -> list[PooledSession]:
         return list(self._sessions.values())
