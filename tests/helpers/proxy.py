@@ -69,8 +69,10 @@ class TcpRelay:
         if not self._thread.is_alive():
             return
         self._stopping = True
-        # The relay thread may be in its finally block already (its loop ended), its end of the pair closed:
-        # then there is nothing to wake (CI saw EBADF here once, after the test's assertions had passed).
+        # The loop may end between the line above and the wake-up below: a thread already awake for traffic
+        # (the client's FIN when the test has just disconnected) sees _stopping at its next turn, leaves, and
+        # its finally block closes the pair, so the send gets EBADF (CI run 3 of note 19). The loop did not end
+        # early: it ended on this stop(), and there is nothing left to wake.
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
         self._thread.join(timeout=10)
