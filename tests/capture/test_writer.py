@@ -14,6 +14,7 @@ from hostgate.capture.builder import ModelBuilder
 from hostgate.capture.engine import CaptureRecorder
 from hostgate.capture.proposals import propose_rules
 from hostgate.capture.writer import dump_model, entity_notes, resume
+from hostgate.cli import capture_cmd
 from hostgate.errors import CaptureResumeRefused, CaptureRulesClash
 from hostgate.hosts import Screen
 from hostgate.models import HostType, load_model
@@ -74,3 +75,11 @@ def test_resume_refuses_a_model_of_another_host_type() -> None:
     assert vt.type is HostType.VT
     with pytest.raises(CaptureResumeRefused, match="for a 3270 host"):
         CaptureRecorder(vt, resume=SAMPLES / "demo3270.yaml")
+
+
+def test_a_refused_resume_leaves_no_event_loop_open(tmp_path: Path) -> None:
+    # `hostgate model capture --resume` made its event loop before the recorder, whose refusal of the model then
+    # left the loop unclosed (the garbage collector's ResourceWarning fails this test's teardown; tests/conftest.py).
+    vt = load_model(SAMPLES / "demovt.yaml").host
+    with pytest.raises(CaptureResumeRefused, match="for a 3270 host"):
+        capture_cmd._capture(vt, tmp_path / "out.yaml", SAMPLES / "demo3270.yaml", "out")

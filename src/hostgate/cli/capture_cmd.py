@@ -120,8 +120,8 @@ def _capture(spec: HostSpec, out: Path, resume: Path | None, name: str) -> None:
 
     from hostgate.capture.tui import CaptureTui
 
+    recorder = _recorder(spec, name, resume)  # first: it refuses a --resume model of another host
     loop = asyncio.new_event_loop()
-    recorder = _recorder(spec, name, resume)
     saved: list[str] = []
 
     def save(text: str) -> str:
