@@ -46,8 +46,9 @@ async def test_a_close_cancelled_while_the_session_thread_is_busy_still_closes_t
             assert time.monotonic() < deadline, "the session thread never ran the blocking call"
             await asyncio.sleep(0.01)  # poll interval
         closing = asyncio.ensure_future(session.disconnect())
-        while not thread.closed:  # the close is submitted and awaits its job
-            await asyncio.sleep(0)
+        while not thread.closed:  # the close has submitted its job and awaits it
+            assert time.monotonic() < deadline, "the close never started"
+            await asyncio.sleep(0.01)  # poll interval
         closing.cancel()
         await asyncio.gather(closing, return_exceptions=True)
     finally:
