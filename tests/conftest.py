@@ -26,8 +26,8 @@ settings.load_profile("hostgate")
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Freeze what exists once the tests are collected (modules, test items: nothing a test can leak), so the
-    collection after each test scans only what was made since: measured on tests/session, 1.3 ms of CPU per
-    test frozen against 87 ms unfrozen."""
+    collection after each test scans only what was made since: measured on tests/session (134 collections),
+    5 ms of CPU per test frozen against 91 ms unfrozen."""
     gc.collect()
     gc.freeze()
 
