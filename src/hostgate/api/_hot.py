@@ -11,7 +11,7 @@ member spent its extra CPU over a bare Starlette app in the Python interpreter, 
 (the error boundary and the login gate: the same classes and arguments as every other route, so request ids,
 identity headers, coded errors and authentication before the body are exactly as before) around
 :class:`HotRoutes`, which calls the endpoint with the raw ASGI scope and receive and sends its JSON answer as
-two ASGI messages. A match is by method and exact path, as the ``Route`` entries match (``{name}`` is one
+two ASGI messages (or 204 without a body: a conditional heartbeat whose sender holds the answer already). A match is by method and exact path, as the ``Route`` entries match (``{name}`` is one
 non-empty path segment). Anything else, including another method on those paths (405, HG-1041), goes through
 Starlette as before; the ``Route`` entries of both paths stay in the table, served by the same endpoints.
 
