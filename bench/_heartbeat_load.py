@@ -27,13 +27,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
-def _request(address: str, port: int, name: str, interval: float, keep_alive: bool) -> bytes:
+def _request(
+    address: str, port: int, name: str, interval: float, keep_alive: bool, holds: str | None
+) -> bytes:
     body = json.dumps({"active_sessions": 0, "capacity": 100, "interval": interval}).encode()
     head = (
         f"POST /api/v1/session-servers/{name}/heartbeat HTTP/1.1\r\n"
         f"Host: {address}:{port}\r\n"
         "Content-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n" + ("\r\n" if keep_alive else "Connection: close\r\n\r\n")
+        + (f"X-Hostgate-Heartbeat-Holds: {holds}\r\n" if holds is not None else "")
+        + f"Content-Length: {len(body)}\r\n"
+        + ("\r\n" if keep_alive else "Connection: close\r\n\r\n")
     )
     return head.encode() + body
 
@@ -110,7 +114,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             args.address,
             args.port,
             context(s),
-            _request(args.address, args.port, s["name"], args.period, args.keep_alive),
+            _request(args.address, args.port, s["name"], args.period, args.keep_alive, args.holds),
             args.keep_alive,
         )
         for s in servers
@@ -187,6 +191,10 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=5.0, help="per heartbeat (s)")
     parser.add_argument("--max-in-flight", type=int, default=256)
     parser.add_argument("--keep-alive", action="store_true", help="one kept connection per server")
+    parser.add_argument(
+        "--holds",
+        help="X-Hostgate-Heartbeat-Holds to send (a conditional heartbeat: hostgate answers 204 when it matches)",
+    )
     args = parser.parse_args()
     result = asyncio.run(run(args))
     print("BENCH " + json.dumps(result), flush=True)

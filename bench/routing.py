@@ -29,10 +29,12 @@ load (wrk, the heartbeat load process, this driver) to the others (``sched_setaf
    The server's CPU (utime + stime from /proc/PID/stat) over the window is printed as % of one core and per
    answered heartbeat, hostgate next to two bare apps under the same load: one answering 204 without reading
    the body's JSON (the issue's baseline), one doing hostgate's JSON work (parse the beat, answer 200 with the
-   member's own answer). Goal: hostgate's CPU per heartbeat <= 1.2 x the bare app's, kept connections; a round
-   in which any of the three had a failed beat or re-opened connections is left out of the ratios (on a busy
-   machine the load process falls behind, and TLS handshakes in the window cost more than the beats). The
-   three runs of a round go in a turning order; printed are each round's ratio and their median, quartiles
+   member's own answer). hostgate runs twice: beats as before (no ``X-Hostgate-Heartbeat-Holds``: a session
+   server of an earlier version, answered 200 with the versions), and conditional beats (the header a session
+   server of this version sends, naming what it holds: answered 204 while nothing changed). Goal: hostgate's CPU
+   per heartbeat <= 1.2 x the bare app's, kept connections; a round in which any run had a failed beat or
+   re-opened connections is left out of the ratios (on a busy machine the load process falls behind, and TLS
+   handshakes in the window cost more than the beats). The four runs of a round go in a turning order; printed are each round's ratio and their median, quartiles
    and range (the figure is the median; single rounds swing widely on a machine others load).
 3. Routing once more at the highest concurrency, now with 1,003 servers registered (3 of them in the domain).
 
@@ -47,6 +49,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -68,6 +71,7 @@ import uvicorn
 
 from hostgate import pki
 from hostgate.cli.lab import Member, free_port, installation, poll
+from hostgate.messages import heartbeat_holds
 
 HERE = Path(__file__).resolve().parent
 USER, USER_PASSWORD = "bench", "bench-password-1"
@@ -275,6 +279,8 @@ class HeartbeatResult:
     # What the failed heartbeats were (status codes, exception names): a bench that counts failures must say
     # which, or a broken baseline reads as a fast one.
     failures: str = ""
+    # How the answered beats were answered ("200: n, 204: m"): conditional beats must be 204s.
+    answers: str = ""
 
 
 # --- the bench ---------------------------------------------------------------------------------------------------
@@ -373,7 +379,9 @@ class Bench:
             pin(target.pid, self.server_cpus)  # threads started since (the store's executor) included
         return wrk(target, conns, seconds, self.load_cpus, self.body, self.auth)
 
-    def heartbeats(self, target: Target, servers: Path, keep_alive: bool) -> HeartbeatResult:
+    def heartbeats(
+        self, target: Target, servers: Path, keep_alive: bool, holds: str | None = None
+    ) -> HeartbeatResult:
         a = self.args
         pin(target.pid, self.server_cpus)
         cmd = [sys.executable, str(HERE / "_heartbeat_load.py"), "--servers", str(servers)]
@@ -387,6 +395,7 @@ class Bench:
         ]
         cmd += ["--period", str(a.period), "--seconds", str(a.hb_warmup + a.hb_seconds + 0.5)]
         cmd += ["--keep-alive"] if keep_alive else []
+        cmd += ["--holds", holds] if holds is not None else []
         proc = subprocess.Popen(
             cmd,
             stdout=subprocess.PIPE,
@@ -423,6 +432,7 @@ class Bench:
             # Answered beats in the window: the run's answered share of its evenly spread schedule.
             1000 * (cpu1 - cpu0) / (ok / r["sent_seconds"] * (t1 - t0)) if ok else float("nan"),
             ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()) if k not in ("200", "204")),
+            ", ".join(f"{k}: {v}" for k, v in sorted(r["statuses"].items()) if k in ("200", "204")),
         )
 
 
@@ -445,6 +455,12 @@ def spread(values: list[float], unit: str = " x") -> str:
 def clean(h: HeartbeatResult, servers: int) -> bool:
     """A kept-connection run that measured heartbeats: none failed, and (almost) no connection was opened twice."""
     return h.failed == 0 and h.handshakes <= servers * 1.01
+
+
+def holds_of(answer: str) -> str:
+    """What a session server of this version that is up to date sends (``X-Hostgate-Heartbeat-Holds``)."""
+    a = json.loads(answer)
+    return heartbeat_holds(a["token_keys"], a["security"], a["pools"])
 
 
 def heartbeat_once(member: Member, cred: tuple[Path, Path]) -> str:
@@ -479,6 +495,8 @@ class Figures:
     rate: dict[str, WrkResult]  # stack -> hostgate's route rate at the highest concurrency
     hb_ratio: float | None = None  # over the bare app answering 204 (the issue's baseline)
     hb_ratio_json: float | None = None  # over the bare app doing the same JSON work
+    hb_ratio_cond: float | None = None  # conditional beats (answered 204) over the bare app answering 204
+    hb_spread_cond: str = ""
     hb_cpu: float | None = None
     share_rounds: list[float] = field(default_factory=list)  # the new stack's per-round shares
     hb_spread: str = ""  # the per-round ratios over the 204 baseline: median, quartiles, range
@@ -546,7 +564,11 @@ def part2(b: Bench, servers: Path, figures: Figures) -> None:
     # Per round, hostgate's CPU per beat over each baseline: the bare app answering 204 without reading the
     # body's JSON (the issue's baseline), and the bare app doing the same JSON work (parse, answer 200 with the
     # member's own answer: the issue asks what hostgate costs beyond that).
-    ratios: dict[str, list[float]] = {"204": [], "json": []}
+    # "cond": hostgate answering conditional beats (what this version's session servers send) over the 204 app.
+    # "gain": conditional beats over hostgate's full answers (the same member, the same round).
+    ratios: dict[str, list[float]] = {"204": [], "json": [], "cond": [], "gain": []}
+    holds = holds_of(b.beat_answer.read_text())
+    conditional = dataclasses.replace(b.hostgate, label="hostgate, conditional")
     servers_count = len(json.loads(servers.read_text()))
     unclean = 0
     with b.bare("starlette") as star, b.bare("starlette", json_beats=True) as star_json:
@@ -556,20 +578,31 @@ def part2(b: Bench, servers: Path, figures: Figures) -> None:
             how = "kept connection" if keep_alive else "new connection"
             for i in range(rounds):
                 # The order turns each round, so that no server always runs first (or last) in a stretch of
-                # load from others; each round's three runs are compared with each other only.
-                order = [star, star_json, b.hostgate]
-                order = order[i % 3 :] + order[: i % 3]
-                measured = {t.label: b.heartbeats(t, servers, keep_alive) for t in order}
-                bare, bare_json, ours = (measured[t.label] for t in (star, star_json, b.hostgate))
+                # load from others; each round's four runs are compared with each other only.
+                order = [star, star_json, b.hostgate, conditional]
+                order = order[i % 4 :] + order[: i % 4]
+                measured = {
+                    t.label: b.heartbeats(t, servers, keep_alive, holds if t is conditional else None)
+                    for t in order
+                }
+                bare, bare_json, ours, cond = (
+                    measured[t.label] for t in (star, star_json, b.hostgate, conditional)
+                )
                 rows += [
                     (f"bare Starlette 204, {how}", bare),
                     (f"bare Starlette JSON, {how}", bare_json),
                     (f"hostgate, {how}", ours),
+                    (f"hostgate 204 (holds), {how}", cond),
                 ]
-                if keep_alive and all(clean(h, servers_count) for h in (bare, bare_json, ours)):
-                    for key, base in (("204", bare), ("json", bare_json)):
+                if keep_alive and all(clean(h, servers_count) for h in (bare, bare_json, ours, cond)):
+                    for key, num, base in (
+                        ("204", ours, bare),
+                        ("json", ours, bare_json),
+                        ("cond", cond, bare),
+                        ("gain", cond, ours),
+                    ):
                         if base.cpu_ms_per_beat > 0:
-                            ratios[key].append(ours.cpu_ms_per_beat / base.cpu_ms_per_beat)
+                            ratios[key].append(num.cpu_ms_per_beat / base.cpu_ms_per_beat)
                 elif keep_alive:
                     unclean += 1
     print(f"{'server, connection per heartbeat':<36}{'CPU %':>7}{'beats/s':>9}{'ok':>7}{'failed':>8}", end="")
@@ -579,7 +612,9 @@ def part2(b: Bench, servers: Path, figures: Figures) -> None:
             f"{label:<36}{h.cpu_percent:>6.1f}%{h.beats_per_s:>9.0f}{h.ok:>7}{h.failed:>8}{h.skipped:>9}",
             end="",
         )
-        print(f"{h.handshakes:>8}{h.p50_ms:>8.1f}{h.p99_ms:>8.1f}{h.cpu_ms_per_beat:>13.3f}  {h.failures}")
+        print(
+            f"{h.handshakes:>8}{h.p50_ms:>8.1f}{h.p99_ms:>8.1f}{h.cpu_ms_per_beat:>13.3f}  ({h.answers}) {h.failures}"
+        )
     # hostgate's Heartbeater keeps one connection per member (ClusterClient(keep_alive=True)) and the member's
     # keep-alive timeout (15 s) outlasts the interval, so "kept connection" is what a real installation costs.
     figures.hb_cpu = statistics.median(
@@ -587,17 +622,27 @@ def part2(b: Bench, servers: Path, figures: Figures) -> None:
     )
     figures.hb_ratio = statistics.median(ratios["204"]) if ratios["204"] else None
     figures.hb_ratio_json = statistics.median(ratios["json"]) if ratios["json"] else None
+    figures.hb_ratio_cond = statistics.median(ratios["cond"]) if ratios["cond"] else None
     print(f"hostgate as its session servers heartbeat (kept connections): {figures.hb_cpu:.1f} % of one core")
     print(
         f"  {unclean} kept-connection round(s) left out of the ratios: a beat failed or connections were opened "
         "again (TLS handshakes in the window cost more than the beats: the load process could not keep up)"
     )
-    for key, what in (("204", "answering 204"), ("json", "doing the same JSON work")):
+    for key, who, what in (
+        ("204", "hostgate", "answering 204"),
+        ("json", "hostgate", "doing the same JSON work"),
+        ("cond", "hostgate answering conditional beats (204)", "answering 204"),
+    ):
         print(
-            f"  CPU per beat over the bare Starlette app {what}: "
+            f"  {who}'s CPU per beat over the bare Starlette app {what}: "
             f"{', '.join(f'{r:.2f}' for r in ratios[key])} x (per round); {spread(ratios[key])}"
         )
+    print(
+        "  hostgate answering conditional beats (204)'s CPU per beat over hostgate answering 200: "
+        f"{', '.join(f'{r:.2f}' for r in ratios['gain'])} x (per round); {spread(ratios['gain'])}"
+    )
     figures.hb_spread = spread(ratios["204"])
+    figures.hb_spread_cond = spread(ratios["cond"])
 
 
 def routing_lines(figures: Figures) -> list[tuple[str, str, str, str, bool]]:
@@ -634,6 +679,16 @@ def summary(figures: Figures) -> None:
                 f"{BASELINE_HB_RATIO:.1f} x (issue #16); this run's rounds: {figures.hb_spread}",
                 f"<= {GOAL_HB_RATIO:.1f} x",
                 figures.hb_ratio <= GOAL_HB_RATIO,
+            )
+        )
+    if figures.hb_ratio_cond is not None:
+        lines.append(
+            (
+                "heartbeats: conditional beats (204) / bare 204",
+                f"{figures.hb_ratio_cond:.2f} x",
+                f"(this version's session servers send the holds header); rounds: {figures.hb_spread_cond}",
+                f"<= {GOAL_HB_RATIO:.1f} x",
+                figures.hb_ratio_cond <= GOAL_HB_RATIO,
             )
         )
     if figures.hb_ratio_json is not None:

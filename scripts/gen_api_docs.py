@@ -89,11 +89,25 @@ def _body(schema: dict[str, Any] | None) -> str:
 
 
 def _answer(op: dict[str, Any]) -> str:
-    status = next(s for s in op["responses"] if s != "default")
-    content = op["responses"][status].get("content", {})
-    kind, spec = next(iter(content.items()))
-    shown = _type(spec["schema"]) if kind == "application/json" else f"`{kind}`"
-    return f"{status} {shown}"
+    shown = []
+    for status, answer in op["responses"].items():
+        if status == "default":
+            continue
+        content = answer.get("content")
+        if not content:  # 204 No Content (a conditional heartbeat's answer)
+            shown.append(f"{status} (no body: {answer['description']})")
+            continue
+        kind, spec = next(iter(content.items()))
+        shown.append(f"{status} " + (_type(spec["schema"]) if kind == "application/json" else f"`{kind}`"))
+    return "; ".join(shown)
+
+
+def _headers(op: dict[str, Any]) -> list[str]:
+    return [
+        f"- **Header:** `{p['name']}` (optional): {p['description']}"
+        for p in op.get("parameters", [])
+        if p["in"] == "header"
+    ]
 
 
 def _schema_section(name: str, schema: dict[str, Any]) -> list[str]:
@@ -144,6 +158,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
                     "",
                     f"- **Who:** {_who(op)}",
                     f"- **Request body:** {_body(body)}",
+                    *_headers(op),
                     f"- **Answer:** {_answer(op)}",
                     f"- **Errors:** {errors}",
                     "",

@@ -71,7 +71,8 @@ def test_metrics_on_a_member_and_a_session_server(tmp_path: Path) -> None:
             assert answer.headers["content-type"].startswith("text/plain")
             return answer.text
 
-        beat = 'hostgate_http_request_duration_seconds_count{face="management",method="POST",route="/api/v1/session-servers/{name}/heartbeat",status="200"}'
+        # 204: the session server states what it holds and nothing changed (conditional heartbeats, issue #16).
+        beat = 'hostgate_http_request_duration_seconds_count{face="management",method="POST",route="/api/v1/session-servers/{name}/heartbeat",status="204"}'
         text = poll("heartbeats counted", lambda: _when(member_text(), beat, 2), 60)
         assert _value(text, 'hostgate_heartbeats_received_total{outcome="accepted"}') >= 2
         assert _value(text, 'hostgate_login_failures_total{checked_by="local account"}') == 1

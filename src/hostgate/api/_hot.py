@@ -11,7 +11,7 @@ member spent its extra CPU over a bare Starlette app in the Python interpreter, 
 (the error boundary and the login gate: the same classes and arguments as every other route, so request ids,
 identity headers, coded errors and authentication before the body are exactly as before) around
 :class:`HotRoutes`, which calls the endpoint with the raw ASGI scope and receive and sends its JSON answer as
-two ASGI messages. A match is by method and exact path, as the ``Route`` entries match (``{name}`` is one
+two ASGI messages (or 204 without a body: a conditional heartbeat whose sender holds the answer already). A match is by method and exact path, as the ``Route`` entries match (``{name}`` is one
 non-empty path segment). Anything else, including another method on those paths (405, HG-1041), goes through
 Starlette as before; the ``Route`` entries of both paths stay in the table, served by the same endpoints.
 
@@ -31,8 +31,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["HEARTBEAT_PATH", "ROUTE_PATH", "HotRoutes", "HotStarlette", "RawEndpoint", "as_endpoint"]
 
-# An endpoint of a hot path: the scope (with ``path_params``) and receive in, the JSON answer (200) out; a
-# refusal is a HostgateError, coded by the error boundary like any other route's.
+# An endpoint of a hot path: the scope (with ``path_params``) and receive in, the JSON answer (200) out, or
+# b"" for 204 No Content (a heartbeat whose sender holds the answer already); a refusal is a HostgateError,
+# coded by the error boundary like any other route's.
 RawEndpoint = Callable[[Scope, Receive], Awaitable[bytes]]
 
 ROUTE_PATH = "/api/v1/route"
@@ -46,7 +47,10 @@ def as_endpoint(raw: RawEndpoint) -> Callable[[Request], Awaitable[Response]]:
     """The same endpoint for Starlette's route table (one implementation for both ways in)."""
 
     async def endpoint(request: Request) -> Response:
-        return Response(await raw(request.scope, request.receive), media_type="application/json")
+        body = await raw(request.scope, request.receive)
+        if not body:
+            return Response(status_code=204)
+        return Response(body, media_type="application/json")
 
     return endpoint
 
@@ -78,6 +82,10 @@ class HotRoutes:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Reached only through HotStarlette, after match() (and the middleware: boundary, login gate).
         body = await scope[_ENDPOINT_KEY](scope, receive)
+        if not body:  # 204 No Content: no content-length or content-type (RFC 9110 8.6, 15.3.5)
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
         await send(
             {
                 "type": "http.response.start",

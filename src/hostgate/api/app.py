@@ -55,6 +55,7 @@ from hostgate.management.writes import (
     json_body,
 )
 from hostgate.messages import (
+    HEARTBEAT_HOLDS,
     ClusterName,
     ClusterRename,
     DomainCreate,
@@ -77,6 +78,7 @@ from hostgate.messages import (
     UserView,
     decode_request,
     encode,
+    heartbeat_holds,
     openapi,
 )
 from hostgate.metrics import UNKNOWN, ServerMetrics
@@ -107,6 +109,18 @@ def _client_cert(scope: Scope) -> str | None:
     hostgate's uvicorn protocol fills in (runtime/tls_scope.py); ``None`` when none was presented."""
     chain = scope.get("extensions", {}).get("tls", {}).get("client_cert_chain") or []
     return str(chain[0]) if chain else None
+
+
+_HOLDS = HEARTBEAT_HOLDS.lower().encode()
+
+
+def _holds(scope: Scope) -> bytes | None:
+    """The versions a heartbeat's sender already holds (``X-Hostgate-Heartbeat-Holds``), read from the raw
+    ASGI headers (a hot path: no header object); ``None`` from a server of an earlier version."""
+    for name, value in scope["headers"]:
+        if name == _HOLDS:
+            return bytes(value)
+    return None
 
 
 def _domain_view(record: DomainRecord) -> DomainView:
@@ -284,7 +298,13 @@ def create_app(service: ManagementService, metrics: ServerMetrics | None = None)
             raise
         if metrics is not None:
             metrics.heartbeat_received("accepted")
-        return encode(HeartbeatAnswer(keys_version, server.security, service.pools.version_for(name)))
+        pools = service.pools.version_for(name)
+        # A conditional heartbeat (messages.HEARTBEAT_HOLDS): the report above is recorded whatever follows;
+        # when the server already holds every version this answer would name, it gets 204 (b"") instead.
+        holds = _holds(scope)
+        if holds is not None and holds == heartbeat_holds(keys_version, server.security, pools).encode():
+            return b""
+        return encode(HeartbeatAnswer(keys_version, server.security, pools))
 
     async def servers_security(request: Request) -> Response:
         who = principal(request)

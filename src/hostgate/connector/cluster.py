@@ -382,18 +382,30 @@ class ClusterClient:
         return answer
 
     async def broadcast(
-        self, endpoint: Endpoint[Req, Rep], body: Req, **params: str
+        self,
+        endpoint: Endpoint[Req, Rep],
+        body: Req,
+        *,
+        headers: Mapping[str, str] | None = None,
+        unchanged: Rep | None = None,
+        **params: str,
     ) -> dict[str, Answer[Rep] | HostgateError]:
-        """Send to every address of the alias at once (heartbeats go to every member); per-address outcome."""
+        """Send to every address of the alias at once (heartbeats go to every member); per-address outcome.
+
+        ``headers``: sent besides the credentials. ``unchanged``: the answer a member means by ``204 No
+        Content`` (a conditional heartbeat: "you hold this already"); without it a 204 is not a valid answer.
+        """
         _, port, addresses = await self.addresses()
-        headers = self._auth_headers(True)
+        sent = {**self._auth_headers(True), **headers} if headers else self._auth_headers(True)
         path = endpoint.url_path(**params)
 
         async def one(address: str) -> Answer[Rep] | HostgateError:
             try:
                 answer = await asyncio.wait_for(
-                    self._send(address, port, endpoint.method, path, body, headers), self.deadline
+                    self._send(address, port, endpoint.method, path, body, sent), self.deadline
                 )
+                if answer.status == 204 and unchanged is not None:
+                    return Answer(answer.member, answer.address, 204, unchanged, answer.visible)
                 if answer.status < 400:
                     where = f"member {answer.member} ({endpoint.method} {endpoint.path})"
                     reply: Rep = decode_answer(answer.payload, endpoint.reply, where)

@@ -44,6 +44,7 @@ from hostgate.messages.maintenance import (
     SessionsAdminGrant,
 )
 from hostgate.messages.management import (
+    HEARTBEAT_HOLDS,
     ClusterName,
     ClusterRename,
     ClusterStatus,
@@ -68,6 +69,7 @@ from hostgate.messages.management import (
     TokenKeysAnswer,
     TokenRequest,
     UserView,
+    heartbeat_holds,
 )
 from hostgate.messages.openapi import openapi
 from hostgate.messages.session import (
@@ -90,6 +92,7 @@ from hostgate.messages.session import (
 __all__ = [
     "API",
     "ENDPOINTS",
+    "HEARTBEAT_HOLDS",
     "SESSION",
     "Attributes",
     "AttributesWrite",
@@ -172,6 +175,7 @@ __all__ = [
     "decode_answer",
     "decode_request",
     "encode",
+    "heartbeat_holds",
     "openapi",
     "parse_when",
     "read_backup",

@@ -13,6 +13,7 @@ from hostgate.messages.enrolment import PublicKey
 from hostgate.messages.grants import GrantView
 
 __all__ = [
+    "HEARTBEAT_HOLDS",
     "ClusterName",
     "ClusterRename",
     "ClusterStatus",
@@ -37,6 +38,7 @@ __all__ = [
     "TokenKeysAnswer",
     "TokenRequest",
     "UserView",
+    "heartbeat_holds",
 ]
 
 
@@ -180,6 +182,23 @@ class HeartbeatAnswer(Reply, frozen=True):
     # The version of the cluster-stored pool definitions that concern this server (issue #18; "" none): the
     # server fetches them (``GET /api/v1/session-servers/{name}/pools``) when it differs. None: an older member.
     pools: str | None = None
+
+
+# A conditional heartbeat (issue #16): the session server states in this request header what it already holds
+# (the versions a heartbeat answer names: ``heartbeat_holds``), and a member whose answer would name exactly
+# those answers ``204 No Content``: the report is recorded as always (liveness and figures are the beat), only
+# the news is left out. The idea is HTTP's conditional request (RFC 9110 13.1.2, If-None-Match) but not that
+# header: on a POST a matching If-None-Match means "do not perform the method" and answers 412 (RFC 9110
+# 13.2.2), and this report must always be performed. A header, not a field of the report, because members of
+# an earlier version refuse unknown report fields (HG-1011) and ignore unknown headers: they answer 200 as
+# before, and a server that sends no header (an earlier version) gets the full answer from every member.
+HEARTBEAT_HOLDS = "X-Hostgate-Heartbeat-Holds"
+
+
+def heartbeat_holds(token_keys: str, security: bool, pools: str) -> str:
+    """The ``X-Hostgate-Heartbeat-Holds`` value for these versions (those of a :class:`HeartbeatAnswer`):
+    ``token-keys;on|off;pools`` (the versions are hex digests, ``pools`` "" when none concern the server)."""
+    return f"{token_keys};{'on' if security else 'off'};{pools}"
 
 
 class TokenKeysAnswer(Reply, frozen=True):

@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from hostgate.messages.endpoints import ENDPOINTS, Endpoint, _Management, _Session
-from hostgate.messages.management import ErrorBody
+from hostgate.messages.management import HEARTBEAT_HOLDS, ErrorBody
 from hostgate.messages.route_errors import errors_of
 
 __all__ = ["openapi"]
@@ -27,6 +27,29 @@ _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "basic-and-certificate": [{"basic": [], "certificate": []}],
     "bearer": [{"bearer": []}],
     "optional-bearer": [{}, {"bearer": []}],
+}
+
+
+# Request headers and answers beyond the endpoint table's one answer, by operation name.
+_HEADERS: dict[str, list[dict[str, Any]]] = {
+    "heartbeat": [
+        {
+            "name": HEARTBEAT_HOLDS,
+            "in": "header",
+            "required": False,
+            "description": (
+                "what the server already holds, `token_keys;on|off;pools` (the versions a HeartbeatAnswer names): "
+                "when the answer would name exactly these, the member answers 204 instead (issue #16). The beat "
+                "is recorded either way."
+            ),
+            "schema": {"type": "string"},
+        }
+    ],
+}
+_MORE_ANSWERS: dict[str, dict[str, dict[str, Any]]] = {
+    "heartbeat": {
+        "204": {"description": "the beat is recorded; the answer would name only versions the server holds"}
+    },
 }
 
 
@@ -55,6 +78,7 @@ def _operation(endpoint: Endpoint[Any, Any], schemas: dict[Any, dict[str, Any]],
                     "content": {"application/json": {"schema": schemas[endpoint.reply]}},
                 }
             ),
+            **_MORE_ANSWERS.get(name, {}),
             "default": {
                 "description": "A coded error (docs/errors.md)",
                 "content": {"application/json": {"schema": schemas[ErrorBody]}},
@@ -69,10 +93,10 @@ def _operation(endpoint: Endpoint[Any, Any], schemas: dict[Any, dict[str, Any]],
             "content": {"application/json": {"schema": schemas[endpoint.request]}},
         }
     params = [p.split("}")[0] for p in endpoint.path.split("{")[1:]]
-    if params:
+    if params or name in _HEADERS:
         op["parameters"] = [
             {"name": p, "in": "path", "required": True, "schema": {"type": "string"}} for p in params
-        ]
+        ] + _HEADERS.get(name, [])
     return op
 
 

@@ -16,6 +16,12 @@ way). Members whose copy lags behind a change simply delay it by a beat; they ne
 Each answer also names the version of this server's cluster-stored pool definitions: a server holding another
 one fetches them (session/pool_sync.py); every cycle first applies the pools' schedules.
 
+Each beat states what the server holds (``X-Hostgate-Heartbeat-Holds``: its token-key version, the security in
+force, its applied pool version), and a member whose answer would name exactly that answers ``204 No Content``
+(issue #16: most beats bring no news, and an empty answer costs the member less): a 204 is read as that member
+naming those very versions. A member of an earlier version ignores the header and answers 200 as before. Without
+pool definitions to follow (no ``pool_sync``) nothing is stated and every answer is full.
+
 Every answered cycle tells ``contact`` (session/offline.py) that management was heard from: the offline bound
 counts the silence from there.
 """
@@ -29,7 +35,14 @@ from collections.abc import Callable
 from hostgate import tokens
 from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import HostgateError
-from hostgate.messages import API, HeartbeatReport, PoolLoad
+from hostgate.messages import (
+    API,
+    HEARTBEAT_HOLDS,
+    HeartbeatAnswer,
+    HeartbeatReport,
+    PoolLoad,
+    heartbeat_holds,
+)
 from hostgate.session.offline import ManagementContact
 from hostgate.session.pool_sync import PoolSync
 
@@ -83,8 +96,17 @@ class Heartbeater:
         # Each pool's figures ride along (issue #18): routing via a domain prefers servers with idle sessions.
         pools = self._pools() if self._pools is not None else ()
         body = HeartbeatReport(self._active(), self._capacity, float(self._interval), pools)
+        held: HeartbeatAnswer | None = None
+        headers: dict[str, str] | None = None
+        if self.pool_sync is not None:
+            held = HeartbeatAnswer(self.keys_version, self.security, self.pool_sync.version)
+            headers = {
+                HEARTBEAT_HOLDS: heartbeat_holds(self.keys_version, self.security, self.pool_sync.version)
+            }
         try:
-            results = await self._client.broadcast(API.heartbeat, body, name=self._server)
+            results = await self._client.broadcast(
+                API.heartbeat, body, headers=headers, unchanged=held, name=self._server
+            )
         except HostgateError as exc:  # the alias itself did not resolve
             self.answering = set()
             return f"heartbeat: cannot resolve the management alias ({exc})"
