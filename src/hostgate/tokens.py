@@ -217,6 +217,11 @@ class KeySet:
         # Signature-checked payloads by token: a client reuses its token for every call of its sessions, and an
         # Ed25519 verification costs more than the rest of a cheap call.
         self._verified: dict[str, tuple[str, dict[str, Any]]] = {}
+        # The claims a token was accepted with, by (token, kind, cluster id, server): building them again was a
+        # fifth of a pooled acquire in the session server's app (issue #18). Only acceptances are kept, and
+        # what can change with time is checked again on every use: the signing key still accepted, the expiry.
+        # (The rest only becomes more lenient with time: a lifetime within bounds at first stays so.)
+        self._accepted: dict[tuple[str, str, str, str | None], tuple[str, TokenClaims]] = {}
 
     @property
     def keys(self) -> tuple[PublicKey, ...]:
@@ -237,11 +242,21 @@ class KeySet:
         instead of being refused; it returns the claims it accepts or raises (a session server's offline bound,
         session/offline.py)."""
         now = self._clock()
+        accepted = self._accepted.get((token, kind, cluster_id, server))
+        if accepted is not None:
+            self._key(accepted[0], now)
+            claims = accepted[1]
+            if claims.expires_at + MAX_CLOCK_SKEW >= now:
+                return claims
+            if on_expired is None:
+                raise _expired()
+            return on_expired(claims)
         cached = self._verified.get(token)
         if cached is None:
             kid, payload = self._check_signature(token, now, check_expiry=on_expired is None)
             if len(self._verified) >= _VERIFIED_MAX:
                 self._verified.clear()
+                self._accepted.clear()
             self._verified[token] = (kid, payload)
         else:
             # The signature was checked once; the key's acceptance and the expiry are checked every time.
@@ -251,7 +266,12 @@ class KeySet:
         if expired and on_expired is None:
             raise _expired()
         claims = self._bound(payload, now, kind=kind, cluster_id=cluster_id, server=server)
-        return on_expired(claims) if expired and on_expired is not None else claims
+        if expired and on_expired is not None:
+            return on_expired(claims)
+        if len(self._accepted) >= _VERIFIED_MAX:
+            self._accepted.clear()
+        self._accepted[(token, kind, cluster_id, server)] = (kid, claims)
+        return claims
 
     def _key(self, kid: str, now: float) -> Ed25519PublicKey:
         entry = self._keys.get(kid)

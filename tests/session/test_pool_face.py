@@ -139,3 +139,31 @@ async def test_tokens_name_the_pool(face: Face) -> None:
     assert own.status_code == 403 and "pool" in own.json()["message"]
     anonymous = await face.http.post("/api/v1/pools/orders/sessions")
     assert anonymous.status_code == 401
+
+
+async def test_the_raw_acquire_checks_the_header_and_token_before_the_pool(face: Face) -> None:
+    # The acquire and the give-backs answer without Starlette's Request (issue #18): the same refusals.
+    before = (await face.figures())["acquired"]
+    for header in ("Basic YWxpY2U6cHc=", "Bearer", "bearer ", "Token x"):
+        resp = await face.http.post("/api/v1/pools/orders/sessions", headers={"Authorization": header})
+        assert resp.status_code == 401 and resp.json()["code"] == "HG-3001", header
+        assert resp.json()["request_id"] == resp.headers["x-request-id"]
+    claims = tokens.TokenClaims(
+        "session", CLUSTER, "s2", user="alice", pool="orders", expires_at=time.time() + 60
+    )
+    elsewhere = {"Authorization": f"Bearer {SIGNER.mint(claims)}"}
+    resp = await face.http.post("/api/v1/pools/orders/sessions", headers=elsewhere)
+    assert resp.status_code == 403 and resp.json()["code"] == "HG-3852"
+    assert (await face.figures())["acquired"] == before  # nothing handed out
+    got = await face.http.post(
+        "/api/v1/pools/orders/sessions", headers={"authorization": token()["Authorization"]}
+    )
+    sid = got.json()["id"]
+    assert len(sid) == 32 and int(sid, 16) >= 0
+    for path in (f"/api/v1/sessions/{sid}", f"/api/v1/pools/orders/sessions/{sid}"):
+        refused = await face.http.delete(path, headers=elsewhere)
+        assert refused.status_code == 403 and refused.json()["code"] == "HG-3852"
+        mine = await face.http.delete(path, headers=token("mallory"))
+        assert mine.status_code == 403 and mine.json()["code"] == "HG-3002"
+    back = await face.http.delete(f"/api/v1/sessions/{sid}", headers=token())
+    assert back.status_code == 200 and back.json() == {"closed": sid}

@@ -142,3 +142,63 @@ def test_a_token_verified_once_is_still_checked_for_expiry_and_key_retirement() 
     now[0] += 5 + tokens.MAX_CLOCK_SKEW + 1
     with pytest.raises(AuthenticationFailed, match="expired"):
         _verify(short, active)
+
+
+def test_an_accepted_token_is_checked_again_for_binding_expiry_and_key_on_every_use() -> None:
+    # KeySet remembers the claims it accepted a token with (issue #18: building them again was a fifth of a
+    # pooled acquire in the app). What the remembered acceptance must not carry over: another binding, the
+    # token's expiry, its key's retirement, a key set without its key.
+    now = [time.time()]
+    until = now[0] + 300
+    keys = tokens.KeySet([tokens.PublicKey(KID, PUBLIC, until)], clock=lambda: now[0])
+    token = _token(expires_at=now[0] + 120)
+    assert _verify(token, keys) is _verify(token, keys)  # remembered
+    with pytest.raises(ManagementSessionError, match="session server 's1', not 's2'"):
+        _verify(token, keys, server="s2")
+    with pytest.raises(ManagementSessionError, match="another management cluster"):
+        _verify(token, keys, cluster_id="c2")
+    with pytest.raises(AuthenticationFailed, match="cannot be used here"):
+        keys.verify(token, kind="pool-admin", cluster_id="c1", server="s1")
+    assert _verify(token, keys, server=None).server == "s1"  # any server of the cluster: its own binding
+    with pytest.raises(ManagementSessionError, match="current key"):  # a set installed without its key
+        _verify(token, tokens.KeySet([tokens.PublicKey(*tokens.generate_key()[::2])], clock=lambda: now[0]))
+
+    now[0] += 120 + tokens.MAX_CLOCK_SKEW + 1  # expired: refused, or handed to the offline bound
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        _verify(token, keys)
+    offline: list[tokens.TokenClaims] = []
+    accepted = keys.verify(
+        token, kind="session", cluster_id="c1", server="s1", on_expired=lambda c: offline.append(c) or c
+    )
+    assert offline == [accepted] and accepted.user == "u"
+    with pytest.raises(AuthenticationFailed, match="expired"):  # not remembered as accepted by the bound
+        _verify(token, keys)
+    now[0] = until + 1  # the key's retirement period is over
+    with pytest.raises(ManagementSessionError, match="current key"):
+        keys.verify(token, kind="session", cluster_id="c1", server="s1", on_expired=lambda c: c)
+
+
+def test_a_refused_token_is_not_remembered_as_accepted() -> None:
+    now = [time.time()]
+    keys = tokens.KeySet([tokens.PublicKey(KID, PUBLIC)], clock=lambda: now[0])
+    too_long = _token(expires_at=now[0] + tokens.SESSION_TOKEN_TTL + tokens.MAX_CLOCK_SKEW + 30)
+    for _ in range(2):
+        with pytest.raises(AuthenticationFailed, match="longer than any member grants"):
+            _verify(too_long, keys)
+    with pytest.raises(ManagementSessionError, match="not 's2'"):
+        _verify(_token(), keys, server="s2")
+    with pytest.raises(ManagementSessionError, match="not 's2'"):
+        _verify(_token(), keys, server="s2")
+    # Accepted only by the offline bound (expired when first seen): the next check asks the bound again.
+    late = _token(expires_at=now[0] - tokens.MAX_CLOCK_SKEW - 1)
+    asked: list[str] = []
+
+    def bound(claims: tokens.TokenClaims) -> tokens.TokenClaims:
+        asked.append(claims.user)
+        return claims
+
+    for _ in range(2):
+        keys.verify(late, kind="session", cluster_id="c1", server="s1", on_expired=bound)
+    assert asked == ["u", "u"]
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        _verify(late, keys)

@@ -49,6 +49,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope
 
 from hostgate import tokens
 from hostgate._bodies import DEFAULT_MAX_BODY, read_message, reply
@@ -64,9 +65,10 @@ from hostgate.messages import (
     ProcedureCall,
     Query,
     SessionHealth,
+    encode,
 )
 from hostgate.models import Value
-from hostgate.session._face import SessionFace
+from hostgate.session._face import SessionFace, as_endpoint, bearer
 from hostgate.session.admin_routes import admin_routes
 from hostgate.session.catalog_routes import catalog_routes
 from hostgate.session.deploy_routes import deploy_routes
@@ -78,6 +80,17 @@ from hostgate.session.registry import SessionRegistry
 __all__ = ["create_session_app"]
 
 log = logging.getLogger("hostgate.session")
+
+
+def _scope_bearer(scope: Scope) -> str | None:
+    """``_bearer`` for a raw endpoint (session/_face.py): the same answers, from the scope's headers."""
+    value = bearer(scope)
+    if value is None:
+        return None
+    scheme, _, token = value.decode("latin-1").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationFailed("this request needs the token the management cluster gave you")
+    return token
 
 
 def _bearer(request: Request) -> str | None:
@@ -142,9 +155,10 @@ def create_session_app(
             pools.touch(session.id)  # the holder is alive: its lease starts again
         return reply(Ping(session.id, registry.server, session.operations))
 
-    async def close(request: Request) -> Response:
-        await registry.close(claims(request), request.path_params["id"])
-        return reply(Closed(request.path_params["id"]))
+    async def close(scope: Scope, receive: Receive) -> tuple[int, bytes]:
+        session_id = scope["path_params"]["id"]
+        await registry.close(registry.claims(_scope_bearer(scope)), session_id)
+        return 200, encode(Closed(session_id))
 
     async def entity_get(request: Request) -> Response:
         found = await registry.call(claims(request), request.path_params["id"], lambda s: s.current_entity())
@@ -229,10 +243,12 @@ def create_session_app(
     async def pool_status(request: Request) -> Response:
         return reply(pool_service().status(claims(request), request.path_params["name"])[0])
 
-    async def pool_acquire(request: Request) -> Response:
-        who = claims(request)
-        session = await pool_service().acquire(who, request.path_params["name"])
-        return reply(session.info(), 201)
+    async def pool_acquire(scope: Scope, receive: Receive) -> tuple[int, bytes]:
+        # Raw (session/_face.py): the pooled acquire is what a pool exists to make fast (issue #18). The token
+        # is checked first, as everywhere; the request has no body.
+        who = registry.claims(_scope_bearer(scope))
+        session = await pool_service().acquire(who, scope["path_params"]["name"])
+        return 201, encode(session.info())
 
     async def pool_sessions(request: Request) -> Response:
         # A pool-admin token (a member minted it for a Developer of the pool: management/pools.py, inspect).
@@ -244,10 +260,11 @@ def create_session_app(
         )
         return reply(pool_service().sessions(who, request.path_params["name"]))
 
-    async def pool_release(request: Request) -> Response:
-        who = claims(request)
-        await pool_service().release(who, request.path_params["name"], request.path_params["id"])
-        return reply(Closed(request.path_params["id"]))
+    async def pool_release(scope: Scope, receive: Receive) -> tuple[int, bytes]:
+        who = registry.claims(_scope_bearer(scope))
+        params = scope["path_params"]
+        await pool_service().release(who, params["name"], params["id"])
+        return 200, encode(Closed(params["id"]))
 
     session = "/api/v1/sessions/{id}"
     identity = {"X-Hostgate-Cluster-Id": registry.cluster_id, "X-Hostgate-Session-Server": registry.server}
@@ -264,18 +281,24 @@ def create_session_app(
         Route(f"{session}/query", query, methods=["POST"]),
         Route(f"{session}/ping", ping, methods=["POST"]),
         Route(session, show, methods=["GET"]),
-        Route(session, close, methods=["DELETE"]),
+        Route(session, as_endpoint(close), methods=["DELETE"]),
         Route("/api/v1/sessions", open_session, methods=["POST"]),
         Route("/api/v1/health", health, methods=["GET"]),
         *deploy_routes(deployer),
         *catalog_routes(lambda: registry.models, claims),
         *admin_routes(registry),
-        Route("/api/v1/pools/{name}/sessions", pool_acquire, methods=["POST"]),
+        Route("/api/v1/pools/{name}/sessions", as_endpoint(pool_acquire), methods=["POST"]),
         Route("/api/v1/pools/{name}/sessions", pool_sessions, methods=["GET"]),
-        Route("/api/v1/pools/{name}/sessions/{id}", pool_release, methods=["DELETE"]),
+        Route("/api/v1/pools/{name}/sessions/{id}", as_endpoint(pool_release), methods=["DELETE"]),
         Route("/api/v1/pools/{name}", pool_status, methods=["GET"]),
         Route("/api/v1/pools", pools_status, methods=["GET"]),
     ]
     # A plain ASGI app inside the error boundary (session/_face.py: Starlette's application, router and
     # middleware stack cost a quarter of this server's CPU per call, issue #16).
-    return SessionFace(routes, max_body=max_body, log=log, identity=identity)
+    # The pooled acquire and the give-backs answer without Request and Response objects (issue #18).
+    raw = {
+        ("POST", "/api/v1/pools/{name}/sessions"): pool_acquire,
+        ("DELETE", "/api/v1/pools/{name}/sessions/{id}"): pool_release,
+        ("DELETE", session): close,
+    }
+    return SessionFace(routes, max_body=max_body, log=log, identity=identity, raw=raw)
