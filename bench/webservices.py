@@ -16,7 +16,12 @@ connector's own small HTTP/1.1 client (``connector/_wire.py``, the connector pat
 not counted as the web-service layer's. The web-service process runs in a session of its own (autogroup
 scheduling: in the driver's session it shared the driver's CPU share).
 
-Printed: p50 and p99 of each, and REST's added p50 next to issue #19's goal (<= 1 ms p50 over the connector).
+Printed per round (``--rounds``, all in the one lab, on the same kept session and connections): p50 and p99 of
+each path with the driver's own CPU per call beside it (the client's share: httpx's is most of the gap between
+the two REST lines), the web-service process's CPU per REST call, and how many TCP connections the timed calls
+added (``ss``; a connection or TLS session per call would show there: 0 expected). Then REST's added p50 (median
+of the rounds, with their range) and p99 next to issue #19's goal (<= 1 ms p50 over the connector). ``--pin``
+puts the servers on the first CPU and this driver on the others, as bench/routing.py splits them.
 
 ``--face member`` calls the member's own web services instead (every member serves them), which publish the
 cluster's deployed models through ``ClusterCatalog`` (the catalog read at every call: before issue #19's cache,
