@@ -16,13 +16,19 @@ connector's own small HTTP/1.1 client (``connector/_wire.py``, the connector pat
 not counted as the web-service layer's. The web-service process runs in a session of its own (autogroup
 scheduling: in the driver's session it shared the driver's CPU share).
 
-Printed: p50 and p99 of each, and REST's added p50 next to issue #19's goal (<= 1 ms p50 over the connector).
+Printed per round (``--rounds``, all in the one lab, on the same kept session and connections): p50 and p99 of
+each path with the driver's own CPU per call beside it (the client's share: httpx's is most of the gap between
+the two REST lines), the web-service process's CPU per REST call, and how many TCP connections the timed calls
+added (``ss``; a connection or TLS session per call would show there: 0 expected). Then REST's added p50 (median
+of the rounds, with their range) and p99 next to issue #19's goal (<= 1 ms p50 over the connector). ``--pin``
+puts the servers on the first CPU and this driver on the others, as bench/routing.py splits them.
 
 ``--face member`` calls the member's own web services instead (every member serves them), which publish the
 cluster's deployed models through ``ClusterCatalog`` (the catalog read at every call: before issue #19's cache,
 a new cluster client, the deployment records and a token per call).
 
-    python bench/webservices.py [--calls 200] [--stateless-calls 20] [--face standalone|member]
+    python bench/webservices.py [--calls 200] [--rounds 5] [--stateless-calls 20] [--face standalone|member]
+                                [--pin]
 """
 
 from __future__ import annotations
@@ -30,13 +36,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import os
 import ssl
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +88,50 @@ def _ms(values: list[float], q: float) -> float:
     return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def _timed(call: Callable[[], Awaitable[object]]) -> float:
+async def _timed(call: Callable[[], Awaitable[object]], cpu: list[float]) -> float:
+    """Wall time of one call; this process's CPU for it appended to ``cpu`` (the client's share: the driver
+    runs nothing else on its loop meanwhile, so its thread's CPU is the client library's and the TLS)."""
+    cpu0 = time.thread_time()
     start = time.perf_counter()
     await call()
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    cpu.append(time.thread_time() - cpu0)
+    return wall
+
+
+def _connections(ports: tuple[int, ...]) -> set[str]:
+    """The established TCP connections to or from ``ports`` (``ss``): a connection or TLS session made per call
+    would show as connections the timed calls added."""
+    wanted = " or ".join(f"sport = :{p} or dport = :{p}" for p in ports)
+    out = subprocess.run(
+        ["ss", "-Htn", "state", "established", f"( {wanted} )"], capture_output=True, text=True, check=True
+    ).stdout
+    return {" ".join(line.split()[-2:]) for line in out.splitlines() if line.strip()}
+
+
+def _pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of ``pid`` on ``cpus`` (sched_setaffinity acts on one thread; later threads inherit)."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(ProcessLookupError, FileNotFoundError):
+            os.sched_setaffinity(int(tid), cpus)
+
+
+PATHS = {
+    "connector": "connector, open session",
+    "rest": "REST, kept session (httpx)",
+    "rest-lean": "REST, kept session (_wire client)",
+}
+
+
+@dataclass
+class _Round:
+    wall: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in PATHS})
+    cpu: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in PATHS})
+    ws_cpu_ms: float = 0.0
+    added: int = 0  # TCP connections the timed calls added
+
+    def p(self, key: str, q: float) -> float:
+        return _ms(self.wall[key], q)
 
 
 async def _run(
@@ -91,6 +140,8 @@ async def _run(
     password: str,
     calls: int,
     stateless: int,
+    rounds: int,
+    ports: tuple[int, ...],
 ) -> None:
     base, ctx, pid = face
     url = f"{base}/ws/v1/models/demo3270/procedures/read_menu"
@@ -140,53 +191,56 @@ async def _run(
             assert resp.status_code == 200, resp.text
             return resp
 
+        paths = {"connector": connector_call, "rest": rest_call, "rest-lean": rest_lean}
         for _ in range(10):  # warm both paths (TLS, the credential check, the adaptive stagger)
-            await connector_call()
-            await rest_call()
-            await rest_lean()
-        figures: dict[str, list[float]] = {
-            "connector": [],
-            "rest": [],
-            "rest-lean": [],
-            "connector-1": [],
-            "rest-1": [],
-        }
-        cpu_before = _cpu_seconds(pid)
-        for _ in range(calls):
-            figures["connector"].append(await _timed(connector_call))
-            figures["rest"].append(await _timed(rest_call))
-            figures["rest-lean"].append(await _timed(rest_lean))
-        ws_cpu_ms = 1000 * (_cpu_seconds(pid) - cpu_before) / (2 * calls)
+            for call in paths.values():
+                await call()
+        done: list[_Round] = []
+        for _ in range(rounds):
+            r = _Round()
+            before = _connections(ports)
+            cpu_before = _cpu_seconds(pid)
+            for _ in range(calls):  # interleaved: load on the machine hits every path alike
+                for key, call in paths.items():
+                    r.wall[key].append(await _timed(call, r.cpu[key]))
+            r.ws_cpu_ms = 1000 * (_cpu_seconds(pid) - cpu_before) / (2 * calls)
+            r.added = len(_connections(ports) - before)
+            done.append(r)
         await lean.aclose()
+        stateless_wall: dict[str, list[float]] = {"connector": [], "rest": []}
+        ignored: list[float] = []
         for _ in range(stateless):
-            figures["connector-1"].append(await _timed(connector_stateless))
-            figures["rest-1"].append(await _timed(rest_stateless))
+            stateless_wall["connector"].append(await _timed(connector_stateless, ignored))
+            stateless_wall["rest"].append(await _timed(rest_stateless, ignored))
         await session.close()
         await http.post(url, json={}, headers={"X-Hostgate-Session": kept})  # ends the kept session
+    _report(done, stateless_wall)
 
-    print(f"{'path':<36}{'p50 ms':>10}{'p99 ms':>10}{'calls':>8}")
-    names = {
-        "connector": "connector, open session",
-        "rest": "REST, kept session (httpx)",
-        "rest-lean": "REST, kept session (_wire client)",
-        "connector-1": "connector, connect+call+close",
-        "rest-1": "REST, stateless",
-    }
-    for key, label in names.items():
-        values = figures[key]
-        if values:
-            print(f"{label:<36}{_ms(values, 0.5):>10.2f}{_ms(values, 0.99):>10.2f}{len(values):>8}")
-    print(f"web-service process: {ws_cpu_ms:.2f} ms CPU per kept-session REST call (load: {_load()})")
-    added = 1000 * (statistics.median(figures["rest"]) - statistics.median(figures["connector"]))
-    lean = 1000 * (statistics.median(figures["rest-lean"]) - statistics.median(figures["connector"]))
-    for what, ms in (("httpx client", added), ("_wire client", lean)):
-        verdict = "meets" if ms <= GOAL_MS else "misses"
+
+def _report(done: list[_Round], stateless_wall: dict[str, list[float]]) -> None:
+    print(f"{'round':<6}{'path':<36}{'p50 ms':>9}{'p99 ms':>9}{'client CPU ms':>15}")
+    for i, r in enumerate(done, 1):
+        for key, label in PATHS.items():
+            client = 1000 * statistics.median(r.cpu[key])
+            print(f"{i:<6}{label:<36}{r.p(key, 0.5):>9.2f}{r.p(key, 0.99):>9.2f}{client:>15.2f}")
         print(
-            f"REST ({what}) adds {ms:.2f} ms p50 over the connector on a kept session "
-            f"({verdict} the <= {GOAL_MS} ms goal; 12.2 ms before issue #19's work, notes of the last session)"
+            f"{'':<6}web-service process: {r.ws_cpu_ms:.2f} ms CPU per REST call; TCP connections added by "
+            f"the {len(r.wall['rest'])} x 3 timed calls: {r.added}"
         )
-    if figures["rest-1"]:
-        added1 = 1000 * (statistics.median(figures["rest-1"]) - statistics.median(figures["connector-1"]))
+    print(f"load: {_load()}; {len(done)} rounds, the same lab, session and connections throughout")
+    for key, what in (("rest", "httpx client"), ("rest-lean", "_wire client, as the connector's")):
+        added = sorted(r.p(key, 0.5) - r.p("connector", 0.5) for r in done)
+        added99 = sorted(r.p(key, 0.99) - r.p("connector", 0.99) for r in done)
+        verdict = "meets" if statistics.median(added) <= GOAL_MS else "misses"
+        print(
+            f"REST ({what}) adds p50 {statistics.median(added):.2f} ms (rounds {added[0]:.2f}..{added[-1]:.2f}), "
+            f"p99 {statistics.median(added99):.2f} ms over the connector on a kept session: {verdict} the "
+            f"<= {GOAL_MS} ms p50 goal (12.2 ms before issue #19's work)"
+        )
+    if stateless_wall["rest"]:
+        added1 = 1000 * (
+            statistics.median(stateless_wall["rest"]) - statistics.median(stateless_wall["connector"])
+        )
         print(f"REST adds {added1:.2f} ms p50 over the connector, stateless (sign-on/off included)")
 
 
@@ -201,6 +255,13 @@ def main() -> None:
         choices=("standalone", "member"),
         default="standalone",
         help="hostgate webservices with the model file (default), or the member's own web services",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds in the one lab (the spread)")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="servers (member, session server, host, web-service process) on the first CPU, this driver on the "
+        "others, as bench/routing.py splits them",
     )
     args = parser.parse_args()
     with (
@@ -226,11 +287,20 @@ def main() -> None:
             else:
                 inst.deploy_model(server, model)
             location = ClusterLocation(f"{ALIAS}:{inst.api_port}", inst.ca_file, hosts_file=hosts)
-            print(f"face: {args.face}")
+            cpus = sorted(os.sched_getaffinity(0))
+            servers, driver = ({cpus[0]}, set(cpus[1:]) or {cpus[0]})
+            pids = [member.pid, server.pid, *([host.proc.pid] if host.proc is not None else [])]
+            if args.pin:
+                for pid in pids:
+                    _pin(pid, servers)
+                os.sched_setaffinity(0, driver)
+            pinned = f"servers on CPU {sorted(servers)}, driver on {sorted(driver)}" if args.pin else "none"
+            print(f"face: {args.face}; calls per path per round: {args.calls}; pinning: {pinned}")
+            timing = (args.calls, args.stateless_calls, args.rounds)
             if args.face == "member":  # serverName localhost: the member's own API port
                 ctx = ssl.create_default_context(cafile=str(inst.ca_file))
                 face = (member.url, ctx, member.pid)
-                asyncio.run(_run(location, face, inst.password, args.calls, args.stateless_calls))
+                asyncio.run(_run(location, face, inst.password, *timing, (member.port, server.port)))
                 return
             (root / "ws").mkdir()
             ws = WsProcess(root / "ws", hosts_file=hosts, model_files=[model], management_port=inst.api_port)
@@ -239,8 +309,10 @@ def main() -> None:
             ws.start()
             try:
                 assert ws.proc is not None
+                if args.pin:
+                    _pin(ws.proc.pid, servers)
                 face = (ws.url, ws.ctx, ws.proc.pid)
-                asyncio.run(_run(location, face, inst.password, args.calls, args.stateless_calls))
+                asyncio.run(_run(location, face, inst.password, *timing, (ws.port, server.port)))
             finally:
                 ws.stop()
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shutil
 import ssl
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -19,12 +21,16 @@ import pytest
 from starlette.applications import Starlette
 
 from hostgate._http import coded_http_exceptions, error_boundary
+from hostgate.config.plugin_cfg import PLUGIN_CFG, PluginConfigFile
 from hostgate.connector import ClusterClient, ClusterLocation
-from hostgate.errors import AuthenticationFailed, ModelNotDeployed
+from hostgate.errors import AuthenticationFailed, ModelNotDeployed, ServerNameUnknown
 from hostgate.messages import API
 from hostgate.webservices.catalog import ClusterCatalog
 from hostgate.webservices.catalog_routes import catalog_routes
+from hostgate.webservices.invoke import ClusterTrust
+from hostgate.webservices.wiring import assemble
 from tests.helpers.hosts import HostProcess, host_3270
+from tests.helpers.webservices import plugin_cfg_text
 from tests.helpers.ws_lab import WsLab, ws_lab
 
 __all__ = ["host_3270"]
@@ -203,3 +209,38 @@ def test_a_member_serves_a_redeploy_and_a_withdrawal_at_the_next_call(lab: WsLab
         assert "invoices" not in _records(lab)
         gone = http.get(url)
         assert (gone.status_code, gone.json()["code"]) == (404, "HG-4551"), gone.text
+
+
+def test_a_kept_catalog_client_resolves_the_alias_when_made_not_at_every_call(
+    lab: WsLab, tmp_path: Path
+) -> None:
+    """Issue #19: each catalog read of a member's web services resolved plugin-cfg.xml's alias (read and parsed
+    the hosts file), a quarter of the member's CPU per REST call. The alias is now resolved when a kept client
+    is made (and by that client whenever it talks to the cluster): with the member's own deployment records
+    and a young grant, a catalog read does no naming at all. Another serverName that no source knows is still
+    refused (HG-4501, naming the alias) at the next call."""
+    hosts = tmp_path / "hosts"
+    shutil.copy(lab.hosts_file, hosts)
+    trust = ClusterTrust(
+        ca_file=lab.inst.ca_file, sources=("hosts_file",), hosts_file=hosts, default_port=lab.inst.api_port
+    )
+    client = ClusterClient.at(lab.location, user="admin", password=lab.inst.password)
+    records = client.call_sync(API.deployments, None).payload
+    ws, _ = assemble(tmp_path, trust, deployments=lambda: records)  # a member's own copy of the records
+    config = PluginConfigFile(tmp_path / PLUGIN_CFG)
+    config.path.write_text(plugin_cfg_text(lab.alias))
+
+    async def run() -> None:
+        try:
+            first = await ws.catalogs.model("orders", lab.basic())
+            hosts.write_text("127.0.0.1 somewhere-else\n")  # the alias is gone from the service's naming
+            again = await ws.catalogs.model("orders", lab.basic())  # its kept client: not resolved again
+            assert again == first
+            config.path.write_text(plugin_cfg_text("vhi-nowhere") + "\n")  # another cluster: a new client
+            with pytest.raises(ServerNameUnknown) as err:
+                await ws.catalogs.model("orders", lab.basic())
+            assert "vhi-nowhere" in err.value.message
+        finally:
+            await ws.aclose()
+
+    asyncio.run(run())

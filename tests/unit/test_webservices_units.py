@@ -255,3 +255,77 @@ def test_a_resumed_call_needs_no_cluster_round_trip(tmp_path: Path) -> None:
     assert b'"session":"k1"' in sent[1]["body"]
     # Without a session the same request needs the cluster: the unknown alias is the answer (502, the file's).
     assert asyncio.run(call([(b"authorization", basic)])) == 502
+
+
+def test_the_named_location_follows_plugin_cfg_and_the_ca_dir_without_resolving(tmp_path: Path) -> None:
+    """Issue #19: a catalog read finds its kept client by the cluster's name alone (no alias resolution per
+    call); the parsed alias and location are remembered, but a changed serverName or a CA file added to the
+    CA directory still applies at the next call."""
+    trust = ClusterTrust(
+        ca_file=tmp_path / "ca.pem",
+        ca_dir=tmp_path / "ca",
+        sources=("hosts_file",),
+        hosts_file=tmp_path / "hosts",
+        default_port=9440,
+    )
+    (tmp_path / "hosts").write_text("127.0.0.1 m1\n")  # knows neither alias: location() would refuse both
+    (tmp_path / "ca").mkdir()
+    cfg = _cfg(tmp_path)
+    invoker = Invoker(cfg, trust)
+    first = invoker.named_location(Target())
+    assert (first.alias, first.ca_file) == ("localhost:9440", tmp_path / "ca.pem")
+    assert invoker.named_location(Target()) is first
+    (tmp_path / "ca" / "localhost.pem").write_text("a CA")
+    assert invoker.named_location(Target()).ca_file == tmp_path / "ca" / "localhost.pem"
+    text = cfg.path.read_text().replace(">localhost<", ">vhi-b:9550<")
+    cfg.path.write_text(text + "\n")  # another size: read again at the next call
+    assert invoker.named_location(Target()).alias == "vhi-b:9550"
+    assert invoker.named_location(Target(server_name="vhi-c")).alias == "vhi-c:9440"
+    with pytest.raises(ServerNameUnknown):
+        asyncio.run(invoker.location(Target()))
+
+
+def _prefix_app() -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from hostgate.webservices.member import PrefixRoutes
+
+    async def show(request: Request) -> PlainTextResponse:
+        route = request.scope["route"]
+        return PlainTextResponse(f"{route.path} {dict(request.path_params)}")
+
+    inner = [Route("/ws/v1/{model}", show, methods=["POST"], name="call"), Route("/ws/x", show)]
+    return Starlette(routes=[PrefixRoutes("/ws", inner), Route("/api/{rest}", show), Route("/wsx", show)])
+
+
+def test_prefix_routes_match_their_own_paths_and_leave_others_to_the_router() -> None:
+    """The member's /ws routes sit first in its table behind one prefix test (issue #19: ~50 failed regular
+    expressions per web-service call before). Paths, methods, 404/405 and the route seen by the request
+    metrics (``scope["route"]``: the inner route, with its template) are as with the routes listed plainly."""
+    import httpx
+
+    async def run() -> list[tuple[int, str]]:
+        transport = httpx.ASGITransport(_prefix_app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            answers = [
+                await http.post("/ws/v1/orders"),
+                await http.get("/ws/v1/orders"),  # the path matches with another method: 405
+                await http.get("/ws/x"),
+                await http.get("/ws/nothing"),
+                await http.get("/api/v1"),
+                await http.get("/wsx"),  # not under the prefix "/ws/"
+            ]
+        return [(a.status_code, a.text) for a in answers]
+
+    assert asyncio.run(run()) == [
+        (200, "/ws/v1/{model} {'model': 'orders'}"),
+        (405, "Method Not Allowed"),
+        (200, "/ws/x {}"),
+        (404, "Not Found"),
+        (200, "/api/{rest} {'rest': 'v1'}"),
+        (200, "/wsx {}"),
+    ]
+    assert _prefix_app().url_path_for("call", model="m") == "/ws/v1/m"

@@ -226,7 +226,7 @@ class _Lifecycle:
         ws_routes, ws = member_webservices(
             settings, deployments=lambda: [r.view() for r in service.deployments.list()]
         )
-        app.router.routes.extend(ws_routes)
+        app.router.routes[:0] = ws_routes  # first, behind one prefix test (webservices/member.py)
         stack.push_async_callback(ws.aclose)
         # Unwound before service.audit.close (pushed earlier): the guard's counts of failed logins still in their
         # window become audit entries the writer stores on its way out, instead of being lost at a stop.

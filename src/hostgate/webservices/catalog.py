@@ -133,6 +133,10 @@ class ClusterCatalog:
     deployments: Callable[[], Sequence[DeploymentView]] | None = None
     # Wall-clock time, as a token's ``expires_at`` is (a test moves it).
     clock: Callable[[], float] = time.time
+    # The same cluster as ``location`` without resolving its alias (None: ``location`` at every call). With it,
+    # the alias is resolved (an unknown one refused) only when a client is made: a kept client's connections
+    # resolve it themselves whenever they connect, and another serverName is another client.
+    named: Callable[[], ClusterLocation] | None = None
     _cache: dict[tuple[str, str], ModelCatalog] = field(default_factory=dict, init=False, repr=False)
     _key: bytes = field(default_factory=lambda: secrets.token_bytes(32), init=False, repr=False)
     _clients: dict[tuple[str, str, bytes], tuple[asyncio.AbstractEventLoop, ClusterClient]] = field(
@@ -148,7 +152,7 @@ class ClusterCatalog:
     async def _client(self, authorization: str | None) -> tuple[ClusterClient, ClusterLocation, bytes]:
         """The caller's kept client of the cluster at the current location (made on first use)."""
         who = credentials_of(authorization)
-        location = await self._where()
+        location = self.named() if self.named is not None else await self._where()
         fingerprint = who.fingerprint(self._key)
         key = (location.alias, str(location.ca_file), fingerprint)
         loop = asyncio.get_running_loop()
@@ -156,6 +160,9 @@ class ClusterCatalog:
         if kept is not None and kept[0] is loop:
             self._clients[key] = kept  # most recently used last
             return kept[1], location, fingerprint
+        if self.named is not None:  # a new client: its cluster's alias checked first (HG-4501 when unknown)
+            location = await self._where()
+            key = (location.alias, str(location.ca_file), fingerprint)
         # (A client of another event loop cannot be used, nor closed, on this one: it is dropped.)
         client = ClusterClient.at(
             location, user=who.user, password=who.password, bearer=who.bearer, keep_alive=True

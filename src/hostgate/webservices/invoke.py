@@ -54,6 +54,8 @@ log = logging.getLogger("hostgate.webservices")
 
 DEFAULT_IDLE_TIMEOUT = 300.0
 DEFAULT_MAX_KEPT = 100
+# Aliases a request may name are the caller's choice: the memos of their parsed forms stay bounded.
+_MEMO = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,9 @@ class Invoker:
         self._clock = clock
         self._kept: dict[str, _Kept] = {}
         self._key = secrets.token_bytes(32)
+        # Parsed aliases and the locations built from them (values of their text: nothing resolved is kept).
+        self._parsed: dict[str, tuple[str, int]] = {}
+        self._locations: dict[tuple[str, int, Path], ClusterLocation] = {}
         self._resolver = AliasResolver(
             hosts_file=trust.hosts_file,
             system_hosts=trust.system_hosts or SYSTEM_HOSTS,
@@ -159,12 +164,7 @@ class Invoker:
     async def location(self, target: Target) -> ClusterLocation:
         """The cluster to call: the request's ServerName, else plugin-cfg.xml's serverName; resolved here with
         this service's sources first (ServerNameUnknown when none knows it)."""
-        if target.server_name:
-            alias, source = target.server_name, target.server_name_source or "the request's ServerName"
-        else:
-            cfg = self.config.current()
-            alias, source = cfg.server_name, f"serverName in {cfg.source}"
-        host, port = parse_target(alias, self.trust.default_port)
+        host, port, source = self._named(target)
         try:
             await self._resolver.resolve(host)
         except ResolutionFailed as exc:
@@ -172,14 +172,49 @@ class Invoker:
                 f"the management cluster alias {host!r} (from {source}): {exc.message}",
                 from_request=bool(target.server_name),
             ) from exc
-        return ClusterLocation(
-            f"{host}:{port}" if ":" not in host else f"[{host}]:{port}",
-            self.trust.ca_for(host),
-            hosts_file=self.trust.hosts_file,
-            dns_servers=self.trust.dns_servers,
-            system_hosts=self.trust.system_hosts,
-            deadline=self.trust.deadline,
-        )
+        return self._location(host, port)
+
+    def named_location(self, target: Target) -> ClusterLocation:
+        """The cluster :meth:`location` would answer, without resolving the alias (so without its check):
+        what finds a kept client of that cluster (webservices/catalog.py), which resolves the alias itself
+        whenever it connects. Issue #19: resolving it (reading and parsing the hosts file) at every catalog
+        read was a quarter of a member's CPU per REST call."""
+        host, port, _ = self._named(target)
+        return self._location(host, port)
+
+    def _named(self, target: Target) -> tuple[str, int, str]:
+        if target.server_name:
+            alias, source = target.server_name, target.server_name_source or "the request's ServerName"
+        else:
+            cfg = self.config.current()
+            alias, source = cfg.server_name, f"serverName in {cfg.source}"
+        parsed = self._parsed.get(alias)
+        if parsed is None:
+            parsed = parse_target(alias, self.trust.default_port)  # UsageError for a malformed one
+            if len(self._parsed) >= _MEMO:
+                self._parsed.clear()
+            self._parsed[alias] = parsed
+        return parsed[0], parsed[1], source
+
+    def _location(self, host: str, port: int) -> ClusterLocation:
+        # The CA is looked up at every call (a CA file added to ca_dir applies at the next one); the location,
+        # a frozen value of the text and the CA, is built once for each.
+        ca = self.trust.ca_for(host)
+        key = (host, port, ca)
+        found = self._locations.get(key)
+        if found is None:
+            found = ClusterLocation(
+                f"{host}:{port}" if ":" not in host else f"[{host}]:{port}",
+                ca,
+                hosts_file=self.trust.hosts_file,
+                dns_servers=self.trust.dns_servers,
+                system_hosts=self.trust.system_hosts,
+                deadline=self.trust.deadline,
+            )
+            if len(self._locations) >= _MEMO:
+                self._locations.clear()
+            self._locations[key] = found
+        return found
 
     def owner_check(self, caller: Caller, session_id: str) -> None:
         """The caller may resume ``session_id``: the same user and password as the caller who kept it (which

@@ -57,10 +57,13 @@ def assemble(
     async def where() -> ClusterLocation:
         return await invokers[0].location(Target())
 
+    def named() -> ClusterLocation:
+        return invokers[0].named_location(Target())
+
     catalogs: CatalogSource = (
         StaticCatalog([describe(load_model(f)) for f in files])
         if files
-        else ClusterCatalog(where, deployments=deployments)
+        else ClusterCatalog(where, deployments=deployments, named=named)
     )
     ws = web_services(
         data_dir,
