@@ -19,6 +19,7 @@ import pytest
 from hostgate import pki, tokens
 from hostgate.errors import (
     AuthenticationFailed,
+    DeployTokenMismatch,
     ManagementSessionError,
     NotAuthorized,
     ServerCertificateRefused,
@@ -74,7 +75,7 @@ async def test_a_developer_gets_a_token_bound_to_cluster_server_user_and_model(l
     assert (grant.cluster_id, grant.server, grant.user, grant.model) == (CLUSTER_ID, "s1", "admin", "orders")
     keys = tokens.KeySet(lab.member.service.domains.token_keys.public())
     claims = keys.verify(grant.token, kind="deploy", cluster_id=CLUSTER_ID, server="s1")
-    assert (claims.user, claims.model) == ("admin", "orders")
+    assert (claims.user, claims.model, claims.action, claims.digest) == ("admin", "orders", "deploy", "")
     with pytest.raises(AuthenticationFailed, match="a deploy token cannot be used here"):
         keys.verify(grant.token, kind="session", cluster_id=CLUSTER_ID, server="s1")  # not a session token
 
@@ -134,6 +135,23 @@ async def test_a_record_needs_the_certificate_and_a_token_for_that_server_and_mo
         }
     ]
     assert [r.model for r in lab.deployments.list()] == ["orders"]
+
+
+async def test_a_token_records_only_the_action_and_text_it_was_granted_for(lab: Lab) -> None:
+    deploy = lab.deployments.authorize(ADMIN, "s1", lab.certs["s1"], "orders", "deploy", "", DIGEST)
+    assert (deploy.action, deploy.digest) == ("deploy", DIGEST)
+    await lab.deployments.record("s1", lab.certs["s1"], "orders", deploy.token, DIGEST, "")
+    with pytest.raises(DeployTokenMismatch, match="granted to deploy, not to withdraw"):
+        await lab.deployments.withdraw("s1", lab.certs["s1"], "orders", deploy.token, "")
+    with pytest.raises(DeployTokenMismatch, match=f"granted for the model text {DIGEST}"):
+        await lab.deployments.record("s1", lab.certs["s1"], "orders", deploy.token, "f" * 16, "")
+    withdraw = lab.deployments.authorize(ADMIN, "s1", lab.certs["s1"], "orders", "withdraw", "")
+    with pytest.raises(DeployTokenMismatch, match="granted to withdraw, not to deploy"):
+        await lab.deployments.record("s1", lab.certs["s1"], "orders", withdraw.token, DIGEST, "")
+    [rec] = lab.deployments.list()
+    assert rec.digest == DIGEST
+    with pytest.raises(UsageError, match="digest"):  # a withdrawal names no text
+        lab.deployments.authorize(ADMIN, "s1", lab.certs["s1"], "orders", "withdraw", "", DIGEST)
 
 
 async def test_list_filters_by_server_and_domain_and_withdraw_removes(lab: Lab) -> None:

@@ -52,7 +52,13 @@ def deploy_routes(
         deployments.domains.authenticate_server(name, _client_cert(request))
         body = await read_message(request, DeployAuthorize)
         grant = deployments.authorize(
-            who, name, _client_cert(request), body.model, body.action, _source(request, body.source)
+            who,
+            name,
+            _client_cert(request),
+            body.model,
+            body.action,
+            _source(request, body.source),
+            body.digest,
         )
         return reply(grant)
 

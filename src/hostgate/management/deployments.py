@@ -5,10 +5,11 @@ authorization." A session server asked to activate a model (``hostgate activatem
 :meth:`DeploymentService.authorize` through its own management alias, presenting its registered TLS certificate
 and forwarding the caller's credentials: the caller must hold the Developer profile for that server and model
 (``Access.require``). The answer is a short-lived **deploy token** (``typ`` ``deploy``) bound to the cluster id,
-the server, the user and the model, signed like session tokens (tokens.py), which the session server checks with
+the server, the user, the model and the action (and, for a deployment, the digest of the model text), signed like session tokens (tokens.py), which the session server checks with
 its own public keys: a token of another cluster or for another server is "Token binding is invalid". After
 activating the model the server records it (:meth:`record` / :meth:`withdraw`) with the same token, which is
-what lets a certificate alone record nothing it was not authorised for.
+what lets a certificate alone record nothing it was not authorised for; a token granted to deploy cannot
+withdraw, a withdraw token cannot record, and a token naming a digest records that text only (HG-7260).
 
 Records live at ``/hostgate/deployments/<server>/<model>`` (in every member's in-memory copy, so ``hostgate
 model list`` reads memory); each record and withdrawal is also an audit entry (``AuditTrail.record``).
@@ -91,7 +92,9 @@ class DeploymentService:
       presented, for a caller holding Developer (or Administrator) for that server or model; a refusal is
       audited and changes nothing.
     - ``record``/``withdraw`` accept only a deploy token of this cluster, for that server and model, that has
-      not expired: a certificate alone cannot record anything, and a token cannot record another model.
+      not expired: a certificate alone cannot record anything, and a token cannot record another model. The
+      token must also have been granted for that action (and, when it names a digest, for that model text):
+      a mismatch is HG-7260 and changes nothing.
     - Reads (``list``) come from this member's in-memory copy.
     """
 
@@ -123,11 +126,22 @@ class DeploymentService:
     # --- the management session ---------------------------------------------------------------------------
 
     def authorize(
-        self, principal: Principal, server: str, cert_pem: str | None, model: str, action: str, source: str
+        self,
+        principal: Principal,
+        server: str,
+        cert_pem: str | None,
+        model: str,
+        action: str,
+        source: str,
+        digest: str = "",
     ) -> DeployGrant:
         record = self.domains.authenticate_server(server, cert_pem)
         if action not in DEPLOY_ACTIONS:
             raise UsageError(f"field 'action': {action!r} is not one of {', '.join(DEPLOY_ACTIONS)}")
+        if digest and (action != "deploy" or not _DIGEST.match(digest)):
+            raise UsageError(
+                f"field 'digest': {digest[:40]!r} is not 16 lower-case hex digits of a model text to deploy"
+            )
         _check_model_name(model)
         try:
             self.access.require(principal, Profile.DEVELOPER, model=model, server=server)
@@ -154,12 +168,16 @@ class DeploymentService:
                 user=principal.name,
                 model=model,
                 expires_at=expires,
+                action=action,
+                digest=digest,
             )
         )
         log.info("deploy token for %s of model %s on %s granted to %s", action, model, server, principal.name)
-        return DeployGrant(token, expires, cluster_id, record.name, principal.name, model)
+        return DeployGrant(token, expires, cluster_id, record.name, principal.name, model, action, digest)
 
-    def _claims(self, server: str, cert_pem: str | None, model: str, token: str) -> tokens.TokenClaims:
+    def _claims(
+        self, server: str, cert_pem: str | None, model: str, token: str, action: str, digest: str = ""
+    ) -> tokens.TokenClaims:
         self.domains.authenticate_server(server, cert_pem)
         cluster_id = self._cluster_id()
         claims = tokens.KeySet(self.domains.token_keys.public()).verify(
@@ -170,15 +188,16 @@ class DeploymentService:
                 f"Token binding is invalid: the deploy token is for model {claims.model!r}, not {model!r} "
                 f"(checked by member {self.member_name})"
             )
+        tokens.check_deploy_grant(claims, action, digest, checked_by=f"member {self.member_name}")
         return claims
 
     async def record(
         self, server: str, cert_pem: str | None, model: str, token: str, digest: str, source: str
     ) -> DeploymentRecord:
         """Record that ``server`` now serves ``model`` (``digest``), as the user the deploy token names."""
-        claims = self._claims(server, cert_pem, model, token)
         if not _DIGEST.match(digest):
             raise UsageError(f"field 'digest': {digest[:40]!r} is not 16 lower-case hex digits")
+        claims = self._claims(server, cert_pem, model, token, "deploy", digest)
         record = DeploymentRecord(server, model, digest, claims.user, time.time(), self.member_name)
         revision = await self.store.put(deployment_key(server, model), record.encode())
         if not await self.cache.wait_for_revision(revision, self._visibility_timeout):
@@ -196,7 +215,7 @@ class DeploymentService:
     async def withdraw(self, server: str, cert_pem: str | None, model: str, token: str, source: str) -> None:
         """Record that ``server`` no longer serves ``model`` (no record is no error: it may have been deployed
         offline with ``hostgate model deploy --data-dir``)."""
-        claims = self._claims(server, cert_pem, model, token)
+        claims = self._claims(server, cert_pem, model, token, "withdraw")
         key = deployment_key(server, model)
         kv = await self.store.get(key)
         if kv is not None:

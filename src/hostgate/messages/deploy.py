@@ -48,10 +48,14 @@ class DeployAuthorize(Message, frozen=True):
     model: str
     action: str = "deploy"  # or "withdraw"
     source: str = ""  # the address the caller reached the session server from (for the audit trail)
+    # For "deploy": the digest of the model text to be recorded (DeploymentReport.digest), bound into the token
+    # so it records that text only. Empty from session servers before the binding: the token then binds none.
+    digest: str = ""
 
 
 class DeployGrant(Reply, frozen=True):
-    """A deploy token (``typ`` ``deploy``) bound to cluster, session server, user and model; short-lived."""
+    """A deploy token (``typ`` ``deploy``) bound to cluster, session server, user, model and action (and the
+    model text's digest when the request named one); short-lived."""
 
     token: str
     expires_at: float
@@ -59,6 +63,8 @@ class DeployGrant(Reply, frozen=True):
     server: str
     user: str
     model: str
+    action: str = ""
+    digest: str = ""
 
 
 class DeploymentReport(Message, frozen=True):
