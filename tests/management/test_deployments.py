@@ -25,7 +25,8 @@ from hostgate.errors import (
     ServerCertificateRefused,
     UsageError,
 )
-from hostgate.management.deployments import DeploymentService, deployment_key
+from hostgate.management.deployments import OFFLINE_DEPLOYER, DeploymentService, deployment_key
+from hostgate.messages import HeldModel
 from tests.helpers.inprocess import ADMIN, CLUSTER_ID, OPERATOR, InProcessMember, start_member
 
 DIGEST = "0123456789abcdef"
@@ -184,3 +185,30 @@ async def test_removing_a_server_removes_its_deployment_records(lab: Lab) -> Non
     await lab.member.service.domains.remove_server(ADMIN, "s2")
     assert [r.server for r in lab.deployments.list()] == ["s1"]
     assert lab.member.cache.get(deployment_key("s2", "orders")) is None
+
+
+async def test_a_servers_report_of_its_models_records_offline_ones_and_refuses_bad_input_whole(
+    lab: Lab,
+) -> None:
+    grant = lab.deployments.authorize(ADMIN, "s1", lab.certs["s1"], "orders", "deploy", "", DIGEST)
+    await lab.deployments.record("s1", lab.certs["s1"], "orders", grant.token, DIGEST, "")
+    online = lab.deployments.list(server="s1")
+    held = (HeldModel("orders", DIGEST, 1.0), HeldModel("ledger", "f" * 16, 1234.5))
+    with pytest.raises(ServerCertificateRefused):
+        await lab.deployments.reconcile("s1", lab.certs["s2"], held, "")
+    with pytest.raises(UsageError, match="16 hex digits"):
+        await lab.deployments.reconcile("s1", lab.certs["s1"], (*held, HeldModel("bad", "nope")), "")
+    with pytest.raises(UsageError, match="reported twice"):
+        await lab.deployments.reconcile("s1", lab.certs["s1"], (*held, held[1]), "")
+    assert lab.deployments.list(server="s1") == online  # refused whole: nothing changed
+
+    answer = await lab.deployments.reconcile("s1", lab.certs["s1"], held, "10.0.0.7")
+    assert (answer.recorded, answer.removed) == (("ledger",), ())
+    orders, ledger = sorted(lab.deployments.list(server="s1"), key=lambda r: r.model, reverse=True)
+    assert orders == online[0]  # recorded through the cluster: kept as it was
+    assert (ledger.digest, ledger.deployed_by, ledger.deployed_at) == ("f" * 16, OFFLINE_DEPLOYER, 1234.5)
+    assert lab.trail.entries[-1]["action"] == "model.report"
+
+    answer = await lab.deployments.reconcile("s1", lab.certs["s1"], held[1:], "")
+    assert (answer.recorded, answer.removed) == ((), ("orders",))
+    assert [r.model for r in lab.deployments.list(server="s1")] == ["ledger"]

@@ -5,6 +5,8 @@ server (``ModelUpload``, answered by ``DeploymentAnswer``); that server establis
 its own management alias and asks for a short-lived deploy token bound to it, the user and the model
 (``DeployAuthorize`` -> ``DeployGrant``); after activating the model it records the deployment in the cluster with
 that token (``DeploymentReport``). ``DeploymentView`` is one stored deployment as ``hostgate model list`` reads it.
+A session server also reports the models it holds (``HeldModels``), so that models put in its data directory
+offline (``hostgate model deploy --data-dir``) are recorded too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ __all__ = [
     "DeploymentAnswer",
     "DeploymentReport",
     "DeploymentView",
+    "HeldModel",
+    "HeldModels",
+    "HeldModelsAnswer",
     "ModelUpload",
 ]
 
@@ -85,3 +90,28 @@ class DeploymentView(Reply, frozen=True):
     deployed_by: str
     deployed_at: float
     recorded_by: str
+
+
+class HeldModel(Message, frozen=True):
+    """A model a session server serves from its models directory: its name, the digest of its text, and the
+    file's modification time (seconds since the epoch, the server's clock)."""
+
+    model: str
+    digest: str
+    modified_at: float = 0.0
+
+
+class HeldModels(Message, frozen=True):
+    """``PUT /api/v1/session-servers/{name}/deployments``: every model the server holds now (its certificate
+    only). The member records those it has no record of (or another digest of) as deployed offline, and removes
+    the records of models the server no longer holds."""
+
+    models: tuple[HeldModel, ...] = ()
+
+
+class HeldModelsAnswer(Reply, frozen=True):
+    """What the member changed: models recorded as deployed offline, and records removed."""
+
+    server: str
+    recorded: tuple[str, ...]
+    removed: tuple[str, ...]

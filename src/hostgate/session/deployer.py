@@ -31,8 +31,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ from hostgate.models.library import (
 from hostgate.models.loader import load_model
 from hostgate.session.registry import SessionRegistry
 
-__all__ = ["MAX_MODEL_TEXT", "Credentials", "Deployer", "forwarded_credentials"]
+__all__ = ["MAX_MODEL_TEXT", "Credentials", "DeployGate", "Deployer", "forwarded_credentials"]
 
 log = logging.getLogger("hostgate.session.deploy")
 
@@ -124,6 +125,43 @@ def forwarded_credentials(authorization: str) -> Credentials:
 ClientFactory = Callable[[Credentials | None], ClusterClient]
 
 
+class DeployGate:
+    """Deployments run together; a report of the models held (session/model_report.py) runs alone.
+
+    A report reads the models directory and then sends it: a deployment recorded between the two would be
+    overwritten with what the directory held before it. So a report waits until no deployment runs, and
+    deployments wait for a running report (one HTTPS call)."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Condition()
+        self._deploying = 0
+        self._reporting = False
+
+    @contextlib.asynccontextmanager
+    async def deploying(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._reporting)
+            self._deploying += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._deploying -= 1
+                self._changed.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def reporting(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._reporting and not self._deploying)
+            self._reporting = True
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._reporting = False
+                self._changed.notify_all()
+
+
 class Deployer:
     """Activates and withdraws models of this session server through management sessions.
 
@@ -145,6 +183,7 @@ class Deployer:
         self._alias = alias
         self._on_token_keys = on_token_keys
         self._locks: dict[str, asyncio.Lock] = {}
+        self.gate = DeployGate()
 
     @property
     def _directory(self) -> Path:
@@ -167,7 +206,7 @@ class Deployer:
                 issues=[ModelIssue("name", f"is {model.name!r}; deploy it as {model.name!r}")],
             )
         digest = text_digest(text)
-        async with self._lock(name):
+        async with self.gate.deploying(), self._lock(name):
             client = self._client(credentials)
             body = DeployAuthorize(name, "deploy", source, digest=digest)
             grant = await self._session(client, body, credentials)
@@ -194,7 +233,7 @@ class Deployer:
     async def withdraw(self, authorization: str, name: str, source: str = "") -> DeploymentAnswer:
         credentials = forwarded_credentials(authorization)
         model_file_name(name)
-        async with self._lock(name):
+        async with self.gate.deploying(), self._lock(name):
             client = self._client(credentials)
             grant = await self._session(client, DeployAuthorize(name, "withdraw", source), credentials)
             await self._check_token(grant.token, name, "withdraw")
