@@ -54,6 +54,7 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── GrantNotFound          HG-3202  no such grant (profile, subject and scope)
     │   ├── OfflineBoundExceeded   HG-3220  (an AuthenticationFailed) management unreachable, user verified too long ago
     │   └── ManagementSessionError HG-3852  VHI's "Cannot establish management session" / "Token binding is invalid"
+    │       └── DeployTokenMismatch HG-7260  a deploy token used for another action or model text than granted
     ├── ClusterError
     │   ├── AlreadyInCluster       HG-4001  a server belongs to one cluster only
     │   ├── JoinFailed             HG-4002  the cluster refused or could not complete a join
@@ -187,6 +188,7 @@ __all__ = [
     "CurrentPasswordWrong",
     "DataDirError",
     "DeadlineExpired",
+    "DeployTokenMismatch",
     "DeploymentError",
     "DeploymentIncomplete",
     "DeploymentNotRecorded",
@@ -715,6 +717,19 @@ class ManagementSessionError(SecurityError):
     hint = (
         "The server and the management cluster disagree about which cluster they belong to; run "
         "`hostgate doctor ALIAS` and check that the alias names only this cluster's members."
+    )
+    http_status = 403
+
+
+class DeployTokenMismatch(ManagementSessionError):
+    """A deploy token presented for another action (deploy/withdraw) or another model text (digest) than it
+    was granted for: "Token binding is invalid" (it is a ManagementSessionError), with a code of its own so a
+    misuse of a genuine token is told apart from a token of another cluster or server."""
+
+    code = "HG-7260"
+    hint = (
+        "A deploy token is good for the one action and model text it was granted for: ask again for the "
+        "action wanted (`hostgate activatemodel` / `deactivatemodel` do)."
     )
     http_status = 403
 

@@ -31,7 +31,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hostgate.errors import AuthenticationFailed, ManagementSessionError
+from hostgate.errors import AuthenticationFailed, DeployTokenMismatch, ManagementSessionError
 from hostgate.messages.enrolment import PublicKey
 
 __all__ = [
@@ -42,6 +42,7 @@ __all__ = [
     "PublicKey",
     "Signer",
     "TokenClaims",
+    "check_deploy_grant",
     "expired_error",
     "generate_key",
     "key_set_version",
@@ -75,6 +76,11 @@ class TokenClaims:
     # A token for sessions of one pool (claim ``pol``, sent only when set): it acquires from that pool and
     # opens no session of its own.
     pool: str = ""
+    # A deploy token names what it was granted for (claims ``act`` and ``dig``, sent only when set): the action,
+    # "deploy" or "withdraw", and for a deployment the digest of the model text the session server asked for,
+    # so a token granted to deploy one text cannot withdraw the model or record another text.
+    action: str = ""
+    digest: str = ""
 
 
 def key_set_version(keys: Sequence[PublicKey]) -> str:
@@ -131,6 +137,8 @@ class Signer:
             c.domain,
             c.token_id,
             c.pool,
+            c.action,
+            c.digest,
         )  # all but expiry
         recent = self._recent.get(key)
         if recent is not None and 0.0 <= now - recent[0] < REUSE_WINDOW:
@@ -157,7 +165,7 @@ class Signer:
         """:meth:`mint_fresh` for a session token, whose claims are built only when no recent token answers:
         building the frozen claims was a tenth of a route call that reuses a token (issue #16)."""
         now = time.time() if now is None else now
-        recent = self._recent.get(("session", cluster_id, server, user, model, domain, "", pool))
+        recent = self._recent.get(("session", cluster_id, server, user, model, domain, "", pool, "", ""))
         if recent is not None and 0.0 <= now - recent[0] < REUSE_WINDOW:
             return recent[1], recent[2]
         claims = TokenClaims("session", cluster_id, server, user, model, domain, pool=pool)
@@ -181,6 +189,10 @@ class Signer:
         }
         if claims.pool:
             payload["pol"] = claims.pool
+        if claims.action:
+            payload["act"] = claims.action
+        if claims.digest:
+            payload["dig"] = claims.digest
         signing_input = self._header + b"." + _b64(json.dumps(payload, separators=(",", ":")).encode())
         return (signing_input + b"." + _b64(self._key.sign(signing_input))).decode()
 
@@ -334,4 +346,22 @@ class KeySet:
             token_id=str(payload.get("jti", "")),
             issued_at=float(payload["iat"]) if isinstance(payload.get("iat"), int | float) else 0.0,
             pool=str(payload.get("pol", "")),
+            action=str(payload.get("act", "")),
+            digest=str(payload.get("dig", "")),
+        )
+
+
+def check_deploy_grant(claims: TokenClaims, action: str, digest: str, *, checked_by: str) -> None:
+    """HG-7260 unless the deploy token was granted for ``action`` (and, when it names a digest, for the model
+    text ``digest``). Tokens minted before the binding name no action and are refused too: they live 120 s."""
+    if claims.action != action:
+        granted = f"to {claims.action}" if claims.action else "before deploy tokens named their action"
+        raise DeployTokenMismatch(
+            f"Token binding is invalid: the deploy token for model {claims.model!r} on {claims.server!r} was "
+            f"granted {granted}, not to {action} (checked by {checked_by})"
+        )
+    if claims.digest and claims.digest != digest:
+        raise DeployTokenMismatch(
+            f"Token binding is invalid: the deploy token for model {claims.model!r} on {claims.server!r} was "
+            f"granted for the model text {claims.digest}, not {digest[:40]!r} (checked by {checked_by})"
         )

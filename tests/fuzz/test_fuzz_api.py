@@ -68,7 +68,7 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("GET", "/api/v1/users", ()),
     ("POST", "/api/v1/users", ("name", "password", "admin")),
     ("DELETE", "/api/v1/users/{name}", ()),
-    ("POST", "/api/v1/session-servers/{name}/deployments/authorize", ("model", "action", "source")),
+    ("POST", "/api/v1/session-servers/{name}/deployments/authorize", ("model", "action", "source", "digest")),
     ("PUT", "/api/v1/session-servers/{name}/deployments/{model}", ("token", "digest", "source")),
     ("DELETE", "/api/v1/session-servers/{name}/deployments/{model}", ("token", "digest", "source")),
     ("GET", "/api/v1/deployments", ()),

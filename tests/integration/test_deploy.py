@@ -9,6 +9,7 @@ All processes are real; every server listens on its own 127.0.0.x address and fr
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import tomllib
@@ -23,6 +24,9 @@ import tomli_w
 
 from hostgate.cli.lab import Installation, Member, installation, poll
 from hostgate.connector import ModelNotFound, Session, connect_to_model
+from hostgate.connector.cluster import ClusterClient
+from hostgate.errors import HostgateError
+from hostgate.messages import API, DeployAuthorize, DeploymentReport
 from tests.helpers.hosts import HostProcess, host_3270
 from tests.helpers.models import model_text
 
@@ -292,3 +296,72 @@ def test_a_stored_login_deploys_without_a_password_and_the_deployment_is_audited
     [entry] = poll("the deployment's audit entry", deployed, 60)
     assert (entry["actor"], entry["outcome"]) == ("admin", "ok")
     assert entry["detail"].get("digest") == record["digest"]
+
+
+def _as_server(lab: Lab, server: Member) -> ClusterClient:
+    """A management session as ``server`` opens one: its registered certificate, the caller's credentials."""
+    return ClusterClient(
+        f"{ALIAS}:{lab.inst.api_port}",
+        ca_file=lab.inst.ca_file,
+        user="admin",
+        password=lab.inst.password,
+        hosts_file=lab.inst.root / "hosts",
+        cert_file=server.data_dir / "member.pem",
+        key_file=server.data_dir / "member-key.pem",
+    )
+
+
+async def _refusals(lab: Lab, model: str, attempts: list[tuple[str, str, str]]) -> list[tuple[str, int]]:
+    """As session server s1: for each ``(granted action, used for, digest reported)``, a deploy token granted
+    for the first, presented to record (``deploy``) or withdraw; the coded refusals, in order."""
+    client = _as_server(lab, lab.s1)
+    name = lab.s1.name
+    refused = []
+    try:
+        for granted, used_for, digest in attempts:
+            body = DeployAuthorize(model, granted)
+            grant = (await client.call(API.deploy_authorize, body, name=name)).payload
+            endpoint = API.deployment_record if used_for == "deploy" else API.deployment_withdrawn
+            try:
+                await client.call(endpoint, DeploymentReport(grant.token, digest), name=name, model=model)
+            except HostgateError as exc:
+                refused.append((exc.code, exc.http_status))
+    finally:
+        await client.aclose()
+    return refused
+
+
+def test_a_deploy_token_binds_its_action_and_a_mismatch_changes_nothing(lab: Lab) -> None:
+    """A token minted to deploy model X on S cannot withdraw X, and a withdraw token cannot record a deployment:
+    HG-7260 (403), and the record stays as it was. Before, a token bound only cluster, server, user and model,
+    so the holder of S's certificate and a deploy token withdrew the record."""
+    path = lab.model_file("bound")
+    assert lab.run("activatemodel", "--server", lab.s1.target, str(path)).returncode == 0
+    [before] = [d for d in lab.deployments("--server", lab.s1.name) if d["model"] == "bound"]
+    attempts = [("deploy", "withdraw", ""), ("withdraw", "deploy", "0123456789abcdef")]
+    assert asyncio.run(_refusals(lab, "bound", attempts)) == [("HG-7260", 403)] * 2
+    [after] = [d for d in lab.deployments("--server", lab.s1.name) if d["model"] == "bound"]
+    assert after == before
+    assert _model_path(lab.s1, "bound").read_text() == path.read_text()
+
+
+def test_a_deploy_token_binds_the_digest_it_was_granted_for(lab: Lab) -> None:
+    """The session server names the model text's digest when it asks: the token records that text only."""
+    path = lab.model_file("digested")
+    assert lab.run("activatemodel", "--server", lab.s1.target, str(path)).returncode == 0
+    [before] = [d for d in lab.deployments("--server", lab.s1.name) if d["model"] == "digested"]
+
+    async def attempt() -> tuple[str, int]:
+        client = _as_server(lab, lab.s1)
+        try:
+            body = DeployAuthorize("digested", "deploy", digest=before["digest"])
+            grant = (await client.call(API.deploy_authorize, body, name=lab.s1.name)).payload
+            report = DeploymentReport(grant.token, "0123456789abcdef")
+            with pytest.raises(HostgateError) as caught:
+                await client.call(API.deployment_record, report, name=lab.s1.name, model="digested")
+            return caught.value.code, caught.value.http_status
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(attempt()) == ("HG-7260", 403)
+    assert [d for d in lab.deployments("--server", lab.s1.name) if d["model"] == "digested"] == [before]

@@ -32,7 +32,7 @@ from requests import Session as RequestsSession
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
-from hostgate.cli.lab import Installation, Member, installation
+from hostgate.cli.lab import Installation, Member, installation, poll
 from hostgate.webservices.wsdl import SOAP_ENV
 from tests.helpers.hosts import HostProcess, host_3270
 from tests.helpers.lone_member import read_response
@@ -393,17 +393,26 @@ def test_bad_soap_is_a_coded_fault(lab: Lab, body: bytes, code: str) -> None:
 
 def test_a_member_serves_the_ws_routes(lab: Lab) -> None:
     member = lab.a.inst.members[0]
-    resp = httpx.get(
-        f"{member.url}/ws/v1/models/{MODEL}/openapi.json",
-        verify=ssl.create_default_context(cafile=str(lab.a.inst.ca_file)),
-        auth=("admin", lab.a.inst.password),
-        timeout=30,
-    )
+
+    def get(model: str) -> httpx.Response:
+        return httpx.get(
+            f"{member.url}/ws/v1/models/{model}/openapi.json",
+            verify=ssl.create_default_context(cafile=str(lab.a.inst.ca_file)),
+            auth=("admin", lab.a.inst.password),
+            timeout=30,
+        )
+
     # The member publishes the cluster's deployed models (webservices/wiring.py). This lab's model was put on its
-    # session server with `model deploy --data-dir`, which the cluster does not record: a coded 404 naming the
-    # model, not Starlette's.
+    # session server with `model deploy --data-dir`; the server reports the models it holds, so the cluster
+    # records it (session/model_report.py) and the member publishes it.
+    published = poll(
+        "the offline model published", lambda: (r := get(MODEL)).status_code == 200 and r.text, 60
+    )
+    assert MODEL in published
+    # A model no server holds: a coded 404 naming the model, not Starlette's.
+    resp = get("nowhere")
     assert resp.status_code == 404, resp.text
-    assert resp.json()["code"] == "HG-4551" and MODEL in resp.json()["message"]
+    assert resp.json()["code"] == "HG-4551" and "nowhere" in resp.json()["message"]
 
 
 def test_schemathesis_over_the_generated_openapi(lab: Lab) -> None:

@@ -19,12 +19,14 @@ import pytest
 from hostgate import pki, tokens
 from hostgate.errors import (
     AuthenticationFailed,
+    DeployTokenMismatch,
     ManagementSessionError,
     NotAuthorized,
     ServerCertificateRefused,
     UsageError,
 )
-from hostgate.management.deployments import DeploymentService, deployment_key
+from hostgate.management.deployments import OFFLINE_DEPLOYER, DeploymentService, deployment_key
+from hostgate.messages import HeldModel
 from tests.helpers.inprocess import ADMIN, CLUSTER_ID, OPERATOR, InProcessMember, start_member
 
 DIGEST = "0123456789abcdef"
@@ -74,7 +76,7 @@ async def test_a_developer_gets_a_token_bound_to_cluster_server_user_and_model(l
     assert (grant.cluster_id, grant.server, grant.user, grant.model) == (CLUSTER_ID, "s1", "admin", "orders")
     keys = tokens.KeySet(lab.member.service.domains.token_keys.public())
     claims = keys.verify(grant.token, kind="deploy", cluster_id=CLUSTER_ID, server="s1")
-    assert (claims.user, claims.model) == ("admin", "orders")
+    assert (claims.user, claims.model, claims.action, claims.digest) == ("admin", "orders", "deploy", "")
     with pytest.raises(AuthenticationFailed, match="a deploy token cannot be used here"):
         keys.verify(grant.token, kind="session", cluster_id=CLUSTER_ID, server="s1")  # not a session token
 
@@ -136,6 +138,23 @@ async def test_a_record_needs_the_certificate_and_a_token_for_that_server_and_mo
     assert [r.model for r in lab.deployments.list()] == ["orders"]
 
 
+async def test_a_token_records_only_the_action_and_text_it_was_granted_for(lab: Lab) -> None:
+    deploy = lab.deployments.authorize(ADMIN, "s1", lab.certs["s1"], "orders", "deploy", "", DIGEST)
+    assert (deploy.action, deploy.digest) == ("deploy", DIGEST)
+    await lab.deployments.record("s1", lab.certs["s1"], "orders", deploy.token, DIGEST, "")
+    with pytest.raises(DeployTokenMismatch, match="granted to deploy, not to withdraw"):
+        await lab.deployments.withdraw("s1", lab.certs["s1"], "orders", deploy.token, "")
+    with pytest.raises(DeployTokenMismatch, match=f"granted for the model text {DIGEST}"):
+        await lab.deployments.record("s1", lab.certs["s1"], "orders", deploy.token, "f" * 16, "")
+    withdraw = lab.deployments.authorize(ADMIN, "s1", lab.certs["s1"], "orders", "withdraw", "")
+    with pytest.raises(DeployTokenMismatch, match="granted to withdraw, not to deploy"):
+        await lab.deployments.record("s1", lab.certs["s1"], "orders", withdraw.token, DIGEST, "")
+    [rec] = lab.deployments.list()
+    assert rec.digest == DIGEST
+    with pytest.raises(UsageError, match="digest"):  # a withdrawal names no text
+        lab.deployments.authorize(ADMIN, "s1", lab.certs["s1"], "orders", "withdraw", "", DIGEST)
+
+
 async def test_list_filters_by_server_and_domain_and_withdraw_removes(lab: Lab) -> None:
     for server in ("s1", "s2"):
         grant = lab.deployments.authorize(ADMIN, server, lab.certs[server], "orders", "deploy", "")
@@ -166,3 +185,30 @@ async def test_removing_a_server_removes_its_deployment_records(lab: Lab) -> Non
     await lab.member.service.domains.remove_server(ADMIN, "s2")
     assert [r.server for r in lab.deployments.list()] == ["s1"]
     assert lab.member.cache.get(deployment_key("s2", "orders")) is None
+
+
+async def test_a_servers_report_of_its_models_records_offline_ones_and_refuses_bad_input_whole(
+    lab: Lab,
+) -> None:
+    grant = lab.deployments.authorize(ADMIN, "s1", lab.certs["s1"], "orders", "deploy", "", DIGEST)
+    await lab.deployments.record("s1", lab.certs["s1"], "orders", grant.token, DIGEST, "")
+    online = lab.deployments.list(server="s1")
+    held = (HeldModel("orders", DIGEST, 1.0), HeldModel("ledger", "f" * 16, 1234.5))
+    with pytest.raises(ServerCertificateRefused):
+        await lab.deployments.reconcile("s1", lab.certs["s2"], held, "")
+    with pytest.raises(UsageError, match="16 hex digits"):
+        await lab.deployments.reconcile("s1", lab.certs["s1"], (*held, HeldModel("bad", "nope")), "")
+    with pytest.raises(UsageError, match="reported twice"):
+        await lab.deployments.reconcile("s1", lab.certs["s1"], (*held, held[1]), "")
+    assert lab.deployments.list(server="s1") == online  # refused whole: nothing changed
+
+    answer = await lab.deployments.reconcile("s1", lab.certs["s1"], held, "10.0.0.7")
+    assert (answer.recorded, answer.removed) == (("ledger",), ())
+    orders, ledger = sorted(lab.deployments.list(server="s1"), key=lambda r: r.model, reverse=True)
+    assert orders == online[0]  # recorded through the cluster: kept as it was
+    assert (ledger.digest, ledger.deployed_by, ledger.deployed_at) == ("f" * 16, OFFLINE_DEPLOYER, 1234.5)
+    assert lab.trail.entries[-1]["action"] == "model.report"
+
+    answer = await lab.deployments.reconcile("s1", lab.certs["s1"], held[1:], "")
+    assert (answer.recorded, answer.removed) == ((), ("orders",))
+    assert [r.model for r in lab.deployments.list(server="s1")] == ["ledger"]

@@ -24,6 +24,7 @@ from hostgate.connector.cluster import Answer
 from hostgate.errors import (
     AuthenticationFailed,
     DeploymentNotRecorded,
+    DeployTokenMismatch,
     HostgateError,
     ManagementSessionError,
     ModelError,
@@ -52,6 +53,8 @@ class Member:
     cluster_id: str = CLUSTER
     server: str = SERVER
     fail: dict[str, BaseException] = field(default_factory=dict)
+    # A member that grants another action than asked (None: the one asked, as members do).
+    grant_action: str | None = None
     calls: list[str] = field(default_factory=list)
     credentials: list[Credentials | None] = field(default_factory=list)
 
@@ -67,9 +70,11 @@ class Member:
             raise self.fail[name]
         if name == "deploy_authorize":
             expires = time.time() + 60
+            action = body.action if self.grant_action is None else self.grant_action
             claims = tokens.TokenClaims(
-                "deploy", self.cluster_id, self.server, "dev", body.model, "", expires
-            )
+                "deploy", self.cluster_id, self.server, "dev", body.model, "", expires, action=action,
+                digest=body.digest,
+            )  # fmt: skip
             token = self.signer.mint(claims)
             return Answer(
                 "m1",
@@ -210,6 +215,24 @@ def test_a_token_for_another_server_or_model_is_an_invalid_binding(tmp_path: Pat
     with pytest.raises(ManagementSessionError, match="for session server 'session02', not 'session01'"):
         run(s.deployer.deploy(AUTH, "orders", _text()))
     assert not (s.models / "orders.yaml").exists()
+
+
+def test_a_deploy_token_granted_for_another_action_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    """The session server checks the action the token was granted for too (HG-7260), before touching the file:
+    a member answering a withdrawal with a deploy token withdraws nothing, and the reverse deploys nothing."""
+    s = _setup(tmp_path)
+    run(s.deployer.deploy(AUTH, "orders", _text()))
+    s.member.grant_action = "deploy"
+    with pytest.raises(DeployTokenMismatch, match="granted to deploy, not to withdraw") as caught:
+        run(s.deployer.withdraw(AUTH, "orders"))
+    assert caught.value.code == "HG-7260" and caught.value.http_status == 403
+    assert (s.models / "orders.yaml").read_text() == _text()
+    assert s.member.calls.count("deployment_withdrawn") == 0
+    s.member.grant_action = "withdraw"
+    with pytest.raises(DeployTokenMismatch, match="granted to withdraw, not to deploy"):
+        run(s.deployer.deploy(AUTH, "orders", _text(marker="v2")))
+    assert (s.models / "orders.yaml").read_text() == _text()
+    assert s.member.calls.count("deployment_record") == 1
 
 
 def test_a_key_rotated_since_the_last_heartbeat_is_fetched_once(tmp_path: Path) -> None:

@@ -106,6 +106,8 @@ def test_the_reuse_key_names_every_claim_but_the_expiry() -> None:
         "expires_at",
         "issued_at",
         "pool",
+        "action",
+        "digest",
     }
 
 

@@ -7,6 +7,8 @@ passes its ``principal`` (credentials checked by the login gate) and ``guarded``
   the user's forwarded credentials; answers a deploy token (management/deployments.py). Writes nothing.
 - ``PUT``/``DELETE /api/v1/session-servers/{name}/deployments/{model}``: the certificate and a deploy token in
   the body (not in ``Authorization``, which the login gate reads as the caller's own credentials).
+- ``PUT /api/v1/session-servers/{name}/deployments``: the certificate only; the models the server holds, those
+  deployed offline included (``DeploymentService.reconcile``).
 - ``GET /api/v1/deployments?server=S&domain=D``: any account.
 """
 
@@ -21,7 +23,7 @@ from starlette.routing import Route
 from hostgate._bodies import read_message, reply
 from hostgate.management.deployments import DeploymentService
 from hostgate.management.security import Principal
-from hostgate.messages import DeployAuthorize, DeploymentReport, Removed
+from hostgate.messages import DeployAuthorize, DeploymentReport, HeldModels, Removed
 
 __all__ = ["deploy_routes"]
 
@@ -52,7 +54,13 @@ def deploy_routes(
         deployments.domains.authenticate_server(name, _client_cert(request))
         body = await read_message(request, DeployAuthorize)
         grant = deployments.authorize(
-            who, name, _client_cert(request), body.model, body.action, _source(request, body.source)
+            who,
+            name,
+            _client_cert(request),
+            body.model,
+            body.action,
+            _source(request, body.source),
+            body.digest,
         )
         return reply(grant)
 
@@ -74,6 +82,13 @@ def deploy_routes(
         )
         return reply(Removed(model))
 
+    async def held(request: Request) -> Response:
+        name = request.path_params["name"]
+        deployments.domains.authenticate_server(name, _client_cert(request))
+        body = await read_message(request, HeldModels)
+        answer = await deployments.reconcile(name, _client_cert(request), body.models, _source(request))
+        return reply(answer)
+
     async def listing(request: Request) -> Response:
         principal(request)
         server = request.query_params.get("server") or None
@@ -85,5 +100,6 @@ def deploy_routes(
         Route("/api/v1/session-servers/{name}/deployments/authorize", authorize, methods=["POST"]),
         Route("/api/v1/session-servers/{name}/deployments/{model}", guarded(record), methods=["PUT"]),
         Route("/api/v1/session-servers/{name}/deployments/{model}", guarded(withdraw), methods=["DELETE"]),
+        Route("/api/v1/session-servers/{name}/deployments", guarded(held), methods=["PUT"]),
         Route("/api/v1/deployments", listing, methods=["GET"]),
     ]

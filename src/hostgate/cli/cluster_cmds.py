@@ -20,7 +20,14 @@ from hostgate.cli.cluster_view import (
     render_status,
     watch_status,
 )
-from hostgate.cli.common import client_from, cluster_options, make_client
+from hostgate.cli.common import (
+    HOSTS_FILE_OPTION,
+    USER_OPTION,
+    client_from,
+    cluster_options,
+    make_client,
+    server_option,
+)
 from hostgate.cli.output import console, emit_json, handle_errors
 from hostgate.config.datadir import lock_holder, mark_removed
 from hostgate.config.settings import load_settings
@@ -131,21 +138,9 @@ def rotate_keys(
     type=click.Path(file_okay=False, path_type=Path),
     help="This member's data directory.",
 )
-@click.option(
-    "--server",
-    envvar="HOSTGATE_SERVER",
-    metavar="ALIAS_OR_HOST[:PORT]",
-    help="Where to send the removal (default: this member's own API). Env: HOSTGATE_SERVER.",
-)
-@click.option(
-    "--hosts-file",
-    envvar="HOSTGATE_HOSTS_FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="hostgate's own hosts file, read before the system's. Env: HOSTGATE_HOSTS_FILE.",
-)
-@click.option(
-    "--user", envvar="HOSTGATE_USER", default="admin", show_default=True, help="Env: HOSTGATE_USER."
-)
+@server_option("Where to send the removal (default: this member's own API). Env: HOSTGATE_SERVER.")
+@HOSTS_FILE_OPTION
+@USER_OPTION
 @click.option(
     "--password-file",
     envvar="HOSTGATE_PASSWORD_FILE",

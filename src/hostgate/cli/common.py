@@ -20,10 +20,14 @@ from hostgate.connector.cluster import ClusterClient
 from hostgate.errors import AuthenticationFailed, LoginExpired, UsageError
 
 __all__ = [
+    "DNS_SERVERS_OPTION",
+    "HOSTS_FILE_OPTION",
+    "USER_OPTION",
     "client_from",
     "cluster_options",
     "make_client",
     "read_secret_file",
+    "server_option",
     "stored_login",
     "use_stored_login",
     "user_given",
@@ -44,29 +48,43 @@ def read_secret_file(path: Path, what: str) -> str:
     return value
 
 
+# Each application of a click.option decorator makes a new Option, so these serve every command that takes them.
+HOSTS_FILE_OPTION = click.option(
+    "--hosts-file",
+    envvar="HOSTGATE_HOSTS_FILE",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="hostgate's own hosts file, read before the system's. Env: HOSTGATE_HOSTS_FILE.",
+)
+DNS_SERVERS_OPTION = click.option(
+    "--dns-server",
+    "dns_servers",
+    envvar="HOSTGATE_DNS_SERVER",
+    multiple=True,
+    metavar="IP[:PORT]",
+    help="DNS server to ask for the alias (repeatable). Env: HOSTGATE_DNS_SERVER.",
+)
+USER_OPTION = click.option(
+    "--user", envvar="HOSTGATE_USER", default="admin", show_default=True, help="Env: HOSTGATE_USER."
+)
+
+
+def server_option(help_text: str, *, required: bool = False) -> Callable[[F], F]:
+    """``--server ALIAS_OR_HOST[:PORT]`` (env HOSTGATE_SERVER); its help says where this command sends, which
+    differs on purpose between commands (the cluster alias; where a login ends; where a member's removal goes)."""
+    return click.option(
+        "--server",
+        envvar="HOSTGATE_SERVER",
+        required=required,
+        metavar="ALIAS_OR_HOST[:PORT]",
+        help=help_text,
+    )
+
+
 def cluster_options(func: F) -> F:
     options = [
-        click.option(
-            "--server",
-            envvar="HOSTGATE_SERVER",
-            required=True,
-            metavar="ALIAS_OR_HOST[:PORT]",
-            help="The cluster alias (or one member). Env: HOSTGATE_SERVER.",
-        ),
-        click.option(
-            "--hosts-file",
-            envvar="HOSTGATE_HOSTS_FILE",
-            type=click.Path(dir_okay=False, path_type=Path),
-            help="hostgate's own hosts file, read before the system's. Env: HOSTGATE_HOSTS_FILE.",
-        ),
-        click.option(
-            "--dns-server",
-            "dns_servers",
-            envvar="HOSTGATE_DNS_SERVER",
-            multiple=True,
-            metavar="IP[:PORT]",
-            help="DNS server to ask for the alias (repeatable). Env: HOSTGATE_DNS_SERVER.",
-        ),
+        server_option("The cluster alias (or one member). Env: HOSTGATE_SERVER.", required=True),
+        HOSTS_FILE_OPTION,
+        DNS_SERVERS_OPTION,
         click.option(
             "--ca-file",
             envvar="HOSTGATE_CA_FILE",
@@ -74,9 +92,7 @@ def cluster_options(func: F) -> F:
             required=True,
             help="The cluster CA (DATA_DIR/ca.pem of any member). Env: HOSTGATE_CA_FILE.",
         ),
-        click.option(
-            "--user", envvar="HOSTGATE_USER", default="admin", show_default=True, help="Env: HOSTGATE_USER."
-        ),
+        USER_OPTION,
         click.option(
             "--password-file",
             envvar="HOSTGATE_PASSWORD_FILE",

@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from hostgate.cli.common import cluster_options, read_secret_file, when
+from hostgate.cli.common import (
+    DNS_SERVERS_OPTION,
+    HOSTS_FILE_OPTION,
+    cluster_options,
+    read_secret_file,
+    server_option,
+    when,
+)
 from hostgate.cli.login_store import StoredLogin, delete_login, load_login, login_dir, login_path, save_login
 from hostgate.cli.output import console, handle_errors
 from hostgate.connector.cluster import ClusterClient, cluster_id_of_ca
@@ -82,26 +89,9 @@ def login(ttl: float | None, **kw: Any) -> None:
     help="The CA of the cluster to log out of. Env: HOSTGATE_CA_FILE.",
 )
 @click.option("--all", "everything", is_flag=True, help="Log out of every cluster.")
-@click.option(
-    "--server",
-    envvar="HOSTGATE_SERVER",
-    metavar="ALIAS_OR_HOST[:PORT]",
-    help="Where to end the login (default: the alias it was made through). Env: HOSTGATE_SERVER.",
-)
-@click.option(
-    "--hosts-file",
-    envvar="HOSTGATE_HOSTS_FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="hostgate's own hosts file, read before the system's. Env: HOSTGATE_HOSTS_FILE.",
-)
-@click.option(
-    "--dns-server",
-    "dns_servers",
-    envvar="HOSTGATE_DNS_SERVER",
-    multiple=True,
-    metavar="IP[:PORT]",
-    help="DNS server to ask for the alias (repeatable). Env: HOSTGATE_DNS_SERVER.",
-)
+@server_option("Where to end the login (default: the alias it was made through). Env: HOSTGATE_SERVER.")
+@HOSTS_FILE_OPTION
+@DNS_SERVERS_OPTION
 @handle_errors
 def logout(
     ca_file: Path | None,

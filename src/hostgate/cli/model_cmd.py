@@ -132,8 +132,10 @@ def deploy(file: Path, data_dir: Path, as_json: bool) -> None:
     name). The whole model is validated first; an invalid one is refused with every error and its path, and
     nothing is written (the version deployed before stays). The running server uses the new version for
     sessions opened from now on; open sessions keep theirs. This is the offline path: no cluster is asked
-    and nothing is recorded; `hostgate activatemodel --server S FILE` deploys through the server's management
-    session (Developer profile checked, deployment recorded)."""
+    (no credentials, no Developer profile); the session server reports the models it holds to its cluster at
+    its start and within a heartbeat interval of a change, which records this one as deployed "(offline)".
+    `hostgate activatemodel --server S FILE` deploys through the server's management session (Developer
+    profile checked, deployment recorded with the user's name)."""
     directory = _models_dir(data_dir)
     try:
         loaded, target, replaced = deploy_model(file, directory)

@@ -8,30 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from dataclasses import dataclass
 from typing import Any
 
 import click
-import httpx
 import msgspec
 from rich.table import Table
 
 from hostgate.cli.common import client_from, cluster_options, when
 from hostgate.cli.output import console, emit_json, handle_errors
+from hostgate.connector.admin_sessions import Gathered, ask_session_server, gather_sessions
 from hostgate.connector.cluster import ClusterClient
-from hostgate.errors import HostgateError, SecurityError, SessionServerUnreachable, error_from_payload
-from hostgate.messages import API, SESSION, Closed, SessionList, decode_answer
+from hostgate.errors import SecurityError, SessionServerUnreachable
+from hostgate.messages import API, SESSION, Closed, decode_answer
 
 __all__ = ["sessions"]
 
 _TIMEOUT = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Gathered:
-    server: str
-    listing: SessionList | None
-    error: str = ""
 
 
 def _context(client: ClusterClient) -> ssl.SSLContext:
@@ -40,35 +32,17 @@ def _context(client: ClusterClient) -> ssl.SSLContext:
 
 async def _ask(client: ClusterClient, server: str, method: str, path: str) -> bytes:
     grant = (await client.call(API.sessions_admin_token, None, name=server)).payload
-    try:
-        async with httpx.AsyncClient(verify=_context(client), timeout=_TIMEOUT) as http:
-            resp = await http.request(
-                method, grant.url + path, headers={"Authorization": f"Bearer {grant.token}"}
-            )
-    except httpx.HTTPError as exc:
-        raise SessionServerUnreachable(
-            f"session server {server} ({grant.url}) did not answer: {exc}"
-        ) from exc
-    if resp.status_code >= 400:
-        try:
-            payload: object = resp.json()
-        except ValueError:
-            payload = None
-        raise error_from_payload(payload, resp.status_code)
-    return resp.content
+    return await ask_session_server(
+        _context(client), server, grant.url, method, path, f"Bearer {grant.token}", timeout=_TIMEOUT,
+        silent=SessionServerUnreachable,
+    )  # fmt: skip
 
 
-async def _gather(client: ClusterClient, names: list[str]) -> list[_Gathered]:
-    async def one(name: str) -> _Gathered:
-        try:
-            raw = await _ask(client, name, "GET", SESSION.admin_sessions.path)
-            return _Gathered(name, decode_answer(raw, SessionList, f"session server {name}"))
-        except SecurityError:
-            raise  # refused credentials or profile: the whole command is refused, not one server
-        except HostgateError as exc:
-            return _Gathered(name, None, f"{exc.code}: {exc.message}")
-
-    return list(await asyncio.gather(*(one(n) for n in names)))
+async def _gather(client: ClusterClient, names: list[str]) -> list[Gathered]:
+    # Refused credentials or profile: the whole command is refused, not one server.
+    return await gather_sessions(
+        names, lambda name: _ask(client, name, "GET", SESSION.admin_sessions.path), fatal=(SecurityError,)
+    )
 
 
 @click.group()

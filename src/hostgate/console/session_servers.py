@@ -20,14 +20,10 @@ instead of failing.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-from collections.abc import Mapping
-from dataclasses import dataclass
 
-import httpx
-
-from hostgate.errors import ConsoleServerSilent, HostgateError, SessionServerNotFound, error_from_payload
+from hostgate.connector.admin_sessions import Gathered, ask_session_server, gather_sessions
+from hostgate.errors import ConsoleServerSilent, SessionServerNotFound
 from hostgate.management.cli_tokens import MIN_TTL, CliTokens
 from hostgate.management.records import SessionServerRecord
 from hostgate.management.security import Principal
@@ -53,15 +49,6 @@ TIMEOUT = 3.0
 # A model activation validates the model and records it in the cluster through the server's own alias.
 DEPLOY_TIMEOUT = 30.0
 _CATALOG_CACHE = 256
-
-
-@dataclass(frozen=True, slots=True)
-class Gathered:
-    """One session server's answer to "your live sessions": the list, or why there is none."""
-
-    server: str
-    listing: SessionList | None
-    error: str = ""
 
 
 class SessionServers:
@@ -96,24 +83,10 @@ class SessionServers:
         body: bytes | None = None,
         timeout: float | None = None,
     ) -> bytes:
-        headers: Mapping[str, str] = {"Authorization": authorization}
-        if body is not None:
-            headers = {**headers, "Content-Type": "application/json"}
-        try:
-            async with httpx.AsyncClient(verify=self._context(), timeout=timeout or self._timeout) as http:
-                resp = await http.request(method, url.rstrip("/") + path, headers=headers, content=body)
-        except httpx.HTTPError as exc:
-            raise ConsoleServerSilent(
-                f"session server {server} ({url}) did not answer: {type(exc).__name__}"
-                + (f" ({exc})" if str(exc) else "")
-            ) from exc
-        if resp.status_code >= 400:
-            try:
-                payload: object = resp.json()
-            except ValueError:
-                payload = None
-            raise error_from_payload(payload, resp.status_code)
-        return resp.content
+        return await ask_session_server(
+            self._context(), server, url, method, path, authorization, timeout=timeout or self._timeout,
+            silent=ConsoleServerSilent, body=body,
+        )  # fmt: skip
 
     async def _admin(self, who: Principal, server: str, method: str, path: str) -> bytes:
         grant = mint_sessions_admin(
@@ -130,14 +103,9 @@ class SessionServers:
 
     async def gather(self, who: Principal, servers: list[str]) -> list[Gathered]:
         """Every server of ``servers`` asked at once; one that fails is reported, not raised."""
-
-        async def one(name: str) -> Gathered:
-            try:
-                return Gathered(name, await self.sessions(who, name))
-            except HostgateError as exc:
-                return Gathered(name, None, f"{exc.code}: {exc.message}")
-
-        return list(await asyncio.gather(*(one(n) for n in servers)))
+        return await gather_sessions(
+            servers, lambda name: self._admin(who, name, "GET", SESSION.admin_sessions.path)
+        )
 
     async def screen(self, who: Principal, server: str, session_id: str) -> ScreenView:
         raw = await self._admin(who, server, "GET", SESSION.admin_screen.url_path(id=session_id))

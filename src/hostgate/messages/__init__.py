@@ -20,6 +20,9 @@ from hostgate.messages.deploy import (
     DeploymentAnswer,
     DeploymentReport,
     DeploymentView,
+    HeldModel,
+    HeldModels,
+    HeldModelsAnswer,
     ModelUpload,
 )
 from hostgate.messages.endpoints import API, ENDPOINTS, SESSION, Endpoint
@@ -124,6 +127,9 @@ __all__ = [
     "Health",
     "HeartbeatAnswer",
     "HeartbeatReport",
+    "HeldModel",
+    "HeldModels",
+    "HeldModelsAnswer",
     "JoinGrant",
     "JoinRequest",
     "LdapDirectory",

@@ -5,6 +5,8 @@ server (``ModelUpload``, answered by ``DeploymentAnswer``); that server establis
 its own management alias and asks for a short-lived deploy token bound to it, the user and the model
 (``DeployAuthorize`` -> ``DeployGrant``); after activating the model it records the deployment in the cluster with
 that token (``DeploymentReport``). ``DeploymentView`` is one stored deployment as ``hostgate model list`` reads it.
+A session server also reports the models it holds (``HeldModels``), so that models put in its data directory
+offline (``hostgate model deploy --data-dir``) are recorded too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ __all__ = [
     "DeploymentAnswer",
     "DeploymentReport",
     "DeploymentView",
+    "HeldModel",
+    "HeldModels",
+    "HeldModelsAnswer",
     "ModelUpload",
 ]
 
@@ -48,10 +53,14 @@ class DeployAuthorize(Message, frozen=True):
     model: str
     action: str = "deploy"  # or "withdraw"
     source: str = ""  # the address the caller reached the session server from (for the audit trail)
+    # For "deploy": the digest of the model text to be recorded (DeploymentReport.digest), bound into the token
+    # so it records that text only. Empty from session servers before the binding: the token then binds none.
+    digest: str = ""
 
 
 class DeployGrant(Reply, frozen=True):
-    """A deploy token (``typ`` ``deploy``) bound to cluster, session server, user and model; short-lived."""
+    """A deploy token (``typ`` ``deploy``) bound to cluster, session server, user, model and action (and the
+    model text's digest when the request named one); short-lived."""
 
     token: str
     expires_at: float
@@ -59,6 +68,8 @@ class DeployGrant(Reply, frozen=True):
     server: str
     user: str
     model: str
+    action: str = ""
+    digest: str = ""
 
 
 class DeploymentReport(Message, frozen=True):
@@ -79,3 +90,28 @@ class DeploymentView(Reply, frozen=True):
     deployed_by: str
     deployed_at: float
     recorded_by: str
+
+
+class HeldModel(Message, frozen=True):
+    """A model a session server serves from its models directory: its name, the digest of its text, and the
+    file's modification time (seconds since the epoch, the server's clock)."""
+
+    model: str
+    digest: str
+    modified_at: float = 0.0
+
+
+class HeldModels(Message, frozen=True):
+    """``PUT /api/v1/session-servers/{name}/deployments``: every model the server holds now (its certificate
+    only). The member records those it has no record of (or another digest of) as deployed offline, and removes
+    the records of models the server no longer holds."""
+
+    models: tuple[HeldModel, ...] = ()
+
+
+class HeldModelsAnswer(Reply, frozen=True):
+    """What the member changed: models recorded as deployed offline, and records removed."""
+
+    server: str
+    recorded: tuple[str, ...]
+    removed: tuple[str, ...]

@@ -20,6 +20,8 @@ from hostgate.messages.deploy import (
     DeploymentAnswer,
     DeploymentReport,
     DeploymentView,
+    HeldModels,
+    HeldModelsAnswer,
     ModelUpload,
 )
 from hostgate.messages.enrolment import JoinGrant, JoinRequest, ServerRegistration, SessionGrant
@@ -260,6 +262,11 @@ class _Management:
     deployment_withdrawn: Endpoint[DeploymentReport, Removed] = _m(
         "DELETE", "/session-servers/{name}/deployments/{model}", DeploymentReport, Removed,
         "Record a model a session server no longer serves (its certificate and a deploy token)",
+        auth="certificate",
+    )  # fmt: skip
+    deployments_held: Endpoint[HeldModels, HeldModelsAnswer] = _m(
+        "PUT", "/session-servers/{name}/deployments", HeldModels, HeldModelsAnswer,
+        "Record the models a session server holds, those deployed offline included (its certificate)",
         auth="certificate",
     )  # fmt: skip
     deployments: Endpoint[None, tuple[DeploymentView, ...]] = _m(

@@ -13,11 +13,15 @@ set of paths.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
 
 from hostgate.messages._base import Message, Reply
 
 __all__ = [
+    "POOL_DEFAULTS",
+    "PoolDefaults",
     "PoolDefinition",
     "PoolSessionView",
     "PoolUpdate",
@@ -31,6 +35,27 @@ __all__ = [
     "VariableListSpec",
     "VariableListView",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class PoolDefaults:
+    """The defaults of a pool's settings, written once: the cluster's definitions (``PoolDefinition``) and the
+    session server's pools file and engine (session/pool_config.py) both take them from :data:`POOL_DEFAULTS`,
+    so a pool defined in the cluster and the same pool in a pools file behave the same. ``max_idle`` has no
+    value of its own: it defaults to ``max_concurrent`` in both."""
+
+    initial_idle: int = 0
+    min_idle: int = 0
+    max_pending: int = 16
+    max_wait: float = 10.0
+    idle_timeout: float = 600.0
+    health_check_interval: float = 60.0
+    recycle_uses: int = 0  # never
+    recycle_after: float = 0.0  # never
+    lease: float = 300.0
+
+
+POOL_DEFAULTS = PoolDefaults()
 
 
 class VariableListSpec(Message, frozen=True):
@@ -72,16 +97,16 @@ class PoolDefinition(Message, frozen=True):
     max_concurrent: int
     domain: str = ""
     server: str = ""
-    initial_idle: int = 0
-    min_idle: int = 0
+    initial_idle: int = POOL_DEFAULTS.initial_idle
+    min_idle: int = POOL_DEFAULTS.min_idle
     max_idle: int | None = None  # default: max_concurrent
-    max_pending: int = 16
-    max_wait: float = 10.0
-    idle_timeout: float = 600.0
-    health_check_interval: float = 60.0
-    recycle_uses: int = 0
-    recycle_after: float = 0.0
-    lease: float = 300.0
+    max_pending: int = POOL_DEFAULTS.max_pending
+    max_wait: float = POOL_DEFAULTS.max_wait
+    idle_timeout: float = POOL_DEFAULTS.idle_timeout
+    health_check_interval: float = POOL_DEFAULTS.health_check_interval
+    recycle_uses: int = POOL_DEFAULTS.recycle_uses
+    recycle_after: float = POOL_DEFAULTS.recycle_after
+    lease: float = POOL_DEFAULTS.lease
     variables: dict[str, str] = msgspec.field(default_factory=dict)
     variable_lists: tuple[VariableListSpec, ...] = ()
     schedule: ScheduleSpec | None = None

@@ -63,8 +63,10 @@ _PARTICULAR: dict[str, tuple[type[e.HostgateError], ...]] = {
     "pool_schedule_set": (e.InvalidPoolDefinition,),
     "open": (e.ModelNotFound, e.HostUnreachable, e.ManagementSessionError),
     "acquire": (e.PoolQueueFull, e.PoolWaitTimeout, e.PoolVariablesExhausted, e.PoolDrained, e.PoolClosed),
-    "deploy": (e.DeploymentError, e.ManagementSessionError),
-    "withdraw": (e.DeploymentError, e.ManagementSessionError),
+    "deploy": (e.DeploymentError, e.ManagementSessionError, e.DeployTokenMismatch),
+    "withdraw": (e.DeploymentError, e.ManagementSessionError, e.DeployTokenMismatch),
+    "deployment_record": (e.ManagementSessionError, e.DeployTokenMismatch),
+    "deployment_withdrawn": (e.ManagementSessionError, e.DeployTokenMismatch),
 }
 
 

@@ -299,6 +299,8 @@ async def _session(
     stack.push_async_callback(_cancel, upkeep)
     task = asyncio.create_task(role.heartbeat.run(), name="heartbeats")
     stack.push_async_callback(_cancel, task)
+    models = asyncio.create_task(role.models.run(), name="models-report")
+    stack.push_async_callback(_cancel, models)
     log.info(
         "session server %s serving on port %d, models from %s",
         settings.server.member_name,

@@ -9,14 +9,14 @@ credentials, and this server:
 2. establishes a management session through ITS configured management alias (its ``ClusterClient``: the alias
    re-resolved, members dialled staggered, TLS verified with the cluster CA, this server's registered
    certificate presented) and forwards the caller's credentials; the member checks the certificate and that the
-   caller holds Developer for this server or model, and answers a deploy token bound to cluster, server, user
-   and model. Any failure to get there is VHI's ``[HG-3852] Deployment of model failed: Cannot establish
+   caller holds Developer for this server or model, and answers a deploy token bound to cluster, server, user,
+   model and action (and the model text's digest). Any failure to get there is VHI's ``[HG-3852] Deployment of model failed: Cannot establish
    management session`` with the cause: the alias does not resolve, no member answered (each address's fault,
    another cluster's members included), or the login (the user's, or this server's certificate) was refused;
 3. checks that token with its own public keys, as it checks session tokens: a token of another cluster or for
    another server is ``[HG-3852] Deployment of model failed: Token binding is invalid``, naming what the token
-   was bound to and which server checked it. A key it does not know yet (a rotation its heartbeat has not
-   brought) makes it fetch the key set once before deciding;
+   was bound to and which server checked it; one granted for another action or model text is HG-7260. A key
+   it does not know yet (a rotation its heartbeat has not brought) makes it fetch the key set once first;
 4. activates the model: one rename in its models directory (models/library.py). No restart: open sessions keep
    the model they started with, new sessions get the new one; a withdrawal removes the file, for new sessions only;
 5. records the deployment in the cluster with the token; if that fails the activation is rolled back (the bytes
@@ -31,8 +31,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,7 +76,7 @@ from hostgate.models.library import (
 from hostgate.models.loader import load_model
 from hostgate.session.registry import SessionRegistry
 
-__all__ = ["MAX_MODEL_TEXT", "Credentials", "Deployer", "forwarded_credentials"]
+__all__ = ["MAX_MODEL_TEXT", "Credentials", "DeployGate", "Deployer", "forwarded_credentials"]
 
 log = logging.getLogger("hostgate.session.deploy")
 
@@ -124,6 +125,43 @@ def forwarded_credentials(authorization: str) -> Credentials:
 ClientFactory = Callable[[Credentials | None], ClusterClient]
 
 
+class DeployGate:
+    """Deployments run together; a report of the models held (session/model_report.py) runs alone.
+
+    A report reads the models directory and then sends it: a deployment recorded between the two would be
+    overwritten with what the directory held before it. So a report waits until no deployment runs, and
+    deployments wait for a running report (one HTTPS call)."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Condition()
+        self._deploying = 0
+        self._reporting = False
+
+    @contextlib.asynccontextmanager
+    async def deploying(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._reporting)
+            self._deploying += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._deploying -= 1
+                self._changed.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def reporting(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._reporting and not self._deploying)
+            self._reporting = True
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._reporting = False
+                self._changed.notify_all()
+
+
 class Deployer:
     """Activates and withdraws models of this session server through management sessions.
 
@@ -145,6 +183,7 @@ class Deployer:
         self._alias = alias
         self._on_token_keys = on_token_keys
         self._locks: dict[str, asyncio.Lock] = {}
+        self.gate = DeployGate()
 
     @property
     def _directory(self) -> Path:
@@ -167,10 +206,11 @@ class Deployer:
                 issues=[ModelIssue("name", f"is {model.name!r}; deploy it as {model.name!r}")],
             )
         digest = text_digest(text)
-        async with self._lock(name):
+        async with self.gate.deploying(), self._lock(name):
             client = self._client(credentials)
-            grant = await self._session(client, DeployAuthorize(name, "deploy", source), credentials)
-            await self._check_token(grant.token, name)
+            body = DeployAuthorize(name, "deploy", source, digest=digest)
+            grant = await self._session(client, body, credentials)
+            await self._check_token(grant.token, name, "deploy", digest)
             previous = await asyncio.to_thread(activate_text, text, name, self._directory)
             report = DeploymentReport(grant.token, digest, source)
             try:
@@ -193,10 +233,10 @@ class Deployer:
     async def withdraw(self, authorization: str, name: str, source: str = "") -> DeploymentAnswer:
         credentials = forwarded_credentials(authorization)
         model_file_name(name)
-        async with self._lock(name):
+        async with self.gate.deploying(), self._lock(name):
             client = self._client(credentials)
             grant = await self._session(client, DeployAuthorize(name, "withdraw", source), credentials)
-            await self._check_token(grant.token, name)
+            await self._check_token(grant.token, name, "withdraw")
             previous = await asyncio.to_thread(withdraw_model, name, self._directory)
             try:
                 answer = await client.call(
@@ -257,9 +297,10 @@ class Deployer:
                 f"the management cluster refused this session server {self._server!r} ({exc})"
             ) from None
 
-    async def _check_token(self, token: str, model: str) -> tokens.TokenClaims:
+    async def _check_token(self, token: str, model: str, action: str, digest: str = "") -> tokens.TokenClaims:
         """The deploy token checked with this server's own public keys; VHI's "Token binding is invalid" when
-        it is not this cluster's, for this server and this model."""
+        it is not this cluster's, for this server and this model; HG-7260 when it was granted for another
+        action or model text (the member that records checks the same: either refusal changes nothing)."""
         if _kid(token) not in {k.kid for k in self._registry.token_keys.keys}:
             # A key rotated since this server's last heartbeat, maybe: fetch the set once (from the cluster this
             # server's alias and CA name, as heartbeats do) before deciding.
@@ -282,6 +323,7 @@ class Deployer:
                 f"{FAILED}: Token binding is invalid: {_bound(token)}, not model {model!r}; checked by session "
                 f"server {self._server!r} of cluster {self._registry.cluster_id}"
             )
+        tokens.check_deploy_grant(claims, action, digest, checked_by=f"session server {self._server!r}")
         return claims
 
     async def _refresh_keys(self) -> None:

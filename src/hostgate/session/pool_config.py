@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hostgate.errors import ModelSyntaxError, PoolsFileError
+from hostgate.messages.pools import POOL_DEFAULTS
 from hostgate.models._reader import NAME, Issues
 from hostgate.models._yaml import YMap, parse_yaml
 
@@ -89,14 +90,15 @@ class PoolSettings:
     model: str
     startup_entity: str
     sizes: PoolSizes
-    initial_idle: int = 0
-    max_pending: int = 16
-    max_wait: float = 10.0
-    idle_timeout: float = 600.0
-    health_check_interval: float = 60.0
-    recycle_uses: int = 0
-    recycle_after: float = 0.0
-    lease: float = 300.0
+    # The defaults are the cluster definitions' own (messages/pools.py): one truth for both kinds of pool.
+    initial_idle: int = POOL_DEFAULTS.initial_idle
+    max_pending: int = POOL_DEFAULTS.max_pending
+    max_wait: float = POOL_DEFAULTS.max_wait
+    idle_timeout: float = POOL_DEFAULTS.idle_timeout
+    health_check_interval: float = POOL_DEFAULTS.health_check_interval
+    recycle_uses: int = POOL_DEFAULTS.recycle_uses
+    recycle_after: float = POOL_DEFAULTS.recycle_after
+    lease: float = POOL_DEFAULTS.lease
     variables: dict[str, str] = field(default_factory=dict, repr=False)
     variable_lists: tuple[VariableList, ...] = ()
 
@@ -171,22 +173,23 @@ def _pool(issues: Issues, table: YMap, name: object, raw: object, base: Path) ->
     model = issues.text(m, "model", path, empty=False)
     startup = issues.text(m, "startup_entity", path, empty=False)
     max_concurrent = issues.integer(m, "max_concurrent", path, 1, low=1, high=10_000)
-    min_idle = issues.integer(m, "min_idle", path, 0, low=0, high=10_000)
+    d = POOL_DEFAULTS
+    min_idle = issues.integer(m, "min_idle", path, d.min_idle, low=0, high=10_000)
     max_idle = issues.integer(m, "max_idle", path, max_concurrent, low=0, high=10_000)
-    initial_idle = issues.integer(m, "initial_idle", path, 0, low=0, high=10_000)
-    max_pending = issues.integer(m, "max_pending", path, 16, low=0, high=100_000)
-    recycle_uses = issues.integer(m, "recycle_uses", path, 0, low=0)
-    max_wait = issues.number(m, "max_wait", path, 10.0, positive=False)
+    initial_idle = issues.integer(m, "initial_idle", path, d.initial_idle, low=0, high=10_000)
+    max_pending = issues.integer(m, "max_pending", path, d.max_pending, low=0, high=100_000)
+    recycle_uses = issues.integer(m, "recycle_uses", path, d.recycle_uses, low=0)
+    max_wait = issues.number(m, "max_wait", path, d.max_wait, positive=False)
     if max_wait is not None and max_wait < 0:
         issues.at(m, "max_wait", f"{path}.max_wait", f"must be 0 or more, not {max_wait}")
-    idle_timeout = issues.number(m, "idle_timeout", path, 600.0)
-    health = issues.number(m, "health_check_interval", path, 60.0)
-    recycle_after = issues.number(m, "recycle_after", path, 0.0, positive=False)
+    idle_timeout = issues.number(m, "idle_timeout", path, d.idle_timeout)
+    health = issues.number(m, "health_check_interval", path, d.health_check_interval)
+    recycle_after = issues.number(m, "recycle_after", path, d.recycle_after, positive=False)
     if recycle_after is not None and recycle_after < 0:
         issues.at(
             m, "recycle_after", f"{path}.recycle_after", f"must be 0 (never) or more, not {recycle_after}"
         )
-    lease = issues.number(m, "lease", path, 300.0)
+    lease = issues.number(m, "lease", path, d.lease)
     variables = _variables(issues, m, path)
     lists = _lists(issues, m, path, base)
     if None in (max_concurrent, min_idle, max_idle, initial_idle):

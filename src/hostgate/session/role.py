@@ -18,6 +18,7 @@ from hostgate.errors import ConfigError
 from hostgate.models.library import ModelLibrary
 from hostgate.session._face import SessionFace
 from hostgate.session.deployer import Credentials, Deployer
+from hostgate.session.model_report import ModelReporter
 from hostgate.session.offline import ManagementContact, OfflineBound
 from hostgate.session.pool_config import load_pools_file
 from hostgate.session.pool_metrics import PoolCollector
@@ -34,13 +35,14 @@ log = logging.getLogger("hostgate.session")
 
 @dataclass(frozen=True, slots=True)
 class SessionRole:
-    """The parts ``hostgate server`` runs: the HTTP app, the heartbeat loop, and the sessions (closed, that
-    is signed off, when the server stops)."""
+    """The parts ``hostgate server`` runs: the HTTP app, the heartbeat loop, the sessions (closed, that is
+    signed off, when the server stops), and the report of the models it holds (session/model_report.py)."""
 
     app: SessionFace
     heartbeat: Heartbeater
     registry: SessionRegistry
     pools: PoolService
+    models: ModelReporter
 
     def collectors(self) -> list[Collector]:
         """The role's own Prometheus collectors, for the server's registry (docs/metrics.md): the pools'."""
@@ -120,11 +122,14 @@ def start_session_role(settings: Settings) -> SessionRole:
         pool_sync=pool_sync,
         pools=pools.loads,
     )
-    deployer = Deployer(
-        registry, _management_client(settings), settings.session.management, on_token_keys=install_keys
-    )
+    management = _management_client(settings)
+    deployer = Deployer(registry, management, settings.session.management, on_token_keys=install_keys)
     app = create_session_app(registry, max_body=settings.security.max_body, deployer=deployer, pools=pools)
-    return SessionRole(app, heartbeat, registry, pools)
+    # Models put in the data directory offline are recorded in the cluster by this report (its certificate).
+    reporter = ModelReporter(
+        registry.models, registry.server, lambda: management(None), deployer.gate, interval
+    )
+    return SessionRole(app, heartbeat, registry, pools, reporter)
 
 
 def _management_client(settings: Settings) -> Callable[[Credentials | None], ClusterClient]:
