@@ -143,6 +143,7 @@ class EntityReq(_Req):
 
 R = TypeVar("R", bound=_Req)
 _AT = re.compile(r"at `\$\.?([^`]*)`")
+_NAMED = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
 
 
 def _decode(body: bytes, kind: type[R]) -> R:
@@ -150,7 +151,11 @@ def _decode(body: bytes, kind: type[R]) -> R:
         return msgspec.json.decode(body or b"{}", type=kind)
     except msgspec.ValidationError as exc:
         found = _AT.search(str(exc))
-        where = found.group(1) if found else "body"
+        where = found.group(1) if found else ""
+        named = _NAMED.search(str(exc))  # a missing or unknown field is named in the message, not the path
+        if named is not None:
+            where = f"{where}.{named.group(1)}" if where else named.group(1)
+        where = where or "body"
         why = str(exc).split(" - at ")[0]
         raise CaptureFieldInvalid(f"field {where!r}: {why}", field=where) from None
     except msgspec.DecodeError:
@@ -691,6 +696,18 @@ class CapturePages:
 
         return await self._locked(login, work)
 
+    async def propose_operation(self, ctx: Ctx, login: str, req: NameReq) -> dict[str, Any]:
+        """The pending inputs as an operation to the captured entity this screen is (its value choices)."""
+
+        async def work(capture: Capture) -> dict[str, Any]:
+            r = capture.recorder
+            here = r.recognize() if r.entities else None
+            name = _name(req.name, "name")
+            op = r.propose_operation(name, here or "the next entity")
+            return {"done": f"operation {name} proposed", "operation": _operation_out(op), "here": here or ""}
+
+        return await self._locked(login, work)
+
     async def propose_recordset(self, ctx: Ctx, login: str, req: RecordsetReq) -> dict[str, Any]:
         async def work(capture: Capture) -> dict[str, Any]:
             draft = _recordset(capture, req, "")
@@ -752,6 +769,7 @@ def capture_routes(views: Views, captures: Captures) -> list[BaseRoute]:
         ("propose-entity", act("propose-entity", NameReq, pages.propose_entity)),
         ("check-rules", act("check-rules", EntityReq, pages.check_rules)),
         ("add-entity", act("add-entity", EntityReq, pages.add_entity)),
+        ("propose-operation", act("propose-operation", NameReq, pages.propose_operation)),
         ("add-operation", act("add-operation", OperationReq, pages.add_operation)),
         ("propose-recordset", act("propose-recordset", RecordsetReq, pages.propose_recordset)),
         ("add-recordset", act("add-recordset", RecordsetReq, pages.add_recordset)),
