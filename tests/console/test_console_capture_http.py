@@ -33,10 +33,10 @@ from hostgate.management.audit_query import Query
 from hostgate.models import load_model
 from tests.capture.test_capture_hosts import _answers, _with_sample_tables
 from tests.console.test_console_http import log_in
-from tests.helpers.hosts import HostProcess, host_3270, host_vt, sample_model
+from tests.helpers.hosts import HostProcess, host_3270, host_5250, host_vt, sample_model
 from tests.helpers.inprocess import InProcessMember, start_member
 
-__all__ = ["host_3270", "host_vt"]
+__all__ = ["host_3270", "host_5250", "host_vt"]
 
 PASSWORD = "LOVELACE"
 
@@ -424,3 +424,46 @@ async def test_a_vt_region_becomes_an_attribute(lab: Lab, host_vt: HostProcess) 
     model = load_model(text)
     entity = model.entity("SignOn")
     assert entity is not None and [a.name for a in entity.attributes] == ["title"]
+
+
+async def test_a_capture_resumes_a_model_given_as_text(lab: Lab, host_3270: HostProcess) -> None:
+    host = _hosts(host_3270)[0]
+    lab.captures.settings = CaptureSettings(hosts=(host,))
+    async with lab.client() as c:
+        con = await _console(c)
+        await con.ok("start", _start(host))
+        proposal = (await con.ok("propose-entity", {"name": "SignOn"}))["draft"]
+        await con.ok("add-entity", {"name": "SignOn", "rules": proposal["rules"]})
+        text = (await c.get("/console/capture/model.yaml")).text
+        await con.ok("end")
+        for bad in (
+            "entities: [",
+            text.replace("type: '3270'", "type: vt").replace('type: "3270"', "type: vt"),
+        ):
+            refused = await con.post("start", _start(host, resume=bad))
+            assert refused.status_code == 400 and refused.json()["field"] == "resume", refused.text
+        assert len(lab.captures) == 0
+        state = (await con.ok("start", _start(host, resume=text)))["capture"]
+        assert [e["name"] for e in state["entities"]] == ["SignOn"]
+        assert state["current"] == "SignOn" and state["here"] == "SignOn"
+
+
+async def test_a_5250_sign_on_screen_in_the_page(lab: Lab, host_5250: HostProcess) -> None:
+    host = _hosts(host_5250)[0]
+    lab.captures.settings = CaptureSettings(hosts=(host,))
+    async with lab.client() as c:
+        con = await _console(c)
+        state = (await con.ok("start", _start(host, "5250")))["capture"]
+        assert state["block_mode"] and "PA1" not in state["keys"] and "PageDown" in state["keys"]
+        proposal = (await con.ok("propose-entity", {"name": "SignOn"}))["draft"]
+        hidden = [a for a in proposal["attributes"] if a["hidden"]]
+        assert len(hidden) == 1 and hidden[0]["writable"]
+        await con.ok("add-entity", {"name": "SignOn", "rules": proposal["rules"]})
+        await con.ok("type", {"text": "ADA"})
+        await con.ok("cursor", {"row": hidden[0]["row"], "col": hidden[0]["col"]})
+        typed = await con.ok("type", {"text": PASSWORD})
+        assert typed["capture"]["pending"][-1]["text"] == "****"
+        assert PASSWORD not in "".join(typed["capture"]["screen"]["lines"])
+        entered = await con.ok("key", {"key": "Enter"})
+        assert "MAIN MENU" in "".join(entered["capture"]["screen"]["lines"])
+    assert all(PASSWORD not in seen for seen in con.seen)

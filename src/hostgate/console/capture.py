@@ -30,10 +30,13 @@ from hostgate.capture.writer import Resumed, entity_notes
 from hostgate.config.settings import CaptureSettings
 from hostgate.errors import (
     CaptureAlreadyOpen,
+    CaptureFieldInvalid,
     CaptureHostNotAllowed,
     CaptureNotOpen,
     CaptureOff,
+    CaptureResumeRefused,
     CaptureSessionsFull,
+    ModelError,
 )
 from hostgate.models import HostSpec, HostType, Terminal, load_model
 
@@ -147,7 +150,10 @@ class Captures:
             )
         resumed = None
         if resume_text.strip():
-            loaded = load_model(resume_text)
+            try:
+                loaded = load_model(resume_text)
+            except ModelError as exc:  # refused as `model check` refuses it, named as the form's field
+                raise CaptureFieldInvalid(f"field 'resume': {exc.message}", field="resume") from None
             resumed = Resumed(loaded, entity_notes(resume_text, [e.name for e in loaded.entities]), "upload")
         spec = HostSpec(
             type=kind,
@@ -157,7 +163,10 @@ class Captures:
             encoding="utf8" if kind is HostType.VT else "cp037",
             connect_timeout=connect_timeout,
         )
-        recorder = CaptureRecorder(spec, name=model, resume=resumed)
+        try:
+            recorder = CaptureRecorder(spec, name=model, resume=resumed)
+        except CaptureResumeRefused as exc:  # another host type or screen size: nothing dialled yet
+            raise CaptureFieldInvalid(f"field 'resume': {exc.message}", field="resume") from None
         self._starting += 1
         try:
             try:
