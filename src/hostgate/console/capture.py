@@ -110,6 +110,9 @@ class Captures:
             )
         return parse_host(host)
 
+    def now(self) -> float:
+        return self._clock()
+
     def find(self, login: str) -> Capture | None:
         capture = self._by_login.get(login)
         if capture is not None and self._idle(capture):

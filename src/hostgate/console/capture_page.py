@@ -115,7 +115,10 @@ class AttributeReq(_Req):
     row: int
     col: int
     length: int
-    writable: bool = False
+    writable: bool = False  # VT only: block-mode hosts take it from the field map
+    hidden: bool = (
+        False  # accepted so a proposal's attribute can be sent back as it is; the field map decides
+    )
 
 
 class ColumnReq(_Req):
@@ -460,6 +463,8 @@ class CapturePages:
         ctx.service.access.require(ctx.who, Profile.DEVELOPER)
         login = login_key(ctx.request.cookies.get(COOKIE, ""))
         found = self.captures.find(login) if self.captures.enabled else None
+        if found is not None:
+            found.last_used = self.captures.now()  # opening the page is a request of the capture too
         off = None
         if not self.captures.enabled:
             off = payload_of(
