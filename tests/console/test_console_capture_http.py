@@ -195,6 +195,12 @@ def test_bad_allowlist_values_are_refused_at_settings_load(
 async def test_csrf_body_caps_and_bad_fields_are_refused_whole(lab: Lab, host_3270: HostProcess) -> None:
     host = _hosts(host_3270)[0]
     lab.captures.settings = CaptureSettings(hosts=(host,))
+    async with lab.client() as anonymous:
+        # No login: refused before the body is read (the body here is over every cap).
+        refused = await anonymous.post(
+            "/console/capture/start", content=b"x" * (2 * 1024 * 1024), headers={"X-CSRF-Token": "x"}
+        )
+        assert refused.status_code == 401 and refused.json()["code"] == "HG-3301"
     async with lab.client() as c:
         con = await _console(c)
         no_csrf = await c.post("/console/capture/start", json=_start(host))
