@@ -34,6 +34,8 @@ BOTTOM_ROWS: dict[str, frozenset[str]] = {
     # Where the package data lives (the samples, the model schema, the demo hosts): importlib.resources only.
     "_package_data": frozenset(),
     "errors": frozenset({"_public"}),
+    # ADDRESS:PORT of a terminal host: the capture CLI, the console's Capture page and [capture] hosts.
+    "_hostport": frozenset({"errors"}),
     "_http": frozenset({"errors"}),
     "_bodies": frozenset({"errors", "messages"}),
     "pki": frozenset({"errors", "_names"}),
@@ -63,7 +65,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "hosts": BOTTOM | {"models"},
     "management": BOTTOM | {"store", "naming", "config"},
     "api": BOTTOM | {"management"},
-    "console": BOTTOM | {"management", "connector"},
+    # The Capture page (issue #22) drives the capture engine over a host session: capture, hosts, models; its
+    # allowlist is [capture] of the settings.
+    "console": BOTTOM | {"management", "connector", "capture", "hosts", "models", "config"},
     # The composition root of `hostgate server`: wires every server-side part into one process.
     # runtime/enrol.py is the one enrolment flow (join / register): a client of the cluster, so the connector.
     "runtime": BOTTOM | SERVER_SIDE | {"connector"},

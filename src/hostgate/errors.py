@@ -102,6 +102,13 @@ what happened and a hint that says what to do. Third-party errors are translated
     │   ├── PoolClosed             HG-4306  the pool was stopped (server shutting down) while the client waited
     │   └── PoolNotInDomain        HG-4360  no live session server of the domain runs the pool (routing via domain)
     ├── ConsoleServerSilent        HG-3340  a session server did not answer the console (its sessions, a screen, a model)
+    ├── ConsoleCaptureError        HG-3380  (family) the web console's capture (Capture page)
+    │   ├── CaptureOff             HG-3381  capture is off on this member: [capture] hosts is empty
+    │   ├── CaptureHostNotAllowed  HG-3382  the host asked for is not in this member's [capture] hosts
+    │   ├── CaptureAlreadyOpen     HG-3383  this console login already has a capture on this member
+    │   ├── CaptureSessionsFull    HG-3384  the member holds [capture] max_sessions captures already
+    │   ├── CaptureNotOpen         HG-3385  no capture of this login here (ended, idle, logged out, restarted)
+    │   └── CaptureFieldInvalid    HG-3386  a field of a capture request is missing or invalid (names it)
     ├── NamingError
     │   ├── HostsFileError         HG-5001  hostgate's own hosts file has a bad line (names file:line)
     │   └── ResolutionFailed       HG-5002  an alias resolved to no address
@@ -631,6 +638,77 @@ class ConsoleServerSilent(HostgateError):
         "(`hostgate servers` lists them); the console asks it again on the next refresh."
     )
     http_status = 502
+
+
+class ConsoleCaptureError(HostgateError):
+    """#22: the web console's capture (console/capture_page.py; a member-side capture session)."""
+
+    code = "HG-3380"
+    hint = "This is a bug in hostgate; please report it with what you did in the console's Capture page."
+    http_status = 400
+
+
+class CaptureOff(ConsoleCaptureError):
+    """#22: capture from the console is off on this member: its ``[capture] hosts`` allowlist is empty."""
+
+    code = "HG-3381"
+    hint = (
+        "List the hosts this member may dial for a capture in its hostgate.toml, e.g. [capture] hosts = "
+        '["127.0.0.1:3270"], and restart it; or capture from a terminal with `hostgate model capture`.'
+    )
+    http_status = 409
+
+
+class CaptureHostNotAllowed(ConsoleCaptureError):
+    """#22: a capture asked for a host that is not in this member's ``[capture] hosts`` (never dialled)."""
+
+    code = "HG-3382"
+    hint = "Choose one of the hosts the Capture page lists; an Administrator of the member adds hosts to [capture] hosts."
+    http_status = 403
+
+
+class CaptureAlreadyOpen(ConsoleCaptureError):
+    """#22: this console login already has a capture on this member (one per login)."""
+
+    code = "HG-3383"
+    hint = "Go on with the capture the Capture page shows, or end it there before starting another."
+    http_status = 409
+
+
+class CaptureSessionsFull(ConsoleCaptureError):
+    """#22: the member already holds ``[capture] max_sessions`` captures."""
+
+    code = "HG-3384"
+    hint = "Try again when another capture ended (they end after [capture] idle_timeout without use), or raise [capture] max_sessions."
+    http_status = 503
+
+
+class CaptureNotOpen(ConsoleCaptureError):
+    """#22: no capture of this login on this member: never started, ended, closed after its idle timeout, at
+    logout, or the member restarted (captures are held in the serving member's memory)."""
+
+    code = "HG-3385"
+    hint = (
+        "Open the Capture page and start a capture again; download the model before leaving a capture idle."
+    )
+    http_status = 404
+
+
+class CaptureFieldInvalid(ConsoleCaptureError):
+    """#22: a field of a capture request is missing, of the wrong type or out of range; the request is refused
+    whole (``field``: the one named), nothing was sent to the host or changed."""
+
+    code = "HG-3386"
+    hint = "Correct the named field and send the request again; nothing was changed."
+    http_status = 400
+
+    def __init__(self, message: str, *, field: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.field = field
+        self.problems = ((field, message),)
+
+    def to_payload(self, *, public: bool = True) -> dict[str, str]:
+        return {**super().to_payload(public=public), "field": self.field}
 
 
 class DirectoryConfigInvalid(SecurityError):

@@ -59,6 +59,7 @@ def test_the_demo_tells_the_whole_story_with_measured_figures(tmp_path: Path) ->
         "reads go on without a majority",
         "writes come back with the majority",
         "a client reconnects via the domain past a killed session server",
+        "a model captured in the web console passes `model check`",
     ):
         assert claim in claims, f"{claim!r} missing from the table:\n" + "\n".join(table)
         assert claims[claim].rstrip().endswith(" yes"), claims[claim]

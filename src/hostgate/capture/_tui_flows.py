@@ -9,27 +9,28 @@ rules that match another entity) is shown and the dialog stays open so the user 
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
-import yaml
-
 from hostgate.capture import (
-    AttributeDraft,
     EntityDraft,
     OperationDraft,
-    Recorder,
-    RecordsetDraft,
     Typed,
     ValueChoice,
     ValueKind,
 )
-from hostgate.capture._tui_view import key_from_name
+from hostgate.capture.faces import (
+    NAME,
+    CaptureState,
+    FaceRecorder,
+    PreparedOperation,
+    key_from_name,
+    parse_rule,
+    recognised,
+    rule_text,
+)
 from hostgate.errors import HostgateError
-from hostgate.models import Key, Rule
-from hostgate.models.rules import CursorRule, RegexRule, Region, TextRule
+from hostgate.models import Key
 
 __all__ = [
     "CaptureState",
@@ -39,34 +40,10 @@ __all__ = [
     "mark_recordset",
     "mark_region",
     "name_operation",
+    "parse_rule",
+    "recognised",
+    "rule_text",
 ]
-
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
-
-class FaceRecorder(Recorder, Protocol):
-    """The :class:`~hostgate.capture.Recorder` plus what capture/engine.py added for the faces: where the
-    recorded inputs start from, which captured entity the screen is, and adding to a captured entity."""
-
-    @property
-    def current(self) -> str | None:
-        """The entity the recorded inputs start from (the last one marked or arrived at)."""
-
-    def recognize(self) -> str | None:
-        """The captured entity the current screen is, as the model would recognise it."""
-
-    def add_operation(self, operation: OperationDraft) -> None:
-        """Keep an operation whose destination was captured before; clears pending, destination current."""
-
-    def propose_attribute(self, name: str, row: int, col: int, length: int) -> AttributeDraft:
-        """An attribute over a region the user marked."""
-
-    def add_attribute(self, entity: str, draft: AttributeDraft) -> None: ...
-
-    def add_recordset(self, entity: str, draft: RecordsetDraft) -> None: ...
-
-    def discard_pending(self) -> None:
-        """Forget the inputs recorded since the last mark."""
 
 
 class Prompter(Protocol):
@@ -75,108 +52,6 @@ class Prompter(Protocol):
 
     def show(self, title: str, lines: Sequence[str], keys: str) -> str:
         """Show a panel over the host screen and wait for one of ``keys`` (returns it; "" for Esc)."""
-
-
-@dataclass
-class PreparedOperation:
-    """Ctrl-O's answers, kept until the next entity is marked (the destination is known then)."""
-
-    name: str
-    choices: tuple[ValueChoice, ...]
-    inputs: int  # how many inputs were pending when asked: typing more afterwards asks again
-
-
-@dataclass
-class CaptureState:
-    """What the user marked on the current screen and has not yet put into an entity (mutable: the TUI's)."""
-
-    recordsets: list[RecordsetDraft] = field(default_factory=list)
-    regions: list[AttributeDraft] = field(default_factory=list)
-    operation: PreparedOperation | None = None
-    dirty: bool = False
-
-    def clear_marks(self) -> None:
-        self.recordsets.clear()
-        self.regions.clear()
-        self.operation = None
-
-
-def recognised(recorder: FaceRecorder) -> str | None:
-    """The captured entity the current screen is (the engine asks the model built so far)."""
-    return recorder.recognize() if recorder.entities else None
-
-
-# ---- rules as one editable line each ---------------------------------------------------------------
-
-
-def rule_text(rule: Rule) -> str:
-    """A rule as the model's YAML flow mapping (what the user edits; the same syntax as docs/models.md)."""
-    data: dict[str, object]
-    if isinstance(rule, TextRule):
-        data = {"text": rule.text}
-        data.update({k: v for k, v in (("row", rule.row), ("col", rule.col)) if v is not None})
-        region = rule.region
-    elif isinstance(rule, RegexRule):
-        data = {"regex": rule.regex}
-        region = rule.region
-    else:
-        return f"{{cursor: {{row: {rule.row}, col: {rule.col}}}}}"
-    if region is not None:
-        data["region"] = {
-            "top": region.top,
-            "bottom": region.bottom,
-            "left": region.left,
-            "right": region.right,
-        }
-    if getattr(rule, "absent", False):
-        data["absent"] = True
-    dumped = yaml.safe_dump(data, default_flow_style=True, width=10_000, sort_keys=False).strip()
-    return dumped
-
-
-def parse_rule(text: str, rows: int, cols: int) -> Rule:
-    """One rule from the line the user edited. ValueError with a message the dialog shows."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"not a YAML mapping: {exc.__class__.__name__}") from None
-    if not isinstance(data, dict):
-        raise ValueError("write a mapping, e.g. {text: MAIN MENU, row: 1} or {regex: 'PAGE \\d+'}")
-
-    def number(key: str, m: dict[str, object], limit: int) -> int | None:
-        value = m.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
-            raise ValueError(f"{key} must be a whole number 1-{limit}")
-        return value
-
-    region = None
-    raw_region = data.get("region")
-    if raw_region is not None:
-        if not isinstance(raw_region, dict):
-            raise ValueError("region is a mapping {top, bottom, left, right}")
-        region = Region(
-            number("top", raw_region, rows) or 1,
-            number("left", raw_region, cols) or 1,
-            number("bottom", raw_region, rows) or rows,
-            number("right", raw_region, cols) or cols,
-        )
-    absent = bool(data.get("absent", False))
-    if "text" in data:
-        return TextRule(
-            str(data["text"]), number("row", data, rows), number("col", data, cols), region, absent=absent
-        )
-    if "regex" in data:
-        try:
-            re.compile(str(data["regex"]))
-        except re.error as exc:
-            raise ValueError(f"the regex does not compile: {exc}") from None
-        return RegexRule(str(data["regex"]), region, absent=absent)
-    cursor = data.get("cursor")
-    if isinstance(cursor, dict):
-        return CursorRule(number("row", cursor, rows) or 1, number("col", cursor, cols) or 1)
-    raise ValueError("a rule has text:, regex: or cursor:")
 
 
 # ---- entity ---------------------------------------------------------------------------------------------
@@ -261,7 +136,7 @@ def _edit_entity(
             name = prompter.ask("Attribute name", attrs[at].name)
             if name is None:
                 return draft
-            if not _NAME.match(name):
+            if not NAME.match(name):
                 raise ValueError(f"{name!r} is not a name (letters, digits, _; not starting with a digit)")
             attrs[at] = dataclasses.replace(attrs[at], name=name)
     return dataclasses.replace(draft, rules=tuple(rules), attributes=tuple(attrs))
@@ -273,7 +148,7 @@ def ask_name(prompter: Prompter, question: str, default: str = "") -> str | None
         if name is None:
             return None
         name = name.strip()
-        if _NAME.match(name):
+        if NAME.match(name):
             return name
         question = f"{name!r} is not a name (letters, digits, _). {question.split('. ')[-1]}"
         default = ""

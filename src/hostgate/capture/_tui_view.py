@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from hostgate.capture.faces import key_from_name
 from hostgate.hosts.base import Field, Screen
 from hostgate.models import Key
 
@@ -283,19 +284,6 @@ def decode_key(code: str | int, *, block_mode: bool, after_escape: bool = False)
     if curses.KEY_F0 < code <= curses.KEY_F0 + 63:
         return _function_key(code)
     return None
-
-
-_KEY_NAMES = {k.value.lower(): k for k in Key}
-
-
-def key_from_name(text: str) -> Key | None:
-    """The key the Ctrl-P prompt names: ``13`` (PF13), ``PF13``, ``pa2``, ``clear``, ``attn``..."""
-    name = text.strip().lower().replace(" ", "")
-    if name.isdigit() and 1 <= int(name) <= 24:
-        return Key(f"PF{int(name)}")
-    if name.startswith("f") and name[1:].isdigit() and 1 <= int(name[1:]) <= 24:
-        return Key(f"PF{int(name[1:])}")
-    return _KEY_NAMES.get(name)
 
 
 def wrap_lines(lines: Sequence[str], width: int) -> list[str]:

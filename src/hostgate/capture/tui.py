@@ -23,15 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from hostgate.capture._tui_flows import (
-    CaptureState,
-    FaceRecorder,
-    mark_entity,
-    mark_recordset,
-    mark_region,
-    name_operation,
-    recognised,
-)
+from hostgate.capture._tui_flows import mark_entity, mark_recordset, mark_region, name_operation
 from hostgate.capture._tui_view import (
     EXTRA_ROWS,
     HELP_TEXT,
@@ -42,12 +34,12 @@ from hostgate.capture._tui_view import (
     TypeChars,
     decode_key,
     help_line,
-    key_from_name,
     render_screen,
     status_line,
     too_small_lines,
     wrap_lines,
 )
+from hostgate.capture.faces import CaptureState, FaceRecorder, key_from_name, recognised
 from hostgate.errors import HostDisconnected, HostgateError
 from hostgate.hosts.base import Screen
 from hostgate.models import Key

@@ -9,7 +9,6 @@ or the save offered at Ctrl-Q). The engine behind it is capture/engine.py; --rep
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import sys
 import tempfile
@@ -18,64 +17,24 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hostgate.capture.faces import parse_host, terminal_for
 from hostgate.cli.output import handle_errors
 from hostgate.errors import (
     CaptureOutputExists,
     CaptureWriteFailed,
-    HostAddressInvalid,
     TerminalRequired,
     TerminalTooSmall,
     UsageError,
 )
 from hostgate.models import HostSpec, HostType, load_model
-from hostgate.models.host import DEFAULT_TERMINALS, KNOWN_TERMINALS, Terminal
+from hostgate.models.host import Terminal
 
 if TYPE_CHECKING:
-    from hostgate.capture._tui_flows import FaceRecorder
+    from hostgate.capture.faces import FaceRecorder
 
 __all__ = ["capture", "parse_host", "terminal_for"]
 
 EXTRA_ROWS = 3  # status, help and message lines under the host screen (capture/_tui_view.py)
-
-
-def parse_host(text: str) -> tuple[str, int]:
-    """ADDRESS:PORT (an IPv6 literal in brackets) -> (address, port); HostAddressInvalid otherwise."""
-    address, sep, port = text.rpartition(":")
-    if address.startswith("[") and address.endswith("]"):
-        address = address[1:-1]
-        try:
-            ipaddress.IPv6Address(address)
-        except ValueError:
-            raise HostAddressInvalid(f"--host {text!r}: {address!r} is not an IPv6 address") from None
-    if not sep or not address or (":" in address and not text.startswith("[")):
-        raise HostAddressInvalid(f"--host {text!r} is not ADDRESS:PORT")
-    if not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise HostAddressInvalid(f"--host {text!r}: the port must be a number 1-65535")
-    return address, int(port)
-
-
-def terminal_for(kind: HostType, name: str | None, size: str | None) -> Terminal:
-    """The terminal to claim: a block-mode type fixes its size; a VT type takes --size ROWSxCOLS (24x80)."""
-    if name is None and size is None:
-        return DEFAULT_TERMINALS[kind]
-    name = name or DEFAULT_TERMINALS[kind].type
-    if kind is HostType.VT:
-        rows, cols = 24, 80
-        if size is not None:
-            r, _, c = size.lower().partition("x")
-            if not (r.isdigit() and c.isdigit() and 1 <= int(r) <= 255 and 1 <= int(c) <= 255):
-                raise UsageError(f"--size {size!r} is not ROWSxCOLS (e.g. 24x80)")
-            rows, cols = int(r), int(c)
-        return Terminal(name, rows, cols)
-    if size is not None:
-        raise UsageError("--size is for VT hosts: a 3270/5250 terminal type fixes the screen size")
-    known = KNOWN_TERMINALS[kind]
-    if name not in known:
-        raise UsageError(
-            f"--terminal {name!r} is not a {kind.value} terminal type hostgate knows",
-            hint=f"Use one of: {', '.join(sorted(known))}.",
-        )
-    return Terminal(name, *known[name])
 
 
 def _check_terminal(terminal: Terminal) -> None:

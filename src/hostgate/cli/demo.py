@@ -22,6 +22,7 @@ from pathlib import Path
 
 import click
 
+from hostgate.cli.demo_capture import allow_capture, capture_in_console
 from hostgate.cli.demo_sessions import sessions
 from hostgate.cli.demo_steps import (
     ALIAS,
@@ -35,7 +36,7 @@ from hostgate.cli.demo_steps import (
     show_cli,
     shown,
 )
-from hostgate.cli.lab import Installation, installation
+from hostgate.cli.lab import Installation, VtTestHost, installation
 from hostgate.cli.output import console, handle_errors
 from hostgate.errors import UsageError
 
@@ -88,27 +89,35 @@ def claims_table(claims: list[Claim]) -> list[str]:
 
 def _story(inst: Installation, shell: Shell, host_address: str) -> list[Claim]:
     addresses = ", ".join(inst.member_addresses or ("127.0.0.1", "127.0.0.2", "127.0.0.3"))
-    say(f"Installing three management servers on {addresses} (etcd store, TLS everywhere):")
-    with shown(inst, shell):
-        first = inst.install_first()
-    shell.show_hostgate(("server", "--data-dir", str(first.data_dir)))
-    first.start()
-    first.wait_healthy()
-    for _ in range(2):
+    # The VT demo host first: the members allow capturing from it in the console ([capture] hosts, issue #22).
+    host = VtTestHost(inst.root / "vt-host.log", host_address).start()
+    try:
+        say(f"Installing three management servers on {addresses} (etcd store, TLS everywhere):")
         with shown(inst, shell):
-            member = inst.join(first)
-        shell.show_hostgate(("server", "--data-dir", str(member.data_dir)))
-        member.start()
-        member.wait_healthy()
-    hosts = inst.write_hosts_file(ALIAS)
-    say(f"One alias names every member (KB 7021563, hosts-file method): {hosts}")
-    console.print(hosts.read_text().rstrip(), markup=False, highlight=False)
-    show_cli(inst, shell, "cluster", "status", *alias_args(inst, hosts))
-    claims = leader_kill(inst, shell, hosts)
-    claims += frozen_member(inst, shell, hosts)
-    claims += quorum_loss(inst, shell, hosts)
-    claims += sessions(inst, shell, host_address)
-    return claims
+            first = inst.install_first()
+        allow_capture(first, host)
+        shell.show_hostgate(("server", "--data-dir", str(first.data_dir)))
+        first.start()
+        first.wait_healthy()
+        for _ in range(2):
+            with shown(inst, shell):
+                member = inst.join(first)
+            allow_capture(member, host)
+            shell.show_hostgate(("server", "--data-dir", str(member.data_dir)))
+            member.start()
+            member.wait_healthy()
+        hosts = inst.write_hosts_file(ALIAS)
+        say(f"One alias names every member (KB 7021563, hosts-file method): {hosts}")
+        console.print(hosts.read_text().rstrip(), markup=False, highlight=False)
+        show_cli(inst, shell, "cluster", "status", *alias_args(inst, hosts))
+        claims = capture_in_console(inst, shell, host)
+        claims += leader_kill(inst, shell, hosts)
+        claims += frozen_member(inst, shell, hosts)
+        claims += quorum_loss(inst, shell, hosts)
+        claims += sessions(inst, shell, host)
+        return claims
+    finally:
+        host.stop()
 
 
 def _reexec_in_netns(workdir: Path | None, addresses: str | None, session_addresses: str | None) -> None:

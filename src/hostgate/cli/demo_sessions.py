@@ -14,12 +14,9 @@ from hostgate.connector import Session, SessionLost, connect_to_model_via_domain
 __all__ = ["sessions"]
 
 
-def sessions(inst: Installation, shell: Shell, host_address: str) -> list[Claim]:
-    host = VtTestHost(inst.root / "vt-host.log", host_address).start()
-    try:
-        return _sessions_on(inst, shell, host)
-    finally:
-        host.stop()
+def sessions(inst: Installation, shell: Shell, host: VtTestHost) -> list[Claim]:
+    """``host``: the VT demo host, started by the demo before its members (they allow capturing from it)."""
+    return _sessions_on(inst, shell, host)
 
 
 def _servers_live(inst: Installation, args: list[str]) -> list[dict[str, object]]:

@@ -20,7 +20,8 @@ from typing import Any
 
 import tomli_w
 
-from hostgate.errors import ConfigError, DataDirError, UnsafeAddress
+from hostgate._hostport import parse_host
+from hostgate.errors import ConfigError, DataDirError, HostAddressInvalid, UnsafeAddress
 from hostgate.naming.target import url_host
 
 __all__ = [
@@ -201,6 +202,20 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class CaptureSettings:
+    """Model capture from the web console (issue #22; docs/configuration.md, [capture]; console/capture.py)."""
+
+    # The terminal hosts (ADDRESS:PORT) this member may dial for a console capture; the user picks one of these
+    # and its type. Empty (the default): capture from the console is off on this member (HG-3381). A console
+    # user can never make the member dial anything else (no server-side request forgery).
+    hosts: tuple[str, ...] = ()
+    # Captures this member holds at once (each a live host connection); one more is refused (HG-3384).
+    max_sessions: int = 4
+    # Seconds without a request after which a capture is closed (its host connection with it).
+    idle_timeout: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """The whole configuration of one server: a frozen value, read once at start (restart to change it).
 
@@ -222,6 +237,7 @@ class Settings:
     log: LogSettings = field(default_factory=LogSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    capture: CaptureSettings = field(default_factory=CaptureSettings)
 
     @property
     def is_management(self) -> bool:
@@ -270,6 +286,7 @@ _SECTIONS: dict[str, type[Any]] = {
     "log": LogSettings,
     "metrics": MetricsSettings,
     "console": ConsoleSettings,
+    "capture": CaptureSettings,
 }
 
 
@@ -450,6 +467,8 @@ def settings_from_mapping(
         raise ConfigError(
             f"console.idle_timeout in {source}: {console.idle_timeout!r} is outside 0-28800 (seconds)"
         )
+    capture: CaptureSettings = parts["capture"]
+    _check_capture(capture, source)
     return Settings(
         data_dir=data_dir,
         server=server,
@@ -463,7 +482,33 @@ def settings_from_mapping(
         log=log_settings,
         metrics=metrics,
         console=console,
+        capture=capture,
     )
+
+
+def _check_capture(capture: CaptureSettings, source: str) -> None:
+    seen: set[tuple[str, int]] = set()
+    for i, host in enumerate(capture.hosts):
+        try:
+            address, port = parse_host(host)
+        except HostAddressInvalid:
+            raise ConfigError(
+                f"capture.hosts[{i}] in {source}: {host[:80]!r} is not ADDRESS:PORT (port 1-65535)"
+            ) from None
+        if (address.lower(), port) in seen:
+            raise ConfigError(f"capture.hosts[{i}] in {source}: {host!r} is listed twice")
+        seen.add((address.lower(), port))
+        try:
+            if ipaddress.ip_address(address).is_unspecified:
+                raise ConfigError(f"capture.hosts[{i}] in {source}: {host!r} is no host to dial")
+        except ValueError:
+            pass  # a host name: dialled as given
+    if not 1 <= capture.max_sessions <= 256:
+        raise ConfigError(f"capture.max_sessions in {source}: {capture.max_sessions!r} is outside 1-256")
+    if not 1 <= capture.idle_timeout <= 86_400:  # `not` also refuses NaN
+        raise ConfigError(
+            f"capture.idle_timeout in {source}: {capture.idle_timeout!r} is outside 1-86400 (seconds)"
+        )
 
 
 def _check_audit(audit: AuditSettings, source: str) -> None:

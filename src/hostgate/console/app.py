@@ -24,6 +24,8 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from hostgate.console import pages
+from hostgate.console.capture import Capture, Captures, login_key
+from hostgate.console.capture_page import capture_routes
 from hostgate.console.models_page import ModelsPages
 from hostgate.console.pools_page import pools_routes
 from hostgate.console.services_page import services_routes
@@ -85,9 +87,16 @@ def _cookie(response: Response, name: str, value: str, max_age: int) -> None:
 
 
 def console_routes(
-    service: ManagementService, guard: LoginGuard, *, clock: Callable[[], float] = time.time
+    service: ManagementService,
+    guard: LoginGuard,
+    *,
+    clock: Callable[[], float] = time.time,
+    captures: Captures | None = None,
 ) -> list[BaseRoute]:
-    """``clock``: wall time of the console's sessions (expiry, idle timeout); tests drive it."""
+    """``clock``: wall time of the console's sessions (expiry, idle timeout); tests drive it. ``captures``: this
+    member's live captures (the Capture page; :func:`mount_console` makes them and closes them at the stop)."""
+    if captures is None:
+        captures = Captures(service.settings.capture)
     sessions = ConsoleSessions(service, clock=clock)
     views = Views(service, sessions, _environment())
     servers = SessionServers(service)
@@ -165,6 +174,8 @@ def console_routes(
                 return security_headers(response)
             return views.error_page(ctx, exc)
         await sessions.end(token)
+        # A capture of this login ends with it (its host connection closed now, not at the idle timeout).
+        await captures.end(login_key(token or ""), "logout")
         service.audit.record(
             actor=ctx.who.name, action="logout.console", target=ctx.who.name, source=ctx.source
         )
@@ -211,15 +222,27 @@ def console_routes(
         Route("/models", views.page(models.listing), methods=["GET"]),
         act(models.activate, "activate", models.listing, "models"),
         act(models.deactivate, "deactivate", models.listing, "models"),
+        *capture_routes(views, captures),
         Mount("/static", app=send_with_headers(static)),
     ]
 
 
 def mount_console(
     app: Starlette, service: ManagementService, guard: LoginGuard, *, clock: Callable[[], float] = time.time
-) -> None:
+) -> Captures:
     """Serve the console at ``/console`` of ``app`` (a member's JSON API app, whose error boundary, identity
-    headers and login guard it shares)."""
-    app.router.routes.append(
-        Mount("/console", app=JsonSuffix(Starlette(routes=console_routes(service, guard, clock=clock))))
-    )
+    headers and login guard it shares). Returns the member's live captures (also ``app.state.console_captures``):
+    whoever runs the app closes them at its stop (``await captures.close()``)."""
+
+    def ended(capture: Capture, why: str) -> None:
+        service.audit.record(
+            actor=capture.user, action="console.capture.end", target=capture.host, source="member",
+            detail={"type": capture.spec.type.value, "model": capture.model, "why": why,
+                    "member": service.member_name},
+        )  # fmt: skip
+
+    captures = Captures(service.settings.capture, on_end=ended)
+    app.state.console_captures = captures
+    routes = console_routes(service, guard, clock=clock, captures=captures)
+    app.router.routes.append(Mount("/console", app=JsonSuffix(Starlette(routes=routes))))
+    return captures

@@ -248,7 +248,9 @@ class Views:
             if ctx.error is not None:
                 body["error"] = _jsonable(ctx.error)
             return security_headers(JSONResponse(body, status_code=page.status))
-        html = self.env.get_template(page.template).render(
+        html = self.env.get_template(
+            page.template
+        ).render(
             page=page.data,
             title=page.title,
             live=page.live,
@@ -256,6 +258,7 @@ class Views:
             path=page.path or ctx.request.url.path,
             csrf=ctx.session.csrf if ctx.session is not None else "",
             admin=ctx.can(Profile.ADMINISTRATOR),
+            can_capture=ctx.can(Profile.DEVELOPER),  # the Capture page's nav entry (issue #22)
             error=ctx.error,
             done=ctx.request.query_params.get("done", "")[:200],
         )

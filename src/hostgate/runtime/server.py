@@ -220,7 +220,9 @@ class _Lifecycle:
         stack.push_async_callback(_cancel, routing)
         app = create_app(service, self.metrics)
         # The web console at /console (issue #20), behind the same error boundary and login guard as the API.
-        mount_console(app, service, app.state.login_guard)
+        captures = mount_console(app, service, app.state.login_guard)
+        # Live console captures (issue #22) end at the stop: their host sockets and the reaper task with them.
+        stack.push_async_callback(captures.close)
         # The web services (#19) in every member: /ws routes beside the API's, a client of this cluster.
         # Their catalog reads the deployment records from this member's copy (issue #19: no round trip a call).
         ws_routes, ws = member_webservices(

@@ -10,32 +10,11 @@ length is the screen's layout (the field is that long whatever is typed), not th
 from __future__ import annotations
 
 from hostgate.hosts import Screen
+from hostgate.hosts.masking import MASK_CHAR, masked_lines
 from hostgate.messages import ScreenField, ScreenView
 from hostgate.session.registry import ServedSession
 
 __all__ = ["MASK_CHAR", "masked_lines", "screen_view"]
-
-MASK_CHAR = "*"
-
-
-def masked_lines(screen: Screen) -> tuple[str, ...]:
-    """``screen.lines`` with every cell of a hidden field replaced by ``MASK_CHAR`` (a field may wrap onto the
-    next rows: 3270 buffer addresses run on from one row's end to the next row's start, and past the last cell
-    back to the first)."""
-    cells = [list(line.ljust(screen.cols)[: screen.cols]) for line in screen.lines]
-    size = screen.rows * screen.cols
-    if size <= 0:
-        return screen.lines
-    for f in screen.fields:
-        if not f.hidden:
-            continue
-        start = (f.row - 1) * screen.cols + f.col - 1
-        for offset in range(min(f.length, size)):
-            at = (start + offset) % size
-            row, col = divmod(at, screen.cols)
-            if row < len(cells):
-                cells[row][col] = MASK_CHAR
-    return tuple("".join(row) for row in cells)
 
 
 def screen_view(server: str, session: ServedSession, screen: Screen) -> ScreenView:
