@@ -152,7 +152,13 @@ class CaptureRecorder:
     # -- driving the host ---------------------------------------------------------------------------------
     async def start(self) -> Screen:
         await self._host.connect()
-        self._screen = await self._settled(self._answer_timeout)
+        try:
+            self._screen = await self._settled(self._answer_timeout)
+        except BaseException:
+            # Connected but no first screen (the host closed, a cancel): the caller holds no recorder it could
+            # close yet (start() failed), so the host connection must not outlive this call.
+            await self.close()
+            raise
         # Resuming: the first screen is usually an entity of the model already, and inputs start from it.
         self._current = self._builder.recognize(self._screen)
         return self.screen
