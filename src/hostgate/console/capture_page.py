@@ -722,33 +722,47 @@ class CapturePages:
 
     async def add_recordset(self, ctx: Ctx, login: str, req: RecordsetReq) -> dict[str, Any]:
         async def work(capture: Capture) -> dict[str, Any]:
-            r = capture.recorder
             draft = _recordset(capture, req, "")
-            here = r.recognize() if r.entities else None
-            if here is not None:
-                r.add_recordset(here, draft)
-                return self._state(capture, f"recordset {draft.name} added to {here}")
-            capture.state.recordsets.append(draft)
-            return self._state(
-                capture, f"recordset {draft.name} marked: it joins the next entity marked here"
+            return self._mark(
+                capture,
+                "recordset",
+                draft.name,
+                lambda here: capture.recorder.add_recordset(here, draft),
+                lambda: capture.state.recordsets.append(draft),
             )
 
         return await self._locked(login, work)
 
     async def add_attribute(self, ctx: Ctx, login: str, req: AttributeReq) -> dict[str, Any]:
         async def work(capture: Capture) -> dict[str, Any]:
-            r = capture.recorder
             draft = _attribute(capture, req, "")
-            here = r.recognize() if r.entities else None
-            if here is not None:
-                r.add_attribute(here, draft)
-                return self._state(capture, f"attribute {draft.name} added to {here}")
-            capture.state.regions.append(draft)
-            return self._state(
-                capture, f"attribute {draft.name} marked: it joins the next entity marked here"
+            return self._mark(
+                capture,
+                "attribute",
+                draft.name,
+                lambda here: capture.recorder.add_attribute(here, draft),
+                lambda: capture.state.regions.append(draft),
             )
 
         return await self._locked(login, work)
+
+    def _mark(
+        self,
+        capture: Capture,
+        kind: str,
+        name: str,
+        add_to: Callable[[str], None],
+        keep_for_next: Callable[[], None],
+    ) -> dict[str, Any]:
+        """A region marked on the screen: added to the captured entity shown now, or kept for the next entity
+        marked here (the TUI's rule)."""
+        r = capture.recorder
+        here = r.recognize() if r.entities else None
+        if here is not None:
+            add_to(here)
+            return self._state(capture, f"{kind} {name} added to {here}")
+        keep_for_next()
+        return self._state(capture, f"{kind} {name} marked: it joins the next entity marked here")
 
 
 async def _read(request: Request, limit: int) -> bytes:
