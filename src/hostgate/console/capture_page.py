@@ -36,7 +36,7 @@ from hostgate.capture import (
     ValueChoice,
     ValueKind,
 )
-from hostgate.capture.faces import is_name, parse_rule, rule_text, terminal_for
+from hostgate.capture.faces import is_name, parse_rule, recognised, rule_text, terminal_for
 from hostgate.console.capture import Capture, Captures, login_key
 from hostgate.console.sessions import check_csrf
 from hostgate.console.web import COOKIE, Ctx, Page, Views, payload_of, security_headers
@@ -275,7 +275,7 @@ def capture_out(capture: Capture) -> CaptureOut:
         spec.type is not HostType.VT,
         tuple(k.value for k in Key if k in HOST_KEYS[spec.type]),
         screen_out(r.screen),
-        (r.recognize() if r.entities else None) or "",
+        recognised(r) or "",
         r.current or "",
         tuple(_input_out(i) for i in r.pending),
         tuple(entities),
@@ -629,7 +629,7 @@ class CapturePages:
             if r.pending and r.current is not None:
                 op = r.propose_operation(f"to_{name.lower()}", name)
             also = r.check_rules(draft.rules, name=name).also_matches
-            here = r.recognize() if r.entities else None
+            here = recognised(r)
             return self._state(
                 capture, f"proposal for {name}", draft=_draft_out(draft, also, op), here=here or ""
             )
@@ -689,7 +689,7 @@ class CapturePages:
 
         async def work(capture: Capture) -> dict[str, Any]:
             r = capture.recorder
-            here = r.recognize() if r.entities else None
+            here = recognised(r)
             if here is None:
                 raise CaptureFieldInvalid(
                     "field 'name': this screen is no captured entity: mark it as an entity (with the operation)",
@@ -706,7 +706,7 @@ class CapturePages:
 
         async def work(capture: Capture) -> dict[str, Any]:
             r = capture.recorder
-            here = r.recognize() if r.entities else None
+            here = recognised(r)
             name = _name(req.name, "name")
             op = r.propose_operation(name, here or "the next entity")
             return {"done": f"operation {name} proposed", "operation": _operation_out(op), "here": here or ""}
@@ -757,7 +757,7 @@ class CapturePages:
         """A region marked on the screen: added to the captured entity shown now, or kept for the next entity
         marked here (the TUI's rule)."""
         r = capture.recorder
-        here = r.recognize() if r.entities else None
+        here = recognised(r)
         if here is not None:
             add_to(here)
             return self._state(capture, f"{kind} {name} added to {here}")
