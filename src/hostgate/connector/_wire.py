@@ -4,14 +4,18 @@ A session's calls after the open are one small JSON request and one small JSON a
 connection kept alive between them. httpx and httpcore (h11 underneath) spent about 1.2 ms of CPU per call on
 that in the session bench (py-spy, issue #16; the session server then spent less on its side of the same
 call): a request, a response and a stream object per layer, h11's event machine, cookies, per-call header
-normalisation. This module does only what such a call needs, on asyncio's streams and TLS:
+normalisation. This module does only what such a call needs, as an asyncio protocol under the loop's own TLS
+transport (issue #18: on asyncio's streams, with a timeout context per call, the same round trip took 10-50 µs
+longer, client and server on one core, where it is the two processes' CPU and nothing else):
 
 - one write per request (request line, headers and body together);
-- the answer's head read up to its blank line, then exactly ``Content-Length`` bytes (or the chunks of a
-  chunked answer, RFC 9112 §7.1); an answer bigger than ``MAX_ANSWER`` is refused;
-- connections kept for the next call unless the server said ``Connection: close``; a kept connection with
-  bytes or the end of the stream waiting (the server closed it while idle) is not reused (httpcore's test);
-- ``connect`` and ``read`` timeouts as before (asyncio.timeout around each phase);
+- the answer parsed as its bytes arrive: the head up to its blank line, then exactly ``Content-Length`` bytes
+  (or the chunks of a chunked answer, RFC 9112 §7.1, or everything to the end of the connection when the
+  answer has neither, §6.3); an answer bigger than ``MAX_ANSWER`` is refused;
+- connections kept for the next call unless the server said ``Connection: close``; a kept connection that saw
+  bytes or the end of the stream while idle (the server closed it), or whose socket has some waiting, is not
+  reused (httpcore's test);
+- ``connect`` and ``read`` timeouts as before: one timer on the loop per phase;
 - any failure (refused, reset, TLS, timeout, malformed answer, cancelled) closes that connection and raises
   :class:`WireError`; the caller turns it into ``SessionLost``. A request is never sent twice.
 """
@@ -19,7 +23,6 @@ normalisation. This module does only what such a call needs, on asyncio's stream
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import ssl
 from dataclasses import dataclass
 
@@ -29,6 +32,7 @@ __all__ = ["MAX_ANSWER", "Answer", "Wire", "WireError"]
 
 MAX_ANSWER = 64 * 1024 * 1024  # the largest answer body accepted (a procedure's records)
 _MAX_HEAD = 64 * 1024
+_MAX_LINE = 4096  # a chunk-size line or a trailer line
 
 
 class WireError(Exception):
@@ -45,7 +49,186 @@ class Answer:
     content: bytes
 
 
-_Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+# What the parser waits for next.
+_HEAD, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_END, _TRAILER, _TO_END, _DONE = range(8)
+
+
+class _Connection(asyncio.Protocol):
+    """One kept connection: at most one call at a time; its answer is parsed in ``data_received``."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.socket: object = None
+        self._buf = bytearray()
+        self._waiter: asyncio.Future[Answer] | None = None
+        self._state = _DONE
+        self._status = 0
+        self._remaining = 0
+        self._parts: list[bytes] = []
+        self._size = 0
+        self.close_after = False
+        self.spoilt = False  # bytes, the end of the stream or a loss seen while no call waited
+        self._paused = False
+        self._drained: asyncio.Future[None] | None = None
+        self.lost: asyncio.Future[None]  # done once the transport is gone
+
+    # -- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.lost = asyncio.get_running_loop().create_future()
+        self.transport = transport  # type: ignore[assignment]
+        self.socket = transport.get_extra_info("socket")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.spoilt = True
+        if not self.lost.done():
+            self.lost.set_result(None)
+        if self._state == _TO_END and exc is None:
+            self._finish()
+        else:
+            self._fail(type(exc).__name__ if exc is not None else "IncompleteReadError")
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def eof_received(self) -> bool:
+        self.spoilt = True
+        if self._state == _TO_END:
+            self._finish()
+        else:
+            self._fail("IncompleteReadError")  # the stream ended before the answer did
+        return False  # close the transport
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        if self._waiter is None or self._waiter.done():
+            self.spoilt = True  # an answer nobody asked for: the connection is out of step
+            return
+        self._buf += data
+        try:
+            self._parse()
+        except (ValueError, WireError) as exc:
+            self._fail(exc.args[0] if isinstance(exc, WireError) else type(exc).__name__)
+
+    # -- a call
+    async def drain(self) -> None:
+        if self._paused and self.transport is not None and not self.transport.is_closing():
+            self._drained = asyncio.get_running_loop().create_future()
+            await self._drained
+
+    def expect(self, waiter: asyncio.Future[Answer]) -> None:
+        self._waiter = waiter
+        self._state = _HEAD
+        self._parts = []
+        self._size = 0
+
+    def _fail(self, kind: str) -> None:
+        self._state = _DONE
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(WireError(kind))
+
+    def _finish(self) -> None:
+        self._state = _DONE
+        if self._buf and not self.close_after:
+            self.spoilt = True  # bytes beyond the answer
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(Answer(self._status, b"".join(self._parts)))
+
+    def _take(self, n: int) -> None:
+        self._size += n
+        if self._size > MAX_ANSWER:
+            raise WireError("answer too large")
+        self._parts.append(bytes(self._buf[:n]))
+        del self._buf[:n]
+
+    def _line(self) -> bytes | None:
+        end = self._buf.find(b"\r\n")
+        if end < 0:
+            if len(self._buf) > _MAX_LINE:
+                raise ValueError("line too long")
+            return None
+        line = bytes(self._buf[:end])
+        del self._buf[: end + 2]
+        return line
+
+    def _parse(self) -> None:
+        buf = self._buf
+        while True:
+            state = self._state
+            if state == _HEAD:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    if len(buf) > _MAX_HEAD:
+                        raise WireError("LimitOverrunError")
+                    return
+                status, length, chunked, close = _parse_head(bytes(buf[: end + 4]))
+                del buf[: end + 4]
+                self._status = status
+                self.close_after = close
+                if chunked:
+                    self._state = _CHUNK_SIZE
+                elif length is not None:
+                    if length > MAX_ANSWER:
+                        raise WireError("answer too large")
+                    self._remaining = length
+                    self._state = _BODY
+                else:  # no length: the body runs to the end of the connection (RFC 9112 §6.3)
+                    self.close_after = True
+                    self._state = _TO_END
+            elif state == _BODY:
+                n = min(self._remaining, len(buf))
+                if n:
+                    self._take(n)
+                    self._remaining -= n
+                if self._remaining:
+                    return
+                self._finish()
+                return
+            elif state == _TO_END:
+                if buf:
+                    self._take(len(buf))
+                return
+            elif state == _CHUNK_SIZE:
+                line = self._line()
+                if line is None:
+                    return
+                n = int(line.split(b";", 1)[0].strip(), 16)
+                if n < 0:
+                    raise ValueError("negative chunk size")
+                if n == 0:
+                    self._state = _TRAILER
+                else:
+                    self._remaining = n
+                    self._state = _CHUNK_DATA
+            elif state == _CHUNK_DATA:
+                n = min(self._remaining, len(buf))
+                if n:
+                    self._take(n)
+                    self._remaining -= n
+                if self._remaining:
+                    return
+                self._state = _CHUNK_END
+            elif state == _CHUNK_END:
+                if len(buf) < 2:
+                    return
+                if buf[:2] != b"\r\n":
+                    raise ValueError("chunk not followed by CRLF")
+                del buf[:2]
+                self._state = _CHUNK_SIZE
+            elif state == _TRAILER:
+                line = self._line()
+                if line is None:
+                    return
+                if not line:
+                    self._finish()
+                    return
+            else:
+                return
 
 
 class Wire:
@@ -59,25 +242,28 @@ class Wire:
         self._ssl = ssl_context
         self._connect_timeout = connect_timeout
         self._timeout = timeout
-        self._idle: list[_Conn] = []
+        self._idle: list[_Connection] = []
         self._closed = False
 
-    async def _connect(self) -> _Conn:
+    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
         while self._idle:
-            reader, writer = self._idle.pop()
-            if reader.at_eof() or writer.is_closing() or _readable(writer.get_extra_info("socket")):
-                writer.close()
+            conn = self._idle.pop()
+            transport = conn.transport
+            if conn.spoilt or transport is None or transport.is_closing() or _readable(conn.socket):
+                if transport is not None:
+                    transport.close()
                 continue
-            return reader, writer
+            return conn
         try:
             async with asyncio.timeout(self._connect_timeout):
-                return await asyncio.open_connection(
-                    self._host, self._port, ssl=self._ssl, server_hostname=self._host, limit=_MAX_HEAD
+                _, conn = await loop.create_connection(
+                    _Connection, self._host, self._port, ssl=self._ssl, server_hostname=self._host
                 )
         except TimeoutError:
             raise WireError("ConnectTimeout") from None
         except (OSError, ssl.SSLError) as exc:
             raise WireError(f"ConnectError: {exc}") from None
+        return conn
 
     async def request(self, method: str, target: str, head: bytes, body: bytes) -> Answer:
         """``method target`` with the prepared header lines ``head`` (each ending in CRLF) and ``body``."""
@@ -86,53 +272,46 @@ class Wire:
         if not target.startswith("/") or any(c in target for c in " \r\n\t"):
             # The target carries ids the server handed out: never let one split the request line.
             raise WireError("invalid request target")
-        reader, writer = await self._connect()
+        loop = asyncio.get_running_loop()
+        conn = await self._connect(loop)
+        transport = conn.transport
+        assert transport is not None
+        waiter: asyncio.Future[Answer] = loop.create_future()
+        timer = loop.call_later(self._timeout, _expire, waiter)
         kept = False
         try:
-            writer.write(
+            conn.expect(waiter)
+            transport.write(
                 b"%s %s HTTP/1.1\r\n%sContent-Length: %d\r\n\r\n%s"
                 % (method.encode(), target.encode(), head, len(body), body)
             )
-            async with asyncio.timeout(self._timeout):
-                await writer.drain()
-                status, length, chunked, close = _parse_head(await reader.readuntil(b"\r\n\r\n"))
-                if chunked:
-                    content = await _read_chunks(reader)
-                elif length is not None:
-                    if length > MAX_ANSWER:
-                        raise WireError("answer too large")
-                    content = await reader.readexactly(length)
-                else:  # no length: the body runs to the end of the connection (RFC 9112 §6.3)
-                    content = await _read_to_end(reader)
-                    close = True
-            kept = not close
-            return Answer(status, content)
-        except TimeoutError:
-            raise WireError("ReadTimeout") from None
-        except (
-            OSError,
-            ssl.SSLError,
-            asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError,
-            ValueError,
-        ) as exc:
-            raise WireError(f"{type(exc).__name__}") from None
+            await conn.drain()
+            answer = await waiter
+            kept = not conn.close_after
+            return answer
         finally:
+            timer.cancel()
             if kept and not self._closed:
-                self._idle.append((reader, writer))
+                self._idle.append(conn)
             else:
-                writer.close()
+                transport.close()
 
     async def aclose(self) -> None:
         """Close every kept connection (idempotent)."""
         self._closed = True
         idle, self._idle = self._idle, []
-        for _, writer in idle:
-            writer.close()
-        for _, writer in idle:
-            with contextlib.suppress(Exception):
-                async with asyncio.timeout(1.0):
-                    await writer.wait_closed()
+        for conn in idle:
+            if conn.transport is not None:
+                conn.transport.close()
+        lost = [conn.lost for conn in idle if conn.transport is not None]
+        if lost:
+            # Closed means gone: the TLS close is sent and the socket released before this returns (bounded).
+            await asyncio.wait(lost, timeout=1.0)
+
+
+def _expire(waiter: asyncio.Future[Answer]) -> None:
+    if not waiter.done():
+        waiter.set_exception(WireError("ReadTimeout"))
 
 
 def _parse_head(raw: bytes) -> tuple[int, int | None, bool, bool]:
@@ -163,31 +342,3 @@ def _parse_head(raw: bytes) -> tuple[int, int | None, bool, bool]:
     if 100 <= status < 200 or status in (204, 304):
         length = 0
     return status, length, chunked, close
-
-
-async def _read_chunks(reader: asyncio.StreamReader) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        line = await reader.readuntil(b"\r\n")
-        n = int(line.split(b";", 1)[0].strip(), 16)
-        if n == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                pass
-            return b"".join(chunks)
-        size += n
-        if size > MAX_ANSWER:
-            raise ValueError("answer too large")
-        chunks.append(await reader.readexactly(n))
-        await reader.readexactly(2)
-
-
-async def _read_to_end(reader: asyncio.StreamReader) -> bytes:
-    parts: list[bytes] = []
-    size = 0
-    while chunk := await reader.read(65536):
-        size += len(chunk)
-        if size > MAX_ANSWER:
-            raise ValueError("answer too large")
-        parts.append(chunk)
-    return b"".join(parts)
