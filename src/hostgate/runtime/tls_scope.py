@@ -13,7 +13,9 @@ the peer certificate is known there; it is the same for every request on the con
 protocols have a keep-alive timer but none for reading a request: a client sending one header byte at a time
 holds its connection (and a file descriptor, a TLS object) for ever. Here a timer of ``header_timeout`` seconds
 runs from the moment a connection is made, or a keep-alive connection receives the first byte of its next
-request, until the parser has the whole request line and headers; when it fires the connection gets ``408``
+request, until the parser has the whole request line and headers (a head that arrives whole in one read, as
+nearly all do, is never timed: the timer is armed only when the bytes read leave it unfinished); when it fires
+the connection gets ``408``
 (coded HG-1031, RFC 9110 §15.5.9) and is closed. Bodies are not covered: they are read only after
 authentication and are capped (``hostgate._bodies``).
 
@@ -27,7 +29,9 @@ so two TLS records, two encryptions and two ``send`` calls for every JSON answer
 The cycle's transport is therefore :class:`_OneWritePerStep`, which holds what is written until the event loop
 next runs its callbacks (``call_soon``) and then writes it as one: a head and the body the app sends right after
 it (no ``await`` that suspends in between: uvicorn's ``send`` does not, unless writing is paused) go out as one
-record. Nothing waits longer than the current step of the loop; past ``_HOLD_MAX`` bytes held, writes go
+record. Nothing waits longer than the current step of the loop, and a complete answer not even that: uvicorn
+reports the response complete from the app's last ``send``, and what is held is written there (issue #18: the
+client then reads its answer while the app's epilogue runs here). Past ``_HOLD_MAX`` bytes held, writes go
 straight through, so the transport's flow control (``pause_writing``) still sees a large body as it did.
 
 Both raw answers carry the face's identity headers (the connector treats an answer without its cluster's
@@ -44,6 +48,7 @@ import asyncio
 import json
 import ssl
 from collections.abc import Iterable, Mapping
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import h11
@@ -54,7 +59,7 @@ from hostgate.errors import HostgateError, RequestHeaderTimeout, ServerBusy
 
 __all__ = ["HttpParser", "TlsScopeH11Protocol", "TlsScopeHttpToolsProtocol", "hardened_protocol"]
 
-HttpParser = Literal["httptools", "h11"]
+HttpParser = Literal["httptools", "h11", "lean"]
 
 
 # Held at most this much before a write goes straight through (a head and a JSON answer are far smaller).
@@ -184,7 +189,7 @@ class _Hardening:
         """Answer with a coded error outside the parser (no request was parsed, so uvicorn cannot send one)
         and close."""
         body = json.dumps({**error.to_payload(), "request_id": ""}).encode()
-        reason = {408: "Request Timeout", 503: "Service Unavailable"}[status]
+        reason = HTTPStatus(status).phrase
         headers = [
             ("content-type", "application/json"),
             ("content-length", str(len(body))),
@@ -220,10 +225,13 @@ class TlsScopeHttpToolsProtocol(_Hardening, HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self.transport.is_closing():  # refused (503) or cut (408): nothing it sends is served
             return
-        # A keep-alive connection's next request starts with this byte: its headers get the same deadline.
-        if self._phase != "body" and (self.cycle is None or self.cycle.response_complete):
-            self._arm_header_timer()
+        between = self._phase != "body" and (self.cycle is None or self.cycle.response_complete)
         super().data_received(data)
+        # A keep-alive connection's next request started with these bytes: its headers get the same deadline,
+        # from now. Armed only when they did not bring the whole head (a request in one read, the usual case,
+        # needs no timer: issue #18); a pipelined request's partial head behind a whole one is covered too.
+        if between and self._phase == "head" and not self.transport.is_closing():
+            self._arm_header_timer()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -240,6 +248,13 @@ class TlsScopeHttpToolsProtocol(_Hardening, HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._phase = "idle"
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        # The answer is whole (uvicorn calls this from the app's last ``send``): write it now, not after the
+        # app's own epilogue (error boundary, request metrics) and a further turn of the loop. Across two
+        # cores the client reads it while this server finishes the request (issue #18).
+        cast(_OneWritePerStep, self.transport)._flush()
+        super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
@@ -295,8 +310,14 @@ def hardened_protocol(
     identity: Mapping[str, str],
     http: HttpParser = "httptools",
 ) -> type[asyncio.Protocol]:
-    """The protocol class for one uvicorn server (its limits and identity headers as class attributes)."""
-    base = _PROTOCOLS[http]
+    """The protocol class for one uvicorn server (its limits and identity headers as class attributes).
+    ``lean``: hostgate's own (runtime/lean_http.py, the session face); the others are uvicorn's, hardened."""
+    if http == "lean":
+        from hostgate.runtime.lean_http import LeanHttpProtocol  # it builds on this module's _Hardening
+
+        base: type[_Hardening] = LeanHttpProtocol
+    else:
+        base = _PROTOCOLS[http]
     return type(
         f"Hardened{base.__name__}",
         (base,),
