@@ -87,6 +87,10 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 # Every import inside a function, by (file under src/hostgate, imported module), with the reason it is lazy.
 LAZY: dict[tuple[str, str], str] = {
     (
+        "runtime/tls_scope.py",
+        "hostgate.runtime.lean_http",
+    ): "the session face's own protocol builds on tls_scope's hardening mixin: imported where it is chosen",
+    (
         "store/__init__.py",
         "hostgate.store.etcd",
     ): "grpc and aetcd are loaded only by servers whose store is etcd",

@@ -16,6 +16,7 @@ what happened and a hint that says what to do. Third-party errors are translated
     ├── InvalidField               HG-1011  a request field is out of range or malformed (names the field)
     ├── ServerBusy                 HG-1030  the server has as many connections open as it accepts (503)
     ├── RequestHeaderTimeout       HG-1031  the request line and headers did not arrive in time (408)
+    ├── MalformedRequest           HG-1032  the request is not valid HTTP/1.1 (400, the connection is closed)
     ├── MalformedAnswer            HG-1050  a server's answer does not match its message definition (502)
     ├── Conflict                   HG-1070  the thing to create already exists (a domain, user, server) (409)
     ├── UsageError ─ CommandLineError HG-1071  the command line does not parse (click's own usage errors)
@@ -400,6 +401,14 @@ class RequestHeaderTimeout(HostgateError):
     code = "HG-1031"
     hint = "Send the whole request line and headers at once; a slow or stalled client is cut off."
     http_status = 408
+
+
+class MalformedRequest(HostgateError):
+    """What the session server's HTTP protocol answers for bytes llhttp refuses (runtime/lean_http.py)."""
+
+    code = "HG-1032"
+    hint = "Send a valid HTTP/1.1 request (RFC 9112); the message says what the parser refused."
+    http_status = 400
 
 
 class NoSuchEndpoint(HostgateError):

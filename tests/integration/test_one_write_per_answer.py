@@ -16,6 +16,7 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -23,7 +24,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from hostgate import pki
-from hostgate.runtime.tls_scope import hardened_protocol
+from hostgate.runtime.tls_scope import HttpParser, hardened_protocol
 from tests.helpers.tls_records import APPLICATION_DATA as _APPLICATION_DATA
 from tests.helpers.tls_records import records_of_one_answer
 
@@ -41,8 +42,12 @@ async def _streamed(request: Request) -> Response:
     return StreamingResponse(parts(), media_type="text/plain")
 
 
+# uvicorn's httptools protocol, hardened (the management face), and the session face's own (runtime/lean_http.py).
+PROTOCOLS = pytest.mark.parametrize("http", ["httptools", "lean"])
+
+
 @contextlib.asynccontextmanager
-async def _server(tmp_path: Path) -> AsyncIterator[tuple[int, Path]]:
+async def _server(tmp_path: Path, http: HttpParser) -> AsyncIterator[tuple[int, Path]]:
     ca = pki.create_ca("one-write")
     pair = pki.issue_member_cert(ca, "m1", ["127.0.0.1"])
     (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
@@ -51,7 +56,7 @@ async def _server(tmp_path: Path) -> AsyncIterator[tuple[int, Path]]:
     app = Starlette(routes=[Route("/json", _json), Route("/streamed", _streamed)])
     config = uvicorn.Config(
         app,
-        http=hardened_protocol(header_timeout=30.0, max_connections=100, identity={}, http="httptools"),
+        http=hardened_protocol(header_timeout=30.0, max_connections=100, identity={}, http=http),
         ssl_certfile=str(tmp_path / "cert.pem"),
         ssl_keyfile=str(tmp_path / "key.pem"),
         log_config=None,
@@ -75,8 +80,9 @@ async def _server(tmp_path: Path) -> AsyncIterator[tuple[int, Path]]:
         sock.close()
 
 
-async def test_a_json_answer_is_one_tls_record(tmp_path: Path) -> None:
-    async with _server(tmp_path) as (port, ca_file):
+@PROTOCOLS
+async def test_a_json_answer_is_one_tls_record(tmp_path: Path, http: HttpParser) -> None:
+    async with _server(tmp_path, http) as (port, ca_file):
         types, plain = await asyncio.to_thread(records_of_one_answer, port, ca_file, "/json")
     assert plain.startswith(b"HTTP/1.1 200 OK\r\n"), plain[:100]
     assert plain.endswith(b'{"answer":"' + b"x" * 200 + b'"}'), plain[-100:]
@@ -84,8 +90,9 @@ async def test_a_json_answer_is_one_tls_record(tmp_path: Path) -> None:
     assert types.count(_APPLICATION_DATA) == 1, types
 
 
-async def test_a_streamed_answer_still_arrives_whole_and_in_order(tmp_path: Path) -> None:
-    async with _server(tmp_path) as (port, ca_file):
+@PROTOCOLS
+async def test_a_streamed_answer_still_arrives_whole_and_in_order(tmp_path: Path, http: HttpParser) -> None:
+    async with _server(tmp_path, http) as (port, ca_file):
         _, plain = await asyncio.to_thread(records_of_one_answer, port, ca_file, "/streamed")
     head, _, body = plain.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK"), head

@@ -94,6 +94,8 @@ def _uvicorn(
     identity: dict[str, str],
     cert_file: str = "",
     key_file: str = "",
+    *,
+    lean: bool = False,
 ) -> _Server:
 
     config = uvicorn.Config(
@@ -106,7 +108,7 @@ def _uvicorn(
             header_timeout=settings.security.header_timeout,
             max_connections=settings.security.max_connections,
             identity=identity,
-            http="h11" if settings.server.http == "h11" else "httptools",
+            http="lean" if lean else "h11" if settings.server.http == "h11" else "httptools",
         ),
         ssl_certfile=str(settings.path(cert_file or settings.tls.cert_file)),
         ssl_keyfile=str(settings.path(key_file or settings.tls.key_file)),
@@ -320,6 +322,7 @@ async def _session(
         identity,
         settings.session.cert_file,
         settings.session.key_file,
+        lean=settings.session.http == "lean",
     )
 
 
