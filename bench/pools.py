@@ -24,6 +24,8 @@ a kept connection to the member) followed by the acquire (kept connection to the
 and the connector's ``connect_session_via_domain`` and ``connect_session_direct`` whole, alternated (each a
 new cluster client and new TLS connections, what an application calling them pays).
 
+Over HTTPS the floor, cold and pooled figures are timed in ``--rounds`` rounds (each timing all three in turn,
+so that a machine whose speed drifts shifts them alike); the ratio of each round is printed beside the whole.
 The floor line is ``GET /api/v1/health`` without a token on the same kept connection: what any call costs
 before a token is read or a pool is asked (TLS both ways, HTTP, the error boundary). ``--loop uvloop`` runs this
 process's clients on uvloop (the servers run uvloop anyway, ``[server] loop``); the default is asyncio's own loop,
@@ -33,8 +35,8 @@ Goals (issue #18): pooled acquire >= 20 x faster than cold, pooled p50 <= 2 ms, 
 <= max_wait + 50 ms). The mock host signs on in a few milliseconds, far faster than a real host: the ratio
 here is a floor.
 
-    python bench/pools.py [--cold 20] [--pooled 500] [--seconds 5] [--max-concurrent 4] [--no-http]
-                          [--loop asyncio|uvloop]
+    python bench/pools.py [--cold 30] [--pooled 500] [--rounds 5] [--seconds 5] [--max-concurrent 4]
+                          [--no-http] [--loop asyncio|uvloop]
 """
 
 from __future__ import annotations
@@ -246,25 +248,35 @@ async def over_https(args: argparse.Namespace, port: int) -> Result:
             await asyncio.sleep(0.01)
         # The floor of any call on this connection: TLS, HTTP and the boundary, no token, no pool (issue #18).
         bare_head = pool.head.split(b"Authorization: ")[0] + b"Content-Type: application/json\r\n"
-        floor = []
-        for _ in range(args.pooled):
-            started = time.perf_counter()
-            await pool.wire.request("GET", "/api/v1/health", bare_head, b"")
-            floor.append(time.perf_counter() - started)
-        cold_times = []
-        for _ in range(args.cold):
-            started = time.perf_counter()
-            opened = await own.call("POST", "/api/v1/sessions", b'{"model": "demo3270"}')
-            cold_times.append(time.perf_counter() - started)
-            await own.call("DELETE", f"/api/v1/sessions/{opened['id']}")
-        pooled_times = []
-        for _ in range(args.pooled):
-            started = time.perf_counter()
-            got = await pool.call("POST", "/api/v1/pools/bench/sessions")
-            pooled_times.append(time.perf_counter() - started)
-            await pool.call("DELETE", f"/api/v1/sessions/{got['id']}")
-            while await idle() != n:
-                await asyncio.sleep(0.001)
+        floor: list[float] = []
+        cold_times: list[float] = []
+        pooled_times: list[float] = []
+        ratios: list[float] = []
+        # In rounds, each timing all three: a machine whose speed drifts during the run (other work, frequency)
+        # shifts cold and pooled alike, instead of whichever happened to be timed in the slow stretch.
+        rounds = max(1, args.rounds)
+        for _ in range(rounds):
+            for _ in range(max(1, args.pooled // rounds)):
+                started = time.perf_counter()
+                await pool.wire.request("GET", "/api/v1/health", bare_head, b"")
+                floor.append(time.perf_counter() - started)
+            cold_round = []
+            for _ in range(max(1, args.cold // rounds)):
+                started = time.perf_counter()
+                opened = await own.call("POST", "/api/v1/sessions", b'{"model": "demo3270"}')
+                cold_round.append(time.perf_counter() - started)
+                await own.call("DELETE", f"/api/v1/sessions/{opened['id']}")
+            pooled_round = []
+            for _ in range(max(1, args.pooled // rounds)):
+                started = time.perf_counter()
+                got = await pool.call("POST", "/api/v1/pools/bench/sessions")
+                pooled_round.append(time.perf_counter() - started)
+                await pool.call("DELETE", f"/api/v1/sessions/{got['id']}")
+                while await idle() != n:
+                    await asyncio.sleep(0.001)
+            ratios.append(statistics.median(cold_round) / statistics.median(pooled_round))
+            cold_times += cold_round
+            pooled_times += pooled_round
         waits: list[float] = []
         failures = calls = 0
         stop_at = time.monotonic() + args.seconds
@@ -288,7 +300,7 @@ async def over_https(args: argparse.Namespace, port: int) -> Result:
         extra += await via_domain(args, inst, server.name, pool, idle)
         await own.wire.aclose()
         await pool.wire.aclose()
-    return Result(cold_times, pooled_times, waits, failures, calls, extra)
+    return Result(cold_times, pooled_times, waits, failures, calls, extra, ratios)
 
 
 async def via_domain(
@@ -371,6 +383,7 @@ class Result:
     failures: int
     calls: int
     extra: list[tuple[str, list[float]]] = field(default_factory=list)
+    ratios: list[float] = field(default_factory=list)  # cold p50 / pooled p50 of each round
 
     def report(self, title: str, args: argparse.Namespace) -> bool:
         n = args.max_concurrent
@@ -387,6 +400,9 @@ class Result:
         )
         for what, times in self.extra:
             print(f"{what:<47} ({len(times):4d}): p50 {pct(times, 50):8.3f} ms  p99 {pct(times, 99):8.3f} ms")
+        if len(self.ratios) > 1:
+            shown = ", ".join(f"{r:.0f}" for r in self.ratios)
+            print(f"cold / pooled p50 in each of {len(self.ratios)} rounds: {shown}x")
         print(
             f"contention: {2 * n} clients, max_concurrent {n}, {args.seconds:g} s: {len(self.waits)} acquires, "
             f"{self.calls} host calls, {self.failures} coded refusals; wait p50 {pct(self.waits, 50):.2f} ms, "
@@ -420,8 +436,11 @@ def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cold", type=int, default=20, help="cold sign-ons to time")
+    parser.add_argument("--cold", type=int, default=30, help="cold sign-ons to time")
     parser.add_argument("--pooled", type=int, default=500, help="pooled acquires to time")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="over HTTPS: rounds, each timing floor, cold and pooled in turn"
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="contention window")
     parser.add_argument(
         "--connector", type=int, default=30, help="whole connector connects to time, each way"
