@@ -309,8 +309,13 @@ async def test_an_app_failure_is_a_coded_500_logged_once_and_a_bad_answer_ends_t
 
 @pytest.mark.parametrize(
     "garbage",
-    [b"GARBAGE\r\n\r\n", b"GET / HTTP/1.1\r\nHost x\r\n\r\n", b"GET /\xff HTTP/1.1\r\nHost: x\r\n\r\n"],
-    ids=["request-line", "header-without-colon", "non-ascii-path"],
+    [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
+        b"GET /\xff HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET / HTTP/1.1\r\n" + b"X-Filler: %s\r\n" % (b"y" * 8000) * 10 + b"\r\n",
+    ],
+    ids=["request-line", "header-without-colon", "non-ascii-path", "head-over-64-KiB"],
 )
 async def test_malformed_bytes_get_a_coded_400_and_the_close(tmp_path: Path, garbage: bytes) -> None:
     async with _served(tmp_path) as s:

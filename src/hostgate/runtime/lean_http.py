@@ -9,7 +9,8 @@ answer, validation and lower-casing of every header twice, and a write held for 
 protocol keeps what a server owes its clients and does the rest once:
 
 - **Parsing** is llhttp's (httptools, the parser uvicorn uses): request line, headers, ``Content-Length`` and
-  chunked bodies, and every refusal of a malformed request (answered ``400``, coded HG-1032, and closed).
+  chunked bodies, and every refusal of a malformed request (answered ``400``, coded HG-1032, and closed); a
+  request line and headers beyond 64 KiB are refused the same way (llhttp sets no bound of its own).
 - **ASGI 3** (HTTP scope 2.3): the scope uvicorn builds (``server``, ``client``, ``scheme``, ``root_path``,
   ``state``, the raw and decoded path, the TLS extension of :mod:`hostgate.runtime.tls_scope`); ``receive``
   gives the body as it arrives (``Expect: 100-continue`` is answered when the app first asks for it) and
@@ -57,6 +58,7 @@ __all__ = ["LeanHttpProtocol"]
 log = logging.getLogger("hostgate.http")
 
 _HIGH_WATER = 64 * 1024  # request body bytes buffered before reading pauses
+_MAX_HEAD = 64 * 1024  # request line and headers, bytes: beyond it the request is refused (HG-1032)
 # RFC 9110 §5.1 token characters only in a header name; no control characters (CR, LF, NUL) in a value.
 _BAD_NAME = re.compile(rb'[\x00-\x1f\x7f()<>@,;:\[\]={} \t\\"]')
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
@@ -243,6 +245,7 @@ class LeanHttpProtocol(_Hardening, asyncio.Protocol):
         self._keep_alive_timer: asyncio.TimerHandle | None = None
         self._phase = "idle"  # "head" while a request line and headers arrive, "body" until the request ends
         self._url = b""
+        self._head_size = 0  # bytes of the request line and headers so far (llhttp itself sets no bound)
         self._headers: list[tuple[bytes, bytes]] = []
         self._expect_100 = False
         self._current: _Exchange | None = None  # the request being answered
@@ -311,13 +314,20 @@ class LeanHttpProtocol(_Hardening, asyncio.Protocol):
     def on_message_begin(self) -> None:
         self._phase = "head"
         self._url = b""
+        self._head_size = 0
         self._headers = []
         self._expect_100 = False
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._head_size += len(url)
+        if self._head_size > _MAX_HEAD:
+            raise _HeadTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        if self._head_size > _MAX_HEAD:
+            raise _HeadTooLarge
         name = name.lower()
         if name == b"expect" and value.lower() == b"100-continue":
             self._expect_100 = True
@@ -493,9 +503,15 @@ class LeanHttpProtocol(_Hardening, asyncio.Protocol):
             self._closing_after = True
 
 
+class _HeadTooLarge(Exception):
+    """Raised in a parser callback: llhttp stops, and the request is refused whole."""
+
+
 def _describe(exc: Exception) -> str:
     """llhttp's reason ("Invalid method encountered"); a scope that cannot be built (a path not in ASCII, a URL
     llhttp's URL parser refuses) says so without the internals of the callback that failed."""
     if isinstance(exc, httptools.HttpParserCallbackError):
+        if isinstance(exc.__context__, _HeadTooLarge):
+            return f"its request line and headers are larger than {_MAX_HEAD // 1024} KiB"
         return "its request line or headers cannot be read"
     return (str(exc) or type(exc).__name__)[:120]
