@@ -74,7 +74,8 @@ def errors_of(name: str, endpoint: Any) -> list[str]:
     """The codes ``endpoint`` (named ``name`` in the endpoint table) may answer, sorted."""
     found: list[type[e.HostgateError]] = [*_ALWAYS, *_BY_AUTH[endpoint.auth]]
     if endpoint.face == "session":
-        found.append(e.MalformedRequest)  # the session face's own HTTP/1.1 (runtime/lean_http.py) codes its 400
+        # The session face's own HTTP/1.1 (runtime/lean_http.py) codes the 400 of a request it cannot parse.
+        found.append(e.MalformedRequest)
     if endpoint.request is not None:
         found += _BODY
     if endpoint.face == "management" and endpoint.method != "GET" and endpoint.auth != "certificate":
