@@ -65,6 +65,10 @@ def _app(seen: Seen) -> Any:
             headers = [(b"x-evil", b"a\r\nset-cookie: x=1")]
             await send({"type": "http.response.start", "status": 200, "headers": headers})
             return
+        if path == "/no-content":  # a body the status forbids (RFC 9110 §15.3.5): not written
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b"stray"})
+            return
         if path == "/too-long":
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"2")]})
             await send({"type": "http.response.body", "body": b"12345"})
@@ -255,6 +259,8 @@ async def test_head_unsized_and_http_1_0_answers_are_framed_right(tmp_path: Path
                 answers = _read_answers(conn, 1, head_only=True)
                 conn.sendall(_request("GET", "/unsized"))
                 answers += _read_answers(conn, 1)
+                conn.sendall(_request("GET", "/no-content") + _request("GET", "/after"))
+                answers += _read_answers(conn, 2)
             with s.tls() as old:
                 old.sendall(b"GET /unsized HTTP/1.0\r\nHost: x\r\n\r\n")
                 whole = b""
@@ -267,6 +273,8 @@ async def test_head_unsized_and_http_1_0_answers_are_framed_right(tmp_path: Path
     assert b"content-length:" in head.lower() and body == b"", "HEAD: the length, no body"
     head, body = answers[1]
     assert b"transfer-encoding: chunked" in head.lower() and json.loads(body)["path"] == "/unsized"
+    assert answers[2][0].startswith(b"HTTP/1.1 204") and answers[2][1] == b""
+    assert answers[3][0].startswith(b"HTTP/1.1 200"), "the 204's stray body did not shift the next answer"
     head, _, body = whole.partition(b"\r\n\r\n")
     assert b"connection: close" in head.lower() and b"chunked" not in head.lower()
     assert json.loads(body)["path"] == "/unsized", "HTTP/1.0: the body runs to the close"

@@ -107,7 +107,7 @@ class _Exchange:
         self.started = False
         self.complete = False
         self.head: bytes | None = None  # the answer's head, written with its first body message
-        self.head_only = scope["method"] == "HEAD"
+        self.head_only = scope["method"] == "HEAD"  # and, once the answer starts, a status without a body
         self.chunked = False
         self.remaining: int | None = None  # Content-Length still owed; None: not given
 
@@ -211,6 +211,7 @@ class _Exchange:
             parts.append(b"connection: close\r\n")
         parts.append(b"\r\n")
         self.head = b"".join(parts)
+        self.head_only = bodyless  # HEAD, 1xx, 204, 304: whatever body the app sends is not written
         self.chunked = chunked and not bodyless
         self.remaining = None if bodyless or chunked else length
 
