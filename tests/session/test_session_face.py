@@ -79,3 +79,25 @@ def test_a_raw_endpoint_needs_its_route() -> None:
 
     with pytest.raises(ValueError, match="without a route"):
         SessionFace([], max_body=1024, log=LOG, identity=IDENTITY, raw={("POST", "/x/{y}"): raw})
+
+
+async def test_a_path_found_again_gives_the_same_answers_and_its_own_parameters() -> None:
+    """The found-path memo (issue #18): each path keeps its own parameters, a handler that changes the ones it
+    was given does not change what the next request of that path gets, and a full memo starts again."""
+
+    async def endpoint(request: Request) -> Response:
+        name = request.path_params["name"]
+        request.path_params["name"] = "changed"  # a careless handler
+        return PlainTextResponse(name)
+
+    face = SessionFace(
+        [Route("/api/v1/things/{name}", endpoint, methods=["GET"])], max_body=1024, log=LOG, identity=IDENTITY
+    )
+    for _ in range(3):
+        assert (await _get(face, "/api/v1/things/a")).text == "a"
+        assert (await _get(face, "/api/v1/things/b")).text == "b"
+    assert (await _get(face, "/api/v1/things/a", "POST")).json()["code"] == "HG-1041"
+    for i in range(5000):  # past the memo's bound: it is cleared, not grown
+        assert face._find(f"/api/v1/things/n{i}") is not None
+    assert len(face._found) <= 4096
+    assert (await _get(face, "/api/v1/things/a")).text == "a"

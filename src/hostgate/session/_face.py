@@ -94,6 +94,7 @@ class SessionFace:
         self._shapes: dict[tuple[str, ...], _Shape] = {}
         # By segment count: the distinct sets of parameter places, each tried with one lookup.
         self._places: dict[int, list[tuple[int, ...]]] = {}
+        self._found: dict[str, tuple[dict[str, str], _Shape]] = {}  # path -> what _search found for it
         raws = dict(raw or {})
         for route in self.routes:
             shape, params = _shape(route.path)
@@ -113,6 +114,19 @@ class SessionFace:
             raise ValueError(f"raw endpoints without a route: {sorted(raws)}")
 
     def _find(self, path: str) -> tuple[dict[str, str], _Shape] | None:
+        # A session's calls and a pool's acquire ask for the same few paths over and over (issue #18): a path
+        # found once is found again with one lookup. Bounded: cleared whole past _FOUND_MAX (paths carry ids).
+        found = self._found.get(path)
+        if found is not None:
+            return dict(found[0]), found[1]
+        found = self._search(path)
+        if found is not None:
+            if len(self._found) >= _FOUND_MAX:
+                self._found.clear()
+            self._found[path] = (dict(found[0]), found[1])
+        return found
+
+    def _search(self, path: str) -> tuple[dict[str, str], _Shape] | None:
         parts = path.strip("/").split("/") if path.startswith("/") else None
         if not parts or "" in parts:
             return None
@@ -138,9 +152,8 @@ class SessionFace:
         path: str = scope["path"]
         method: str = scope["method"]
         found = self._find(path)
-        shown = path if len(path) <= 200 else f"{path[:200]}..."  # a fuzzer's 64 KiB path is not echoed whole
         if found is None:
-            raise NoSuchEndpoint(f"no such endpoint: {method[:20]} {shown}")
+            raise NoSuchEndpoint(f"no such endpoint: {method[:20]} {_shown(path)}")
         params, shape = found
         scope["route"] = shape.route
         scope["path_params"] = params
@@ -153,11 +166,18 @@ class SessionFace:
             return
         handler = shape.methods.get(method)
         if handler is None:
-            error = MethodNotAllowed(f"{shown} does not take {method[:20]}")
+            error = MethodNotAllowed(f"{_shown(path)} does not take {method[:20]}")
             await _refuse(error, {"Allow": ", ".join(sorted(shape.methods))}, scope, receive, send)
             return
         response = await handler(Request(scope, receive))
         await response(scope, receive, send)
+
+
+_FOUND_MAX = 4096
+
+
+def _shown(path: str) -> str:
+    return path if len(path) <= 200 else f"{path[:200]}..."  # a fuzzer's 64 KiB path is not echoed whole
 
 
 @dataclass(slots=True)

@@ -56,8 +56,9 @@ class ServedSession:
     pool: str = ""
     release: Callable[[bool], Awaitable[None]] | None = field(default=None, repr=False)
 
-    def info(self) -> SessionInfo:
-        """What the session's JSON face shows about it (no host call)."""
+    def info(self, *, connected: bool | None = None) -> SessionInfo:
+        """What the session's JSON face shows about it (no host call). ``connected``: already known (a pool's
+        hand-out has just polled the host's socket); otherwise it is polled now."""
         entity = self.runtime.entity
         return SessionInfo(
             self.id,
@@ -69,7 +70,7 @@ class ServedSession:
             self.last_used,
             self.operations,
             entity.name if entity else None,
-            self.runtime.connected,
+            self.runtime.connected if connected is None else connected,
             self.pool,
         )
 

@@ -248,7 +248,8 @@ def create_session_app(
         # is checked first, as everywhere; the request has no body.
         who = registry.claims(_scope_bearer(scope))
         session = await pool_service().acquire(who, scope["path_params"]["name"])
-        return 201, encode(session.info())
+        # The hand-out has just polled the host's socket (Pool._take_idle): not again for the answer.
+        return 201, encode(session.info(connected=True))
 
     async def pool_sessions(request: Request) -> Response:
         # A pool-admin token (a member minted it for a Developer of the pool: management/pools.py, inspect).
