@@ -30,6 +30,7 @@ import uvicorn
 
 from hostgate.runtime.tls_scope import hardened_protocol
 from tests.helpers.tls import loopback_tls
+from tests.helpers.uvicorn_serve import serving
 
 IDENTITY = {"X-Hostgate-Cluster-Id": "c1", "X-Hostgate-Session-Server": "s1"}
 
@@ -120,22 +121,11 @@ async def _served(
         timeout_keep_alive=keep_alive,
         timeout_graceful_shutdown=30,
     )
-    server = uvicorn.Server(config)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(3000):  # readiness, with a deadline sized for a loaded machine (30 s)
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        assert server.started, "the uvicorn server did not start"
-        yield Served(sock.getsockname()[1], tls.ca_file, seen, server)
-    finally:
-        server.should_exit = True
-        seen.release.set()
-        await asyncio.wait_for(task, 60)
-        sock.close()
+    async with serving(config) as (server, port):
+        try:
+            yield Served(port, tls.ca_file, seen, server)
+        finally:
+            seen.release.set()  # a request left waiting finishes, so the server's shutdown does not wait on it
 
 
 def _read_answers(conn: ssl.SSLSocket, count: int, *, head_only: bool = False) -> list[tuple[bytes, bytes]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from hostgate import pki
 from hostgate.runtime.tls_scope import HttpParser, hardened_protocol
 from tests.helpers.tls_records import APPLICATION_DATA as _APPLICATION_DATA
 from tests.helpers.tls_records import records_of_one_answer
+from tests.helpers.uvicorn_serve import serving
 
 
 async def _json(request: Request) -> Response:
@@ -63,21 +63,8 @@ async def _server(tmp_path: Path, http: HttpParser) -> AsyncIterator[tuple[int, 
         access_log=False,
         lifespan="off",
     )
-    server = uvicorn.Server(config)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        for _ in range(3000):  # readiness, with a deadline sized for a loaded machine (30 s)
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
-        assert server.started, "the uvicorn server did not start"
-        yield sock.getsockname()[1], tmp_path / "ca.pem"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
-        sock.close()
+    async with serving(config) as (_, port):
+        yield port, tmp_path / "ca.pem"
 
 
 @PROTOCOLS

@@ -146,6 +146,14 @@ class _Connection(asyncio.Protocol):
         self._parts.append(bytes(self._buf[:n]))
         del self._buf[:n]
 
+    def _take_remaining(self) -> bool:
+        """Take what is buffered of the ``_remaining`` bytes owed; True once none are owed."""
+        n = min(self._remaining, len(self._buf))
+        if n:
+            self._take(n)
+            self._remaining -= n
+        return not self._remaining
+
     def _line(self) -> bytes | None:
         end = self._buf.find(b"\r\n")
         if end < 0:
@@ -181,13 +189,8 @@ class _Connection(asyncio.Protocol):
                     self.close_after = True
                     self._state = _TO_END
             elif state == _BODY:
-                n = min(self._remaining, len(buf))
-                if n:
-                    self._take(n)
-                    self._remaining -= n
-                if self._remaining:
-                    return
-                self._finish()
+                if self._take_remaining():
+                    self._finish()
                 return
             elif state == _TO_END:
                 if buf:
@@ -206,11 +209,7 @@ class _Connection(asyncio.Protocol):
                     self._remaining = n
                     self._state = _CHUNK_DATA
             elif state == _CHUNK_DATA:
-                n = min(self._remaining, len(buf))
-                if n:
-                    self._take(n)
-                    self._remaining -= n
-                if self._remaining:
+                if not self._take_remaining():
                     return
                 self._state = _CHUNK_END
             elif state == _CHUNK_END:
