@@ -54,6 +54,12 @@ def _app(seen: Seen) -> Any:
                 seen.received.append(message)
                 if message["type"] == "http.disconnect":
                     return
+        if (
+            path == "/refuse"
+        ):  # refused before the body is read, as the faces refuse an unauthenticated request
+            await send({"type": "http.response.start", "status": 401, "headers": [(b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
         if path == "/slow":
             await seen.release.wait()
         body = b""
@@ -331,6 +337,24 @@ async def test_malformed_bytes_get_a_coded_400_and_the_close(tmp_path: Path, gar
     assert head.startswith(b"HTTP/1.1 400"), whole
     assert json.loads(body)["code"] == "HG-1032"
     assert s.seen.requests == [], "nothing reached the app"
+
+
+async def test_a_refusal_before_an_expected_body_closes_the_connection(tmp_path: Path) -> None:
+    """Expect: 100-continue answered with a final status first: whether the body follows is the client's choice,
+    so the connection ends after the answer instead of reading the next request out of step."""
+    async with _served(tmp_path) as s:
+
+        def client() -> tuple[list[tuple[bytes, bytes]], bool]:
+            with s.tls() as conn:
+                conn.sendall(
+                    b"POST /refuse HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n"
+                )
+                return _read_answers(conn, 1), _closed(conn)
+
+        answers, closed = await asyncio.to_thread(client)
+    head, _ = answers[0]
+    assert head.startswith(b"HTTP/1.1 401") and b"connection: close" in head.lower() and closed, head
+    assert b"100 continue" not in head.lower()
 
 
 async def test_an_upgrade_is_served_plain_and_the_connection_closed(tmp_path: Path) -> None:

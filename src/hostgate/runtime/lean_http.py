@@ -13,7 +13,8 @@ protocol keeps what a server owes its clients and does the rest once:
   request line and headers beyond 64 KiB are refused the same way (llhttp sets no bound of its own).
 - **ASGI 3** (HTTP scope 2.3): the scope uvicorn builds (``server``, ``client``, ``scheme``, ``root_path``,
   ``state``, the raw and decoded path, the TLS extension of :mod:`hostgate.runtime.tls_scope`); ``receive``
-  gives the body as it arrives (``Expect: 100-continue`` is answered when the app first asks for it) and
+  gives the body as it arrives (``Expect: 100-continue`` is answered when the app first asks for it; an app
+  that answers first, refusing the request unread, closes the connection after its answer) and
   ``http.disconnect`` once the answer is complete or the client is gone; ``send`` takes the start and body
   messages.
 - **Answers:** the head (``Date`` and ``Server`` as uvicorn sends them, then the app's headers, each checked
@@ -198,7 +199,9 @@ class _Exchange:
             elif name == b"connection" and b"close" in value.lower():
                 close = True
             parts += (name, b": ", value, b"\r\n")
-        if close:
+        if close or (self.expect_100 and self.more_body):
+            # Answered without "100 Continue" and before its body: the client may send the body or may not,
+            # so what follows on this connection is ambiguous. It is closed after the answer (RFC 9110 §10.1.1).
             self.keep_alive = False
         bodyless = self.head_only or status in _NO_BODY or status < 200
         if not bodyless and length is None and not chunked:
