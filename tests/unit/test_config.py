@@ -79,6 +79,7 @@ def test_environment_overrides_file(tmp_path: Path) -> None:
         ("[server\nbroken", "not valid TOML"),
         (GOOD.replace('cluster_id = "abc"', 'cluster_id = "abc"\nhttp = "http2"'), "server.http"),
         (GOOD.replace('cluster_id = "abc"', 'cluster_id = "abc"\nloop = "trio"'), "server.loop"),
+        (GOOD + '\n[session]\nhttp = "h11"\n', "session.http"),
     ],
 )
 def test_bad_values_name_the_field(tmp_path: Path, text: str, field: str) -> None:
@@ -93,6 +94,9 @@ def test_the_server_stack_defaults_to_httptools_on_uvloop_and_can_be_the_old_one
     assert (s.server.http, s.server.loop) == ("httptools", "uvloop")
     old = load_settings(tmp_path, env={"HOSTGATE_SERVER_HTTP": "h11", "HOSTGATE_SERVER_LOOP": "asyncio"})
     assert (old.server.http, old.server.loop) == ("h11", "asyncio")
+    # The session face runs hostgate's own HTTP/1.1 unless told to run uvicorn's (issue #18).
+    assert s.session.http == "lean"
+    assert load_settings(tmp_path, env={"HOSTGATE_SESSION_HTTP": "uvicorn"}).session.http == "uvicorn"
 
 
 def test_bad_environment_value_names_the_variable(tmp_path: Path) -> None:
