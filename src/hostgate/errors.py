@@ -163,6 +163,7 @@ The catalogue with hints is ``docs/errors.md``; ``tests/unit/test_errors.py`` ke
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -308,6 +309,7 @@ __all__ = [
     "WebServiceError",
     "WriteInProgress",
     "WrongCluster",
+    "error_from_answer",
     "error_from_payload",
 ]
 
@@ -1576,6 +1578,16 @@ def _all_coded() -> dict[str, type[HostgateError]]:
         pending.extend(cls.__subclasses__())
     found[InternalError.code] = InternalError  # the root shares HG-1000 as a default; a server sends this one
     return found
+
+
+def error_from_answer(content: bytes, status: int) -> HostgateError:
+    """A server's error answer (its body as received) as the matching local error class; a body that is not
+    JSON (a proxy's page, nothing at all) is an uncoded HTTP error like any body without a hostgate code."""
+    try:
+        payload: object = json.loads(content) if content else None
+    except (ValueError, RecursionError):
+        payload = None
+    return error_from_payload(payload, status)
 
 
 def error_from_payload(payload: object, status: int) -> HostgateError:

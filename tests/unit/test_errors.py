@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -57,3 +58,21 @@ def test_non_hostgate_body_is_reported_not_raised_raw() -> None:
     back = errors.error_from_payload("<html>", 502)
     assert isinstance(back, errors.RemoteError)
     assert "502" in back.message
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"", b"<html>bad gateway</html>", b"[" * 100_000, b"\xff\xfe not text"],
+    ids=["empty", "html", "nested-past-recursion", "not-utf8"],
+)
+def test_an_error_answer_that_is_not_a_hostgate_body_is_an_uncoded_http_error(content: bytes) -> None:
+    """error_from_answer: what any client of a hostgate face turns an error answer into, body as received (a
+    proxy's page, nothing, JSON nested past the parser's recursion limit)."""
+    back = errors.error_from_answer(content, 502)
+    assert isinstance(back, errors.RemoteError) and "HTTP 502" in back.message
+
+
+def test_an_error_answer_with_a_hostgate_body_is_its_class() -> None:
+    err = errors.PoolWaitTimeout("no session came free", hint="wait")
+    back = errors.error_from_answer(json.dumps(err.to_payload()).encode(), err.http_status)
+    assert type(back) is errors.PoolWaitTimeout and back.message == "no session came free"

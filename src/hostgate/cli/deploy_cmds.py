@@ -36,7 +36,7 @@ from hostgate.errors import (
     SessionServerUnreachable,
     UsageError,
     WrongCluster,
-    error_from_payload,
+    error_from_answer,
 )
 from hostgate.messages import API, SESSION, DeploymentAnswer, ModelUpload, decode_answer, encode
 from hostgate.models import load_model
@@ -227,11 +227,7 @@ async def _send(
     if answered_for != cluster_id:
         raise WrongCluster(f"{target} answered for cluster {answered_for or '(none)'}, not {cluster_id}")
     if resp.status_code >= 400:
-        try:
-            payload: object = resp.json()
-        except ValueError:
-            payload = None
-        raise error_from_payload(payload, resp.status_code)
+        raise error_from_answer(resp.content, resp.status_code)
     answer: DeploymentAnswer = decode_answer(resp.content, DeploymentAnswer, f"session server {target}")
     return answer
 

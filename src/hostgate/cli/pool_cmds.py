@@ -23,7 +23,7 @@ from rich.table import Table
 
 from hostgate.cli.common import client_from, cluster_options, when
 from hostgate.cli.output import console, emit_json, handle_errors
-from hostgate.errors import SessionServerUnreachable, UsageError, WrongCluster, error_from_payload
+from hostgate.errors import SessionServerUnreachable, UsageError, WrongCluster, error_from_answer
 from hostgate.messages import API, SESSION, RouteAnswer, decode_answer
 from hostgate.messages.pools import (
     PoolDefinition,
@@ -333,11 +333,7 @@ async def _server_sessions(where: RouteAnswer, name: str, ctx: ssl.SSLContext, c
     if resp.headers.get("x-hostgate-cluster-id") != cluster_id:
         return WrongCluster(f"{where.server} answered for another cluster")
     if resp.status_code >= 400:
-        try:
-            payload: object = resp.json()
-        except ValueError:
-            payload = None
-        return error_from_payload(payload, resp.status_code)
+        return error_from_answer(resp.content, resp.status_code)
     return decode_answer(resp.content, tuple[PoolSessionView, ...], f"session server {where.server}")
 
 

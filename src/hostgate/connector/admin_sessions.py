@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from hostgate.errors import HostgateError, error_from_payload
+from hostgate.errors import HostgateError, error_from_answer
 from hostgate.messages import SessionList, decode_answer
 
 __all__ = ["Gathered", "ask_session_server", "gather_sessions"]
@@ -58,11 +58,7 @@ async def ask_session_server(
             + (f" ({exc})" if str(exc) else "")
         ) from exc
     if resp.status_code >= 400:
-        try:
-            payload: object = resp.json()
-        except ValueError:
-            payload = None
-        raise error_from_payload(payload, resp.status_code)
+        raise error_from_answer(resp.content, resp.status_code)
     return resp.content
 
 

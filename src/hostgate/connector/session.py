@@ -14,7 +14,6 @@ server. The session calls mirror VHI's: entities, attributes, operations, record
 from __future__ import annotations
 
 import asyncio
-import json
 import ssl
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from hostgate.errors import (
     UnsafeAddress,
     UsageError,
     WrongCluster,
-    error_from_payload,
+    error_from_answer,
 )
 from hostgate.messages import (
     API,
@@ -224,11 +223,7 @@ class AsyncSession:
 def _answer(status: int, content: bytes, endpoint: Endpoint[Any, Rep], server: str) -> Rep:
     """The session server's answer as the endpoint's message, or its coded error raised."""
     if status >= 400:
-        try:
-            payload = json.loads(content) if content else None
-        except (ValueError, RecursionError):
-            payload = None
-        raise error_from_payload(payload, status)
+        raise error_from_answer(content, status)
     reply: Rep = decode_answer(content, endpoint.reply, f"session server {server} ({endpoint.path})")
     return reply
 

@@ -51,7 +51,7 @@ from hostgate.errors import (
     HostgateError,
     ModelNotDeployed,
     NotAuthorized,
-    error_from_payload,
+    error_from_answer,
 )
 from hostgate.messages import API, SESSION, DeploymentView, RouteAnswer, TokenRequest, decode_answer
 from hostgate.messages.catalog import ModelCatalog
@@ -278,11 +278,7 @@ class ClusterCatalog:
                 f"session server {server} did not answer ({type(exc).__name__})"
             ) from exc
         if resp.status_code >= 400:
-            try:
-                payload: object = resp.json()
-            except ValueError:
-                payload = None
-            raise error_from_payload(payload, resp.status_code)
+            raise error_from_answer(resp.content, resp.status_code)
         catalog: ModelCatalog = decode_answer(resp.content, ModelCatalog, f"session server {server} ({path})")
         return catalog
 
