@@ -38,6 +38,8 @@ import dns.exception
 import dns.message
 import dns.query
 
+from tests.helpers.ports import free_port
+
 __all__ = ["Dnsmasq", "DnsmasqError", "dnsmasq_binary"]
 
 
@@ -54,18 +56,17 @@ def dnsmasq_binary() -> str | None:
 
 
 def _free_port(host: str) -> int:
-    """A port free for both UDP and TCP on ``host`` right now (dnsmasq listens on both)."""
+    """A lab port (``free_port``: outside the kernel's ephemeral range) free for UDP too on ``host`` right now
+    (dnsmasq listens on both)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     for _ in range(50):
+        port = free_port(host)
         with socket.socket(family, socket.SOCK_DGRAM) as udp:
-            udp.bind((host, 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(family, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((host, port))
-                except OSError:
-                    continue
-                return port
+            try:
+                udp.bind((host, port))
+            except OSError:
+                continue
+            return port
     raise DnsmasqError(f"no port free for both UDP and TCP on {host}")
 
 

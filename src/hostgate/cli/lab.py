@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -36,28 +37,90 @@ def _die_with_parent() -> None:
     _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LAB_FLOOR = 10000  # lab ports start here: below it sit the ports services habitually listen on
+_LAB_SLICES = (
+    16  # slice 0: a process outside pytest-xdist (demo, bench, a plain pytest); gwN: slice 1 + N % 15
+)
+
+
+def _lab_ports() -> range:
+    """The ports this process hands out: its own slice of the ports the kernel never picks for a connection.
+
+    Every outgoing connection on a loopback address takes a port from the kernel's ephemeral range as its source
+    on 127.0.0.1, and holds it for as long as it lives. A port picked from that range (binding to 0) and bound by
+    a server a moment later can meanwhile have become another connection's source: the server's bind then fails
+    (EADDRINUSE, SO_REUSEADDR or not), and a supervised etcd restarts into the same wall for as long as that
+    connection lives. So lab ports come from below the ephemeral range, where only explicit binds go, and each
+    pytest-xdist worker has a slice of its own, so two workers never hand out the same port.
+    """
+    try:
+        low, high = (int(x) for x in _EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    if low - _LAB_FLOOR >= 2048:
+        start, stop = _LAB_FLOOR, low
+    elif 65536 - (high + 1) >= 2048:
+        start, stop = high + 1, 65536
+    else:  # no room outside the ephemeral range: the whole range, sliced all the same
+        start, stop = 1024, 65536
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = 1 + int(worker[2:]) % (_LAB_SLICES - 1) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = (stop - start) // _LAB_SLICES
+    return range(start + index * size, start + (index + 1) * size)
+
+
+class _PortCursor:
+    """Walks this process's slice from a random start (two runs side by side rarely meet), never handing out the
+    same port twice until the slice wraps around."""
+
+    def __init__(self) -> None:
+        self.ports = _lab_ports()
+        self.pid = os.getpid()
+        self.next = self.ports.start + random.randrange(len(self.ports))
+
+    def take(self) -> int:
+        port = self.next
+        self.next = port + 1 if port + 1 < self.ports.stop else self.ports.start
+        return port
+
+
+_cursor: _PortCursor | None = None
+
+
+def _bindable(address: str, port: int) -> bool:
+    """Can a listener bind ``address:port`` now? Without SO_REUSEADDR: a port in TIME_WAIT counts as taken."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port(address: str = "127.0.0.1") -> int:
-    """A TCP port free on ``address`` right now (bind to 0, read it back): never a fixed port.
+    """A TCP port free on ``address`` right now, from this process's slice of lab ports: never a fixed port,
+    never one the kernel could give an outgoing connection meanwhile (see ``_lab_ports``).
 
     The one free-port helper of the lab, the tests (``tests/helpers/ports.py`` re-exports it) and the benches.
     """
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((address, 0))
-        return int(s.getsockname()[1])
+    global _cursor
+    if _cursor is None or _cursor.pid != os.getpid():  # a forked child walks a fresh cursor
+        _cursor = _PortCursor()
+    for _ in range(len(_cursor.ports)):
+        port = _cursor.take()
+        if _bindable(address, port):
+            return port
+    raise AssertionError(f"no free port on {address} in {_cursor.ports}")
 
 
 def common_free_port(addresses: list[str]) -> int:
     """A port free on every one of ``addresses`` (members behind one alias share the API port)."""
     for _ in range(200):
         port = free_port(addresses[0])
-        try:
-            for address in addresses[1:]:
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-                    s.bind((address, port))
-        except OSError:
-            continue
-        return port
+        if all(_bindable(address, port) for address in addresses[1:]):
+            return port
     raise AssertionError("no port free on all of " + ", ".join(addresses))
 
 
@@ -123,7 +186,15 @@ class Member:
                 raise AssertionError(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
             return self.health() is not None
 
-        poll(f"member {self.name} to answer /health", check, deadline)
+        try:
+            poll(f"member {self.name} to answer /health", check, deadline)
+        except AssertionError as exc:
+            etcd_log = self.data_dir / "logs" / "etcd.log"
+            etcd_tail = etcd_log.read_text(errors="replace").splitlines()[-5:] if etcd_log.exists() else []
+            raise AssertionError(
+                f"{exc}\n--- {self.name}'s log, last lines:\n{self.log_tail()}"
+                + ("\n--- its etcd log, last lines:\n" + "\n".join(etcd_tail) if etcd_tail else "")
+            ) from None
 
     def log_tail(self, lines: int = 30) -> str:
         path = self.data_dir.parent / f"{self.name}.server.log"
