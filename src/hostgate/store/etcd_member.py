@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import json
 import logging
 import os
 import platform
@@ -309,6 +310,27 @@ class EtcdMember:
             return False
         return REMOVED_MARK.encode() in tail
 
+    def _exit_reason(self) -> str:
+        """etcd's own words for why the process that just exited stopped: its last fatal entry since it
+        started (e.g. "discovery failed: listen tcp 127.0.0.1:2379: bind: address already in use"), or ""."""
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(self._log_offset)
+                tail = f.read()[-65536:]
+        except OSError:
+            return ""
+        for raw in reversed(tail.splitlines()):
+            try:
+                entry = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("level") in ("fatal", "panic"):
+                reason = str(entry.get("msg", ""))
+                if entry.get("error"):
+                    reason += f": {entry['error']}"
+                return reason[:300]
+        return ""
+
     def _last_log_line(self) -> str:
         try:
             lines = self.log_path.read_text(errors="replace").strip().splitlines()
@@ -336,7 +358,14 @@ class EtcdMember:
             self._restarts = 0
         delay = self._restart_delays[min(self._restarts, len(self._restart_delays) - 1)]
         self._restarts += 1
-        log.warning("etcd member %s exited with %s; restarting in %g s", self.name, code, delay)
+        reason = self._exit_reason()
+        log.warning(
+            "etcd member %s exited with %s%s; restarting in %g s",
+            self.name,
+            code,
+            f" ({reason})" if reason else "",
+            delay,
+        )
         await asyncio.sleep(delay)  # restart back-off
         if self._stopping:
             return f"etcd member {self.name} exited with {code}; not restarted (stopping)"
