@@ -22,10 +22,13 @@ the same contention with ``2 x max_concurrent`` clients.
 Via a domain (issue #18, same run, same pool): the route for the pool (``POST /api/v1/route`` with ``pool``,
 a kept connection to the member) followed by the acquire (kept connection to the server), timed together;
 and the connector's ``connect_session_via_domain`` and ``connect_session_direct`` whole, alternated (each a
-new cluster client and new TLS connections, what an application calling them pays).
+new cluster client and new TLS connections, what an application calling them pays), then the same through one
+``AsyncConnector`` (what an application that keeps one pays), beside that connector's cold ``connect_direct``
+(no pool: the host connected and signed on).
 
-Over HTTPS the floor, cold and pooled figures are timed in ``--rounds`` rounds (each timing all three in turn,
-so that a machine whose speed drifts shifts them alike); the ratio of each round is printed beside the whole.
+Over HTTPS the floor, cold and pooled figures are interleaved: each cold sign-on is timed between floor and
+pooled calls, so that a machine whose speed drifts shifts all three alike; the cold samples fall in ``--rounds``
+rounds, and the ratio of each round is printed beside the whole.
 The floor line is ``GET /api/v1/health`` without a token on the same kept connection: what any call costs
 before a token is read or a pool is asked (TLS both ways, HTTP, the error boundary). ``--loop uvloop`` runs this
 process's clients on uvloop (the servers run uvloop anyway, ``[server] loop``); the default is asyncio's own loop,
@@ -64,7 +67,12 @@ from tests.helpers.models import write_model  # noqa: E402
 
 from hostgate import tokens  # noqa: E402
 from hostgate.cli.lab import Installation, installation  # noqa: E402
-from hostgate.connector import ClusterLocation, connect_session_direct, connect_session_via_domain  # noqa: E402
+from hostgate.connector import (  # noqa: E402
+    AsyncConnector,
+    ClusterLocation,
+    connect_session_direct,
+    connect_session_via_domain,
+)
 from hostgate.connector._wire import Wire  # noqa: E402
 from hostgate.errors import PoolError  # noqa: E402
 from hostgate.hosts import open_session  # noqa: E402
@@ -252,28 +260,31 @@ async def over_https(args: argparse.Namespace, port: int) -> Result:
         cold_times: list[float] = []
         pooled_times: list[float] = []
         ratios: list[float] = []
-        # In rounds, each timing all three: a machine whose speed drifts during the run (other work, frequency)
-        # shifts cold and pooled alike, instead of whichever happened to be timed in the slow stretch.
+        # Interleaved: each cold sign-on sits between floor and pooled calls timed next to it, so a machine whose
+        # speed drifts during the run (other work, frequency, a neighbour on the host) shifts all three alike
+        # instead of whichever was timed in the slow stretch. A round is a run of cold samples, for its ratio.
         rounds = max(1, args.rounds)
+        per_round = max(1, args.cold // rounds)
+        each = max(1, args.pooled // (rounds * per_round))  # floor and pooled calls per cold sign-on
         for _ in range(rounds):
-            for _ in range(max(1, args.pooled // rounds)):
-                started = time.perf_counter()
-                await pool.wire.request("GET", "/api/v1/health", bare_head, b"")
-                floor.append(time.perf_counter() - started)
             cold_round = []
-            for _ in range(max(1, args.cold // rounds)):
+            pooled_round = []
+            for _ in range(per_round):
+                for _ in range(each):
+                    started = time.perf_counter()
+                    await pool.wire.request("GET", "/api/v1/health", bare_head, b"")
+                    floor.append(time.perf_counter() - started)
                 started = time.perf_counter()
                 opened = await own.call("POST", "/api/v1/sessions", b'{"model": "demo3270"}')
                 cold_round.append(time.perf_counter() - started)
                 await own.call("DELETE", f"/api/v1/sessions/{opened['id']}")
-            pooled_round = []
-            for _ in range(max(1, args.pooled // rounds)):
-                started = time.perf_counter()
-                got = await pool.call("POST", "/api/v1/pools/bench/sessions")
-                pooled_round.append(time.perf_counter() - started)
-                await pool.call("DELETE", f"/api/v1/sessions/{got['id']}")
-                while await idle() != n:
-                    await asyncio.sleep(0.001)
+                for _ in range(each):
+                    while await idle() != n:  # the pool whole again before each timed acquire
+                        await asyncio.sleep(0.001)
+                    started = time.perf_counter()
+                    got = await pool.call("POST", "/api/v1/pools/bench/sessions")
+                    pooled_round.append(time.perf_counter() - started)
+                    await pool.call("DELETE", f"/api/v1/sessions/{got['id']}")
             ratios.append(statistics.median(cold_round) / statistics.median(pooled_round))
             cold_times += cold_round
             pooled_times += pooled_round
@@ -309,7 +320,8 @@ async def via_domain(
     """Pooled acquire via a domain (issue #18), in the same run: the route for the pool on a kept connection to
     the member followed by the acquire on the kept connection to the server (what a long-lived client pays),
     then the connector's ``connect_session_via_domain`` and ``connect_session_direct`` whole (a new cluster
-    client and new TLS connections per session, as an application calling them gets)."""
+    client and new TLS connections per session, as an application calling them gets), and the same through
+    one ``AsyncConnector`` (kept connections, a direct token reused), beside its cold ``connect_direct``."""
     n = args.max_concurrent
     ca = inst.ca_file
     member = inst.members[0]
@@ -352,26 +364,37 @@ async def via_domain(
             await asyncio.sleep(0.001)
     await to_member.aclose()
     location = ClusterLocation(f"{ALIAS}:{inst.api_port}", ca, hosts_file=inst.root / "hosts")
-    whole: dict[str, list[float]] = {"via domain": [], "direct": []}
-    for _ in range(args.connector):
-        for kind in whole:
-            started = time.perf_counter()
-            if kind == "via domain":
-                session = await connect_session_via_domain(
-                    location, DOMAIN, "bench", user="admin", password=inst.password
-                )
-            else:
-                session = await connect_session_direct(
-                    server, "bench", management=location, user="admin", password=inst.password
-                )
-            whole[kind].append(time.perf_counter() - started)
-            await session.close()
-            while await idle() != n:
-                await asyncio.sleep(0.001)
+    kinds = ("via domain", "direct", "connector via domain", "connector direct", "connector cold")
+    whole: dict[str, list[float]] = {kind: [] for kind in kinds}
+    async with AsyncConnector(location, user="admin", password=inst.password) as hg:
+        for _ in range(args.connector):
+            for kind in kinds:
+                started = time.perf_counter()
+                if kind == "via domain":
+                    session = await connect_session_via_domain(
+                        location, DOMAIN, "bench", user="admin", password=inst.password
+                    )
+                elif kind == "direct":
+                    session = await connect_session_direct(
+                        server, "bench", management=location, user="admin", password=inst.password
+                    )
+                elif kind == "connector via domain":
+                    session = await hg.connect_session_via_domain(DOMAIN, "bench")
+                elif kind == "connector direct":
+                    session = await hg.connect_session_direct(server, "bench")
+                else:  # no pool: the host connected and signed on for this session
+                    session = await hg.connect_direct(server, "demo3270")
+                whole[kind].append(time.perf_counter() - started)
+                await session.close()
+                while await idle() != n:
+                    await asyncio.sleep(0.001)
     return [
         ("via domain: route + acquire, kept connections", routed),
         ("connect_session_via_domain, whole", whole["via domain"]),
         ("connect_session_direct, whole", whole["direct"]),
+        ("AsyncConnector.connect_session_via_domain", whole["connector via domain"]),
+        ("AsyncConnector.connect_session_direct", whole["connector direct"]),
+        ("AsyncConnector.connect_direct (cold, no pool)", whole["connector cold"]),
     ]
 
 
@@ -409,7 +432,7 @@ class Result:
             f"p99 {pct(self.waits, 99):.2f} ms, max {longest:.2f} ms"
         )
         goals = [
-            (f"pooled >= 20x faster than cold ({speedup:.0f}x)", speedup >= 20),
+            (f"pooled >= 20x faster than cold ({speedup:.1f}x)", speedup >= 20),
             (f"pooled p50 <= 2 ms ({pooled_p50:.3f} ms)", pooled_p50 <= 2.0),
             (f"longest wait <= max_wait + 50 ms ({longest:.1f} <= {bound:.0f} ms)", longest <= bound),
         ]

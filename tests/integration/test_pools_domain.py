@@ -31,7 +31,7 @@ import httpx
 import pytest
 
 from hostgate.cli.lab import Installation, Member, installation, poll
-from hostgate.connector import Session, connect_to_session_via_domain
+from hostgate.connector import ClusterClient, Connector, Session, connect_to_session_via_domain
 from hostgate.errors import NotAuthorized, PoolNotInDomain, error_from_payload
 from hostgate.webservices.app import build_app
 from hostgate.webservices.invoke import ClusterTrust
@@ -232,6 +232,34 @@ def test_routing_prefers_the_server_with_idle_sessions_and_never_one_without_the
     with pytest.raises(PoolNotInDomain) as caught:
         lab.connect("nosuchpool")
     assert caught.value.code == "HG-4360" and "nosuchpool" in caught.value.message
+
+
+def test_a_connector_is_routed_every_time_and_keeps_its_connections(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Connector asks the cluster for a route on every connect (it balances the servers) over its kept
+    connection to the member, and reaches each session server on one kept connection (issue #18)."""
+    pool = "p3270"
+    asked: list[str] = []
+    real = ClusterClient.call
+
+    async def counted(self: ClusterClient, endpoint: Any, body: Any, **kw: Any) -> Any:
+        asked.append(endpoint.path)
+        return await real(self, endpoint, body, **kw)
+
+    monkeypatch.setattr(ClusterClient, "call", counted)
+    sources: dict[str, set[Any]] = {}
+    with Connector(lab.alias, **lab.kwargs()) as hg:
+        members = hg._inner._kit.cluster
+        for _ in range(4):
+            with hg.connect_to_session_via_domain(DOMAIN, pool) as session:
+                assert session.current_entity() == "CustomerList"
+                conn = session._inner._wire._idle[0]
+                sources.setdefault(session.server, set()).add(conn.socket.getsockname())
+        assert len(members._kept) == 1  # one member, one kept connection to it
+    assert asked == ["/api/v1/route"] * 4
+    assert set(sources) <= {"session01", "session02"}
+    assert all(len(ends) == 1 for ends in sources.values()), sources
 
 
 def test_a_pool_grant_lets_a_plain_user_route_to_that_pool_only(lab: Lab) -> None:

@@ -9,6 +9,7 @@ after the pool's lease, and the next client is served from it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import signal
@@ -21,11 +22,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from hostgate.cli.lab import Installation, Member, installation, poll
-from hostgate.connector import Session, connect_to_session
-from hostgate.errors import PoolNotFound, error_from_payload
+from hostgate.connector import AsyncConnector, ClusterClient, Connector, Session, connect_to_session
+from hostgate.errors import PoolNotFound, SessionLost, error_from_payload
 from tests.helpers.hosts import HostProcess, host_3270, host_5250, host_vt
 from tests.helpers.models import write_model
 
@@ -194,3 +196,95 @@ def _call_as_the_dead_client(lab: Lab, pool: str, session_id: str) -> None:
         timeout=10,
     )
     raise error_from_payload(resp.json(), resp.status_code)
+
+
+# --- A Connector keeps what a connect needs between connects (issue #18: a whole connect_to_session was about
+# 10 ms, a new cluster client, token and TLS connections each time, more than the cold sign-on it saves).
+
+
+def _connector(lab: Lab) -> Connector:
+    k = lab.kwargs()
+    return Connector(
+        k["management"],
+        user="admin",
+        password=k["password"],
+        ca_file=k["ca_file"],
+        hosts_file=k["hosts_file"],
+    )
+
+
+@pytest.fixture
+def grants(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths of the management API each ClusterClient of this process calls, in order."""
+    called: list[str] = []
+    real = ClusterClient.call
+
+    async def counted(self: ClusterClient, endpoint: Any, body: Any, **kw: Any) -> Any:
+        called.append(endpoint.path)
+        return await real(self, endpoint, body, **kw)
+
+    monkeypatch.setattr(ClusterClient, "call", counted)
+    return called
+
+
+def test_a_connector_hands_out_pooled_sessions_on_one_connection_and_one_token(
+    lab: Lab, grants: list[str]
+) -> None:
+    pool = "p3270"
+    sources = set()
+    with _connector(lab) as hg:
+        for _ in range(3):
+            with hg.connect_to_session(lab.server.name, pool) as session:
+                assert session.current_entity() == "CustomerList"
+                sources.add(session._inner._wire._idle[0].socket.getsockname())  # the kept connection's end
+    assert grants == ["/api/v1/tokens"]  # asked once, used for the three connects
+    assert len(sources) == 1  # one TLS connection to the session server for all of them
+    figures = lab.figures(pool)
+    assert figures["busy"] == 0 and figures["failed"] == 0, figures
+
+
+def test_a_connector_asks_again_for_a_token_the_server_refuses(lab: Lab, grants: list[str]) -> None:
+    pool = "p5250"
+    with _connector(lab) as hg:
+        with hg.connect_to_session(lab.server.name, pool) as session:
+            assert session.current_entity() == "CustomerList"
+        kit = hg._inner._kit
+        ((key, (route, got)),) = kit._tokens.items()
+        # Its signature no longer matches (as after the server was given other keys): the server refuses it.
+        kit._tokens[key] = (msgspec.structs.replace(route, token=route.token[:-6] + "AAAAAA"), got)
+        with hg.connect_to_session(lab.server.name, pool) as session:
+            assert session.current_entity() == "CustomerList"
+        assert kit._tokens[key][0].token != route.token[:-6] + "AAAAAA"
+    assert grants == ["/api/v1/tokens", "/api/v1/tokens"]
+
+
+def test_closing_a_connector_gives_back_the_sessions_it_still_holds(lab: Lab) -> None:
+    pool = "pvt"
+    hg = _connector(lab)
+    held = hg.connect_to_session(lab.server.name, pool)
+    assert held.current_entity() == "CustomerList"
+    assert lab.figures(pool)["busy"] == 1
+    hg.close()
+    poll("the held session given back", lambda: lab.figures(pool)["busy"] == 0, 30)
+    with pytest.raises(SessionLost):
+        held.current_entity()
+
+
+def test_an_async_connector_hands_out_pooled_sessions_direct(lab: Lab) -> None:
+    k = lab.kwargs()
+
+    async def twice() -> list[str]:
+        async with AsyncConnector(
+            k["management"],
+            user="admin",
+            password=k["password"],
+            ca_file=k["ca_file"],
+            hosts_file=k["hosts_file"],
+        ) as hg:
+            seen = []
+            for _ in range(2):
+                async with await hg.connect_session_direct(lab.server.name, "p3270") as session:
+                    seen.append(await session.current_entity())
+            return seen
+
+    assert asyncio.run(twice()) == ["CustomerList", "CustomerList"]

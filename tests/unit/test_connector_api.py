@@ -73,3 +73,23 @@ def test_connect_to_session_is_the_blocking_twin_of_connect_session_direct() -> 
     sync = inspect.signature(connector.connect_to_session)
     assert list(sync.parameters) == list(inspect.signature(connector.connect_session_direct).parameters)
     assert sync.return_annotation is connector.Session
+
+
+def test_the_blocking_connector_offers_every_connect_of_the_async_one() -> None:
+    # Behaviour over real servers: tests/integration/test_pools_e2e.py and test_pools_domain.py.
+    twins = {
+        "connect_via_domain": "connect_to_model_via_domain",
+        "connect_direct": "connect_to_model",
+        "connect_session_direct": "connect_to_session",
+        "connect_session_via_domain": "connect_to_session_via_domain",
+    }
+    offered = {n for n, f in vars(connector.AsyncConnector).items() if n.startswith("connect") and callable(f)}
+    assert offered == set(twins)
+    for name, blocking in twins.items():
+        a = inspect.signature(getattr(connector.AsyncConnector, name))
+        b = inspect.signature(getattr(connector.Connector, blocking))
+        assert list(a.parameters) == list(b.parameters), name
+        assert b.return_annotation in (connector.Session, "Session")
+    assert list(inspect.signature(connector.Connector).parameters) == list(
+        inspect.signature(connector.AsyncConnector).parameters
+    )

@@ -21,6 +21,13 @@ VHI                                             sync                            
         customers = session.fetch_records("customers", max_records=50)
         found = session.query("SELECT name FROM customers WHERE city = 'PARIS'")
 
+An application that connects again and again keeps a :class:`Connector` (``AsyncConnector``): its connects
+reuse the connections to the cluster and the session servers, and direct tokens, instead of making them anew::
+
+    with Connector("vhi-prod-sea", user="u", password="p", ca_file=Path("ca.pem")) as hg:
+        with hg.connect_to_session_via_domain("prod", "orders") as session:
+            session.perform_entity_operation("Submit", {"number": 42})
+
 Errors are ``hostgate.errors`` classes with stable codes; the ones an application usually handles are
 re-exported here.
 """
@@ -28,6 +35,7 @@ re-exported here.
 from hostgate.connector.cluster import ClusterClient
 from hostgate.connector.location import ClusterLocation
 from hostgate.connector.session import (
+    AsyncConnector,
     AsyncSession,
     Records,
     connect_direct,
@@ -36,6 +44,7 @@ from hostgate.connector.session import (
     connect_via_domain,
 )
 from hostgate.connector.sync import (
+    Connector,
     Session,
     connect_to_model,
     connect_to_model_via_domain,
@@ -60,9 +69,11 @@ from hostgate.errors import (
 )
 
 __all__ = [
+    "AsyncConnector",
     "AsyncSession",
     "ClusterClient",
     "ClusterLocation",
+    "Connector",
     "EntityNotRecognized",
     "FeatureNotAvailable",
     "HostError",

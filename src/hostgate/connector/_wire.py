@@ -28,11 +28,18 @@ from dataclasses import dataclass
 
 from hostgate.connector._streams import _readable
 
-__all__ = ["MAX_ANSWER", "Answer", "Wire", "WireError"]
+__all__ = ["DEFAULT", "MAX_ANSWER", "Answer", "Wire", "WireError"]
 
 MAX_ANSWER = 64 * 1024 * 1024  # the largest answer body accepted (a procedure's records)
 _MAX_HEAD = 64 * 1024
 _MAX_LINE = 4096  # a chunk-size line or a trailer line
+
+
+class _Default:
+    """The wire's own timeout (the default of ``Wire.request``'s ``timeout``, where ``None`` means no bound)."""
+
+
+DEFAULT = _Default()
 
 
 class WireError(Exception):
@@ -47,6 +54,16 @@ class WireError(Exception):
 class Answer:
     status: int
     content: bytes
+    head: bytes = b""  # the status line and header lines, as received
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive; the first one), or None."""
+        wanted = name.lower().encode("ascii")
+        for line in self.head.split(b"\r\n")[1:]:
+            key, sep, value = line.partition(b":")
+            if sep and key.strip().lower() == wanted:
+                return value.strip().decode("latin-1")
+        return None
 
 
 # What the parser waits for next.
@@ -63,6 +80,7 @@ class _Connection(asyncio.Protocol):
         self._waiter: asyncio.Future[Answer] | None = None
         self._state = _DONE
         self._status = 0
+        self._head = b""
         self._remaining = 0
         self._parts: list[bytes] = []
         self._size = 0
@@ -137,7 +155,7 @@ class _Connection(asyncio.Protocol):
         if self._buf and not self.close_after:
             self.spoilt = True  # bytes beyond the answer
         if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(Answer(self._status, b"".join(self._parts)))
+            self._waiter.set_result(Answer(self._status, b"".join(self._parts), self._head))
 
     def _take(self, n: int) -> None:
         self._size += n
@@ -174,9 +192,11 @@ class _Connection(asyncio.Protocol):
                     if len(buf) > _MAX_HEAD:
                         raise WireError("LimitOverrunError")
                     return
-                status, length, chunked, close = _parse_head(bytes(buf[: end + 4]))
+                head = bytes(buf[: end + 4])
+                status, length, chunked, close = _parse_head(head)
                 del buf[: end + 4]
                 self._status = status
+                self._head = head
                 self.close_after = close
                 if chunked:
                     self._state = _CHUNK_SIZE
@@ -244,7 +264,7 @@ class Wire:
         self._idle: list[_Connection] = []
         self._closed = False
 
-    async def _connect(self, loop: asyncio.AbstractEventLoop) -> _Connection:
+    async def _connect(self, loop: asyncio.AbstractEventLoop, connect_timeout: float) -> _Connection:
         while self._idle:
             conn = self._idle.pop()
             transport = conn.transport
@@ -254,7 +274,7 @@ class Wire:
                 continue
             return conn
         try:
-            async with asyncio.timeout(self._connect_timeout):
+            async with asyncio.timeout(connect_timeout):
                 _, conn = await loop.create_connection(
                     _Connection, self._host, self._port, ssl=self._ssl, server_hostname=self._host
                 )
@@ -264,19 +284,34 @@ class Wire:
             raise WireError(f"ConnectError: {exc}") from None
         return conn
 
-    async def request(self, method: str, target: str, head: bytes, body: bytes) -> Answer:
-        """``method target`` with the prepared header lines ``head`` (each ending in CRLF) and ``body``."""
+    async def request(
+        self,
+        method: str,
+        target: str,
+        head: bytes,
+        body: bytes,
+        *,
+        timeout: float | _Default | None = DEFAULT,
+        connect_timeout: float | None = None,
+    ) -> Answer:
+        """``method target`` with the prepared header lines ``head`` (each ending in CRLF) and ``body``.
+
+        ``timeout`` (seconds for the answer; ``None``: no bound, for a wait bounded by the server, as a pool's
+        max wait) and ``connect_timeout`` replace the wire's own for this call."""
         if self._closed:
             raise WireError("closed")
         if not target.startswith("/") or any(c in target for c in " \r\n\t"):
             # The target carries ids the server handed out: never let one split the request line.
             raise WireError("invalid request target")
         loop = asyncio.get_running_loop()
-        conn = await self._connect(loop)
+        conn = await self._connect(
+            loop, self._connect_timeout if connect_timeout is None else connect_timeout
+        )
         transport = conn.transport
         assert transport is not None
         waiter: asyncio.Future[Answer] = loop.create_future()
-        timer = loop.call_later(self._timeout, _expire, waiter)
+        bound = self._timeout if isinstance(timeout, _Default) else timeout
+        timer = loop.call_later(bound, _expire, waiter) if bound is not None else None
         kept = False
         try:
             conn.expect(waiter)
@@ -289,7 +324,8 @@ class Wire:
             kept = not conn.close_after
             return answer
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             if kept and not self._closed:
                 self._idle.append(conn)
             else:

@@ -11,6 +11,7 @@ often builds one and passes it instead of the alias::
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -77,3 +78,33 @@ class ClusterLocation:
     def server_tls(self) -> ssl.SSLContext:
         """A TLS context trusting only the cluster CA, for the session servers the cluster routes to."""
         return ssl.create_default_context(cafile=str(self.ca_file))
+
+    def shared_server_tls(self) -> ssl.SSLContext:
+        """:meth:`server_tls`, one per CA for the whole process (see ``_trusting``): only for code that never
+        changes the context (httpx and httpcore set ALPN on the context they are given, at every connection)."""
+        try:
+            pem = self.ca_file.read_bytes()
+        except OSError:
+            return self.server_tls()  # raises as it always did
+        return _trusting(pem)
+
+
+_TRUSTING: dict[bytes, ssl.SSLContext] = {}
+_TRUSTING_MAX = 64
+
+
+def _trusting(ca_pem: bytes) -> ssl.SSLContext:
+    """A client TLS context that trusts only the CA certificates in ``ca_pem``, one per CA for the process.
+
+    Making one parses the CA and sets OpenSSL up: about half a millisecond per connect before (issue #18). The
+    context is never changed after it is made here (whoever takes it must not change it either), so connects and
+    threads share it; a CA file rewritten on disk has other bytes, so it gets its own context.
+    """
+    key = hashlib.sha256(ca_pem).digest()
+    context = _TRUSTING.get(key)
+    if context is None:
+        context = ssl.create_default_context(cadata=ca_pem.decode("ascii", errors="replace"))
+        if len(_TRUSTING) >= _TRUSTING_MAX:
+            _TRUSTING.clear()
+        _TRUSTING[key] = context
+    return context

@@ -14,8 +14,10 @@ server. The session calls mirror VHI's: entities, attributes, operations, record
 from __future__ import annotations
 
 import asyncio
-import ssl
-from collections.abc import Mapping, Sequence
+import functools
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self, TypeVar
@@ -24,7 +26,6 @@ from urllib.parse import urlencode
 import httpx
 
 from hostgate.connector._last_answers import LAST_ANSWERS
-from hostgate.connector._streams import asyncio_transport
 from hostgate.connector._wire import Wire, WireError
 from hostgate.connector.cluster import ClusterClient
 from hostgate.connector.location import ClusterLocation
@@ -36,6 +37,7 @@ from hostgate.errors import (
     PoolClosed,
     PoolDrained,
     PoolNotFound,
+    SecurityError,
     SessionLost,
     UnsafeAddress,
     UsageError,
@@ -65,6 +67,7 @@ from hostgate.messages import (
 )
 
 __all__ = [
+    "AsyncConnector",
     "AsyncSession",
     "Records",
     "connect_direct",
@@ -79,7 +82,7 @@ Rep = TypeVar("Rep")
 DEFAULT_CALL_TIMEOUT = 60.0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, weakref_slot=True)
 class AsyncSession:
     """An open session on a session server: a host connection driven through a model.
 
@@ -97,30 +100,20 @@ class AsyncSession:
     url: str
     token: str
     model: str
-    _http: httpx.AsyncClient = field(repr=False)
+    # Every call, the open or acquire included, goes over ``connector/_wire.py`` (issue #16: httpx, httpcore and
+    # h11 cost the client about 1.2 ms of CPU per call, more than the session server spent on the same call).
+    # The wire is the session's own (a connect function's) or shared with the other sessions of an
+    # :class:`AsyncConnector` to the same server (``_owns_wire`` False: closing the session leaves it open).
+    _wire: Wire = field(repr=False)
     closed: bool = False
     timeout: float = DEFAULT_CALL_TIMEOUT
     pool: str = ""  # a session from this pool: close() gives it back instead of signing off
-    # Session calls after the open go over ``connector/_wire.py`` (issue #16: httpx, httpcore and h11 cost
-    # the client about 1.2 ms of CPU per call, more than the session server spent on the same call); the
-    # open, and the health check of a direct URL, use ``_http``.
-    _tls: ssl.SSLContext | None = field(default=None, repr=False)
-    _wire: Wire = field(init=False, repr=False)
+    _owns_wire: bool = field(default=True, repr=False)
     _head: bytes = field(init=False, repr=False)
     _prefix: str = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        url = httpx.URL(self.url)
-        self._prefix = url.raw_path.decode("ascii").rstrip("/")
-        # No token: a session opened without one on a server whose security is off (VHI's switch).
-        auth = b"Authorization: Bearer %s\r\n" % self.token.encode("latin-1") if self.token else b""
-        self._head = b"Host: %s\r\n%sContent-Type: application/json\r\nAccept: application/json\r\n" % (
-            url.netloc,
-            auth,
-        )
-        tls = self._tls if self._tls is not None else ssl.create_default_context()
-        connect = min(self.timeout, 5.0)
-        self._wire = Wire(url.host, url.port or 443, tls, connect_timeout=connect, timeout=self.timeout)
+        self._prefix, self._head = _addressing(self.url, self.token)
 
     async def _call(
         self,
@@ -210,8 +203,8 @@ class AsyncSession:
             pass  # closing a session whose server is gone is not an error for the caller
         finally:
             self.closed = True
-            await self._wire.aclose()
-            await self._http.aclose()
+            if self._owns_wire:
+                await self._wire.aclose()
 
     async def __aenter__(self) -> Self:
         return self
@@ -228,25 +221,373 @@ def _answer(status: int, content: bytes, endpoint: Endpoint[Any, Rep], server: s
     return reply
 
 
+@functools.lru_cache(maxsize=128)  # a connector's connects ask for the same few (server, token) pairs
+def _addressing(url: str, token: str) -> tuple[str, bytes]:
+    """The path prefix of a session server's ``url``, and the header lines of every request to it with ``token``
+    (none: a server whose security is off, VHI's switch)."""
+    parsed = httpx.URL(url)
+    auth = b"Authorization: Bearer %s\r\n" % token.encode("latin-1") if token else b""
+    head = b"Host: %s\r\n%sContent-Type: application/json\r\nAccept: application/json\r\n" % (
+        parsed.netloc,
+        auth,
+    )
+    return parsed.raw_path.decode("ascii").rstrip("/"), head
+
+
+# A token an AsyncConnector was granted for a direct connect is used again for later connects to the same server,
+# model or pool: for at most TOKEN_REUSE seconds after it was granted, and only while it has more than
+# TOKEN_MARGIN seconds to live. The session server checks it every time as before; what the cluster would refuse
+# meanwhile (a grant taken away, an account disabled) is refused again by the next grant, within TOKEN_REUSE.
+TOKEN_REUSE = 60.0
+TOKEN_MARGIN = 30.0
+_TOKENS_KEPT = 256
+
+
+class _Kit:
+    """What a connect needs: a client of the cluster, the session servers' TLS context, connections to session
+    servers (a :class:`Wire` each), and, kept by an :class:`AsyncConnector`, direct grants.
+
+    ``keep`` False (the connect functions): made for one connect; the session takes the wire it was opened on,
+    everything else closes with the kit. ``keep`` True (an :class:`AsyncConnector`): the cluster client keeps its
+    connections to members, sessions to one server share one wire, and granted tokens are used again.
+    """
+
+    def __init__(
+        self, location: ClusterLocation, *, user: str | None, password: str | None, keep: bool, timeout: float
+    ) -> None:
+        self.location = location
+        self.user = user
+        self.password = password
+        self.keep = keep
+        self.timeout = timeout
+        self.cluster = ClusterClient.at(location, user=user, password=password, keep_alive=keep)
+        self.tls = location.shared_server_tls()
+        self.sessions: weakref.WeakValueDictionary[tuple[str, str], AsyncSession] = (
+            weakref.WeakValueDictionary()
+        )
+        self._wires: dict[tuple[str, int], Wire] = {}
+        self._tokens: dict[tuple[str, str, str], tuple[RouteAnswer, float]] = {}
+        self._names: dict[str, str] = {}  # a server URL -> the name its health answer gave (kept kits)
+
+    def wire(self, url: str) -> Wire:
+        parsed = httpx.URL(url)
+        key = (parsed.host, parsed.port or 443)
+        wire = self._wires.get(key)
+        if wire is None:
+            # Later calls that must reconnect (the server closed an idle connection) allow 5 s, as always.
+            connect = min(self.timeout, 5.0)
+            wire = Wire(key[0], key[1], self.tls, connect_timeout=connect, timeout=self.timeout)
+            self._wires[key] = wire
+        return wire
+
+    def session(
+        self, session_id: str, route: RouteAnswer, url: str, model: str, wire: Wire, pool: str = ""
+    ) -> AsyncSession:
+        if not self.keep:  # the session takes the wire: it closes it
+            self._wires = {key: kept for key, kept in self._wires.items() if kept is not wire}
+        session = AsyncSession(
+            session_id,
+            route.server,
+            url,
+            route.token,
+            model,
+            wire,
+            timeout=self.timeout,
+            pool=pool,
+            _owns_wire=not self.keep,
+        )
+        if self.keep:
+            self.sessions[(route.server, session_id)] = session
+        return session
+
+    async def grant(
+        self, name: str, server: str, model: str, pool: str, *, fresh: bool
+    ) -> tuple[RouteAnswer, bool]:
+        """A token for ``model`` or ``pool`` on server ``name`` (``server``: as the caller gave it), and whether
+        it is one granted before (kept kits only, see TOKEN_REUSE)."""
+        key = (name, model, pool)
+        if self.keep and not fresh:
+            held = self._tokens.get(key)
+            now = time.time()
+            if held is not None and now - held[1] < TOKEN_REUSE and held[0].expires_at - now > TOKEN_MARGIN:
+                return held[0], True
+        if pool:
+            route = (await self.cluster.call(API.grant_direct, TokenRequest(name, "", pool))).payload
+        else:
+            remembered = LAST_ANSWERS.key(
+                self.cluster.cluster_id, self.user or "", self.password or "", "direct", server, model
+            )
+            try:
+                route = (await self.cluster.call(API.grant_direct, TokenRequest(name, model))).payload
+                LAST_ANSWERS.remember(remembered, route)
+            except NoMemberAnswered:
+                kept = LAST_ANSWERS.last(remembered)
+                if kept is None:
+                    raise
+                return kept, False  # every member is down: the server may accept it (session/offline.py)
+        if self.keep:
+            if len(self._tokens) >= _TOKENS_KEPT:
+                self._tokens.clear()
+            self._tokens[key] = (route, time.time())
+        return route, False
+
+    def forget(self, name: str, model: str, pool: str) -> None:
+        self._tokens.pop((name, model, pool), None)
+
+    async def server_name(self, url: str, cluster_id: str, *, timeout: float, connect_timeout: float) -> str:
+        name = self._names.get(url)
+        if name is None:
+            name = (
+                await _health(self, url, cluster_id, timeout=timeout, connect_timeout=connect_timeout)
+            ).server
+            if self.keep:
+                self._names[url] = name
+        return name
+
+    async def aclose(self) -> None:
+        """Close what the kit still holds: its open sessions (a kept kit's), its wires, the cluster client's
+        connections."""
+        for session in list(self.sessions.values()):
+            await session.close()
+        wires, self._wires = self._wires, {}
+        for wire in wires.values():
+            await wire.aclose()
+        await self.cluster.aclose()
+
+
 async def _open(
-    http: httpx.AsyncClient,
+    kit: _Kit,
     route: RouteAnswer,
     url: str,
     model: str,
     variables: Mapping[str, Cell] | None,
+    *,
     timeout: float,
-    tls: ssl.SSLContext | None = None,
+    connect_timeout: float,
 ) -> AsyncSession:
-    """POST the session open to ``url``; raises httpx errors (the caller decides about failover) and the
-    server's coded errors. The caller closes ``http`` when this raises."""
-    headers = {"Content-Type": "application/json"}
-    if route.token:
-        headers["Authorization"] = f"Bearer {route.token}"
-    resp = await http.post(
-        url + SESSION.open.path, content=encode(OpenSession(model, dict(variables or {}))), headers=headers
+    """POST the session open to ``url``; raises WireError (the caller decides about failover) and the server's
+    coded errors."""
+    wire = kit.wire(url)
+    prefix, head = _addressing(url, route.token)
+    body = encode(OpenSession(model, dict(variables or {})))
+    answer = await wire.request(
+        "POST", prefix + SESSION.open.path, head, body, timeout=timeout, connect_timeout=connect_timeout
     )
-    session = _answer(resp.status_code, resp.content, SESSION.open, route.server)
-    return AsyncSession(session.id, route.server, url, route.token, model, http, timeout=timeout, _tls=tls)
+    session = _answer(answer.status, answer.content, SESSION.open, route.server)
+    return kit.session(session.id, route, url, model, wire)
+
+
+async def _acquire(
+    kit: _Kit, route: RouteAnswer, url: str, pool: str, *, connect_timeout: float
+) -> AsyncSession:
+    """POST the acquire of a session of ``pool`` to ``url``; raises as :func:`_open`. The pool's own max wait
+    bounds the wait (no read timeout here)."""
+    wire = kit.wire(url)
+    prefix, head = _addressing(url, route.token)
+    target = prefix + SESSION.acquire.url_path(name=pool)
+    answer = await wire.request("POST", target, head, b"", timeout=None, connect_timeout=connect_timeout)
+    info = _answer(answer.status, answer.content, SESSION.acquire, route.server)
+    return kit.session(info.id, route, url, info.model, wire, pool)
+
+
+async def _health(
+    kit: _Kit, url: str, cluster_id: str, *, timeout: float, connect_timeout: float
+) -> SessionHealth:
+    """The health answer of a session server at ``url`` (its name and security), once it proved it belongs to
+    our cluster (TLS verified against the cluster CA, and the cluster id it answers for)."""
+    prefix, head = _addressing(url, "")
+    answer = await kit.wire(url).request(
+        "GET", prefix + SESSION.health.path, head, b"", timeout=timeout, connect_timeout=connect_timeout
+    )
+    answered_for = answer.header("x-hostgate-cluster-id")
+    if answered_for != cluster_id:
+        raise WrongCluster(f"{url} answered for cluster {answered_for or '(none)'}")
+    return _answer(answer.status, answer.content, SESSION.health, url)
+
+
+async def _granted(
+    kit: _Kit,
+    name: str,
+    server: str,
+    model: str,
+    pool: str,
+    attempt: Callable[[RouteAnswer], Awaitable[AsyncSession]],
+) -> AsyncSession:
+    """``attempt`` with a token for ``name``; one refused that was granted before is asked for again, once."""
+    route, reused = await kit.grant(name, server, model, pool, fresh=False)
+    try:
+        return await attempt(route)
+    except SecurityError:
+        if not reused:
+            raise
+        kit.forget(name, model, pool)  # a key rotated, the server removed and back, ...: the cluster decides
+    route, _ = await kit.grant(name, server, model, pool, fresh=True)
+    return await attempt(route)
+
+
+async def _via_domain(
+    kit: _Kit,
+    domain: str,
+    model: str,
+    variables: Mapping[str, Any] | None,
+    *,
+    deadline: float,
+    server_connect_timeout: float,
+) -> AsyncSession:
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline
+    tried: list[str] = []
+    unreachable: list[str] = []
+    last_error: HostgateError | None = None
+    remembered = LAST_ANSWERS.key(
+        kit.cluster.cluster_id, kit.user or "", kit.password or "", "domain", domain, model
+    )
+    while loop.time() < give_up:
+        request = RouteRequest(domain, model, tuple(tried), tuple(unreachable))
+        try:
+            route = (await kit.cluster.call(API.route, request)).payload
+            LAST_ANSWERS.remember(remembered, route)
+        except NoMemberAnswered:
+            kept = LAST_ANSWERS.last(remembered)
+            if kept is None or kept.server in tried:
+                raise
+            route = kept  # every member is down: the last answer, once
+        try:
+            return await _open(
+                kit,
+                route,
+                route.url,
+                model,
+                variables,
+                timeout=max(0.1, give_up - loop.time()),
+                connect_timeout=server_connect_timeout,
+            )
+        except WireError as exc:
+            tried.append(route.server)
+            unreachable = [route.server]
+            last_error = SessionLost(f"session server {route.server} did not answer ({exc.kind})")
+    raise NoServerAvailable(
+        f"no session server of domain {domain!r} could be reached before the deadline"
+        + (f" (last: {last_error.message})" if last_error else ""),
+    )
+
+
+async def _direct(
+    kit: _Kit,
+    server: str,
+    model: str,
+    variables: Mapping[str, Any] | None,
+    *,
+    deadline: float,
+    anonymous: bool,
+) -> AsyncSession:
+    connect = min(deadline, 2.0)
+    try:
+        url: str | None = None
+        name = server
+        if server.lower().startswith("https://"):
+            url = server.rstrip("/")
+            if anonymous:
+                health = await _health(
+                    kit, url, kit.cluster.cluster_id, timeout=deadline, connect_timeout=connect
+                )
+                if health.security != "off":
+                    raise AuthenticationFailed(
+                        f"session server {health.server} ({url}) has its security on: it needs a token from the "
+                        "cluster",
+                        hint="Pass user and password (the management cluster checks them and gives a token).",
+                    )
+                route = RouteAnswer(health.server, url, "", 0, "", 0.0)
+                return await _open(
+                    kit, route, url, model, variables, timeout=deadline, connect_timeout=connect
+                )
+            name = await kit.server_name(
+                url, kit.cluster.cluster_id, timeout=deadline, connect_timeout=connect
+            )
+
+        async def attempt(route: RouteAnswer) -> AsyncSession:
+            target = url or route.url
+            return await _open(
+                kit, route, target, model, variables, timeout=deadline, connect_timeout=connect
+            )
+
+        return await _granted(kit, name, server, model, "", attempt)
+    except WireError as exc:
+        raise SessionLost(f"session server {server} did not answer ({exc.kind})") from exc
+
+
+async def _session_direct(kit: _Kit, server: str, pool: str, *, deadline: float) -> AsyncSession:
+    connect = min(deadline, 2.0)
+    try:
+        url: str | None = None
+        name = server
+        if server.lower().startswith("https://"):
+            url = server.rstrip("/")
+            name = await kit.server_name(
+                url, kit.cluster.cluster_id, timeout=deadline, connect_timeout=connect
+            )
+
+        async def attempt(route: RouteAnswer) -> AsyncSession:
+            return await _acquire(kit, route, url or route.url, pool, connect_timeout=connect)
+
+        return await _granted(kit, name, server, "", pool, attempt)
+    except WireError as exc:
+        raise SessionLost(f"session server {server} did not answer ({exc.kind})") from exc
+
+
+async def _session_via_domain(
+    kit: _Kit, domain: str, pool: str, *, deadline: float, server_connect_timeout: float
+) -> AsyncSession:
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + deadline
+    tried: list[str] = []
+    unreachable: list[str] = []
+    last_error: HostgateError | None = None
+    remembered = LAST_ANSWERS.key(
+        kit.cluster.cluster_id, kit.user or "", kit.password or "", "pool-domain", domain, pool
+    )
+    while loop.time() < give_up:
+        request = RouteRequest(domain, "", tuple(tried), tuple(unreachable), pool)
+        try:
+            route = (await kit.cluster.call(API.route, request)).payload
+            LAST_ANSWERS.remember(remembered, route)
+        except NoMemberAnswered:
+            kept = LAST_ANSWERS.last(remembered)
+            if kept is None or kept.server in tried:
+                raise
+            route = kept  # every member is down: the last answer, once
+        # The pool's own max wait bounds the acquire (no read timeout); reaching the server is bounded.
+        connect = min(server_connect_timeout, max(0.1, give_up - loop.time()))
+        try:
+            return await _acquire(kit, route, route.url, pool, connect_timeout=connect)
+        except WireError as exc:
+            tried.append(route.server)
+            unreachable = [route.server]
+            last_error = SessionLost(f"session server {route.server} did not answer ({exc.kind})")
+        except (PoolNotFound, PoolClosed, PoolDrained) as exc:
+            # Its last heartbeat still showed the pool, but it no longer runs it (stopping, or changed): the
+            # next server; not reported as unreachable, it answered.
+            tried.append(route.server)
+            unreachable = []
+            last_error = exc
+    raise NoServerAvailable(
+        f"no session server of domain {domain!r} running pool {pool!r} could be reached before the deadline"
+        + (f" (last: {last_error.message})" if last_error else ""),
+    )
+
+
+def _unsafe(server: str) -> None:
+    if "://" in server and not server.lower().startswith("https://"):
+        # A session token travels in every request: never over plain HTTP (issue #15, finding 8).
+        raise UnsafeAddress(f"{server!r}: a session server is reached over https:// only")
+
+
+async def _once(kit: _Kit, connect: Awaitable[AsyncSession]) -> AsyncSession:
+    """A connect function's one connect: what the session did not take closes with the kit, whatever happened."""
+    try:
+        return await connect
+    finally:
+        await kit.aclose()
 
 
 async def connect_via_domain(
@@ -274,48 +615,23 @@ async def connect_via_domain(
     When no management member answers, the last route answer this process got for the same cluster, user,
     domain and model (memory only) is tried once: its server may accept the token while it has not expired, or
     within the server's offline bound (docs/architecture.md, "The security switch and the offline bound").
+
+    Each call connects anew (cluster, token, TLS); an application that connects often keeps an
+    :class:`AsyncConnector` instead.
     """
     location = ClusterLocation.of(
         alias, ca_file=ca_file, hosts_file=hosts_file, dns_servers=dns_servers, deadline=deadline
     )
-    deadline = location.deadline
-    cluster = ClusterClient.at(location, user=user, password=password)
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + deadline
-    tried: list[str] = []
-    unreachable: list[str] = []
-    tls = location.server_tls()
-    last_error: HostgateError | None = None
-    remembered = LAST_ANSWERS.key(cluster.cluster_id, user, password, "domain", domain, model)
-    while loop.time() < give_up:
-        request = RouteRequest(domain, model, tuple(tried), tuple(unreachable))
-        try:
-            route = (await cluster.call(API.route, request)).payload
-            LAST_ANSWERS.remember(remembered, route)
-        except NoMemberAnswered:
-            kept = LAST_ANSWERS.last(remembered)
-            if kept is None or kept.server in tried:
-                raise
-            route = kept  # every member is down: the last answer, once
-        http = httpx.AsyncClient(
-            verify=tls,
-            transport=asyncio_transport(tls),
-            timeout=httpx.Timeout(max(0.1, give_up - loop.time()), connect=server_connect_timeout),
-        )
-        try:
-            return await _open(http, route, route.url, model, variables, timeout, tls)
-        except httpx.HTTPError as exc:
-            await http.aclose()
-            tried.append(route.server)
-            unreachable = [route.server]
-            last_error = SessionLost(f"session server {route.server} did not answer ({type(exc).__name__})")
-        except BaseException:
-            await http.aclose()
-            raise
-    raise NoServerAvailable(
-        f"no session server of domain {domain!r} could be reached before the deadline"
-        + (f" (last: {last_error.message})" if last_error else ""),
+    kit = _Kit(location, user=user, password=password, keep=False, timeout=timeout)
+    connect = _via_domain(
+        kit,
+        domain,
+        model,
+        variables,
+        deadline=location.deadline,
+        server_connect_timeout=server_connect_timeout,
     )
+    return await _once(kit, connect)
 
 
 async def connect_direct(
@@ -344,13 +660,10 @@ async def connect_direct(
     ``AuthenticationFailed``. The cluster CA still verifies the server. When no management member answers, the
     last token this process got for the same cluster, user, server and model (memory only) is used again.
     """
-    if "://" in server and not server.lower().startswith("https://"):
-        # A session token travels in every request: never over plain HTTP (issue #15, finding 8).
-        raise UnsafeAddress(f"{server!r}: a session server is reached over https:// only")
+    _unsafe(server)
     location = ClusterLocation.of(
         management, ca_file=ca_file, hosts_file=hosts_file, dns_servers=dns_servers, deadline=deadline
     )
-    deadline = location.deadline
     anonymous = user is None and password is None
     if anonymous and "://" not in server:
         raise UsageError(
@@ -358,44 +671,9 @@ async def connect_direct(
             hint="Only a server whose security is off accepts a client without credentials; the cluster, which "
             "knows the names, needs a user.",
         )
-    cluster = ClusterClient.at(location, user=user, password=password)
-    tls = location.server_tls()
-    http = httpx.AsyncClient(
-        verify=tls,
-        transport=asyncio_transport(tls),
-        timeout=httpx.Timeout(deadline, connect=min(deadline, 2.0)),
-    )
-    try:
-        url: str | None = None
-        name = server
-        if server.lower().startswith("https://"):
-            url = server.rstrip("/")
-            health = await _health(http, url, cluster.cluster_id)
-            name = health.server
-            if anonymous:
-                if health.security != "off":
-                    raise AuthenticationFailed(
-                        f"session server {name} ({url}) has its security on: it needs a token from the cluster",
-                        hint="Pass user and password (the management cluster checks them and gives a token).",
-                    )
-                route = RouteAnswer(name, url, "", 0, "", 0.0)
-                return await _open(http, route, url, model, variables, timeout, tls)
-        remembered = LAST_ANSWERS.key(cluster.cluster_id, user or "", password or "", "direct", server, model)
-        try:
-            route = (await cluster.call(API.grant_direct, TokenRequest(name, model))).payload
-            LAST_ANSWERS.remember(remembered, route)
-        except NoMemberAnswered:
-            kept = LAST_ANSWERS.last(remembered)
-            if kept is None:
-                raise
-            route = kept  # every member is down: the server may accept it (session/offline.py)
-        return await _open(http, route, url or route.url, model, variables, timeout, tls)
-    except httpx.HTTPError as exc:
-        await http.aclose()
-        raise SessionLost(f"session server {server} did not answer ({type(exc).__name__})") from exc
-    except BaseException:
-        await http.aclose()
-        raise
+    kit = _Kit(location, user=user, password=password, keep=False, timeout=timeout)
+    connect = _direct(kit, server, model, variables, deadline=location.deadline, anonymous=anonymous)
+    return await _once(kit, connect)
 
 
 async def connect_session_direct(
@@ -421,44 +699,19 @@ async def connect_session_direct(
     HG-4303; PoolQueueFull HG-4302 when too many already wait). A session unused for longer than the pool's
     lease is taken back: call :meth:`AsyncSession.ping` to keep one you hold idle.
 
+    Each call connects anew (cluster, token, TLS): about 10 ms, more than the hand-out itself. An application
+    that takes pooled sessions often keeps an :class:`AsyncConnector`, whose connects reuse all three.
+
     >>> async with await connect_session_direct("session01", "orders", management="vhi-prod-sea",
     ...                                         user="u", password="p", ca_file=Path("ca.pem")) as s:
     ...     await s.fetch_records("customers", max_records=10)
     """
-    if "://" in server and not server.lower().startswith("https://"):
-        raise UnsafeAddress(f"{server!r}: a session server is reached over https:// only")
+    _unsafe(server)
     location = ClusterLocation.of(
         management, ca_file=ca_file, hosts_file=hosts_file, dns_servers=dns_servers, deadline=deadline
     )
-    cluster = ClusterClient.at(location, user=user, password=password)
-    tls = location.server_tls()
-    # The pool's own max wait bounds the acquire; the deadline bounds reaching the server.
-    http = httpx.AsyncClient(
-        verify=tls,
-        transport=asyncio_transport(tls),
-        timeout=httpx.Timeout(None, connect=min(location.deadline, 2.0)),
-    )
-    try:
-        url: str | None = None
-        name = server
-        if server.lower().startswith("https://"):
-            url = server.rstrip("/")
-            name = (await _health(http, url, cluster.cluster_id)).server
-        route = (await cluster.call(API.grant_direct, TokenRequest(name, "", pool))).payload
-        base = url or route.url
-        resp = await http.post(
-            base + SESSION.acquire.url_path(name=pool), headers={"Authorization": f"Bearer {route.token}"}
-        )
-        info = _answer(resp.status_code, resp.content, SESSION.acquire, route.server)
-        return AsyncSession(
-            info.id, route.server, base, route.token, info.model, http, timeout=timeout, pool=pool, _tls=tls
-        )
-    except httpx.HTTPError as exc:
-        await http.aclose()
-        raise SessionLost(f"session server {server} did not answer ({type(exc).__name__})") from exc
-    except BaseException:
-        await http.aclose()
-        raise
+    kit = _Kit(location, user=user, password=password, keep=False, timeout=timeout)
+    return await _once(kit, _session_direct(kit, server, pool, deadline=location.deadline))
 
 
 async def connect_session_via_domain(
@@ -486,6 +739,9 @@ async def connect_session_via_domain(
     HG-4303, ``PoolQueueFull`` HG-4302), not by ``deadline``; ``timeout`` bounds each later call. A session
     unused for longer than the pool's lease is taken back: :meth:`AsyncSession.ping` keeps one you hold idle.
 
+    Each call connects anew (cluster, token, TLS); an application that takes pooled sessions often keeps an
+    :class:`AsyncConnector`.
+
     >>> async with await connect_session_via_domain("vhi-prod-sea", "prod", "orders", user="u", password="p",
     ...                                             ca_file=Path("ca.pem")) as s:
     ...     await s.fetch_records("customers", max_records=10)
@@ -493,73 +749,111 @@ async def connect_session_via_domain(
     location = ClusterLocation.of(
         alias, ca_file=ca_file, hosts_file=hosts_file, dns_servers=dns_servers, deadline=deadline
     )
-    cluster = ClusterClient.at(location, user=user, password=password)
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + location.deadline
-    tried: list[str] = []
-    unreachable: list[str] = []
-    tls = location.server_tls()
-    last_error: HostgateError | None = None
-    remembered = LAST_ANSWERS.key(cluster.cluster_id, user, password, "pool-domain", domain, pool)
-    while loop.time() < give_up:
-        request = RouteRequest(domain, "", tuple(tried), tuple(unreachable), pool)
-        try:
-            route = (await cluster.call(API.route, request)).payload
-            LAST_ANSWERS.remember(remembered, route)
-        except NoMemberAnswered:
-            kept = LAST_ANSWERS.last(remembered)
-            if kept is None or kept.server in tried:
-                raise
-            route = kept  # every member is down: the last answer, once
-        # The pool's own max wait bounds the acquire (read timeout none); reaching the server is bounded.
-        http = httpx.AsyncClient(
-            verify=tls,
-            transport=asyncio_transport(tls),
-            timeout=httpx.Timeout(None, connect=min(server_connect_timeout, max(0.1, give_up - loop.time()))),
-        )
-        try:
-            resp = await http.post(
-                route.url + SESSION.acquire.url_path(name=pool),
-                headers={"Authorization": f"Bearer {route.token}"},
-            )
-            info = _answer(resp.status_code, resp.content, SESSION.acquire, route.server)
-            return AsyncSession(
-                info.id,
-                route.server,
-                route.url,
-                route.token,
-                info.model,
-                http,
-                timeout=timeout,
-                pool=pool,
-                _tls=tls,
-            )
-        except httpx.HTTPError as exc:
-            await http.aclose()
-            tried.append(route.server)
-            unreachable = [route.server]
-            last_error = SessionLost(f"session server {route.server} did not answer ({type(exc).__name__})")
-        except (PoolNotFound, PoolClosed, PoolDrained) as exc:
-            # Its last heartbeat still showed the pool, but it no longer runs it (stopping, or changed): the
-            # next server; not reported as unreachable, it answered.
-            await http.aclose()
-            tried.append(route.server)
-            unreachable = []
-            last_error = exc
-        except BaseException:
-            await http.aclose()
-            raise
-    raise NoServerAvailable(
-        f"no session server of domain {domain!r} running pool {pool!r} could be reached before the deadline"
-        + (f" (last: {last_error.message})" if last_error else ""),
+    kit = _Kit(location, user=user, password=password, keep=False, timeout=timeout)
+    connect = _session_via_domain(
+        kit, domain, pool, deadline=location.deadline, server_connect_timeout=server_connect_timeout
     )
+    return await _once(kit, connect)
 
 
-async def _health(http: httpx.AsyncClient, url: str, cluster_id: str) -> SessionHealth:
-    """The health answer of a session server at ``url`` (its name and security), once it proved it belongs to
-    our cluster (TLS verified against the cluster CA, and the cluster id it answers for)."""
-    resp = await http.get(url + SESSION.health.path)
-    answered_for = resp.headers.get("x-hostgate-cluster-id")
-    if answered_for != cluster_id:
-        raise WrongCluster(f"{url} answered for cluster {answered_for or '(none)'}")
-    return _answer(resp.status_code, resp.content, SESSION.health, url)
+class AsyncConnector:
+    """Connects one user to one cluster again and again, keeping what a connect needs between connects.
+
+    The connect functions make everything anew on every call: a client of the cluster (its TLS context), a
+    token (the member checks the password), TLS connections to a member and to the session server; about 10 ms
+    on loopback, more than a pooled hand-out itself (0.4 ms). A connector keeps them (issue #18):
+
+    - its connections to the members, and to each session server (sessions to one server share them);
+    - a token granted for a direct connect, used again for the same server and model or pool for up to
+      :data:`TOKEN_REUSE` seconds (while it has more than :data:`TOKEN_MARGIN` to live); one the server refuses
+      is asked for again, once. Via a domain, the cluster routes every connect (it balances the servers).
+
+    Its sessions are the same :class:`AsyncSession` objects; closing one leaves the connector's connections
+    open. Close the connector when done (``async with``, or :meth:`aclose`): that closes the sessions still
+    open (giving pooled ones back) and the connections. One event loop; not for several threads (the blocking
+    :class:`~hostgate.connector.Connector` is).
+
+    >>> async with AsyncConnector("vhi-prod-sea", user="u", password="p", ca_file=Path("ca.pem")) as hg:
+    ...     async with await hg.connect_session_via_domain("prod", "orders") as s:
+    ...         await s.current_entity()
+    'Menu'
+    """
+
+    def __init__(
+        self,
+        cluster: str | ClusterLocation,
+        *,
+        user: str,
+        password: str,
+        ca_file: Path | None = None,
+        hosts_file: Path | None = None,
+        dns_servers: Sequence[str] = (),
+        deadline: float = 10.0,
+        server_connect_timeout: float = 2.0,
+        timeout: float = DEFAULT_CALL_TIMEOUT,
+    ) -> None:
+        self.location = ClusterLocation.of(
+            cluster, ca_file=ca_file, hosts_file=hosts_file, dns_servers=dns_servers, deadline=deadline
+        )
+        self.user = user
+        self._server_connect_timeout = server_connect_timeout
+        self._kit = _Kit(self.location, user=user, password=password, keep=True, timeout=timeout)
+        self._closed = False
+
+    def _open(self) -> _Kit:
+        if self._closed:
+            raise UsageError("this connector is closed", hint="Make a new AsyncConnector.")
+        return self._kit
+
+    async def connect_via_domain(
+        self, domain: str, model: str, *, variables: Mapping[str, Any] | None = None
+    ) -> AsyncSession:
+        """A session on ``model`` on a session server of ``domain``: :func:`connect_via_domain`."""
+        kit = self._open()
+        return await _via_domain(
+            kit,
+            domain,
+            model,
+            variables,
+            deadline=self.location.deadline,
+            server_connect_timeout=self._server_connect_timeout,
+        )
+
+    async def connect_direct(
+        self, server: str, model: str, *, variables: Mapping[str, Any] | None = None
+    ) -> AsyncSession:
+        """A session on ``model`` on session server ``server`` (name or URL): :func:`connect_direct`."""
+        _unsafe(server)
+        kit = self._open()
+        return await _direct(kit, server, model, variables, deadline=self.location.deadline, anonymous=False)
+
+    async def connect_session_direct(self, server: str, pool: str) -> AsyncSession:
+        """A ready session of ``pool`` on session server ``server``: :func:`connect_session_direct`."""
+        _unsafe(server)
+        kit = self._open()
+        return await _session_direct(kit, server, pool, deadline=self.location.deadline)
+
+    async def connect_session_via_domain(self, domain: str, pool: str) -> AsyncSession:
+        """A ready session of ``pool`` on a session server of ``domain``: :func:`connect_session_via_domain`."""
+        kit = self._open()
+        return await _session_via_domain(
+            kit,
+            domain,
+            pool,
+            deadline=self.location.deadline,
+            server_connect_timeout=self._server_connect_timeout,
+        )
+
+    async def aclose(self) -> None:
+        """Close the sessions still open (pooled ones go back to their pool) and every kept connection
+        (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._kit.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
