@@ -83,7 +83,9 @@ def test_the_blocking_connector_offers_every_connect_of_the_async_one() -> None:
         "connect_session_direct": "connect_to_session",
         "connect_session_via_domain": "connect_to_session_via_domain",
     }
-    offered = {n for n, f in vars(connector.AsyncConnector).items() if n.startswith("connect") and callable(f)}
+    offered = {
+        n for n, f in vars(connector.AsyncConnector).items() if n.startswith("connect") and callable(f)
+    }
     assert offered == set(twins)
     for name, blocking in twins.items():
         a = inspect.signature(getattr(connector.AsyncConnector, name))

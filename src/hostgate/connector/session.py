@@ -268,6 +268,7 @@ class _Kit:
         self._wires: dict[tuple[str, int], Wire] = {}
         self._tokens: dict[tuple[str, str, str], tuple[RouteAnswer, float]] = {}
         self._names: dict[str, str] = {}  # a server URL -> the name its health answer gave (kept kits)
+        self.clock: Callable[[], float] = time.time  # wall time, as tokens' expiry is
 
     def wire(self, url: str) -> Wire:
         parsed = httpx.URL(url)
@@ -308,7 +309,7 @@ class _Kit:
         key = (name, model, pool)
         if self.keep and not fresh:
             held = self._tokens.get(key)
-            now = time.time()
+            now = self.clock()
             if held is not None and now - held[1] < TOKEN_REUSE and held[0].expires_at - now > TOKEN_MARGIN:
                 return held[0], True
         if pool:
@@ -328,7 +329,7 @@ class _Kit:
         if self.keep:
             if len(self._tokens) >= _TOKENS_KEPT:
                 self._tokens.clear()
-            self._tokens[key] = (route, time.time())
+            self._tokens[key] = (route, self.clock())
         return route, False
 
     def forget(self, name: str, model: str, pool: str) -> None:
