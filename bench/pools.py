@@ -38,7 +38,7 @@ Goals (issue #18): pooled acquire >= 20 x faster than cold, pooled p50 <= 2 ms, 
 <= max_wait + 50 ms). The mock host signs on in a few milliseconds, far faster than a real host: the ratio
 here is a floor.
 
-    python bench/pools.py [--cold 30] [--pooled 500] [--rounds 5] [--seconds 5] [--max-concurrent 4]
+    python bench/pools.py [--cold 60] [--pooled 500] [--rounds 5] [--seconds 5] [--max-concurrent 4]
                           [--no-http] [--loop asyncio|uvloop]
 """
 
@@ -459,7 +459,7 @@ def _loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cold", type=int, default=30, help="cold sign-ons to time")
+    parser.add_argument("--cold", type=int, default=60, help="cold sign-ons to time")
     parser.add_argument("--pooled", type=int, default=500, help="pooled acquires to time")
     parser.add_argument(
         "--rounds", type=int, default=5, help="over HTTPS: rounds, each timing floor, cold and pooled in turn"

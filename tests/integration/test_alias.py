@@ -14,6 +14,7 @@ the test process refuses them too (autouse ``_no_os_resolver``). Nothing here as
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import ipaddress
 import json
@@ -30,9 +31,11 @@ from typing import Any
 
 import pytest
 
+from hostgate import pki
 from hostgate.cli.lab import Installation, Member, installation, start_cluster
 from hostgate.connector.cluster import Answer, ClusterClient
 from hostgate.connector.diagnosis import Check
+from hostgate.errors import WrongCluster
 from hostgate.naming import AttemptDelay
 from tests.helpers.dnsmasq import Dnsmasq, dnsmasq_binary
 
@@ -263,6 +266,47 @@ def test_a_killed_first_member_is_passed_over_and_the_doctor_says_refused(
     finally:
         first.start()
         first.wait_healthy()
+
+
+def test_a_connectors_kept_member_connections_pass_over_a_killed_member_and_refuse_another_ca(
+    lab: Installation, tmp_path: Path
+) -> None:
+    """The kept connections of an AsyncConnector's cluster client (``wire=True``: the connector's own HTTP/1.1
+    client, issue #18) fail over like httpx's: a member killed under a kept connection is passed over (the
+    dead connection is not reused, the new one is refused), and a member whose certificate another CA
+    signed is reported as another cluster."""
+    alias = "vhi-kept"
+    hosts = tmp_path / "hosts"
+    hosts.write_text(kb_lines(lab.members, alias))
+    target = f"{alias}:{lab.api_port}"
+
+    async def run() -> None:
+        client = ClusterClient(target, ca_file=lab.ca_file, hosts_file=hosts, keep_alive=True, wire=True)
+        try:
+            first = member_named(lab, (await client.request("GET", "/api/v1/health", auth=False)).member)
+            assert set(client._wires) == {first.address}
+            first.kill9()
+            try:
+                again = await client.request("GET", "/api/v1/health", auth=False)
+                assert again.member != first.name and again.payload["member"] == again.member
+                assert first.address not in client._wires  # the dead member's wire was dropped
+            finally:
+                first.start()
+        finally:
+            await client.aclose()
+        first.wait_healthy()
+        other_ca = tmp_path / "other-ca.pem"
+        other_ca.write_bytes(pki.create_ca("elsewhere").cert_pem)
+        stranger = ClusterClient(
+            target, ca_file=other_ca, hosts_file=hosts, keep_alive=True, wire=True, deadline=5
+        )
+        try:
+            with pytest.raises(WrongCluster, match="not signed by this cluster's CA"):
+                await stranger.request("GET", "/api/v1/health", auth=False)
+        finally:
+            await stranger.aclose()
+
+    asyncio.run(run())
 
 
 def test_changed_dns_records_are_followed_at_the_next_connection(

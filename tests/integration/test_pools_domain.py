@@ -256,7 +256,8 @@ def test_a_connector_is_routed_every_time_and_keeps_its_connections(
                 assert session.current_entity() == "CustomerList"
                 conn = session._inner._wire._idle[0]
                 sources.setdefault(session.server, set()).add(conn.socket.getsockname())
-        assert len(members._kept) == 1  # one member, one kept connection to it
+        assert len(members._wires) == 1  # one member, one kept connection to it
+        assert len(members._wires[lab.inst.members[0].address]._idle) == 1
     assert asked == ["/api/v1/route"] * 4
     assert set(sources) <= {"session01", "session02"}
     assert all(len(ends) == 1 for ends in sources.values()), sources

@@ -278,10 +278,10 @@ class Wire:
                 _, conn = await loop.create_connection(
                     _Connection, self._host, self._port, ssl=self._ssl, server_hostname=self._host
                 )
-        except TimeoutError:
-            raise WireError("ConnectTimeout") from None
+        except TimeoutError as exc:
+            raise WireError("ConnectTimeout") from exc
         except (OSError, ssl.SSLError) as exc:
-            raise WireError(f"ConnectError: {exc}") from None
+            raise WireError(f"ConnectError: {exc}") from exc  # the cause: a refused port, a certificate
         return conn
 
     async def request(

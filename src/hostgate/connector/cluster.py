@@ -24,7 +24,7 @@ import os
 import ssl
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -35,6 +35,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from hostgate.connector._transport import closing_transport
+from hostgate.connector._wire import Wire, WireError
 from hostgate.connector.location import DEFAULT_PORT as DEFAULT_PORT  # hostgate doctor imports it from here
 from hostgate.connector.location import ClusterLocation
 from hostgate.errors import (
@@ -179,7 +180,11 @@ class ClusterClient:
     # A TLS client certificate and key to present (a session server's identity in heartbeats).
     cert_file: Path | None = None
     key_file: Path | None = None
+    # With ``keep_alive``: the kept connections are the connector's own HTTP/1.1 client (``_wire.py``) instead of
+    # httpx, whose CPU per call (about 1 ms) was most of a connector's routed connect (issue #18).
+    wire: bool = False
     _kept: dict[str, httpx.AsyncClient] = field(init=False, repr=False, default_factory=dict)
+    _wires: dict[str, Wire] = field(init=False, repr=False, default_factory=dict)
     _ssl: ssl.SSLContext = field(init=False, repr=False)
     cluster_id: str = field(init=False)
 
@@ -207,6 +212,7 @@ class ClusterClient:
         keep_alive: bool = False,
         cert_file: Path | None = None,
         key_file: Path | None = None,
+        wire: bool = False,
     ) -> ClusterClient:
         """A client of the cluster at ``location`` with these credentials."""
         return cls(
@@ -223,6 +229,7 @@ class ClusterClient:
             keep_alive=keep_alive,
             cert_file=cert_file,
             key_file=key_file,
+            wire=wire,
         )
 
     async def addresses(self) -> tuple[str, int, list[str]]:
@@ -257,11 +264,16 @@ class ClusterClient:
         kept, self._kept = self._kept, {}
         for client in kept.values():
             await client.aclose()
+        wires, self._wires = self._wires, {}
+        for wire in wires.values():
+            await wire.aclose()
 
     async def _send(
         self, address: str, port: int, method: str, path: str, body: object, headers: dict[str, str]
     ) -> Answer[bytes]:
         """One request to one member; raises unless it is a valid answer of this cluster."""
+        if self.wire and self.keep_alive:
+            return await self._send_wire(address, port, method, path, body, headers)
         kept = self._kept.get(address) if self.keep_alive else None
         client = kept or httpx.AsyncClient(transport=closing_transport(self._ssl), timeout=self.deadline)
         try:
@@ -285,26 +297,60 @@ class ClusterClient:
             self._kept[address] = client
         else:
             await client.aclose()
-        session_server = resp.headers.get("x-hostgate-session-server")
+        return self._checked(address, port, resp.status_code, resp.content, resp.headers.get)
+
+    async def _send_wire(
+        self, address: str, port: int, method: str, path: str, body: object, headers: dict[str, str]
+    ) -> Answer[bytes]:
+        """:meth:`_send` on a kept connection of the connector's own client (``wire``)."""
+        wire = self._wires.get(address)
+        if wire is None:
+            wire = Wire(address, port, self._ssl, connect_timeout=self.deadline, timeout=self.deadline)
+            self._wires[address] = wire
+        content = b"" if body is None else encode(body)
+        lines = [f"Host: {url_host(address)}:{port}\r\n"]
+        lines += [f"{name}: {value}\r\n" for name, value in headers.items()]
+        if body is not None:
+            lines.append("Content-Type: application/json\r\n")
+        try:
+            answer = await wire.request(method, path, "".join(lines).encode("latin-1"), content)
+        except WireError as exc:
+            if self._wires.get(address) is wire:
+                del self._wires[address]
+            await wire.aclose()
+            if _caused_by_verification(exc):
+                raise WrongCluster(
+                    f"{address} presented a certificate not signed by this cluster's CA"
+                ) from exc
+            if exc.kind.startswith(("ConnectError", "ConnectTimeout")):
+                raise _connect_fault(exc, port) from exc
+            raise
+        return self._checked(address, port, answer.status, answer.content, answer.header)
+
+    def _checked(
+        self, address: str, port: int, status: int, content: bytes, header: Callable[[str], str | None]
+    ) -> Answer[bytes]:
+        """A member's answer, once it proved to be one of this cluster's members serving."""
+        session_server = header("x-hostgate-session-server")
         if session_server is not None:
             # The session face stamps its answers with its name (runtime/server.py): the port given is a
             # session server's, not the members' API port.
             raise NotAManagementMember(
                 f"{url_host(address)}:{port} is session server {session_server!r}, not a management member"
             )
-        answered_for = resp.headers.get("x-hostgate-cluster-id")
+        answered_for = header("x-hostgate-cluster-id")
         if answered_for != self.cluster_id:
             raise WrongCluster(f"{address} answered for cluster {answered_for or '(none)'}")
-        if resp.status_code == 503:
-            payload = _json(resp.content)
+        if status == 503:
+            payload = _json(content)
             if isinstance(payload, dict) and payload.get("code") in _NOT_ANSWERING:
-                raise error_from_payload(payload, resp.status_code)
+                raise error_from_payload(payload, status)
         return Answer(
-            resp.headers.get("x-hostgate-member", address),
+            header("x-hostgate-member") or address,
             address,
-            resp.status_code,
-            resp.content,
-            resp.headers.get(VISIBILITY_HEADER, "") != "pending",
+            status,
+            content,
+            (header(VISIBILITY_HEADER) or "") != "pending",
         )
 
     async def call(
@@ -414,7 +460,7 @@ class ClusterClient:
                 return exc
             except _ConnectFault as exc:
                 return NoMemberAnswered(f"{address}: {exc}")
-            except (httpx.HTTPError, OSError, TimeoutError) as exc:
+            except (httpx.HTTPError, OSError, TimeoutError, WireError) as exc:
                 return NoMemberAnswered(f"{address}: {type(exc).__name__}: {exc}")
             return error_from_payload(_json(answer.payload), answer.status)
 

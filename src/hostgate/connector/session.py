@@ -260,7 +260,7 @@ class _Kit:
         self.password = password
         self.keep = keep
         self.timeout = timeout
-        self.cluster = ClusterClient.at(location, user=user, password=password, keep_alive=keep)
+        self.cluster = ClusterClient.at(location, user=user, password=password, keep_alive=keep, wire=keep)
         self.tls = location.shared_server_tls()
         self.sessions: weakref.WeakValueDictionary[tuple[str, str], AsyncSession] = (
             weakref.WeakValueDictionary()
