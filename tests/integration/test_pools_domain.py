@@ -31,11 +31,12 @@ import httpx
 import pytest
 
 from hostgate.cli.lab import Installation, Member, installation, poll
-from hostgate.connector import ClusterClient, Connector, Session, connect_to_session_via_domain
+from hostgate.connector import Connector, Session, connect_to_session_via_domain
 from hostgate.errors import NotAuthorized, PoolNotInDomain, error_from_payload
 from hostgate.webservices.app import build_app
 from hostgate.webservices.invoke import ClusterTrust
 from hostgate.webservices.wiring import assemble
+from tests.helpers.cluster_calls import count_cluster_calls
 from tests.helpers.hosts import HostProcess, host_3270, host_5250, host_vt
 from tests.helpers.models import write_model
 from tests.helpers.proxy import TcpRelay
@@ -240,14 +241,7 @@ def test_a_connector_is_routed_every_time_and_keeps_its_connections(
     """A Connector asks the cluster for a route on every connect (it balances the servers) over its kept
     connection to the member, and reaches each session server on one kept connection (issue #18)."""
     pool = "p3270"
-    asked: list[str] = []
-    real = ClusterClient.call
-
-    async def counted(self: ClusterClient, endpoint: Any, body: Any, **kw: Any) -> Any:
-        asked.append(endpoint.path)
-        return await real(self, endpoint, body, **kw)
-
-    monkeypatch.setattr(ClusterClient, "call", counted)
+    asked = count_cluster_calls(monkeypatch)
     sources: dict[str, set[Any]] = {}
     with Connector(lab.alias, **lab.kwargs()) as hg:
         members = hg._inner._kit.cluster

@@ -26,8 +26,9 @@ import msgspec
 import pytest
 
 from hostgate.cli.lab import Installation, Member, installation, poll
-from hostgate.connector import AsyncConnector, ClusterClient, Connector, Session, connect_to_session
+from hostgate.connector import AsyncConnector, Connector, Session, connect_to_session
 from hostgate.errors import PoolNotFound, SessionLost, error_from_payload
+from tests.helpers.cluster_calls import count_cluster_calls
 from tests.helpers.hosts import HostProcess, host_3270, host_5250, host_vt
 from tests.helpers.models import write_model
 
@@ -216,15 +217,7 @@ def _connector(lab: Lab) -> Connector:
 @pytest.fixture
 def grants(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The paths of the management API each ClusterClient of this process calls, in order."""
-    called: list[str] = []
-    real = ClusterClient.call
-
-    async def counted(self: ClusterClient, endpoint: Any, body: Any, **kw: Any) -> Any:
-        called.append(endpoint.path)
-        return await real(self, endpoint, body, **kw)
-
-    monkeypatch.setattr(ClusterClient, "call", counted)
-    return called
+    return count_cluster_calls(monkeypatch)
 
 
 def test_a_connector_hands_out_pooled_sessions_on_one_connection_and_one_token(

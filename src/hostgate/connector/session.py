@@ -426,25 +426,30 @@ async def _granted(
     return await attempt(route)
 
 
-async def _via_domain(
+async def _routed(
     kit: _Kit,
     domain: str,
     model: str,
-    variables: Mapping[str, Any] | None,
+    pool: str,
+    attempt: Callable[[RouteAnswer, float], Awaitable[AsyncSession]],
     *,
     deadline: float,
-    server_connect_timeout: float,
 ) -> AsyncSession:
+    """Ask the cluster for a server of ``domain`` (for ``model``, or a session of ``pool``) and ``attempt`` it
+    (with the seconds left); one that cannot be reached, or no longer runs the pool, is excluded and the
+    cluster asked again, until ``deadline`` (session-server failover). When no member answers, the last route
+    answer for the same caller and target is tried once."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + deadline
     tried: list[str] = []
     unreachable: list[str] = []
     last_error: HostgateError | None = None
+    kind, target = ("pool-domain", pool) if pool else ("domain", model)
     remembered = LAST_ANSWERS.key(
-        kit.cluster.cluster_id, kit.user or "", kit.password or "", "domain", domain, model
+        kit.cluster.cluster_id, kit.user or "", kit.password or "", kind, domain, target
     )
     while loop.time() < give_up:
-        request = RouteRequest(domain, model, tuple(tried), tuple(unreachable))
+        request = RouteRequest(domain, model, tuple(tried), tuple(unreachable), pool)
         try:
             route = (await kit.cluster.call(API.route, request)).payload
             LAST_ANSWERS.remember(remembered, route)
@@ -454,23 +459,40 @@ async def _via_domain(
                 raise
             route = kept  # every member is down: the last answer, once
         try:
-            return await _open(
-                kit,
-                route,
-                route.url,
-                model,
-                variables,
-                timeout=max(0.1, give_up - loop.time()),
-                connect_timeout=server_connect_timeout,
-            )
+            return await attempt(route, give_up - loop.time())
         except WireError as exc:
             tried.append(route.server)
             unreachable = [route.server]
             last_error = SessionLost(f"session server {route.server} did not answer ({exc.kind})")
+        except (PoolNotFound, PoolClosed, PoolDrained) as exc:
+            # Its last heartbeat still showed the pool, but it no longer runs it (stopping, or changed): the
+            # next server; not reported as unreachable, it answered.
+            tried.append(route.server)
+            unreachable = []
+            last_error = exc
+    running = f" running pool {pool!r}" if pool else ""
     raise NoServerAvailable(
-        f"no session server of domain {domain!r} could be reached before the deadline"
+        f"no session server of domain {domain!r}{running} could be reached before the deadline"
         + (f" (last: {last_error.message})" if last_error else ""),
     )
+
+
+async def _via_domain(
+    kit: _Kit,
+    domain: str,
+    model: str,
+    variables: Mapping[str, Any] | None,
+    *,
+    deadline: float,
+    server_connect_timeout: float,
+) -> AsyncSession:
+    async def attempt(route: RouteAnswer, left: float) -> AsyncSession:
+        timeout = max(0.1, left)
+        return await _open(
+            kit, route, route.url, model, variables, timeout=timeout, connect_timeout=server_connect_timeout
+        )
+
+    return await _routed(kit, domain, model, "", attempt, deadline=deadline)
 
 
 async def _direct(
@@ -539,42 +561,12 @@ async def _session_direct(kit: _Kit, server: str, pool: str, *, deadline: float)
 async def _session_via_domain(
     kit: _Kit, domain: str, pool: str, *, deadline: float, server_connect_timeout: float
 ) -> AsyncSession:
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + deadline
-    tried: list[str] = []
-    unreachable: list[str] = []
-    last_error: HostgateError | None = None
-    remembered = LAST_ANSWERS.key(
-        kit.cluster.cluster_id, kit.user or "", kit.password or "", "pool-domain", domain, pool
-    )
-    while loop.time() < give_up:
-        request = RouteRequest(domain, "", tuple(tried), tuple(unreachable), pool)
-        try:
-            route = (await kit.cluster.call(API.route, request)).payload
-            LAST_ANSWERS.remember(remembered, route)
-        except NoMemberAnswered:
-            kept = LAST_ANSWERS.last(remembered)
-            if kept is None or kept.server in tried:
-                raise
-            route = kept  # every member is down: the last answer, once
+    async def attempt(route: RouteAnswer, left: float) -> AsyncSession:
         # The pool's own max wait bounds the acquire (no read timeout); reaching the server is bounded.
-        connect = min(server_connect_timeout, max(0.1, give_up - loop.time()))
-        try:
-            return await _acquire(kit, route, route.url, pool, connect_timeout=connect)
-        except WireError as exc:
-            tried.append(route.server)
-            unreachable = [route.server]
-            last_error = SessionLost(f"session server {route.server} did not answer ({exc.kind})")
-        except (PoolNotFound, PoolClosed, PoolDrained) as exc:
-            # Its last heartbeat still showed the pool, but it no longer runs it (stopping, or changed): the
-            # next server; not reported as unreachable, it answered.
-            tried.append(route.server)
-            unreachable = []
-            last_error = exc
-    raise NoServerAvailable(
-        f"no session server of domain {domain!r} running pool {pool!r} could be reached before the deadline"
-        + (f" (last: {last_error.message})" if last_error else ""),
-    )
+        connect = min(server_connect_timeout, max(0.1, left))
+        return await _acquire(kit, route, route.url, pool, connect_timeout=connect)
+
+    return await _routed(kit, domain, "", pool, attempt, deadline=deadline)
 
 
 def _unsafe(server: str) -> None:
