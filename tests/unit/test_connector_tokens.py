@@ -1,6 +1,7 @@
 """A connector's kept direct tokens (``connector/session.py``, ``_Kit.grant``, issue #18): used again for the same
 server and model or pool for at most TOKEN_REUSE seconds after the grant, and only while the token has more than
-TOKEN_MARGIN seconds to live; a fresh grant when asked for, and nothing kept by a connect function's kit.
+TOKEN_MARGIN seconds to live; a fresh grant when asked for, and nothing kept by a connect function's kit. And an
+AsyncConnector serves one event loop (its kept connections belong to it), and nothing once closed.
 
 The cluster here is a stand-in that counts grants (the behaviour over real servers, a refused kept token asked
 for again included, is in tests/integration/test_pools_e2e.py)."""
@@ -12,8 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hostgate.connector import ClusterLocation
+import pytest
+
+from hostgate.connector import AsyncConnector, ClusterLocation
 from hostgate.connector.session import TOKEN_MARGIN, TOKEN_REUSE, _Kit
+from hostgate.errors import UsageError
 from hostgate.messages import RouteAnswer
 from tests.helpers.tls import loopback_tls
 
@@ -84,3 +88,17 @@ def test_fresh_asks_the_cluster_and_a_one_connect_kit_keeps_nothing(tmp_path: Pa
     once, cluster, _ = _kit(tmp_path, keep=False)
     assert [_token(once), _token(once)] == [("t1", False), ("t2", False)]
     assert len(cluster.granted) == 2
+
+
+def test_an_async_connector_serves_the_loop_it_first_connected_on(tmp_path: Path) -> None:
+    hg = AsyncConnector(ClusterLocation("alias", loopback_tls(tmp_path).ca_file), user="u", password="p")
+
+    async def connect() -> None:
+        hg._open()
+
+    asyncio.run(connect())
+    with pytest.raises(UsageError, match="another event loop"):
+        asyncio.run(connect())
+    asyncio.run(hg.aclose())
+    with pytest.raises(UsageError, match="closed"):
+        asyncio.run(connect())

@@ -792,10 +792,20 @@ class AsyncConnector:
         self._server_connect_timeout = server_connect_timeout
         self._kit = _Kit(self.location, user=user, password=password, keep=True, timeout=timeout)
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _open(self) -> _Kit:
         if self._closed:
             raise UsageError("this connector is closed", hint="Make a new AsyncConnector.")
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif self._loop is not loop:
+            # Its kept connections belong to the loop they were made on.
+            raise UsageError(
+                "this AsyncConnector is used on another event loop than the one it first connected on",
+                hint="Make one AsyncConnector per event loop (each asyncio.run is a new loop), or use Connector.",
+            )
         return self._kit
 
     async def connect_via_domain(
