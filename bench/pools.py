@@ -462,7 +462,10 @@ def main() -> int:
     parser.add_argument("--cold", type=int, default=60, help="cold sign-ons to time")
     parser.add_argument("--pooled", type=int, default=500, help="pooled acquires to time")
     parser.add_argument(
-        "--rounds", type=int, default=5, help="over HTTPS: rounds, each timing floor, cold and pooled in turn"
+        "--rounds",
+        type=int,
+        default=5,
+        help="over HTTPS: the cold samples fall in this many rounds, each with its ratio",
     )
     parser.add_argument("--seconds", type=float, default=5.0, help="contention window")
     parser.add_argument(

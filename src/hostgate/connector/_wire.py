@@ -1,7 +1,8 @@
-"""HTTP/1.1 for session calls: small requests and answers on kept TLS connections to one session server.
+"""HTTP/1.1 for the connector: small requests and answers on kept TLS connections to one server.
 
-A session's calls after the open are one small JSON request and one small JSON answer each, to one server, on a
-connection kept alive between them. httpx and httpcore (h11 underneath) spent about 1.2 ms of CPU per call on
+A session's calls (its open or acquire included) are one small JSON request and one small JSON answer each, to
+one server, on a connection kept alive between them; so are a connector's calls to the management members
+(``ClusterClient(wire=True)``). httpx and httpcore (h11 underneath) spent about 1.2 ms of CPU per call on
 that in the session bench (py-spy, issue #16; the session server then spent less on its side of the same
 call): a request, a response and a stream object per layer, h11's event machine, cookies, per-call header
 normalisation. This module does only what such a call needs, as an asyncio protocol under the loop's own TLS
@@ -23,10 +24,10 @@ longer, client and server on one core, where it is the two processes' CPU and no
 from __future__ import annotations
 
 import asyncio
+import select
 import ssl
+import typing
 from dataclasses import dataclass
-
-from hostgate.connector._streams import _readable
 
 __all__ = ["DEFAULT", "MAX_ANSWER", "Answer", "Wire", "WireError"]
 
@@ -342,6 +343,16 @@ class Wire:
         if lost:
             # Closed means gone: the TLS close is sent and the socket released before this returns (bounded).
             await asyncio.wait(lost, timeout=1.0)
+
+
+def _readable(sock: typing.Any) -> bool:
+    """Bytes (or the end of the stream) wait on ``sock``: a kept connection not to reuse (httpcore's test)."""
+    fd = sock.fileno() if sock is not None else -1
+    if fd < 0:
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _expire(waiter: asyncio.Future[Answer]) -> None:
