@@ -39,9 +39,8 @@ def _die_with_parent() -> None:
 
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 _LAB_FLOOR = 10000  # lab ports start here: below it sit the ports services habitually listen on
-_LAB_SLICES = (
-    16  # slice 0: a process outside pytest-xdist (demo, bench, a plain pytest); gwN: slice 1 + N % 15
-)
+# Slice 0: a process outside pytest-xdist (the demo, a bench, a plain pytest); worker gwN: slice 1 + N % 15.
+_LAB_SLICES = 16
 
 
 def _lab_ports() -> range:
